@@ -1,0 +1,1 @@
+//! Connection strings (`mongodb://` and `mongodb+srv://`) and URI options, pure.

@@ -1,0 +1,122 @@
+//! The client's view of the whole deployment: [`TopologyType`] and [`TopologyDescription`].
+//!
+//! Field names follow the SDAM specification's "TopologyDescription" section. The
+//! description is plain data: an immutable snapshot that selectors read. The rules that
+//! turn one description into the next live in the transition code of this module's siblings.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bson::oid::ObjectId;
+
+use crate::address::ServerAddress;
+use crate::sdam::server::{ServerDescription, ServerType};
+
+/// The kind of deployment the client believes it is talking to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TopologyType {
+    /// One server, connected to directly: every operation goes to it.
+    Single,
+    /// Not yet known.
+    Unknown,
+    /// A replica set with no known primary.
+    ReplicaSetNoPrimary,
+    /// A replica set with a known primary.
+    ReplicaSetWithPrimary,
+    /// One or more mongos routers.
+    Sharded,
+    /// A load balancer in front of mongos routers.
+    LoadBalanced,
+}
+
+impl TopologyType {
+    /// The name the SDAM spec (and its test suites) use, e.g. `"ReplicaSetWithPrimary"`.
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            TopologyType::Single => "Single",
+            TopologyType::Unknown => "Unknown",
+            TopologyType::ReplicaSetNoPrimary => "ReplicaSetNoPrimary",
+            TopologyType::ReplicaSetWithPrimary => "ReplicaSetWithPrimary",
+            TopologyType::Sharded => "Sharded",
+            TopologyType::LoadBalanced => "LoadBalanced",
+        }
+    }
+
+    /// Parses a spec name as produced by [`TopologyType::spec_name`].
+    pub fn from_spec_name(name: &str) -> Option<TopologyType> {
+        Some(match name {
+            "Single" => TopologyType::Single,
+            "Unknown" => TopologyType::Unknown,
+            "ReplicaSetNoPrimary" => TopologyType::ReplicaSetNoPrimary,
+            "ReplicaSetWithPrimary" => TopologyType::ReplicaSetWithPrimary,
+            "Sharded" => TopologyType::Sharded,
+            "LoadBalanced" => TopologyType::LoadBalanced,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for TopologyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.spec_name())
+    }
+}
+
+/// Everything the client knows about the deployment at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopologyDescription {
+    /// The deployment kind.
+    pub topology_type: TopologyType,
+    /// The replica set name, given by the user or learned from the first member.
+    pub set_name: Option<String>,
+    /// The largest electionId ever reported by a primary.
+    pub max_election_id: Option<ObjectId>,
+    /// The largest setVersion ever reported by a primary (not monotonic: electionId ranks first).
+    pub max_set_version: Option<i64>,
+    /// One description per server in the topology, ordered by address.
+    pub servers: BTreeMap<ServerAddress, ServerDescription>,
+    /// `None` when every server's wire version range overlaps the client's; otherwise why not.
+    pub compatibility_error: Option<String>,
+    /// The smallest logicalSessionTimeoutMinutes of the data-bearing servers, or `None` if
+    /// any of them lacks one.
+    pub logical_session_timeout_minutes: Option<i64>,
+}
+
+impl TopologyDescription {
+    /// A description of `topology_type` whose servers are the `seeds`, each Unknown.
+    pub fn with_seeds(
+        topology_type: TopologyType,
+        set_name: Option<String>,
+        seeds: impl IntoIterator<Item = ServerAddress>,
+    ) -> Self {
+        TopologyDescription {
+            topology_type,
+            set_name,
+            max_election_id: None,
+            max_set_version: None,
+            servers: seeds
+                .into_iter()
+                .map(|address| (address.clone(), ServerDescription::unknown(address)))
+                .collect(),
+            compatibility_error: None,
+            logical_session_timeout_minutes: None,
+        }
+    }
+
+    /// Whether every server's wire version range is compatible with the client's.
+    pub fn is_compatible(&self) -> bool {
+        self.compatibility_error.is_none()
+    }
+
+    /// The known primary, if any.
+    pub fn primary(&self) -> Option<&ServerDescription> {
+        self.servers
+            .values()
+            .find(|server| server.server_type == ServerType::RsPrimary)
+    }
+
+    /// The description of the server at `address`, if it is part of the topology.
+    pub fn server(&self, address: &ServerAddress) -> Option<&ServerDescription> {
+        self.servers.get(address)
+    }
+}

@@ -1,0 +1,1 @@
+//! Server selection, pure: read preferences, tag sets, max staleness, the latency window.

@@ -1,0 +1,1 @@
+//! Simulated MongoDB deployments on loopback: real sockets, the real wire protocol.

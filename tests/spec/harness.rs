@@ -1,0 +1,170 @@
+//! The suite-independent part of the spec runner: finding files, counting, reporting.
+
+use std::path::{Path, PathBuf};
+
+/// The result of one spec case.
+pub enum Outcome {
+    /// The case passed.
+    Passed,
+    /// The case failed; the text says what differed.
+    Failed(String),
+    /// The case was not run; the text says why (every skip must have a written reason).
+    Skipped(String),
+}
+
+/// One named case and its outcome.
+pub struct Case {
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+impl Case {
+    pub fn new(name: impl Into<String>, outcome: Outcome) -> Self {
+        Case {
+            name: name.into(),
+            outcome,
+        }
+    }
+
+    /// A case whose check returned `Ok(())` passed; `Err(why)` failed.
+    pub fn from_result(name: impl Into<String>, result: Result<(), String>) -> Self {
+        Case::new(
+            name,
+            match result {
+                Ok(()) => Outcome::Passed,
+                Err(why) => Outcome::Failed(why),
+            },
+        )
+    }
+}
+
+/// Runs every case of one JSON file: `path` is the file, `json` its parsed content.
+pub type FileRunner = fn(path: &Path, json: &serde_json::Value) -> Vec<Case>;
+
+/// A directory of JSON files (searched recursively) and the runner for each file in it.
+pub struct Suite {
+    pub dir: String,
+    pub runner: FileRunner,
+}
+
+impl Suite {
+    pub fn new(dir: impl Into<String>, runner: FileRunner) -> Self {
+        Suite {
+            dir: dir.into(),
+            runner,
+        }
+    }
+}
+
+fn specs_dir() -> PathBuf {
+    match std::env::var_os("MONGO_SPECS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs"),
+    }
+}
+
+fn json_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            json_files(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the suites and prints the report; returns the process exit code.
+pub fn run_all(suites: Vec<Suite>) -> i32 {
+    let root = specs_dir();
+    if !root.is_dir() {
+        eprintln!(
+            "spec: the specs directory {} does not exist.\n\
+             Set MONGO_SPECS_DIR to a checkout of the MongoDB specifications' `source` \
+             directory, or run scripts/fetch-specs to fetch it at the pinned commit.",
+            root.display()
+        );
+        return 1;
+    }
+    let filter = std::env::var("SPEC_FILTER").unwrap_or_default();
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut failures = Vec::new();
+    let mut skips = Vec::new();
+    let mut empty_suites = Vec::new();
+    for suite in suites.iter().filter(|suite| suite.dir.contains(&filter)) {
+        let dir = root.join(&suite.dir);
+        if !dir.is_dir() {
+            println!("spec {}: not found", suite.dir);
+            continue;
+        }
+        let mut files = Vec::new();
+        if let Err(error) = json_files(&dir, &mut files) {
+            println!("spec {}: cannot read: {error}", suite.dir);
+            failed += 1;
+            continue;
+        }
+        let (mut p, mut f, mut s) = (0usize, 0usize, 0usize);
+        for file in &files {
+            let shown = file
+                .strip_prefix(&root)
+                .unwrap_or(file)
+                .display()
+                .to_string();
+            let cases = match std::fs::read_to_string(file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+            {
+                Ok(json) => (suite.runner)(file, &json),
+                Err(error) => vec![Case::new(
+                    "(file)",
+                    Outcome::Failed(format!("cannot load: {error}")),
+                )],
+            };
+            for case in cases {
+                match case.outcome {
+                    Outcome::Passed => p += 1,
+                    Outcome::Failed(why) => {
+                        f += 1;
+                        failures.push(format!(
+                            "FAILED {shown} :: {}\n    {}",
+                            case.name,
+                            why.replace('\n', "\n    ")
+                        ));
+                    }
+                    Outcome::Skipped(why) => {
+                        s += 1;
+                        skips.push(format!("skipped {shown} :: {}: {why}", case.name));
+                    }
+                }
+            }
+        }
+        println!("spec {}: {p} passed, {f} failed, {s} skipped", suite.dir);
+        if p + f + s == 0 {
+            empty_suites.push(suite.dir.clone());
+        }
+        passed += p;
+        failed += f;
+        skipped += s;
+    }
+    for skip in &skips {
+        println!("{skip}");
+    }
+    for failure in &failures {
+        println!("{failure}");
+    }
+    for dir in &empty_suites {
+        println!("FAILED spec {dir}: the directory exists but yielded no case");
+    }
+    println!("spec: {passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 || !empty_suites.is_empty() {
+        1
+    } else {
+        0
+    }
+}

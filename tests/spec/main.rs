@@ -1,0 +1,50 @@
+//! Runs the MongoDB specification test suites (JSON) against the pure core.
+//!
+//! The suites are read from `$MONGO_SPECS_DIR` (default `../shared/specs`); they are never
+//! committed to this repository. `scripts/fetch-specs` fetches them at the pinned commit.
+//!
+//! Output: one line per suite directory, `spec <dir>: N passed, M failed, K skipped`, then
+//! every failure with its file, case and what differed, then a total line. Set
+//! `SPEC_FILTER=<substring>` to run only the suite directories whose path contains it.
+
+mod harness;
+mod sdam;
+mod selection;
+mod uri;
+
+use harness::Suite;
+
+/// Every suite directory this runner knows, relative to the specs directory.
+fn suites() -> Vec<Suite> {
+    let mut suites = Vec::new();
+    for dir in [
+        "rs",
+        "sharded",
+        "single",
+        "errors",
+        "monitoring",
+        "load-balanced",
+    ] {
+        suites.push(Suite::new(
+            format!("server-discovery-and-monitoring/tests/{dir}"),
+            sdam::run_file,
+        ));
+    }
+    suites.push(Suite::new(
+        "connection-string/tests",
+        uri::run_connection_string_file,
+    ));
+    suites.push(Suite::new("uri-options/tests", uri::run_uri_options_file));
+    for dir in ["server_selection", "rtt", "in_window"] {
+        suites.push(Suite::new(
+            format!("server-selection/tests/{dir}"),
+            selection::run_file,
+        ));
+    }
+    suites.push(Suite::new("max-staleness/tests", selection::run_file));
+    suites
+}
+
+fn main() {
+    std::process::exit(harness::run_all(suites()));
+}
