@@ -3,9 +3,28 @@
 //! into the next description plus the actions it requires.
 //!
 //! Nothing here performs I/O or reads a clock; time is passed in as [`crate::MonotonicTime`].
+//!
+//! - [`hello`]: a hello reply becomes a [`ServerDescription`];
+//! - [`transition`] (private): the TopologyType table and its subroutines;
+//! - [`errors`]: classification of application errors;
+//! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
+//! - [`Topology`]: the state machine tying them together.
 
+pub mod compatibility;
+pub mod errors;
+pub mod events;
+pub mod hello;
+mod machine;
 pub mod server;
+pub mod settings;
 pub mod topology;
+mod transition;
 
+pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
+pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+pub use events::{Action, Changes, SdamEvent};
+pub use hello::CheckTiming;
+pub use machine::Topology;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
+pub use settings::{SettingsError, TopologySettings};
 pub use topology::{TopologyDescription, TopologyType};

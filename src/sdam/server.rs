@@ -2,6 +2,7 @@
 //!
 //! Field names and defaults follow the SDAM specification's "ServerDescription" section.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
@@ -98,6 +99,25 @@ pub struct TopologyVersion {
     pub counter: i64,
 }
 
+impl TopologyVersion {
+    /// SDAM "topologyVersion Comparison" (`compareTopologyVersion`): how `current` (the
+    /// stored description's) orders against `incoming` (a reply's or an error's).
+    ///
+    /// When either is missing, or the process ids differ, the incoming one is assumed more
+    /// recent (`Less`); otherwise the counters decide.
+    pub fn compare(
+        current: Option<&TopologyVersion>,
+        incoming: Option<&TopologyVersion>,
+    ) -> Ordering {
+        match (current, incoming) {
+            (Some(current), Some(incoming)) if current.process_id == incoming.process_id => {
+                current.counter.cmp(&incoming.counter)
+            }
+            _ => Ordering::Less,
+        }
+    }
+}
+
 /// The class of failure behind a [`ServerError`]: what went wrong, kept all the way to the
 /// user so that a selection failure can explain itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +140,9 @@ pub enum ServerErrorKind {
     ReplicaSetNameMismatch,
     /// The server's wire version range does not overlap the client's.
     IncompatibleWireVersion,
+    /// The server claimed to be primary but another primary is newer, or its
+    /// (electionId, setVersion) is older than one already seen (SDAM "updateRSFromPrimary").
+    StalePrimary,
 }
 
 /// The last error seen for a server, as stored in its [`ServerDescription`].
@@ -263,6 +286,29 @@ impl ServerDescription {
     /// Whether this server is of a data-bearing type.
     pub fn is_data_bearing(&self) -> bool {
         self.server_type.is_data_bearing()
+    }
+
+    /// SDAM "Server Description Equality": whether the fields marked (=) are equal, which
+    /// decides whether a ServerDescriptionChangedEvent is published. Round trip times and
+    /// the last update time are deliberately ignored.
+    pub fn is_equivalent(&self, other: &ServerDescription) -> bool {
+        self.address == other.address
+            && self.error == other.error
+            && self.server_type == other.server_type
+            && self.min_wire_version == other.min_wire_version
+            && self.max_wire_version == other.max_wire_version
+            && self.me == other.me
+            && self.hosts == other.hosts
+            && self.passives == other.passives
+            && self.arbiters == other.arbiters
+            && self.tags == other.tags
+            && self.set_name == other.set_name
+            && self.election_id == other.election_id
+            && self.set_version == other.set_version
+            && self.primary == other.primary
+            && self.logical_session_timeout_minutes == other.logical_session_timeout_minutes
+            && self.topology_version == other.topology_version
+            && self.iscryptd == other.iscryptd
     }
 
     /// Every member this server reports: hosts, passives and arbiters.

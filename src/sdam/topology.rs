@@ -115,6 +115,25 @@ impl TopologyDescription {
             .find(|server| server.server_type == ServerType::RsPrimary)
     }
 
+    /// Whether two descriptions are the same for the purpose of publishing a
+    /// TopologyDescriptionChangedEvent: same type, set name, (electionId, setVersion) maxima,
+    /// compatibility, session timeout and servers, each compared per SDAM "Server Description
+    /// Equality" (round trip times and update times do not count).
+    pub fn is_equivalent(&self, other: &TopologyDescription) -> bool {
+        self.topology_type == other.topology_type
+            && self.set_name == other.set_name
+            && self.max_election_id == other.max_election_id
+            && self.max_set_version == other.max_set_version
+            && self.compatibility_error == other.compatibility_error
+            && self.logical_session_timeout_minutes == other.logical_session_timeout_minutes
+            && self.servers.len() == other.servers.len()
+            && self
+                .servers
+                .iter()
+                .zip(other.servers.iter())
+                .all(|((a, x), (b, y))| a == b && x.is_equivalent(y))
+    }
+
     /// The description of the server at `address`, if it is part of the topology.
     pub fn server(&self, address: &ServerAddress) -> Option<&ServerDescription> {
         self.servers.get(address)

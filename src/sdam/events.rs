@@ -1,0 +1,113 @@
+//! The decisions of the pure core, as data: [`Action`]s for the live engine to perform and
+//! the SDAM monitoring events ([`SdamEvent`]) to publish, in order.
+//!
+//! Event names and contents follow "SDAM Logging and Monitoring", section "Events API".
+//! Heartbeat events are the monitor's business and are not produced here.
+
+use bson::oid::ObjectId;
+
+use crate::address::ServerAddress;
+use crate::sdam::server::ServerDescription;
+use crate::sdam::topology::TopologyDescription;
+
+/// One SDAM monitoring event (without the topology id, which the engine adds).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SdamEvent {
+    /// TopologyOpeningEvent: the first event of a topology.
+    TopologyOpening,
+    /// ServerOpeningEvent: a server was added to the topology, before it is monitored.
+    ServerOpening {
+        /// The server's address.
+        address: ServerAddress,
+    },
+    /// ServerDescriptionChangedEvent: a server's description changed (per SDAM "Server
+    /// Description Equality").
+    ServerDescriptionChanged {
+        /// The server's address.
+        address: ServerAddress,
+        /// The description before the change.
+        previous: Box<ServerDescription>,
+        /// The description after the change.
+        new: Box<ServerDescription>,
+    },
+    /// TopologyDescriptionChangedEvent: the topology description changed.
+    TopologyDescriptionChanged {
+        /// The description before the change.
+        previous: Box<TopologyDescription>,
+        /// The description after the change.
+        new: Box<TopologyDescription>,
+    },
+    /// ServerClosedEvent: a server was removed from the topology and its monitor stopped.
+    ServerClosed {
+        /// The server's address.
+        address: ServerAddress,
+    },
+    /// TopologyClosedEvent: the last event of a topology.
+    TopologyClosed,
+}
+
+/// Something the live engine must do, in the order given, while still holding the lock
+/// under which the description was replaced (SDAM "Why synchronize clearing a server's pool
+/// with updating the topology?").
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Create a monitor for a newly added server and start checking it.
+    StartMonitoring(ServerAddress),
+    /// Stop the monitor of a removed server; its in-flight outcome will be ignored.
+    StopMonitoring(ServerAddress),
+    /// Clear the server's connection pool (CMAP "clear"); the pool's generation is now
+    /// `new_generation`.
+    ClearPool {
+        /// The server whose pool is cleared.
+        address: ServerAddress,
+        /// In load-balanced mode, only the connections to this service are cleared.
+        service_id: Option<ObjectId>,
+        /// Whether in-use connections are interrupted too (after a monitor's network timeout,
+        /// per "Server Monitoring", "Network or command error during server check").
+        interrupt_in_use_connections: bool,
+        /// The generation of the pool after the clear.
+        new_generation: u32,
+    },
+    /// Mark the server's pool "ready" after a successful check (SDAM "Connection Pool
+    /// Management").
+    MarkPoolReady(ServerAddress),
+    /// Request an immediate check of the server ("Server Monitoring", "Requesting an
+    /// immediate check": at most one check per minHeartbeatFrequencyMS).
+    RequestImmediateCheck(ServerAddress),
+    /// The monitor must begin its next check now, without sleeping: a network error made a
+    /// known server Unknown ("Server Monitoring", "Network or command error during server
+    /// check", step 4).
+    RetryCheckNow(ServerAddress),
+    /// Cancel the monitor's in-progress check (SDAM error handling pseudocode, after a
+    /// network error on an application connection).
+    CancelCheck(ServerAddress),
+    /// Publish a monitoring event.
+    Publish(SdamEvent),
+}
+
+impl Action {
+    /// The event this action publishes, if it is a [`Action::Publish`].
+    pub fn event(&self) -> Option<&SdamEvent> {
+        match self {
+            Action::Publish(event) => Some(event),
+            _ => None,
+        }
+    }
+}
+
+/// What one input to the state machine changed: the description now current, and the actions
+/// to perform, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Changes {
+    /// The topology description after the input was applied (unchanged if it was ignored).
+    pub description: TopologyDescription,
+    /// What the engine must do, in order. Empty when the input was ignored.
+    pub actions: Vec<Action>,
+}
+
+impl Changes {
+    /// The events to publish, in order.
+    pub fn events(&self) -> impl Iterator<Item = &SdamEvent> {
+        self.actions.iter().filter_map(Action::event)
+    }
+}

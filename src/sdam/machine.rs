@@ -1,0 +1,449 @@
+//! [`Topology`]: the pure SDAM state machine. It owns the settings, the current
+//! [`TopologyDescription`] and the pool generations, takes check outcomes and application
+//! errors, and answers each with the [`Changes`] the live engine must carry out.
+
+use std::collections::BTreeMap;
+
+use bson::oid::ObjectId;
+use bson::Document;
+
+use crate::address::ServerAddress;
+use crate::sdam::errors::{ApplicationError, ErrorDecision};
+use crate::sdam::events::{Action, Changes, SdamEvent};
+use crate::sdam::hello::CheckTiming;
+use crate::sdam::server::{
+    ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion,
+};
+use crate::sdam::settings::{SettingsError, TopologySettings};
+use crate::sdam::topology::{TopologyDescription, TopologyType};
+use crate::sdam::transition;
+use crate::time::MonotonicTime;
+
+/// The CMAP pool generations of one server: the pool's, and per service behind a load
+/// balancer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PoolGenerations {
+    generation: u32,
+    by_service: BTreeMap<ObjectId, u32>,
+}
+
+/// The SDAM state machine for one client.
+///
+/// Every input returns [`Changes`]: the description now current and the ordered actions
+/// (monitors to start or stop, pools to clear or mark ready, checks to request, events to
+/// publish). Inputs for servers no longer in the topology, stale inputs and inputs after
+/// [`Topology::close`] are ignored and return no action.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    settings: TopologySettings,
+    description: TopologyDescription,
+    pools: BTreeMap<ServerAddress, PoolGenerations>,
+    closed: bool,
+}
+
+impl Topology {
+    /// Opens a topology: checks the settings, builds the initial description (SDAM "Initial
+    /// TopologyDescription") and returns the opening actions: TopologyOpening, the first
+    /// TopologyDescriptionChanged, then ServerOpening and StartMonitoring for each seed. In
+    /// load-balanced mode the seed is not monitored but described as a LoadBalancer at once.
+    pub fn new(
+        settings: TopologySettings,
+        now: MonotonicTime,
+    ) -> Result<(Topology, Changes), SettingsError> {
+        settings.validate()?;
+        let initial = TopologyDescription::with_seeds(
+            settings.initial_topology_type(),
+            settings.replica_set_name.clone(),
+            settings.seeds.iter().cloned(),
+        );
+        let empty = TopologyDescription::with_seeds(TopologyType::Unknown, None, []);
+        let mut actions = vec![
+            Action::Publish(SdamEvent::TopologyOpening),
+            Action::Publish(SdamEvent::TopologyDescriptionChanged {
+                previous: Box::new(empty),
+                new: Box::new(initial.clone()),
+            }),
+        ];
+        let load_balanced = settings.load_balanced;
+        for address in initial.servers.keys() {
+            actions.push(Action::Publish(SdamEvent::ServerOpening {
+                address: address.clone(),
+            }));
+            if !load_balanced {
+                actions.push(Action::StartMonitoring(address.clone()));
+            }
+        }
+        let pools = initial
+            .servers
+            .keys()
+            .map(|address| (address.clone(), PoolGenerations::default()))
+            .collect();
+        let mut topology = Topology {
+            settings,
+            description: initial,
+            pools,
+            closed: false,
+        };
+        if load_balanced {
+            actions.extend(topology.describe_load_balancers(now));
+        }
+        let changes = topology.changes(actions);
+        Ok((topology, changes))
+    }
+
+    /// The settings the topology was opened with.
+    pub fn settings(&self) -> &TopologySettings {
+        &self.settings
+    }
+
+    /// The current topology description.
+    pub fn description(&self) -> &TopologyDescription {
+        &self.description
+    }
+
+    /// The pool generation of the server at `address`, if it is in the topology; with a
+    /// `service_id` (load-balanced mode), that service's generation.
+    pub fn pool_generation(
+        &self,
+        address: &ServerAddress,
+        service_id: Option<&ObjectId>,
+    ) -> Option<u32> {
+        let pool = self.pools.get(address)?;
+        Some(match service_id {
+            Some(id) => pool.by_service.get(id).copied().unwrap_or(0),
+            None => pool.generation,
+        })
+    }
+
+    /// Applies a successful round trip of hello (or legacy hello) to the server at `address`,
+    /// from a monitor or an application handshake. A reply without `ok: 1`, or a malformed
+    /// one, is a failed check (see [`Topology::apply_check_failure`]).
+    pub fn apply_hello(
+        &mut self,
+        address: &ServerAddress,
+        reply: &Document,
+        timing: CheckTiming,
+    ) -> Changes {
+        let server = ServerDescription::from_hello(address.clone(), reply, timing);
+        match (server.server_type, server.error.clone()) {
+            (ServerType::Unknown, Some(error)) => {
+                self.apply_check_failure(address, error, timing.now)
+            }
+            _ => self.apply_server_description(server, timing.now),
+        }
+    }
+
+    /// Applies a failed check of the server at `address` ("Server Monitoring", "Network or
+    /// command error during server check"): the server becomes Unknown with `error`, its pool
+    /// is cleared (interrupting in-use connections after a timeout), and after a network
+    /// error on a previously known server the monitor retries at once.
+    pub fn apply_check_failure(
+        &mut self,
+        address: &ServerAddress,
+        error: ServerError,
+        now: MonotonicTime,
+    ) -> Changes {
+        let Some(previous) = self.accepting(address) else {
+            return self.changes(Vec::new());
+        };
+        let was_known = previous.server_type != ServerType::Unknown;
+        let interrupt = error.kind == ServerErrorKind::Timeout;
+        let network = matches!(
+            error.kind,
+            ServerErrorKind::Dns
+                | ServerErrorKind::Connect
+                | ServerErrorKind::Network
+                | ServerErrorKind::Timeout
+                | ServerErrorKind::Tls
+        );
+        let unknown = ServerDescription::unknown_with_error(address.clone(), error, now);
+        let mut actions = self.replace(unknown, now);
+        actions.push(self.clear_pool(address, None, interrupt));
+        if network && was_known {
+            actions.push(Action::RetryCheckNow(address.clone()));
+        }
+        self.changes(actions)
+    }
+
+    /// Applies an already built description of a checked server (SDAM "Updating the
+    /// TopologyDescription"), ignoring it if the server is not in the topology or the
+    /// description's topologyVersion is older than the current one.
+    pub fn apply_server_description(
+        &mut self,
+        server: ServerDescription,
+        now: MonotonicTime,
+    ) -> Changes {
+        if self.accepting(&server.address).is_none() {
+            return self.changes(Vec::new());
+        }
+        let actions = self.replace(server, now);
+        self.changes(actions)
+    }
+
+    /// Applies an error seen by an application operation (SDAM "Error handling",
+    /// `handleError`): stale errors (older connection generation, or a topologyVersion not
+    /// newer than the server's) are ignored; see [`ApplicationError`] for the rest.
+    pub fn apply_application_error(
+        &mut self,
+        error: &ApplicationError,
+        now: MonotonicTime,
+    ) -> Changes {
+        if self.accepting(&error.address).is_none() || self.is_stale_error(error) {
+            return self.changes(Vec::new());
+        }
+        let address = &error.address;
+        let load_balanced = self.description.topology_type == TopologyType::LoadBalanced;
+        let mut actions = Vec::new();
+        match error.decision() {
+            ErrorDecision::Ignore => {}
+            ErrorDecision::StateChange { shutdown } => {
+                if !load_balanced {
+                    let unknown = ServerDescription {
+                        topology_version: error.topology_version().copied(),
+                        ..self.unknown_from(error, now)
+                    };
+                    actions.extend(self.replace(unknown, now));
+                }
+                if shutdown {
+                    let service = error.service_id.filter(|_| load_balanced);
+                    actions.push(self.clear_pool(address, service, false));
+                }
+                if !load_balanced {
+                    actions.push(Action::RequestImmediateCheck(address.clone()));
+                }
+            }
+            ErrorDecision::MarkUnknownAndClear => {
+                if !load_balanced {
+                    let unknown = self.unknown_from(error, now);
+                    actions.extend(self.replace(unknown, now));
+                    actions.push(self.clear_pool(address, None, false));
+                    actions.push(Action::CancelCheck(address.clone()));
+                } else if let Some(service_id) = error.service_id {
+                    actions.push(self.clear_pool(address, Some(service_id), false));
+                }
+            }
+        }
+        self.changes(actions)
+    }
+
+    /// Closes the topology ("Client closing"): every monitor stops, ServerClosed for each
+    /// server, the description becomes Unknown with no servers, then TopologyClosed. Later
+    /// inputs are ignored.
+    pub fn close(&mut self) -> Changes {
+        if self.closed {
+            return self.changes(Vec::new());
+        }
+        self.closed = true;
+        let mut actions = Vec::new();
+        for address in self.description.servers.keys() {
+            if !self.settings.load_balanced {
+                actions.push(Action::StopMonitoring(address.clone()));
+            }
+            actions.push(Action::Publish(SdamEvent::ServerClosed {
+                address: address.clone(),
+            }));
+        }
+        let closed = TopologyDescription::with_seeds(TopologyType::Unknown, None, []);
+        let previous = std::mem::replace(&mut self.description, closed.clone());
+        self.pools.clear();
+        actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
+            previous: Box::new(previous),
+            new: Box::new(closed),
+        }));
+        actions.push(Action::Publish(SdamEvent::TopologyClosed));
+        self.changes(actions)
+    }
+
+    fn changes(&self, actions: Vec<Action>) -> Changes {
+        Changes {
+            description: self.description.clone(),
+            actions,
+        }
+    }
+
+    /// The current description of `address` if an input about it should be processed.
+    fn accepting(&self, address: &ServerAddress) -> Option<&ServerDescription> {
+        if self.closed {
+            return None;
+        }
+        self.description.servers.get(address)
+    }
+
+    /// SDAM `isStaleError`.
+    fn is_stale_error(&self, error: &ApplicationError) -> bool {
+        let service = error
+            .service_id
+            .as_ref()
+            .filter(|_| self.settings.load_balanced);
+        let current_generation = self.pool_generation(&error.address, service).unwrap_or(0);
+        if error.generation < current_generation {
+            return true;
+        }
+        let current = self
+            .description
+            .servers
+            .get(&error.address)
+            .and_then(|server| server.topology_version.as_ref());
+        TopologyVersion::compare(current, error.topology_version()).is_ge()
+    }
+
+    fn unknown_from(&self, error: &ApplicationError, now: MonotonicTime) -> ServerDescription {
+        let (kind, code) = match &error.kind {
+            crate::sdam::errors::ApplicationErrorKind::Network => (ServerErrorKind::Network, None),
+            crate::sdam::errors::ApplicationErrorKind::Timeout => (ServerErrorKind::Timeout, None),
+            crate::sdam::errors::ApplicationErrorKind::Command(command) => {
+                (ServerErrorKind::Command, command.code)
+            }
+        };
+        let server_error = ServerError {
+            kind,
+            code,
+            message: error.describe(),
+        };
+        ServerDescription::unknown_with_error(error.address.clone(), server_error, now)
+    }
+
+    /// Bumps the pool generation and returns the ClearPool action.
+    fn clear_pool(
+        &mut self,
+        address: &ServerAddress,
+        service_id: Option<ObjectId>,
+        interrupt_in_use_connections: bool,
+    ) -> Action {
+        let pool = self.pools.entry(address.clone()).or_default();
+        let generation = match service_id {
+            Some(id) => pool.by_service.entry(id).or_insert(0),
+            None => &mut pool.generation,
+        };
+        *generation = generation.saturating_add(1);
+        Action::ClearPool {
+            address: address.clone(),
+            service_id,
+            interrupt_in_use_connections,
+            new_generation: *generation,
+        }
+    }
+
+    /// In load-balanced mode: the seed is a LoadBalancer from the start.
+    fn describe_load_balancers(&mut self, now: MonotonicTime) -> Vec<Action> {
+        let before = self.description.clone();
+        for (address, server) in self.description.servers.iter_mut() {
+            *server = ServerDescription::load_balancer(address.clone(), now);
+        }
+        let mut actions = diff(&before, &self.description, None);
+        for address in self.description.servers.keys() {
+            actions.push(Action::MarkPoolReady(address.clone()));
+        }
+        actions
+    }
+
+    /// Replaces a server's description (unless stale by topologyVersion), runs the
+    /// transition rules and returns the resulting actions.
+    fn replace(&mut self, server: ServerDescription, now: MonotonicTime) -> Vec<Action> {
+        let current = self
+            .description
+            .servers
+            .get(&server.address)
+            .and_then(|current| current.topology_version.as_ref());
+        if TopologyVersion::compare(current, server.topology_version.as_ref()).is_gt() {
+            // SDAM "isStaleServerDescription": the current topologyVersion is newer.
+            return Vec::new();
+        }
+        let address = server.address.clone();
+        let before = self.description.clone();
+        let effects = transition::apply(&mut self.description, &self.settings, server, now);
+        let mut actions = diff(&before, &self.description, Some(&address));
+        for added in self.description.servers.keys() {
+            self.pools.entry(added.clone()).or_default();
+        }
+        self.pools
+            .retain(|address, _| self.description.servers.contains_key(address));
+        if let Some(checked) = self.description.servers.get(&address) {
+            let single = self.description.topology_type == TopologyType::Single;
+            if checked.is_data_bearing() || (single && checked.server_type != ServerType::Unknown) {
+                actions.push(Action::MarkPoolReady(address.clone()));
+            }
+        }
+        for primary in effects.invalidated_primaries {
+            actions.push(Action::RequestImmediateCheck(primary));
+        }
+        actions
+    }
+}
+
+/// Whether a server's description changed enough to publish ServerDescriptionChanged:
+/// SDAM "Server Description Equality", with PossiblePrimary treated as Unknown (it is only a
+/// scanning hint; multi-threaded clients treat the two as synonyms).
+fn server_changed(before: &ServerDescription, after: &ServerDescription) -> bool {
+    let unknownish = |t: ServerType| matches!(t, ServerType::Unknown | ServerType::PossiblePrimary);
+    if unknownish(before.server_type) && unknownish(after.server_type) {
+        let normalized = ServerDescription {
+            server_type: before.server_type,
+            ..after.clone()
+        };
+        return !before.is_equivalent(&normalized);
+    }
+    !before.is_equivalent(after)
+}
+
+/// The events and monitoring actions that turn `before` into `after`, in publication order:
+/// ServerDescriptionChanged (the checked server first), ServerOpening + StartMonitoring for
+/// added servers, StopMonitoring + ServerClosed for removed ones, then
+/// TopologyDescriptionChanged.
+fn diff(
+    before: &TopologyDescription,
+    after: &TopologyDescription,
+    checked: Option<&ServerAddress>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut changed: Vec<&ServerAddress> = after
+        .servers
+        .iter()
+        .filter(|(address, server)| {
+            before
+                .servers
+                .get(*address)
+                .is_some_and(|old| server_changed(old, server))
+        })
+        .map(|(address, _)| address)
+        .collect();
+    changed.sort_by_key(|address| Some(*address) != checked);
+    for address in changed {
+        if let (Some(previous), Some(new)) =
+            (before.servers.get(address), after.servers.get(address))
+        {
+            actions.push(Action::Publish(SdamEvent::ServerDescriptionChanged {
+                address: address.clone(),
+                previous: Box::new(previous.clone()),
+                new: Box::new(new.clone()),
+            }));
+        }
+    }
+    for address in after
+        .servers
+        .keys()
+        .filter(|a| !before.servers.contains_key(*a))
+    {
+        actions.push(Action::Publish(SdamEvent::ServerOpening {
+            address: address.clone(),
+        }));
+        actions.push(Action::StartMonitoring(address.clone()));
+    }
+    for address in before
+        .servers
+        .keys()
+        .filter(|a| !after.servers.contains_key(*a))
+    {
+        actions.push(Action::StopMonitoring(address.clone()));
+        actions.push(Action::Publish(SdamEvent::ServerClosed {
+            address: address.clone(),
+        }));
+    }
+    if !before.is_equivalent(after) {
+        actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
+            previous: Box::new(before.clone()),
+            new: Box::new(after.clone()),
+        }));
+    }
+    actions
+}
