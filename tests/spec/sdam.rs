@@ -1,9 +1,516 @@
-//! Spec runner for the sdam suites (to be written).
+//! Spec runner for the server-discovery-and-monitoring suites (rs, sharded, single, errors,
+//! monitoring, load-balanced), per server-discovery-and-monitoring/tests/README.md: one case
+//! per file, phases of hello responses and application errors, each followed by an outcome
+//! (a topology description, or for monitoring files the SDAM events published so far).
 
 use std::path::Path;
 
+use bson::oid::ObjectId;
+use bson::{Bson, Document};
+use mongo_topology::sdam::{
+    ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase, SdamEvent,
+    ServerDescription, ServerError, ServerErrorKind, Topology, TopologyDescription,
+    TopologySettings,
+};
+use mongo_topology::{MonotonicTime, ServerAddress};
+use serde_json::Value;
+
 use crate::harness::Case;
 
-pub fn run_file(_path: &Path, _json: &serde_json::Value) -> Vec<Case> {
-    Vec::new()
+pub fn run_file(path: &Path, json: &Value) -> Vec<Case> {
+    let name = json
+        .get("description")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| path.display().to_string());
+    vec![Case::from_result(name, run_case(json))]
+}
+
+/// The test's `uri` as settings, handling only what the SDAM suites use: hosts,
+/// `replicaSet`, `directConnection` and `loadBalanced`.
+// Replaced by options::ConnectionString at integration.
+fn settings_from_uri(uri: &str) -> Result<TopologySettings, String> {
+    let rest = uri
+        .strip_prefix("mongodb://")
+        .ok_or_else(|| format!("unsupported uri {uri:?}"))?;
+    let (hosts, options) = match rest.split_once('?') {
+        Some((hosts, options)) => (hosts, options),
+        None => (rest, ""),
+    };
+    let hosts = hosts.trim_end_matches('/');
+    let seeds = hosts
+        .split(',')
+        .map(|host| ServerAddress::parse(host).map_err(|e| format!("host {host:?}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut settings = TopologySettings::new(seeds);
+    for option in options.split('&').filter(|option| !option.is_empty()) {
+        let (key, value) = option
+            .split_once('=')
+            .ok_or_else(|| format!("option {option:?} has no value"))?;
+        let flag = || match value {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("option {key}: not a boolean: {value:?}")),
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "replicaset" => settings.replica_set_name = Some(value.to_string()),
+            "directconnection" => settings.direct_connection = Some(flag()?),
+            "loadbalanced" => settings.load_balanced = flag()?,
+            _ => return Err(format!("option {key} not supported by this runner")),
+        }
+    }
+    Ok(settings)
+}
+
+/// Converts (relaxed or canonical) extended JSON into BSON, as far as the suites use it.
+fn to_bson(value: &Value) -> Result<Bson, String> {
+    Ok(match value {
+        Value::Null => Bson::Null,
+        Value::Bool(b) => Bson::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => match i32::try_from(i) {
+                Ok(small) => Bson::Int32(small),
+                Err(_) => Bson::Int64(i),
+            },
+            None => Bson::Double(n.as_f64().ok_or_else(|| format!("number {n}"))?),
+        },
+        Value::String(s) => Bson::String(s.clone()),
+        Value::Array(items) => Bson::Array(items.iter().map(to_bson).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            if let Some(Value::String(hex)) = map.get("$oid") {
+                return ObjectId::parse_str(hex)
+                    .map(Bson::ObjectId)
+                    .map_err(|e| format!("$oid {hex:?}: {e}"));
+            }
+            if let Some(Value::String(text)) = map.get("$numberLong") {
+                return text
+                    .parse::<i64>()
+                    .map(Bson::Int64)
+                    .map_err(|e| format!("$numberLong {text:?}: {e}"));
+            }
+            if let Some(Value::String(text)) = map.get("$numberInt") {
+                return text
+                    .parse::<i32>()
+                    .map(Bson::Int32)
+                    .map_err(|e| format!("$numberInt {text:?}: {e}"));
+            }
+            if let Some(date) = map.get("$date") {
+                let millis = match to_bson(date)? {
+                    Bson::Int32(n) => i64::from(n),
+                    Bson::Int64(n) => n,
+                    other => return Err(format!("$date {other:?} not supported")),
+                };
+                return Ok(Bson::DateTime(bson::DateTime::from_millis(millis)));
+            }
+            let mut doc = Document::new();
+            for (key, item) in map {
+                doc.insert(key.clone(), to_bson(item)?);
+            }
+            Bson::Document(doc)
+        }
+    })
+}
+
+fn to_document(value: &Value) -> Result<Document, String> {
+    match to_bson(value)? {
+        Bson::Document(doc) => Ok(doc),
+        other => Err(format!("expected a document, found {other:?}")),
+    }
+}
+
+fn address(value: &Value) -> Result<ServerAddress, String> {
+    let text = value.as_str().ok_or("address is not a string")?;
+    ServerAddress::parse(text).map_err(|e| format!("address {text:?}: {e}"))
+}
+
+/// The test's simulated client: the state machine, a clock, and the events seen so far.
+struct Client {
+    topology: Topology,
+    events: Vec<SdamEvent>,
+    millis: u64,
+}
+
+impl Client {
+    fn tick(&mut self) -> MonotonicTime {
+        self.millis += 10;
+        MonotonicTime::from_millis(self.millis)
+    }
+
+    fn apply_response(&mut self, response: &Value) -> Result<(), String> {
+        let pair = response.as_array().ok_or("response is not a pair")?;
+        let (Some(source), Some(reply)) = (pair.first(), pair.get(1)) else {
+            return Err("response is not a pair".into());
+        };
+        let source = address(source)?;
+        let now = self.tick();
+        let changes = if reply.as_object().is_some_and(|reply| reply.is_empty()) {
+            let error = ServerError::new(ServerErrorKind::Network, "simulated network error");
+            self.topology.apply_check_failure(&source, error, now)
+        } else {
+            let reply = to_document(reply)?;
+            self.topology
+                .apply_hello(&source, &reply, CheckTiming::at(now))
+        };
+        self.events.extend(changes.events().cloned());
+        Ok(())
+    }
+
+    fn apply_application_error(&mut self, spec: &Value) -> Result<(), String> {
+        let address = address(spec.get("address").ok_or("error without address")?)?;
+        let generation = match spec.get("generation").and_then(Value::as_u64) {
+            Some(generation) => u32::try_from(generation).map_err(|e| e.to_string())?,
+            None => self.topology.pool_generation(&address, None).unwrap_or(0),
+        };
+        let phase = match spec.get("when").and_then(Value::as_str) {
+            Some("beforeHandshakeCompletes") => ErrorPhase::ConnectionEstablishment,
+            Some("afterHandshakeCompletes") => ErrorPhase::AfterHandshake,
+            other => return Err(format!("unknown `when` {other:?}")),
+        };
+        let kind = match spec.get("type").and_then(Value::as_str) {
+            Some("network") => ApplicationErrorKind::Network,
+            Some("timeout") => ApplicationErrorKind::Timeout,
+            Some("command") => {
+                let response =
+                    to_document(spec.get("response").ok_or("command without response")?)?;
+                let error = CommandError::from_reply(&response)
+                    .ok_or_else(|| format!("response {response} carries no error"))?;
+                ApplicationErrorKind::Command(error)
+            }
+            other => return Err(format!("unknown error type {other:?}")),
+        };
+        // `maxWireVersion` is not used: the spec no longer distinguishes pre-4.2 servers.
+        let error = ApplicationError {
+            address,
+            generation,
+            service_id: None,
+            phase,
+            kind,
+            system_overloaded: false,
+        };
+        let now = self.tick();
+        let changes = self.topology.apply_application_error(&error, now);
+        self.events.extend(changes.events().cloned());
+        Ok(())
+    }
+}
+
+fn run_case(json: &Value) -> Result<(), String> {
+    let uri = json.get("uri").and_then(Value::as_str).ok_or("no uri")?;
+    let settings = settings_from_uri(uri)?;
+    let (topology, opening) = Topology::new(settings, MonotonicTime::ZERO)
+        .map_err(|e| format!("invalid settings: {e}"))?;
+    let mut client = Client {
+        topology,
+        events: opening.events().cloned().collect(),
+        millis: 0,
+    };
+    let phases = json
+        .get("phases")
+        .and_then(Value::as_array)
+        .ok_or("no phases")?;
+    for (index, phase) in phases.iter().enumerate() {
+        let label = phase
+            .get("description")
+            .and_then(Value::as_str)
+            .map_or_else(
+                || format!("phase {index}"),
+                |d| format!("phase {index} ({d})"),
+            );
+        let in_phase = |e: String| format!("{label}: {e}");
+        for response in phase
+            .get("responses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            client.apply_response(response).map_err(in_phase)?;
+        }
+        for error in phase
+            .get("applicationErrors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            client.apply_application_error(error).map_err(in_phase)?;
+        }
+        let outcome = phase
+            .get("outcome")
+            .ok_or_else(|| in_phase("no outcome".into()))?;
+        match outcome.get("events") {
+            Some(expected) => {
+                check_events(expected, &client.events).map_err(in_phase)?;
+                client.events.clear();
+            }
+            None => check_outcome(outcome, &client.topology).map_err(in_phase)?,
+        }
+    }
+    Ok(())
+}
+
+fn check_outcome(outcome: &Value, topology: &Topology) -> Result<(), String> {
+    let td = topology.description();
+    if let Some(expected) = outcome.get("topologyType").and_then(Value::as_str) {
+        expect("topologyType", expected, td.topology_type.spec_name())?;
+    }
+    if let Some(expected) = outcome.get("setName") {
+        expect("setName", expected.as_str(), td.set_name.as_deref())?;
+    }
+    if let Some(expected) = outcome.get("logicalSessionTimeoutMinutes") {
+        expect(
+            "logicalSessionTimeoutMinutes",
+            expected.as_i64(),
+            td.logical_session_timeout_minutes,
+        )?;
+    }
+    if let Some(expected) = outcome.get("maxSetVersion") {
+        expect("maxSetVersion", expected.as_i64(), td.max_set_version)?;
+    }
+    if let Some(expected) = outcome.get("maxElectionId") {
+        expect("maxElectionId", object_id(expected)?, td.max_election_id)?;
+    }
+    if let Some(expected) = outcome.get("compatible").and_then(Value::as_bool) {
+        expect("compatible", expected, td.is_compatible())?;
+    }
+    let servers = outcome
+        .get("servers")
+        .and_then(Value::as_object)
+        .ok_or("outcome without servers")?;
+    let mut expected_addresses = Vec::new();
+    for (text, expected) in servers {
+        let address = ServerAddress::parse(text).map_err(|e| format!("{text}: {e}"))?;
+        let actual = td
+            .server(&address)
+            .ok_or_else(|| format!("server {address} missing; have {:?}", td.servers.keys()))?;
+        check_server(expected, actual, topology).map_err(|e| format!("server {address}: {e}"))?;
+        expected_addresses.push(address);
+    }
+    if let Some(extra) = td.servers.keys().find(|a| !expected_addresses.contains(a)) {
+        return Err(format!("unexpected server {extra}"));
+    }
+    Ok(())
+}
+
+fn check_server(
+    expected: &Value,
+    actual: &ServerDescription,
+    topology: &Topology,
+) -> Result<(), String> {
+    if let Some(kind) = expected.get("type").and_then(Value::as_str) {
+        expect("type", kind, actual.server_type.spec_name())?;
+    }
+    if let Some(name) = expected.get("setName") {
+        expect("setName", name.as_str(), actual.set_name.as_deref())?;
+    }
+    if let Some(version) = expected.get("setVersion") {
+        expect("setVersion", version.as_i64(), actual.set_version)?;
+    }
+    if let Some(id) = expected.get("electionId") {
+        expect("electionId", object_id(id)?, actual.election_id)?;
+    }
+    if let Some(minutes) = expected.get("logicalSessionTimeoutMinutes") {
+        expect(
+            "logicalSessionTimeoutMinutes",
+            minutes.as_i64(),
+            actual.logical_session_timeout_minutes,
+        )?;
+    }
+    // A null wire version means "not reported", which the description stores as the
+    // spec's default, 0.
+    if let Some(min) = expected.get("minWireVersion") {
+        expect(
+            "minWireVersion",
+            min.as_i64().unwrap_or(0),
+            i64::from(actual.min_wire_version),
+        )?;
+    }
+    if let Some(max) = expected.get("maxWireVersion") {
+        expect(
+            "maxWireVersion",
+            max.as_i64().unwrap_or(0),
+            i64::from(actual.max_wire_version),
+        )?;
+    }
+    if let Some(version) = expected.get("topologyVersion") {
+        let expected = match version {
+            Value::Null => None,
+            other => {
+                let doc = to_document(other)?;
+                let process_id = doc.get_object_id("processId").map_err(|e| e.to_string())?;
+                let counter = match doc.get("counter") {
+                    Some(Bson::Int64(n)) => *n,
+                    Some(Bson::Int32(n)) => i64::from(*n),
+                    other => return Err(format!("topologyVersion counter {other:?}")),
+                };
+                Some((process_id, counter))
+            }
+        };
+        let actual = actual
+            .topology_version
+            .map(|tv| (tv.process_id, tv.counter));
+        expect("topologyVersion", expected, actual)?;
+    }
+    if let Some(generation) = expected.pointer("/pool/generation").and_then(Value::as_u64) {
+        let actual = topology.pool_generation(&actual.address, None);
+        expect("pool.generation", Some(generation), actual.map(u64::from))?;
+    }
+    if let Some(substring) = expected.get("error").and_then(Value::as_str) {
+        let message = actual
+            .error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        if !message.contains(substring) {
+            return Err(format!("error {message:?} does not contain {substring:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn object_id(value: &Value) -> Result<Option<ObjectId>, String> {
+    match to_bson(value)? {
+        Bson::Null => Ok(None),
+        Bson::ObjectId(id) => Ok(Some(id)),
+        other => Err(format!("expected an ObjectId, found {other:?}")),
+    }
+}
+
+fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    expected: T,
+    actual: T,
+) -> Result<(), String> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(format!("{what}: expected {expected:?}, got {actual:?}"))
+    }
+}
+
+fn check_events(expected: &Value, actual: &[SdamEvent]) -> Result<(), String> {
+    let expected = expected.as_array().ok_or("events is not an array")?;
+    let names: Vec<&str> = actual.iter().map(event_name).collect();
+    if expected.len() != actual.len() {
+        return Err(format!(
+            "expected {} events, got {}: {names:?}",
+            expected.len(),
+            actual.len()
+        ));
+    }
+    for (index, (expected, actual)) in expected.iter().zip(actual).enumerate() {
+        check_event(expected, actual)
+            .map_err(|e| format!("event {index}: {e}; events: {names:?}"))?;
+    }
+    Ok(())
+}
+
+fn event_name(event: &SdamEvent) -> &'static str {
+    match event {
+        SdamEvent::TopologyOpening => "topology_opening_event",
+        SdamEvent::ServerOpening { .. } => "server_opening_event",
+        SdamEvent::ServerDescriptionChanged { .. } => "server_description_changed_event",
+        SdamEvent::TopologyDescriptionChanged { .. } => "topology_description_changed_event",
+        SdamEvent::ServerClosed { .. } => "server_closed_event",
+        SdamEvent::TopologyClosed => "topology_closed_event",
+    }
+}
+
+fn check_event(expected: &Value, actual: &SdamEvent) -> Result<(), String> {
+    let (kind, body) = expected
+        .as_object()
+        .and_then(|map| map.iter().next())
+        .ok_or("event is not a one-key object")?;
+    expect("event", kind.as_str(), event_name(actual))?;
+    match actual {
+        SdamEvent::ServerOpening { address } | SdamEvent::ServerClosed { address } => expect(
+            "address",
+            body.get("address").and_then(Value::as_str),
+            Some(address.to_string().as_str()),
+        ),
+        SdamEvent::ServerDescriptionChanged {
+            address,
+            previous,
+            new,
+        } => {
+            expect(
+                "address",
+                body.get("address").and_then(Value::as_str),
+                Some(address.to_string().as_str()),
+            )?;
+            check_event_server(body.get("previousDescription"), previous)
+                .map_err(|e| format!("previous: {e}"))?;
+            check_event_server(body.get("newDescription"), new).map_err(|e| format!("new: {e}"))
+        }
+        SdamEvent::TopologyDescriptionChanged { previous, new } => {
+            check_event_topology(body.get("previousDescription"), previous)
+                .map_err(|e| format!("previous: {e}"))?;
+            check_event_topology(body.get("newDescription"), new).map_err(|e| format!("new: {e}"))
+        }
+        SdamEvent::TopologyOpening | SdamEvent::TopologyClosed => Ok(()),
+    }
+}
+
+fn check_event_topology(
+    expected: Option<&Value>,
+    actual: &TopologyDescription,
+) -> Result<(), String> {
+    let expected = expected.ok_or("missing description")?;
+    if let Some(kind) = expected.get("topologyType").and_then(Value::as_str) {
+        expect("topologyType", kind, actual.topology_type.spec_name())?;
+    }
+    if let Some(name) = expected.get("setName") {
+        expect("setName", name.as_str(), actual.set_name.as_deref())?;
+    }
+    let servers = expected
+        .get("servers")
+        .and_then(Value::as_array)
+        .ok_or("no servers")?;
+    expect("server count", servers.len(), actual.servers.len())?;
+    for server in servers {
+        let address = address(server.get("address").ok_or("server without address")?)?;
+        let description = actual
+            .server(&address)
+            .ok_or_else(|| format!("server {address} missing"))?;
+        check_event_server(Some(server), description)
+            .map_err(|e| format!("server {address}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_event_server(expected: Option<&Value>, actual: &ServerDescription) -> Result<(), String> {
+    let expected = expected.ok_or("missing description")?;
+    if let Some(text) = expected.get("address").and_then(Value::as_str) {
+        expect("address", text.to_string(), actual.address.to_string())?;
+    }
+    if let Some(kind) = expected.get("type").and_then(Value::as_str) {
+        expect("type", kind, actual.server_type.spec_name())?;
+    }
+    if let Some(name) = expected.get("setName") {
+        expect("setName", name.as_str(), actual.set_name.as_deref())?;
+    }
+    if let Some(primary) = expected.get("primary") {
+        expect(
+            "primary",
+            primary.as_str().map(str::to_string),
+            actual.primary.as_ref().map(|p| p.to_string()),
+        )?;
+    }
+    let lists = [
+        ("hosts", &actual.hosts),
+        ("passives", &actual.passives),
+        ("arbiters", &actual.arbiters),
+    ];
+    for (field, members) in lists {
+        if let Some(list) = expected.get(field).and_then(Value::as_array) {
+            let mut want: Vec<String> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            want.sort();
+            let mut have: Vec<String> = members.iter().map(|a| a.to_string()).collect();
+            have.sort();
+            expect(field, want, have)?;
+        }
+    }
+    Ok(())
 }
