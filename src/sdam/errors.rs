@@ -3,7 +3,7 @@
 //! network errors, timeouts) and what it does to the topology.
 //!
 //! The state machine ([`crate::sdam::Topology::apply_application_error`]) uses
-//! [`ApplicationError::decision`] after its staleness checks.
+//! `ApplicationError::decision` after its staleness checks.
 
 use bson::oid::ObjectId;
 use bson::{Bson, Document};

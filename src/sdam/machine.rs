@@ -8,7 +8,8 @@ use bson::oid::ObjectId;
 use bson::Document;
 
 use crate::address::ServerAddress;
-use crate::sdam::errors::{ApplicationError, ErrorDecision};
+use crate::sdam::diff::diff;
+use crate::sdam::errors::{ApplicationError, ApplicationErrorKind, ErrorDecision};
 use crate::sdam::events::{Action, Changes, SdamEvent};
 use crate::sdam::hello::CheckTiming;
 use crate::sdam::server::{
@@ -33,6 +34,28 @@ struct PoolGenerations {
 /// (monitors to start or stop, pools to clear or mark ready, checks to request, events to
 /// publish). Inputs for servers no longer in the topology, stale inputs and inputs after
 /// [`Topology::close`] are ignored and return no action.
+///
+/// ```
+/// use bson::doc;
+/// use mongo_topology::sdam::{Action, CheckTiming, Topology, TopologySettings, TopologyType};
+/// use mongo_topology::{MonotonicTime, ServerAddress};
+///
+/// let a = ServerAddress::parse("a:27017").unwrap();
+/// let mut settings = TopologySettings::new(vec![a.clone()]);
+/// settings.replica_set_name = Some("rs".into());
+/// let (mut topology, opening) = Topology::new(settings, MonotonicTime::ZERO).unwrap();
+/// assert!(opening.actions.contains(&Action::StartMonitoring(a.clone())));
+///
+/// let reply = doc! {
+///     "ok": 1, "isWritablePrimary": true, "setName": "rs",
+///     "hosts": ["a:27017", "b:27017"], "maxWireVersion": 21,
+/// };
+/// let now = MonotonicTime::from_millis(5);
+/// let changes = topology.apply_hello(&a, &reply, CheckTiming::at(now));
+/// assert_eq!(changes.description.topology_type, TopologyType::ReplicaSetWithPrimary);
+/// let b = ServerAddress::parse("b:27017").unwrap();
+/// assert!(changes.actions.contains(&Action::StartMonitoring(b)));
+/// ```
 #[derive(Clone, Debug)]
 pub struct Topology {
     settings: TopologySettings,
@@ -289,11 +312,9 @@ impl Topology {
 
     fn unknown_from(&self, error: &ApplicationError, now: MonotonicTime) -> ServerDescription {
         let (kind, code) = match &error.kind {
-            crate::sdam::errors::ApplicationErrorKind::Network => (ServerErrorKind::Network, None),
-            crate::sdam::errors::ApplicationErrorKind::Timeout => (ServerErrorKind::Timeout, None),
-            crate::sdam::errors::ApplicationErrorKind::Command(command) => {
-                (ServerErrorKind::Command, command.code)
-            }
+            ApplicationErrorKind::Network => (ServerErrorKind::Network, None),
+            ApplicationErrorKind::Timeout => (ServerErrorKind::Timeout, None),
+            ApplicationErrorKind::Command(command) => (ServerErrorKind::Command, command.code),
         };
         let server_error = ServerError {
             kind,
@@ -369,81 +390,4 @@ impl Topology {
         }
         actions
     }
-}
-
-/// Whether a server's description changed enough to publish ServerDescriptionChanged:
-/// SDAM "Server Description Equality", with PossiblePrimary treated as Unknown (it is only a
-/// scanning hint; multi-threaded clients treat the two as synonyms).
-fn server_changed(before: &ServerDescription, after: &ServerDescription) -> bool {
-    let unknownish = |t: ServerType| matches!(t, ServerType::Unknown | ServerType::PossiblePrimary);
-    if unknownish(before.server_type) && unknownish(after.server_type) {
-        let normalized = ServerDescription {
-            server_type: before.server_type,
-            ..after.clone()
-        };
-        return !before.is_equivalent(&normalized);
-    }
-    !before.is_equivalent(after)
-}
-
-/// The events and monitoring actions that turn `before` into `after`, in publication order:
-/// ServerDescriptionChanged (the checked server first), ServerOpening + StartMonitoring for
-/// added servers, StopMonitoring + ServerClosed for removed ones, then
-/// TopologyDescriptionChanged.
-fn diff(
-    before: &TopologyDescription,
-    after: &TopologyDescription,
-    checked: Option<&ServerAddress>,
-) -> Vec<Action> {
-    let mut actions = Vec::new();
-    let mut changed: Vec<&ServerAddress> = after
-        .servers
-        .iter()
-        .filter(|(address, server)| {
-            before
-                .servers
-                .get(*address)
-                .is_some_and(|old| server_changed(old, server))
-        })
-        .map(|(address, _)| address)
-        .collect();
-    changed.sort_by_key(|address| Some(*address) != checked);
-    for address in changed {
-        if let (Some(previous), Some(new)) =
-            (before.servers.get(address), after.servers.get(address))
-        {
-            actions.push(Action::Publish(SdamEvent::ServerDescriptionChanged {
-                address: address.clone(),
-                previous: Box::new(previous.clone()),
-                new: Box::new(new.clone()),
-            }));
-        }
-    }
-    for address in after
-        .servers
-        .keys()
-        .filter(|a| !before.servers.contains_key(*a))
-    {
-        actions.push(Action::Publish(SdamEvent::ServerOpening {
-            address: address.clone(),
-        }));
-        actions.push(Action::StartMonitoring(address.clone()));
-    }
-    for address in before
-        .servers
-        .keys()
-        .filter(|a| !after.servers.contains_key(*a))
-    {
-        actions.push(Action::StopMonitoring(address.clone()));
-        actions.push(Action::Publish(SdamEvent::ServerClosed {
-            address: address.clone(),
-        }));
-    }
-    if !before.is_equivalent(after) {
-        actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
-            previous: Box::new(before.clone()),
-            new: Box::new(after.clone()),
-        }));
-    }
-    actions
 }

@@ -5,12 +5,13 @@
 //! Nothing here performs I/O or reads a clock; time is passed in as [`crate::MonotonicTime`].
 //!
 //! - [`hello`]: a hello reply becomes a [`ServerDescription`];
-//! - [`transition`] (private): the TopologyType table and its subroutines;
+//! - `transition` (private): the TopologyType table and its subroutines;
 //! - [`errors`]: classification of application errors;
 //! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
 //! - [`Topology`]: the state machine tying them together.
 
 pub mod compatibility;
+mod diff;
 pub mod errors;
 pub mod events;
 pub mod hello;
@@ -19,6 +20,11 @@ pub mod server;
 pub mod settings;
 pub mod topology;
 mod transition;
+
+#[cfg(test)]
+mod tests_hello;
+#[cfg(test)]
+mod tests_topology;
 
 pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
 pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
