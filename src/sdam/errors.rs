@@ -10,7 +10,7 @@ use bson::{Bson, Document};
 
 use crate::address::ServerAddress;
 use crate::sdam::hello::parse_topology_version;
-use crate::sdam::server::TopologyVersion;
+use crate::sdam::server::{ServerError, ServerErrorKind, TopologyVersion};
 
 /// "node is recovering" codes (SDAM "not writable primary" and "node is recovering").
 pub const RECOVERING_CODES: [i32; 5] = [11600, 11602, 13436, 189, 91];
@@ -188,15 +188,32 @@ impl ApplicationError {
         }
     }
 
-    /// A description of the error for the Unknown ServerDescription's error field.
+    /// The error to store in the Unknown ServerDescription this error produces.
+    pub fn server_error(&self) -> ServerError {
+        let (kind, code) = match &self.kind {
+            ApplicationErrorKind::Network => (ServerErrorKind::Network, None),
+            ApplicationErrorKind::Timeout => (ServerErrorKind::Timeout, None),
+            ApplicationErrorKind::Command(command) => (ServerErrorKind::Command, command.code),
+        };
+        ServerError {
+            kind,
+            code,
+            message: self.describe(),
+        }
+    }
+
+    /// A description of the error for the Unknown ServerDescription's error field (the
+    /// server's code, if any, is kept separately in [`ServerError::code`]).
     pub fn describe(&self) -> String {
         match &self.kind {
             ApplicationErrorKind::Network => format!("network error talking to {}", self.address),
             ApplicationErrorKind::Timeout => format!("network timeout talking to {}", self.address),
-            ApplicationErrorKind::Command(error) => match error.code {
-                Some(code) => format!("{} (code {code})", error.message),
-                None => error.message.clone(),
-            },
+            ApplicationErrorKind::Command(error) if error.message.is_empty() => {
+                format!("command error from {}", self.address)
+            }
+            ApplicationErrorKind::Command(error) => {
+                format!("command error from {}: {}", self.address, error.message)
+            }
         }
     }
 

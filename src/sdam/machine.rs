@@ -9,7 +9,7 @@ use bson::Document;
 
 use crate::address::ServerAddress;
 use crate::sdam::diff::diff;
-use crate::sdam::errors::{ApplicationError, ApplicationErrorKind, ErrorDecision};
+use crate::sdam::errors::{ApplicationError, ErrorDecision};
 use crate::sdam::events::{Action, Changes, SdamEvent};
 use crate::sdam::hello::CheckTiming;
 use crate::sdam::server::{
@@ -166,7 +166,7 @@ impl Topology {
         error: ServerError,
         now: MonotonicTime,
     ) -> Changes {
-        let Some(previous) = self.accepting(address) else {
+        let Some(previous) = self.accepting_check(address) else {
             return self.changes(Vec::new());
         };
         let was_known = previous.server_type != ServerType::Unknown;
@@ -196,7 +196,7 @@ impl Topology {
         server: ServerDescription,
         now: MonotonicTime,
     ) -> Changes {
-        if self.accepting(&server.address).is_none() {
+        if self.accepting_check(&server.address).is_none() {
             return self.changes(Vec::new());
         }
         let actions = self.replace(server, now);
@@ -223,7 +223,11 @@ impl Topology {
                 if !load_balanced {
                     let unknown = ServerDescription {
                         topology_version: error.topology_version().copied(),
-                        ..self.unknown_from(error, now)
+                        ..ServerDescription::unknown_with_error(
+                            address.clone(),
+                            error.server_error(),
+                            now,
+                        )
                     };
                     actions.extend(self.replace(unknown, now));
                 }
@@ -237,7 +241,11 @@ impl Topology {
             }
             ErrorDecision::MarkUnknownAndClear => {
                 if !load_balanced {
-                    let unknown = self.unknown_from(error, now);
+                    let unknown = ServerDescription::unknown_with_error(
+                        address.clone(),
+                        error.server_error(),
+                        now,
+                    );
                     actions.extend(self.replace(unknown, now));
                     actions.push(self.clear_pool(address, None, false));
                     actions.push(Action::CancelCheck(address.clone()));
@@ -289,7 +297,21 @@ impl Topology {
         if self.closed {
             return None;
         }
-        self.description.servers.get(address)
+        let server = self.description.servers.get(address);
+        if server.is_none() {
+            tracing::debug!(%address, "ignoring an input for a server not in the topology");
+        }
+        server
+    }
+
+    /// Like [`Topology::accepting`], for check outcomes: a load-balanced topology has no
+    /// monitors and its LoadBalancer description never changes through hello replies (load
+    /// balancer spec, "Server Discovery Logging and Monitoring").
+    fn accepting_check(&self, address: &ServerAddress) -> Option<&ServerDescription> {
+        if self.description.topology_type == TopologyType::LoadBalanced {
+            return None;
+        }
+        self.accepting(address)
     }
 
     /// SDAM `isStaleError`.
@@ -308,20 +330,6 @@ impl Topology {
             .get(&error.address)
             .and_then(|server| server.topology_version.as_ref());
         TopologyVersion::compare(current, error.topology_version()).is_ge()
-    }
-
-    fn unknown_from(&self, error: &ApplicationError, now: MonotonicTime) -> ServerDescription {
-        let (kind, code) = match &error.kind {
-            ApplicationErrorKind::Network => (ServerErrorKind::Network, None),
-            ApplicationErrorKind::Timeout => (ServerErrorKind::Timeout, None),
-            ApplicationErrorKind::Command(command) => (ServerErrorKind::Command, command.code),
-        };
-        let server_error = ServerError {
-            kind,
-            code,
-            message: error.describe(),
-        };
-        ServerDescription::unknown_with_error(error.address.clone(), server_error, now)
     }
 
     /// Bumps the pool generation and returns the ClearPool action.
@@ -368,12 +376,17 @@ impl Topology {
             .and_then(|current| current.topology_version.as_ref());
         if TopologyVersion::compare(current, server.topology_version.as_ref()).is_gt() {
             // SDAM "isStaleServerDescription": the current topologyVersion is newer.
+            tracing::debug!(address = %server.address, "ignoring a description with an older topologyVersion");
             return Vec::new();
         }
         let address = server.address.clone();
         let before = self.description.clone();
         let effects = transition::apply(&mut self.description, &self.settings, server, now);
         let mut actions = diff(&before, &self.description, Some(&address));
+        if self.description.servers.is_empty() && !before.servers.is_empty() {
+            // SDAM "Other TopologyTypes": a client SHOULD warn when it removes the last server.
+            tracing::warn!(removed_by = %address, "the topology no longer contains any server");
+        }
         for added in self.description.servers.keys() {
             self.pools.entry(added.clone()).or_default();
         }

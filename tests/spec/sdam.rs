@@ -6,16 +6,21 @@
 use std::path::Path;
 
 use bson::oid::ObjectId;
-use bson::{Bson, Document};
+use bson::Bson;
 use mongo_topology::sdam::{
     ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase, SdamEvent,
-    ServerDescription, ServerError, ServerErrorKind, Topology, TopologyDescription,
-    TopologySettings,
+    ServerDescription, ServerError, ServerErrorKind, Topology, TopologySettings,
 };
 use mongo_topology::{MonotonicTime, ServerAddress};
 use serde_json::Value;
 
 use crate::harness::Case;
+
+mod events;
+mod extjson;
+
+use events::check_events;
+use extjson::{to_bson, to_document};
 
 pub fn run_file(path: &Path, json: &Value) -> Vec<Case> {
     let name = json
@@ -60,62 +65,6 @@ fn settings_from_uri(uri: &str) -> Result<TopologySettings, String> {
         }
     }
     Ok(settings)
-}
-
-/// Converts (relaxed or canonical) extended JSON into BSON, as far as the suites use it.
-fn to_bson(value: &Value) -> Result<Bson, String> {
-    Ok(match value {
-        Value::Null => Bson::Null,
-        Value::Bool(b) => Bson::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => match i32::try_from(i) {
-                Ok(small) => Bson::Int32(small),
-                Err(_) => Bson::Int64(i),
-            },
-            None => Bson::Double(n.as_f64().ok_or_else(|| format!("number {n}"))?),
-        },
-        Value::String(s) => Bson::String(s.clone()),
-        Value::Array(items) => Bson::Array(items.iter().map(to_bson).collect::<Result<_, _>>()?),
-        Value::Object(map) => {
-            if let Some(Value::String(hex)) = map.get("$oid") {
-                return ObjectId::parse_str(hex)
-                    .map(Bson::ObjectId)
-                    .map_err(|e| format!("$oid {hex:?}: {e}"));
-            }
-            if let Some(Value::String(text)) = map.get("$numberLong") {
-                return text
-                    .parse::<i64>()
-                    .map(Bson::Int64)
-                    .map_err(|e| format!("$numberLong {text:?}: {e}"));
-            }
-            if let Some(Value::String(text)) = map.get("$numberInt") {
-                return text
-                    .parse::<i32>()
-                    .map(Bson::Int32)
-                    .map_err(|e| format!("$numberInt {text:?}: {e}"));
-            }
-            if let Some(date) = map.get("$date") {
-                let millis = match to_bson(date)? {
-                    Bson::Int32(n) => i64::from(n),
-                    Bson::Int64(n) => n,
-                    other => return Err(format!("$date {other:?} not supported")),
-                };
-                return Ok(Bson::DateTime(bson::DateTime::from_millis(millis)));
-            }
-            let mut doc = Document::new();
-            for (key, item) in map {
-                doc.insert(key.clone(), to_bson(item)?);
-            }
-            Bson::Document(doc)
-        }
-    })
-}
-
-fn to_document(value: &Value) -> Result<Document, String> {
-    match to_bson(value)? {
-        Bson::Document(doc) => Ok(doc),
-        other => Err(format!("expected a document, found {other:?}")),
-    }
 }
 
 fn address(value: &Value) -> Result<ServerAddress, String> {
@@ -384,133 +333,4 @@ fn expect<T: PartialEq + std::fmt::Debug>(
     } else {
         Err(format!("{what}: expected {expected:?}, got {actual:?}"))
     }
-}
-
-fn check_events(expected: &Value, actual: &[SdamEvent]) -> Result<(), String> {
-    let expected = expected.as_array().ok_or("events is not an array")?;
-    let names: Vec<&str> = actual.iter().map(event_name).collect();
-    if expected.len() != actual.len() {
-        return Err(format!(
-            "expected {} events, got {}: {names:?}",
-            expected.len(),
-            actual.len()
-        ));
-    }
-    for (index, (expected, actual)) in expected.iter().zip(actual).enumerate() {
-        check_event(expected, actual)
-            .map_err(|e| format!("event {index}: {e}; events: {names:?}"))?;
-    }
-    Ok(())
-}
-
-fn event_name(event: &SdamEvent) -> &'static str {
-    match event {
-        SdamEvent::TopologyOpening => "topology_opening_event",
-        SdamEvent::ServerOpening { .. } => "server_opening_event",
-        SdamEvent::ServerDescriptionChanged { .. } => "server_description_changed_event",
-        SdamEvent::TopologyDescriptionChanged { .. } => "topology_description_changed_event",
-        SdamEvent::ServerClosed { .. } => "server_closed_event",
-        SdamEvent::TopologyClosed => "topology_closed_event",
-    }
-}
-
-fn check_event(expected: &Value, actual: &SdamEvent) -> Result<(), String> {
-    let (kind, body) = expected
-        .as_object()
-        .and_then(|map| map.iter().next())
-        .ok_or("event is not a one-key object")?;
-    expect("event", kind.as_str(), event_name(actual))?;
-    match actual {
-        SdamEvent::ServerOpening { address } | SdamEvent::ServerClosed { address } => expect(
-            "address",
-            body.get("address").and_then(Value::as_str),
-            Some(address.to_string().as_str()),
-        ),
-        SdamEvent::ServerDescriptionChanged {
-            address,
-            previous,
-            new,
-        } => {
-            expect(
-                "address",
-                body.get("address").and_then(Value::as_str),
-                Some(address.to_string().as_str()),
-            )?;
-            check_event_server(body.get("previousDescription"), previous)
-                .map_err(|e| format!("previous: {e}"))?;
-            check_event_server(body.get("newDescription"), new).map_err(|e| format!("new: {e}"))
-        }
-        SdamEvent::TopologyDescriptionChanged { previous, new } => {
-            check_event_topology(body.get("previousDescription"), previous)
-                .map_err(|e| format!("previous: {e}"))?;
-            check_event_topology(body.get("newDescription"), new).map_err(|e| format!("new: {e}"))
-        }
-        SdamEvent::TopologyOpening | SdamEvent::TopologyClosed => Ok(()),
-    }
-}
-
-fn check_event_topology(
-    expected: Option<&Value>,
-    actual: &TopologyDescription,
-) -> Result<(), String> {
-    let expected = expected.ok_or("missing description")?;
-    if let Some(kind) = expected.get("topologyType").and_then(Value::as_str) {
-        expect("topologyType", kind, actual.topology_type.spec_name())?;
-    }
-    if let Some(name) = expected.get("setName") {
-        expect("setName", name.as_str(), actual.set_name.as_deref())?;
-    }
-    let servers = expected
-        .get("servers")
-        .and_then(Value::as_array)
-        .ok_or("no servers")?;
-    expect("server count", servers.len(), actual.servers.len())?;
-    for server in servers {
-        let address = address(server.get("address").ok_or("server without address")?)?;
-        let description = actual
-            .server(&address)
-            .ok_or_else(|| format!("server {address} missing"))?;
-        check_event_server(Some(server), description)
-            .map_err(|e| format!("server {address}: {e}"))?;
-    }
-    Ok(())
-}
-
-fn check_event_server(expected: Option<&Value>, actual: &ServerDescription) -> Result<(), String> {
-    let expected = expected.ok_or("missing description")?;
-    if let Some(text) = expected.get("address").and_then(Value::as_str) {
-        expect("address", text.to_string(), actual.address.to_string())?;
-    }
-    if let Some(kind) = expected.get("type").and_then(Value::as_str) {
-        expect("type", kind, actual.server_type.spec_name())?;
-    }
-    if let Some(name) = expected.get("setName") {
-        expect("setName", name.as_str(), actual.set_name.as_deref())?;
-    }
-    if let Some(primary) = expected.get("primary") {
-        expect(
-            "primary",
-            primary.as_str().map(str::to_string),
-            actual.primary.as_ref().map(|p| p.to_string()),
-        )?;
-    }
-    let lists = [
-        ("hosts", &actual.hosts),
-        ("passives", &actual.passives),
-        ("arbiters", &actual.arbiters),
-    ];
-    for (field, members) in lists {
-        if let Some(list) = expected.get(field).and_then(Value::as_array) {
-            let mut want: Vec<String> = list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            want.sort();
-            let mut have: Vec<String> = members.iter().map(|a| a.to_string()).collect();
-            have.sort();
-            expect(field, want, have)?;
-        }
-    }
-    Ok(())
 }
