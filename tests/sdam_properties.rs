@@ -220,7 +220,7 @@ fn app_error(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     /// Invariants after every step of a random sequence of inputs.
     #[test]
@@ -268,6 +268,11 @@ proptest! {
             }
         }
     }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     /// No document, however ill-typed, panics the parser; a result that is not Unknown has
     /// no error, and an Unknown one from a non-empty reply explains itself.
