@@ -195,14 +195,13 @@ pub(crate) const ALIASES: &[(&str, &str)] = &[("ssl", "tls")];
 /// Finds the row for a key as written in a URI. Connection String spec, "Keys": keys are
 /// normalised by lower-casing ASCII A-Z; other characters are left as they are.
 pub(crate) fn lookup(key: &str) -> Option<&'static OptionSpec> {
-    let key = key.to_ascii_lowercase();
     let name = ALIASES
         .iter()
-        .find(|(alias, _)| *alias == key)
-        .map_or(key.as_str(), |(_, canonical)| canonical);
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(key))
+        .map_or(key, |(_, canonical)| canonical);
     OPTIONS
         .iter()
-        .find(|spec| spec.name.to_ascii_lowercase() == name.to_ascii_lowercase())
+        .find(|spec| spec.name.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

@@ -49,6 +49,10 @@ impl fmt::Display for ConnectionString {
                     }
                     match host {
                         ServerAddress::Unix { path } => write!(f, "{}", encode(path))?,
+                        // An IPv6 zone ("fe80::1%eth0") needs its "%" encoded.
+                        ServerAddress::Tcp { host, port } if host.contains(':') => {
+                            write!(f, "[{}]:{port}", host.replace('%', "%25"))?
+                        }
                         tcp => write!(f, "{tcp}")?,
                     }
                 }
