@@ -193,7 +193,7 @@ fn errors_name_the_part() {
         ("mongodb://u:p:q@h", "userinfo"),
         ("mongodb://u%zz@h", "userinfo"),
         ("mongodb://h/a$b", "auth database"),
-        ("mongodb://h/?w", "option \"w\""),
+        ("mongodb://h/?w=1&j", "option 2: expected key=value"),
         ("mongodb://h/?w=%zz", "option value"),
         ("mongodb+srv://a,b", "mongodb+srv"),
         ("mongodb+srv://a:1", "mongodb+srv"),

@@ -87,6 +87,7 @@ fn errors_do_not_echo_secrets() {
         "mongodb://alice:hunter2pw@[::1",
         "hunter2pw://localhost",
         "mongodb://localhost/?proxyPassword=proxypw77",
+        "mongodb://localhost/?proxyPassword:proxypw77",
         "mongodb://localhost/?proxyHost=p&proxyPassword=proxypw77",
         "mongodb://alice:hunter2pw@a,b/?directConnection=true",
     ] {

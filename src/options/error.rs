@@ -55,9 +55,10 @@ pub enum UriError {
     /// A `mongodb+srv://` string breaks a rule of the Initial DNS Seedlist Discovery spec.
     #[error("mongodb+srv: {0}")]
     Srv(&'static str),
-    /// A connection option is given without `=`.
-    #[error("option {0:?}: expected key=value")]
-    OptionSyntax(String),
+    /// A connection option is given without `=`; the number counts the "&"-separated
+    /// options from 1. The text is not repeated: it may be a mistyped secret.
+    #[error("option {0}: expected key=value")]
+    OptionSyntax(usize),
     /// Options that must not be combined, or an option that needs another.
     #[error("options: {0}")]
     Combination(String),

@@ -255,11 +255,12 @@ fn parse_database(text: &str) -> Result<Option<String>, UriError> {
 fn parse_pairs(query: &str) -> Result<Vec<(String, String)>, UriError> {
     query
         .split('&')
-        .filter(|segment| !segment.is_empty())
-        .map(|segment| {
+        .enumerate()
+        .filter(|(_, segment)| !segment.is_empty())
+        .map(|(i, segment)| {
             let (key, value) = segment
                 .split_once('=')
-                .ok_or_else(|| UriError::OptionSyntax(segment.to_string()))?;
+                .ok_or(UriError::OptionSyntax(i + 1))?;
             let key = decode(key).map_err(|_| UriError::PercentEncoding("option name"))?;
             let value = decode(value).map_err(|_| UriError::PercentEncoding("option value"))?;
             Ok((key, value))
