@@ -67,6 +67,10 @@ impl OptionSpec {
     pub fn is_secret(&self) -> bool {
         matches!(self.kind, Kind::SecretString | Kind::KeyValuePairs)
     }
+
+    const fn with_repeat(self, repeat: Repeat) -> OptionSpec {
+        OptionSpec { repeat, ..self }
+    }
 }
 
 const fn row(name: &'static str, kind: Kind) -> OptionSpec {
@@ -77,113 +81,78 @@ const fn row(name: &'static str, kind: Kind) -> OptionSpec {
     }
 }
 
-const fn non_negative() -> Kind {
-    Kind::Int {
-        min: 0,
-        max: i32::MAX as i64,
-    }
+const I32_MAX: i64 = i32::MAX as i64;
+
+const fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
 }
 
-const fn positive() -> Kind {
-    Kind::Int {
-        min: 1,
-        max: i32::MAX as i64,
-    }
-}
+/// "non-negative integer" (32-bit).
+const NON_NEGATIVE: Kind = int(0, I32_MAX);
+
+/// "positive integer" (32-bit).
+const POSITIVE: Kind = int(1, I32_MAX);
+
+const READ_PREFERENCE_MODES: &[&str] = &[
+    "primary",
+    "primaryPreferred",
+    "secondary",
+    "secondaryPreferred",
+    "nearest",
+];
 
 /// The "List of specified options" of the URI Options spec, plus `timeoutMS` (Client Side
 /// Operations Timeout spec: a non-negative integer, 0 meaning no timeout).
+#[rustfmt::skip]
 pub(crate) const OPTIONS: &[OptionSpec] = &[
-    row("appname", Kind::AppName),
-    row("authMechanism", Kind::String),
-    row("authMechanismProperties", Kind::KeyValuePairs),
-    row("authSource", Kind::String),
-    row("compressors", Kind::Compressors),
-    row("connectTimeoutMS", non_negative()),
-    row("directConnection", Kind::Bool),
-    row("enableOverloadRetargeting", Kind::Bool),
-    row(
-        "heartbeatFrequencyMS",
-        Kind::Int {
-            min: 500,
-            max: i32::MAX as i64,
-        },
-    ),
-    row("journal", Kind::Bool),
-    row("loadBalanced", Kind::Bool),
-    row("localThresholdMS", non_negative()),
-    row("maxAdaptiveRetries", non_negative()),
-    row("maxConnecting", positive()),
-    row("maxIdleTimeMS", non_negative()),
-    row("maxPoolSize", non_negative()),
-    row("maxStalenessSeconds", Kind::MaxStaleness),
-    row("minPoolSize", non_negative()),
-    OptionSpec {
-        name: "proxyHost",
-        kind: Kind::String,
-        repeat: Repeat::Error,
-    },
-    row(
-        "proxyPort",
-        Kind::Int {
-            min: 0,
-            max: u16::MAX as i64,
-        },
-    ),
-    row("proxyUsername", Kind::String),
-    row("proxyPassword", Kind::SecretString),
-    row("readConcernLevel", Kind::String),
-    row(
-        "readPreference",
-        Kind::OneOf(&[
-            "primary",
-            "primaryPreferred",
-            "secondary",
-            "secondaryPreferred",
-            "nearest",
-        ]),
-    ),
-    OptionSpec {
-        name: "readPreferenceTags",
-        kind: Kind::TagSet,
-        repeat: Repeat::Append,
-    },
-    row("replicaSet", Kind::String),
-    row("retryReads", Kind::Bool),
-    row("retryWrites", Kind::Bool),
-    row(
-        "serverMonitoringMode",
-        Kind::OneOf(&["stream", "poll", "auto"]),
-    ),
-    row("serverSelectionTimeoutMS", positive()),
-    row("serverSelectionTryOnce", Kind::Bool),
-    row("socketTimeoutMS", non_negative()),
-    row("srvMaxHosts", non_negative()),
-    row("srvServiceName", Kind::SrvServiceName),
-    row("timeoutMS", non_negative()),
-    OptionSpec {
-        name: "tls",
-        kind: Kind::Bool,
-        repeat: Repeat::MustAgree,
-    },
-    row("tlsAllowInvalidCertificates", Kind::Bool),
-    row("tlsAllowInvalidHostnames", Kind::Bool),
-    row("tlsCAFile", Kind::String),
-    row("tlsCertificateKeyFile", Kind::String),
-    row("tlsCertificateKeyFilePassword", Kind::SecretString),
+    row("appname",                              Kind::AppName),
+    row("authMechanism",                        Kind::String),
+    row("authMechanismProperties",              Kind::KeyValuePairs),
+    row("authSource",                           Kind::String),
+    row("compressors",                          Kind::Compressors),
+    row("connectTimeoutMS",                     NON_NEGATIVE),
+    row("directConnection",                     Kind::Bool),
+    row("enableOverloadRetargeting",            Kind::Bool),
+    row("heartbeatFrequencyMS",                 int(500, I32_MAX)),
+    row("journal",                              Kind::Bool),
+    row("loadBalanced",                         Kind::Bool),
+    row("localThresholdMS",                     NON_NEGATIVE),
+    row("maxAdaptiveRetries",                   NON_NEGATIVE),
+    row("maxConnecting",                        POSITIVE),
+    row("maxIdleTimeMS",                        NON_NEGATIVE),
+    row("maxPoolSize",                          NON_NEGATIVE),
+    row("maxStalenessSeconds",                  Kind::MaxStaleness),
+    row("minPoolSize",                          NON_NEGATIVE),
+    row("proxyHost",                            Kind::String).with_repeat(Repeat::Error),
+    row("proxyPort",                            int(0, u16::MAX as i64)),
+    row("proxyUsername",                        Kind::String),
+    row("proxyPassword",                        Kind::SecretString),
+    row("readConcernLevel",                     Kind::String),
+    row("readPreference",                       Kind::OneOf(READ_PREFERENCE_MODES)),
+    row("readPreferenceTags",                   Kind::TagSet).with_repeat(Repeat::Append),
+    row("replicaSet",                           Kind::String),
+    row("retryReads",                           Kind::Bool),
+    row("retryWrites",                          Kind::Bool),
+    row("serverMonitoringMode",                 Kind::OneOf(&["stream", "poll", "auto"])),
+    row("serverSelectionTimeoutMS",             POSITIVE),
+    row("serverSelectionTryOnce",               Kind::Bool),
+    row("socketTimeoutMS",                      NON_NEGATIVE),
+    row("srvMaxHosts",                          NON_NEGATIVE),
+    row("srvServiceName",                       Kind::SrvServiceName),
+    row("timeoutMS",                            NON_NEGATIVE),
+    row("tls",                                  Kind::Bool).with_repeat(Repeat::MustAgree),
+    row("tlsAllowInvalidCertificates",          Kind::Bool),
+    row("tlsAllowInvalidHostnames",             Kind::Bool),
+    row("tlsCAFile",                            Kind::String),
+    row("tlsCertificateKeyFile",                Kind::String),
+    row("tlsCertificateKeyFilePassword",        Kind::SecretString),
     row("tlsDisableCertificateRevocationCheck", Kind::Bool),
-    row("tlsDisableOCSPEndpointCheck", Kind::Bool),
-    row("tlsInsecure", Kind::Bool),
-    row("w", Kind::WriteConcernW),
-    row("waitQueueTimeoutMS", positive()),
-    row(
-        "wTimeoutMS",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-    ),
-    row("zlibCompressionLevel", Kind::Int { min: -1, max: 9 }),
+    row("tlsDisableOCSPEndpointCheck",          Kind::Bool),
+    row("tlsInsecure",                          Kind::Bool),
+    row("w",                                    Kind::WriteConcernW),
+    row("waitQueueTimeoutMS",                   POSITIVE),
+    row("wTimeoutMS",                           int(0, i64::MAX)),
+    row("zlibCompressionLevel",                 int(-1, 9)),
 ];
 
 /// Other names accepted for an option: `(alias, canonical name)`.
