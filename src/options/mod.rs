@@ -162,6 +162,25 @@ impl ConnectionString {
     /// Parses and validates a connection string. Invalid option values and unknown options
     /// are ignored and reported by [`ConnectionString::warnings`] (and logged at WARN level,
     /// without secrets); malformed syntax and forbidden option combinations are errors.
+    ///
+    /// ```
+    /// use mongo_topology::options::ConnectionString;
+    ///
+    /// let uri = ConnectionString::parse(
+    ///     "mongodb://app:s3cret@db1.example.com,db2.example.com:27018/shop\
+    ///      ?replicaSet=rs0&readPreference=secondaryPreferred&readPreferenceTags=dc:ny",
+    /// )?;
+    /// assert_eq!(uri.hosts().len(), 2);
+    /// assert_eq!(uri.replica_set(), Some("rs0"));
+    /// assert_eq!(uri.read_preference_tags()[0]["dc"], "ny");
+    /// assert_eq!(
+    ///     uri.to_string(),
+    ///     "mongodb://app:*****@db1.example.com:27017,db2.example.com:27018/shop\
+    ///      ?replicaSet=rs0&readPreference=secondaryPreferred&readPreferenceTags=dc:ny"
+    /// );
+    /// assert!(ConnectionString::parse("mongodb://a,b/?directConnection=true").is_err());
+    /// # Ok::<(), mongo_topology::options::UriError>(())
+    /// ```
     pub fn parse(uri: &str) -> Result<Self, UriError> {
         let raw = parse::split(uri)?;
         let mut warnings = Vec::new();
