@@ -161,6 +161,11 @@ fn invalid_values_warn_and_are_ignored() {
 }
 
 #[test]
+fn at_sign_allowed_in_database_name() {
+    assert_eq!(parse("mongodb://h/my@db").default_database(), Some("my@db"));
+}
+
+#[test]
 fn repeated_keys() {
     let uri = parse("mongodb://h/?replicaSet=a&replicaSet=b");
     assert_eq!(uri.replica_set(), Some("b"));
@@ -193,6 +198,8 @@ fn errors_name_the_part() {
         ("mongodb://u:p:q@h", "userinfo"),
         ("mongodb://u%zz@h", "userinfo"),
         ("mongodb://h/a$b", "auth database"),
+        ("mongodb://alice:foo/bar@h", "userinfo: unescaped \"/\""),
+        ("mongodb://alice/bob:foo@h/db", "userinfo: unescaped \"/\""),
         ("mongodb://h/?w=1&j", "option 2: expected key=value"),
         ("mongodb://h/?w=%zz", "option value"),
         ("mongodb+srv://a,b", "mongodb+srv"),

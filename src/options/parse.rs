@@ -68,11 +68,6 @@ pub(crate) fn split(uri: &str) -> Result<RawUri, UriError> {
         }
         return Err(UriError::MissingHost);
     }
-    if database_part.contains('@') {
-        // "alice/bob:foo@host": the userinfo contains an unescaped "/", which made the
-        // split above happen inside it.
-        return Err(UriError::Userinfo("unescaped \"/\""));
-    }
     // Step 3: split the userinfo from the hosts at the last "@".
     let (userinfo, hosts) = match host_info.rsplit_once('@') {
         Some((userinfo, hosts)) => (Some(parse_userinfo(userinfo)?), hosts),
@@ -86,9 +81,15 @@ pub(crate) fn split(uri: &str) -> Result<RawUri, UriError> {
         .split(',')
         .enumerate()
         .map(|(i, host)| parse_host(i + 1, host))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>();
     // Steps 6 to 8: decode and validate the auth database.
-    let database = parse_database(database_part)?;
+    let database = parse_database(database_part);
+    if (hosts.is_err() || database.is_err()) && database_part.contains('@') {
+        // "alice:foo/bar@host/db": an unescaped "/" in the userinfo made the split at the
+        // first "/" happen inside it. Say so, and echo none of it (it holds the password).
+        return Err(UriError::Userinfo("unescaped \"/\""));
+    }
+    let (hosts, database) = (hosts?, database?);
     // Step 9: split and decode the options.
     let pairs = parse_pairs(query)?;
     Ok(RawUri {
