@@ -63,13 +63,14 @@ impl ServerAddress {
         }
     }
 
-    /// Parses `host`, `host:port`, `[ipv6]` or `[ipv6]:port`; a host ending in `.sock` is a
-    /// Unix domain socket path. The host is lower-cased and the port defaults to 27017.
+    /// Parses `host`, `host:port`, `[ipv6]` or `[ipv6]:port`; a path (containing `/`) ending
+    /// in `.sock` is a Unix domain socket. The host is lower-cased and the port defaults to
+    /// 27017. (Connection strings percent-encode socket paths; `options` decodes them.)
     pub fn parse(text: &str) -> Result<Self, AddressError> {
         if text.is_empty() {
             return Err(AddressError::Empty);
         }
-        if text.ends_with(".sock") {
+        if text.contains('/') && text.ends_with(".sock") {
             return Ok(ServerAddress::Unix {
                 path: text.to_string(),
             });
@@ -186,6 +187,10 @@ mod tests {
         assert_eq!(
             ServerAddress::parse("[::1]").unwrap().port(),
             Some(DEFAULT_PORT)
+        );
+        assert_eq!(
+            ServerAddress::parse("mongodb-27017.sock").unwrap(),
+            ServerAddress::tcp("mongodb-27017.sock", 27017)
         );
         assert_eq!(
             ServerAddress::parse("/tmp/mongodb-27017.sock").unwrap(),

@@ -4,6 +4,7 @@
 //! `loadBalanced` decide the initial TopologyType and constrain the transitions that follow.
 
 use crate::address::ServerAddress;
+use crate::options::ConnectionString;
 use crate::sdam::topology::TopologyType;
 
 /// The settings that shape discovery, as parsed from a connection string or given natively.
@@ -47,6 +48,18 @@ impl TopologySettings {
             replica_set_name: None,
             direct_connection: None,
             load_balanced: false,
+        }
+    }
+
+    /// The discovery settings a parsed connection string carries: its hosts, `replicaSet`,
+    /// `directConnection` and `loadBalanced`. For a `mongodb+srv` string the seeds are empty
+    /// until the SRV records are resolved.
+    pub fn from_connection_string(uri: &ConnectionString) -> Self {
+        TopologySettings {
+            seeds: uri.hosts().to_vec(),
+            replica_set_name: uri.replica_set().map(str::to_string),
+            direct_connection: uri.direct_connection(),
+            load_balanced: uri.load_balanced().unwrap_or(false),
         }
     }
 

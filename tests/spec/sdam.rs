@@ -7,6 +7,7 @@ use std::path::Path;
 
 use bson::oid::ObjectId;
 use bson::Bson;
+use mongo_topology::options::ConnectionString;
 use mongo_topology::sdam::{
     ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase, SdamEvent,
     ServerDescription, ServerError, ServerErrorKind, Topology, TopologySettings,
@@ -31,40 +32,10 @@ pub fn run_file(path: &Path, json: &Value) -> Vec<Case> {
     vec![Case::from_result(name, run_case(json))]
 }
 
-/// The test's `uri` as settings, handling only what the SDAM suites use: hosts,
-/// `replicaSet`, `directConnection` and `loadBalanced`.
-// Replaced by options::ConnectionString at integration.
+/// The test's `uri` as topology settings, through the real connection-string parser.
 fn settings_from_uri(uri: &str) -> Result<TopologySettings, String> {
-    let rest = uri
-        .strip_prefix("mongodb://")
-        .ok_or_else(|| format!("unsupported uri {uri:?}"))?;
-    let (hosts, options) = match rest.split_once('?') {
-        Some((hosts, options)) => (hosts, options),
-        None => (rest, ""),
-    };
-    let hosts = hosts.trim_end_matches('/');
-    let seeds = hosts
-        .split(',')
-        .map(|host| ServerAddress::parse(host).map_err(|e| format!("host {host:?}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut settings = TopologySettings::new(seeds);
-    for option in options.split('&').filter(|option| !option.is_empty()) {
-        let (key, value) = option
-            .split_once('=')
-            .ok_or_else(|| format!("option {option:?} has no value"))?;
-        let flag = || match value {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(format!("option {key}: not a boolean: {value:?}")),
-        };
-        match key.to_ascii_lowercase().as_str() {
-            "replicaset" => settings.replica_set_name = Some(value.to_string()),
-            "directconnection" => settings.direct_connection = Some(flag()?),
-            "loadbalanced" => settings.load_balanced = flag()?,
-            _ => return Err(format!("option {key} not supported by this runner")),
-        }
-    }
-    Ok(settings)
+    let parsed = ConnectionString::parse(uri).map_err(|e| format!("uri {uri:?}: {e}"))?;
+    Ok(TopologySettings::from_connection_string(&parsed))
 }
 
 fn address(value: &Value) -> Result<ServerAddress, String> {
