@@ -83,7 +83,7 @@ impl<'a> ServerList<'a> {
                 .get(index)
                 .copied()
                 .flatten()
-                .is_some_and(|server| keep(server))
+                .is_some_and(&mut keep)
             {
                 slots.swap(kept, index);
                 kept += 1;
