@@ -16,6 +16,7 @@ use crate::selection::read_preference::{format_tag_sets, format_tags, ReadPrefer
 use crate::selection::select::{
     check_preconditions, find_suitable, is_available, Candidates, Plan, PreconditionFailure,
 };
+use crate::selection::server_list::ServerList;
 use crate::selection::staleness::{Staleness, StalenessCheck};
 use crate::selection::tags::TagChoice;
 use crate::selection::window::{apply_latency_window, LatencyWindow};
@@ -247,7 +248,8 @@ pub fn explain_selection(
         }
         Ok(()) => None,
     };
-    let (plan, mut suitable) = find_suitable(topology, criteria, settings, deprioritized);
+    let mut suitable = ServerList::new();
+    let plan = find_suitable(topology, criteria, settings, deprioritized, &mut suitable);
     if let Some(filter) = criteria.filter() {
         suitable.retain(|server| filter.accepts(server));
     }

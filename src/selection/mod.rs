@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Layout: [`read_preference`] (building and validating read preferences), [`criteria`]
-//! (criteria and settings), `select` (the rules by topology type), `staleness`, `tags`,
+//! (criteria and settings), `suitable` (entry points), `select` (the rules by topology type),
+//! `staleness`, `tags`,
 //! [`window`] (latency window, power of two choices), [`rtt`], [`explain`].
 
 pub mod criteria;
@@ -30,6 +31,7 @@ pub mod rtt;
 mod select;
 mod server_list;
 mod staleness;
+mod suitable;
 mod tags;
 pub mod window;
 
@@ -45,10 +47,11 @@ pub use read_preference::{
     SMALLEST_MAX_STALENESS,
 };
 pub use rtt::RttTracker;
-pub use select::{
-    is_available, select_server, select_suitable, select_suitable_with_deprioritized,
-    SelectionError, SuitableServers,
-};
+pub use select::is_available;
 pub use server_list::INLINE_CAPACITY;
 pub use staleness::Staleness;
+pub use suitable::{
+    select_server, select_suitable, select_suitable_with_deprioritized, SelectionError,
+    SuitableServers,
+};
 pub use window::LatencyWindow;

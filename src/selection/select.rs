@@ -1,55 +1,19 @@
-//! Finding the suitable servers for an operation, by topology type, as the Server Selection
-//! spec's "Rules for server selection" say; then the latency window and the final choice.
+//! The suitable servers for an operation, by topology type, as the Server Selection spec's
+//! "Rules for server selection" say: topology types Unknown, Single, Sharded, LoadBalanced,
+//! and ReplicaSetWithPrimary / ReplicaSetNoPrimary for reads (by mode) and writes.
 //!
-//! The hot path does not allocate: servers are gathered into a [`ServerList`] on the stack
-//! and the result borrows from the topology description. Only a failure builds an
-//! explanation (see [`crate::selection::explain`]), which allocates.
+//! The rules fill a caller's [`ServerList`] (on the stack) and return the [`Plan`] they
+//! applied, which is what explanations re-check servers against.
 
 use std::time::Duration;
-
-use rand::Rng;
 
 use crate::address::ServerAddress;
 use crate::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
 use crate::selection::criteria::{Operation, SelectionCriteria, SelectionSettings};
-use crate::selection::explain::{explain_selection, SelectionExplanation};
 use crate::selection::read_preference::{ReadPreference, ReadPreferenceError, ReadPreferenceMode};
 use crate::selection::server_list::ServerList;
 use crate::selection::staleness::StalenessCheck;
 use crate::selection::tags::{choose_tag_set, TagChoice};
-use crate::selection::window::{apply_latency_window, power_of_two_choices, LatencyWindow};
-
-/// Why selection produced no server.
-#[derive(Clone, Debug, thiserror::Error)]
-pub enum SelectionError {
-    /// The read preference can never be satisfied in this topology (e.g. maxStalenessSeconds
-    /// below the replica set minimum). Waiting will not help.
-    #[error("invalid read preference for this topology: {0}")]
-    InvalidCriteria(#[source] ReadPreferenceError),
-    /// Some server's wire version range does not overlap the client's (spec step "If the
-    /// topology wire version is invalid, raise an error"). Waiting will not help.
-    #[error("{0}")]
-    IncompatibleTopology(Box<SelectionExplanation>),
-    /// No server is suitable now; a later topology description may have one.
-    #[error("{0}")]
-    NoSuitableServer(Box<SelectionExplanation>),
-}
-
-impl SelectionError {
-    /// Whether waiting for a topology change (and selecting again) may succeed.
-    pub fn may_succeed_later(&self) -> bool {
-        matches!(self, SelectionError::NoSuitableServer(_))
-    }
-
-    /// The server-by-server explanation, if this error has one.
-    pub fn explanation(&self) -> Option<&SelectionExplanation> {
-        match self {
-            SelectionError::InvalidCriteria(_) => None,
-            SelectionError::IncompatibleTopology(explanation)
-            | SelectionError::NoSuitableServer(explanation) => Some(explanation),
-        }
-    }
-}
 
 /// "Available" (Server Selection spec, "Terms"): every type but Unknown and PossiblePrimary.
 pub fn is_available(server: &ServerDescription) -> bool {
@@ -120,9 +84,10 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// Available candidates of the given kind that are not deprioritized.
-    fn candidates(&self, candidates: Candidates) -> ServerList<'a> {
-        let mut list = ServerList::new();
+    /// Fills `list` with the available candidates of the given kind that are not
+    /// deprioritized.
+    fn candidates(&self, candidates: Candidates, list: &mut ServerList<'a>) {
+        list.clear();
         for server in self.topology.servers.values() {
             if is_available(server)
                 && candidates.admits(server.server_type)
@@ -131,19 +96,18 @@ impl<'a> Context<'a> {
                 list.push(server);
             }
         }
-        list
     }
 
     /// A plan with no staleness or tag filtering.
-    fn by_type(&self, candidates: Candidates) -> (Plan<'a>, ServerList<'a>) {
-        let plan = Plan {
+    fn by_type(&self, candidates: Candidates, list: &mut ServerList<'a>) -> Plan<'a> {
+        self.candidates(candidates, list);
+        Plan {
             candidates,
             staleness: None,
             tags: TagChoice::Any,
             secondary_attempt: None,
             excluded: self.excluded,
-        };
-        (plan, self.candidates(candidates))
+        }
     }
 
     /// Eligible candidates: "filter out servers staler than maxStalenessSeconds if it is a
@@ -152,8 +116,9 @@ impl<'a> Context<'a> {
         &self,
         candidates: Candidates,
         read_preference: &'a ReadPreference,
-    ) -> (Plan<'a>, ServerList<'a>) {
-        let mut list = self.candidates(candidates);
+        list: &mut ServerList<'a>,
+    ) -> Plan<'a> {
+        self.candidates(candidates, list);
         let staleness = read_preference
             .max_staleness()
             .map(|max| StalenessCheck::new(self.topology, self.heartbeat_frequency, max));
@@ -162,62 +127,65 @@ impl<'a> Context<'a> {
         }
         let tags = choose_tag_set(read_preference.tag_sets(), list.iter());
         list.retain(|server| tags.admits(server));
-        let plan = Plan {
+        Plan {
             candidates,
             staleness,
             tags,
             secondary_attempt: None,
             excluded: self.excluded,
-        };
-        (plan, list)
+        }
     }
 
     /// Topology types ReplicaSetWithPrimary and ReplicaSetNoPrimary, "Read operations".
-    fn replica_set_read(&self, read_preference: &'a ReadPreference) -> (Plan<'a>, ServerList<'a>) {
+    fn replica_set_read(
+        &self,
+        read_preference: &'a ReadPreference,
+        list: &mut ServerList<'a>,
+    ) -> Plan<'a> {
         match read_preference.mode() {
-            ReadPreferenceMode::Primary => self.by_type(Candidates::Primary),
+            ReadPreferenceMode::Primary => self.by_type(Candidates::Primary, list),
             ReadPreferenceMode::Secondary => {
-                self.eligible(Candidates::Secondaries, read_preference)
+                self.eligible(Candidates::Secondaries, read_preference, list)
             }
             ReadPreferenceMode::Nearest => {
-                self.eligible(Candidates::PrimaryAndSecondaries, read_preference)
+                self.eligible(Candidates::PrimaryAndSecondaries, read_preference, list)
             }
             // "select the primary if it is known, otherwise attempt the selection algorithm
             // with mode 'secondary' and the user's maxStalenessSeconds and tag_sets"
             ReadPreferenceMode::PrimaryPreferred => {
-                let (plan, primary) = self.by_type(Candidates::Primary);
-                if primary.len() > 0 {
-                    (plan, primary)
-                } else {
-                    self.eligible(Candidates::Secondaries, read_preference)
+                let plan = self.by_type(Candidates::Primary, list);
+                if list.len() > 0 {
+                    return plan;
                 }
+                self.eligible(Candidates::Secondaries, read_preference, list)
             }
             // "attempt the selection algorithm with mode 'secondary' and the user's
             // maxStalenessSeconds and tag_sets. If no server matches, select the primary."
             ReadPreferenceMode::SecondaryPreferred => {
-                let (attempt, secondaries) =
-                    self.eligible(Candidates::Secondaries, read_preference);
-                if secondaries.len() > 0 {
-                    return (attempt, secondaries);
+                let attempt = self.eligible(Candidates::Secondaries, read_preference, list);
+                if list.len() > 0 {
+                    return attempt;
                 }
-                let (mut plan, primary) = self.by_type(Candidates::Primary);
+                let mut plan = self.by_type(Candidates::Primary, list);
                 plan.secondary_attempt = Some((attempt.staleness, attempt.tags));
-                (plan, primary)
+                plan
             }
         }
     }
 
-    /// The rules by topology type and operation type.
-    fn suitable(&self, operation: &'a Operation) -> (Plan<'a>, ServerList<'a>) {
+    /// The rules by topology type and operation type; the suitable servers go to `list`.
+    fn suitable(&self, operation: &'a Operation, list: &mut ServerList<'a>) -> Plan<'a> {
         match self.topology.topology_type {
-            TopologyType::Unknown => self.by_type(Candidates::Nothing),
-            TopologyType::Single => self.by_type(Candidates::AnyAvailable),
-            TopologyType::Sharded => self.by_type(Candidates::Mongos),
-            TopologyType::LoadBalanced => self.by_type(Candidates::LoadBalancer),
+            TopologyType::Unknown => self.by_type(Candidates::Nothing, list),
+            TopologyType::Single => self.by_type(Candidates::AnyAvailable, list),
+            TopologyType::Sharded => self.by_type(Candidates::Mongos, list),
+            TopologyType::LoadBalanced => self.by_type(Candidates::LoadBalancer, list),
             TopologyType::ReplicaSetWithPrimary | TopologyType::ReplicaSetNoPrimary => {
                 match operation {
-                    Operation::Write => self.by_type(Candidates::Primary),
-                    Operation::Read(read_preference) => self.replica_set_read(read_preference),
+                    Operation::Write => self.by_type(Candidates::Primary, list),
+                    Operation::Read(read_preference) => {
+                        self.replica_set_read(read_preference, list)
+                    }
                 }
             }
         }
@@ -255,150 +223,29 @@ pub(crate) enum PreconditionFailure {
     InvalidCriteria(ReadPreferenceError),
 }
 
-/// The spec-suitable servers (before the application filter), with deprioritization:
-/// "Filter out any deprioritized server addresses. Find suitable servers ... If there are no
-/// suitable servers, perform the previous step again without filtering out deprioritized
-/// servers."
+/// Fills `list` with the spec-suitable servers (before the application filter), with
+/// deprioritization: "Filter out any deprioritized server addresses. Find suitable servers
+/// ... If there are no suitable servers, perform the previous step again without filtering
+/// out deprioritized servers."
 pub(crate) fn find_suitable<'a>(
     topology: &'a TopologyDescription,
     criteria: &'a SelectionCriteria,
     settings: &SelectionSettings,
     deprioritized: &'a [ServerAddress],
-) -> (Plan<'a>, ServerList<'a>) {
+    list: &mut ServerList<'a>,
+) -> Plan<'a> {
     let context = Context {
         topology,
         heartbeat_frequency: settings.heartbeat_frequency,
         excluded: deprioritized,
     };
-    let (plan, list) = context.suitable(criteria.operation());
+    let plan = context.suitable(criteria.operation(), list);
     if list.len() > 0 || deprioritized.is_empty() {
-        return (plan, list);
+        return plan;
     }
     let context = Context {
         excluded: &[],
         ..context
     };
-    context.suitable(criteria.operation())
-}
-
-/// The suitable servers of one selection, those in the latency window first.
-#[derive(Clone, Debug)]
-pub struct SuitableServers<'a> {
-    servers: ServerList<'a>,
-    in_window: usize,
-    window: LatencyWindow,
-    /// A server in the window (there always is one), the fallback of [`Self::choose`].
-    first: &'a ServerDescription,
-}
-
-impl<'a> SuitableServers<'a> {
-    /// The suitable servers within the latency window (never empty).
-    pub fn in_window(&self) -> impl Iterator<Item = &'a ServerDescription> + '_ {
-        self.servers.iter().take(self.in_window)
-    }
-
-    /// How many suitable servers are within the latency window (at least one).
-    pub fn in_window_len(&self) -> usize {
-        self.in_window
-    }
-
-    /// Suitable servers whose average RTT puts them outside the latency window.
-    pub fn outside_window(&self) -> impl Iterator<Item = &'a ServerDescription> + '_ {
-        self.servers.iter().skip(self.in_window)
-    }
-
-    /// Every suitable server, in or outside the window.
-    pub fn suitable(&self) -> impl Iterator<Item = &'a ServerDescription> + '_ {
-        self.servers.iter()
-    }
-
-    /// The latency window these servers were filtered with.
-    pub fn latency_window(&self) -> LatencyWindow {
-        self.window
-    }
-
-    /// The final choice: the power of two random choices among the servers in the window,
-    /// by `operation_count` (the caller's count of operations in progress on each server).
-    pub fn choose<R: Rng + ?Sized>(
-        &self,
-        rng: &mut R,
-        operation_count: impl Fn(&ServerDescription) -> u64,
-    ) -> &'a ServerDescription {
-        let index = power_of_two_choices(self.in_window, rng, |index| {
-            self.servers.get(index).map_or(u64::MAX, &operation_count)
-        });
-        self.servers.get(index).unwrap_or(self.first)
-    }
-}
-
-/// Finds the suitable servers for `criteria` and the latency window among them.
-///
-/// Equivalent to [`select_suitable_with_deprioritized`] with no deprioritized server.
-pub fn select_suitable<'a>(
-    topology: &'a TopologyDescription,
-    criteria: &'a SelectionCriteria,
-    settings: &SelectionSettings,
-) -> Result<SuitableServers<'a>, SelectionError> {
-    select_suitable_with_deprioritized(topology, criteria, settings, &[])
-}
-
-/// Finds the suitable servers for `criteria`, preferring servers not in `deprioritized`
-/// (addresses a retried operation already failed on), then the latency window among them.
-///
-/// Steps, as the spec's multi-threaded algorithm: the topology compatibility check and the
-/// replica set maxStalenessSeconds check; the suitable servers by topology type, operation
-/// and read preference, without then with the deprioritized servers; the application filter;
-/// the latency window anchored at the fastest remaining server. On failure the error
-/// explains, server by server, why none was suitable.
-pub fn select_suitable_with_deprioritized<'a>(
-    topology: &'a TopologyDescription,
-    criteria: &'a SelectionCriteria,
-    settings: &SelectionSettings,
-    deprioritized: &'a [ServerAddress],
-) -> Result<SuitableServers<'a>, SelectionError> {
-    let explain = || {
-        Box::new(explain_selection(
-            topology,
-            criteria,
-            settings,
-            deprioritized,
-        ))
-    };
-    match check_preconditions(topology, criteria, settings) {
-        Ok(()) => {}
-        Err(PreconditionFailure::Incompatible) => {
-            return Err(SelectionError::IncompatibleTopology(explain()))
-        }
-        Err(PreconditionFailure::InvalidCriteria(error)) => {
-            return Err(SelectionError::InvalidCriteria(error))
-        }
-    }
-    let (_, mut servers) = find_suitable(topology, criteria, settings, deprioritized);
-    if let Some(filter) = criteria.filter() {
-        servers.retain(|server| filter.accepts(server));
-    }
-    let (window, in_window) = apply_latency_window(&mut servers, settings.local_threshold);
-    match servers.get(0) {
-        Some(first) => Ok(SuitableServers {
-            servers,
-            in_window,
-            window,
-            first,
-        }),
-        None => Err(SelectionError::NoSuitableServer(explain())),
-    }
-}
-
-/// Selects one server: [`select_suitable_with_deprioritized`], then
-/// [`SuitableServers::choose`].
-pub fn select_server<'a, R: Rng + ?Sized>(
-    topology: &'a TopologyDescription,
-    criteria: &'a SelectionCriteria,
-    settings: &SelectionSettings,
-    deprioritized: &'a [ServerAddress],
-    rng: &mut R,
-    operation_count: impl Fn(&ServerDescription) -> u64,
-) -> Result<&'a ServerDescription, SelectionError> {
-    let suitable = select_suitable_with_deprioritized(topology, criteria, settings, deprioritized)?;
-    Ok(suitable.choose(rng, operation_count))
+    context.suitable(criteria.operation(), list)
 }

@@ -58,6 +58,11 @@ impl<'a> ServerList<'a> {
         }
     }
 
+    /// Removes every server.
+    pub(crate) fn clear(&mut self) {
+        self.truncate(0);
+    }
+
     /// The number of servers.
     pub(crate) fn len(&self) -> usize {
         self.slots().len()
@@ -79,12 +84,7 @@ impl<'a> ServerList<'a> {
         let slots = self.slots_mut();
         let mut kept = 0;
         for index in 0..slots.len() {
-            if slots
-                .get(index)
-                .copied()
-                .flatten()
-                .is_some_and(&mut keep)
-            {
+            if slots.get(index).copied().flatten().is_some_and(&mut keep) {
                 slots.swap(kept, index);
                 kept += 1;
             }
@@ -106,6 +106,11 @@ impl<'a> ServerList<'a> {
             self.len = self.len.min(len);
         } else {
             self.spilled.truncate(len);
+            if self.spilled.is_empty() {
+                // Back to the inline storage, emptied.
+                self.inline = [None; INLINE_CAPACITY];
+                self.len = 0;
+            }
         }
     }
 }
@@ -136,6 +141,28 @@ mod tests {
         assert_eq!(list.get(INLINE_CAPACITY + 2), all.last());
         let expected: Vec<String> = all.iter().map(|s| s.address.to_string()).collect();
         assert_eq!(ports_of(&list), expected);
+    }
+
+    #[test]
+    fn emptied_lists_are_empty_whether_inline_or_spilled() {
+        for n in [5, INLINE_CAPACITY + 5] {
+            let all = servers(n);
+            let mut list = ServerList::new();
+            for server in &all {
+                list.push(server);
+            }
+            list.retain(|_| false);
+            assert_eq!(list.len(), 0);
+            assert_eq!(list.iter().count(), 0);
+            for server in &all {
+                list.push(server);
+            }
+            assert_eq!(list.len(), n);
+            list.clear();
+            assert_eq!(list.iter().count(), 0);
+            list.push(&all[0]);
+            assert_eq!(ports_of(&list), vec![all[0].address.to_string()]);
+        }
     }
 
     #[test]
