@@ -49,7 +49,6 @@ pub use read_preference::{
 pub use rtt::RttTracker;
 pub use select::is_available;
 pub use server_list::INLINE_CAPACITY;
-pub use staleness::Staleness;
 pub use suitable::{
     select_server, select_suitable, select_suitable_with_deprioritized, SelectionError,
     SuitableServers,

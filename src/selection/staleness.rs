@@ -24,7 +24,7 @@ enum Reference {
 
 /// A server's estimated staleness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Staleness {
+pub(crate) enum Staleness {
     /// Non-secondary servers (the primary, mongos) have zero staleness.
     Zero,
     /// The estimate for a secondary, in milliseconds; it can be temporarily negative.

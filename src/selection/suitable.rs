@@ -22,7 +22,7 @@ pub enum SelectionError {
     /// The read preference can never be satisfied in this topology (e.g. maxStalenessSeconds
     /// below the replica set minimum). Waiting will not help.
     #[error("invalid read preference for this topology: {0}")]
-    InvalidCriteria(#[source] ReadPreferenceError),
+    InvalidCriteria(ReadPreferenceError),
     /// Some server's wire version range does not overlap the client's (spec step "If the
     /// topology wire version is invalid, raise an error"). Waiting will not help.
     #[error("{0}")]
