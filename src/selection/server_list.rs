@@ -6,7 +6,8 @@
 
 use crate::sdam::ServerDescription;
 
-/// How many servers a [`ServerList`] holds without allocating.
+/// How many suitable servers selection holds on the stack; only a topology with more
+/// candidates than this (never a replica set, which has at most 50 members) allocates.
 pub const INLINE_CAPACITY: usize = 64;
 
 /// An ordered list of servers, inline up to [`INLINE_CAPACITY`] entries.
