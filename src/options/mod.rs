@@ -40,8 +40,7 @@ mod values;
 
 pub use error::{UriError, UriWarning};
 
-/// One read preference tag set: tag name to value. Empty means "any server".
-pub type TagSet = BTreeMap<String, String>;
+pub use crate::selection::TagSet;
 
 /// A parsed connection string: seeds (or the SRV host name), credentials, auth database and
 /// options. Built by [`ConnectionString::parse`] or [`str::parse`].

@@ -26,6 +26,7 @@
 
 pub mod criteria;
 pub mod explain;
+mod from_uri;
 pub mod read_preference;
 pub mod rtt;
 mod select;
