@@ -82,7 +82,9 @@ pub enum WireError {
     #[error("OP_MSG has {0} body sections, expected exactly one")]
     BodyCount(usize),
     /// The CRC-32C checksum at the end of an OP_MSG does not match its contents.
-    #[error("OP_MSG checksum mismatch: message says {expected:#010x}, contents give {actual:#010x}")]
+    #[error(
+        "OP_MSG checksum mismatch: message says {expected:#010x}, contents give {actual:#010x}"
+    )]
     ChecksumMismatch {
         /// The checksum carried by the message.
         expected: u32,
@@ -161,7 +163,8 @@ pub fn encode_message(message: &Message) -> Result<Vec<u8>, WireError> {
         Payload::Query(query) => op_query::encode_query(query, &mut out)?,
         Payload::Reply(reply) => op_query::encode_reply(reply, &mut out)?,
     }
-    let checksum = matches!(&message.payload, Payload::Msg(m) if m.flags.contains(MsgFlags::CHECKSUM_PRESENT));
+    let checksum =
+        matches!(&message.payload, Payload::Msg(m) if m.flags.contains(MsgFlags::CHECKSUM_PRESENT));
     let total = out.len() + if checksum { 4 } else { 0 };
     let length = i32::try_from(total)
         .ok()

@@ -123,7 +123,9 @@ fn decode_sequence(cur: &mut Cursor<'_>) -> Result<DocumentSequence, WireError> 
             available: cur.remaining(),
         })?;
     let mut seq = Cursor::new(cur.take(size, "OP_MSG document sequence")?);
-    let identifier = seq.cstring("OP_MSG document sequence identifier")?.to_owned();
+    let identifier = seq
+        .cstring("OP_MSG document sequence identifier")?
+        .to_owned();
     let mut documents = Vec::new();
     while !seq.is_empty() {
         documents.push(seq.document("OP_MSG document sequence")?);

@@ -98,7 +98,11 @@ pub(crate) fn decode_query(body: &[u8]) -> Result<OpQuery, WireError> {
 
 pub(crate) fn encode_query(query: &OpQuery, out: &mut Vec<u8>) -> Result<(), WireError> {
     out.extend_from_slice(&query.flags.to_le_bytes());
-    put_cstring(&query.full_collection_name, "OP_QUERY fullCollectionName", out)?;
+    put_cstring(
+        &query.full_collection_name,
+        "OP_QUERY fullCollectionName",
+        out,
+    )?;
     out.extend_from_slice(&query.number_to_skip.to_le_bytes());
     out.extend_from_slice(&query.number_to_return.to_le_bytes());
     put_document(&query.query, "OP_QUERY query", out)?;
