@@ -39,7 +39,7 @@ pub struct SimArgs {
     /// Run one standalone server instead of a replica set.
     #[arg(long)]
     standalone: bool,
-    /// First port; nodes use consecutive ports.
+    /// First port; nodes use consecutive ports (0: any free ports).
     #[arg(long, default_value_t = 27017)]
     port: u16,
     /// Address to listen on and advertise.
