@@ -141,3 +141,45 @@ async fn versions_before_4_4_have_no_awaitable_hello() {
     assert!(!reply.contains_key("topologyVersion"));
     d.shutdown().await;
 }
+
+#[tokio::test]
+async fn frozen_node_stops_streaming_and_huge_waits_are_fine() {
+    let d = Deployment::start(DeploymentSpec::replica_set("rs0", 2, 0, 0))
+        .await
+        .unwrap();
+    let mut c = RawClient::connect(&d.addresses()[1]).await;
+    let h = c.hello().await;
+    // maxAwaitTimeMS far beyond any real value: waits, and a change still wakes it.
+    let id = c
+        .send_msg(
+            "admin",
+            awaitable(tv(&h), i64::MAX),
+            MsgFlags::EXHAUST_ALLOWED,
+        )
+        .await;
+    d.stepdown().unwrap();
+    let first = c.recv().await;
+    assert_eq!(first.response_to, id);
+    // Frozen: the stream goes silent, even across state changes.
+    d.set_frozen(&MemberRef::Index(1), true).unwrap();
+    d.elect(&MemberRef::Index(0)).unwrap();
+    assert!(
+        c.try_recv(Duration::from_millis(300)).await.is_err(),
+        "a frozen node streamed a reply"
+    );
+    // Thawed: the next change is streamed again.
+    d.set_frozen(&MemberRef::Index(1), false).unwrap();
+    d.stepdown().unwrap();
+    d.elect(&MemberRef::Index(1)).unwrap();
+    loop {
+        let reply = c.recv().await;
+        let Payload::Msg(msg) = reply.payload else {
+            panic!()
+        };
+        assert!(msg.flags.contains(MsgFlags::MORE_TO_COME));
+        if msg.body.get_bool("isWritablePrimary").ok() == Some(true) {
+            break;
+        }
+    }
+    d.shutdown().await;
+}

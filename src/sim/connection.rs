@@ -23,6 +23,9 @@ use crate::wire::{
     MAX_MESSAGE_SIZE_BYTES,
 };
 
+/// The longest an awaitable hello waits, whatever maxAwaitTimeMS says.
+const MAX_AWAIT_CAP: Duration = Duration::from_secs(24 * 3600);
+
 /// Why a connection ends.
 enum Close {
     /// The peer closed, or a fault asked for it: nothing to log beyond debug.
@@ -105,7 +108,7 @@ async fn handle(
         )
         .await?;
     }
-    let Some((reply, mut tv)) = compute(shared, idx, id, &request).await else {
+    let Ok((reply, mut tv)) = compute(shared, idx, id, &request).await else {
         return Ok(()); // frozen: never answer
     };
     if request.more_to_come {
@@ -129,22 +132,34 @@ async fn handle(
     // Exhaust: keep answering, each reply responding to our previous one.
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
-        let Some((reply, next_tv)) = compute(shared, idx, id, &request).await else {
-            continue;
+        let reply = match compute(shared, idx, id, &request).await {
+            Ok((reply, next_tv)) => {
+                tv = next_tv;
+                reply
+            }
+            Err(Some(frozen_tv)) => {
+                // Frozen: stay silent, and wait for the next change from here.
+                tv = frozen_tv;
+                continue;
+            }
+            Err(None) => return Err(Close::Quietly),
         };
-        tv = next_tv;
         last_id = send(shared, idx, wr, &request, reply, last_id, true).await?;
     }
 }
 
-/// Runs the request's command after the node's latency; `None` when the node is frozen.
-/// Also returns the node's topologyVersion at that moment.
+/// A node's topologyVersion: processId and counter.
+type Tv = (ObjectId, i64);
+
+/// Runs the request's command after the node's latency, and returns the reply with the
+/// node's topologyVersion at that moment. `Err(Some(tv))` when the node is frozen (no
+/// reply), `Err(None)` when the node no longer exists.
 async fn compute(
     shared: &Shared,
     idx: usize,
     id: i64,
     request: &Request,
-) -> Option<(Document, (ObjectId, i64))> {
+) -> Result<(Document, Tv), Option<Tv>> {
     let latency = shared
         .world()
         .node(idx)
@@ -154,11 +169,11 @@ async fn compute(
         tokio::time::sleep(latency).await;
     }
     let mut world = shared.world();
-    let node = world.node(idx)?;
-    if node.frozen {
-        return None;
-    }
+    let node = world.node(idx).ok_or(None)?;
     let tv = (node.process_id, node.tv_counter);
+    if node.frozen {
+        return Err(Some(tv));
+    }
     let reply = match &request.error {
         Some(error) => error.clone(),
         None => {
@@ -172,7 +187,7 @@ async fn compute(
             run_command(&mut world, idx, SystemTime::now(), &ctx)
         }
     };
-    Some((reply, tv))
+    Ok((reply, tv))
 }
 
 /// Encodes and writes a reply (applying any reply fault); returns its requestID.
@@ -281,7 +296,8 @@ async fn wait_for_change(
     max_await: Duration,
     rd: &mut OwnedReadHalf,
 ) -> Result<(), Close> {
-    let deadline = Instant::now() + max_await;
+    // A client may ask for any wait: cap it so the deadline cannot overflow.
+    let deadline = Instant::now() + max_await.min(MAX_AWAIT_CAP);
     loop {
         changes.borrow_and_update();
         let same = shared
@@ -296,7 +312,7 @@ async fn wait_for_change(
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
             changed = changes.changed() => {
                 if changed.is_err() {
-                    return Ok(());
+                    return Err(Close::Quietly); // the deployment is gone
                 }
             }
             read = rd.read(&mut probe) => {
