@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef};
+use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
@@ -29,7 +29,11 @@ fn pymongo_available() -> bool {
     let required = std::env::var("MONGO_TOPOLOGY_REQUIRE_PYMONGO").is_ok_and(|v| v == "1")
         || std::env::var_os("CI").is_some();
     let why = match probe {
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Ok(out) => String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("no output")
+            .to_owned(),
         Err(e) => e.to_string(),
     };
     assert!(
@@ -137,4 +141,47 @@ async fn pymongo_direct_connection_to_a_secondary() {
     )
     .await;
     deployment.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymongo_accepts_every_supported_version_and_topology() {
+    if !pymongo_available() {
+        return;
+    }
+    let mut deployments = Vec::new();
+    let mut args = Vec::new();
+    for version in mongo_topology::sim::versions::ALL_VERSIONS {
+        if version < ServerVersion::V4_2 {
+            continue; // 4.2 already shows how PyMongo refuses old servers.
+        }
+        for (spec, expected) in [
+            (
+                DeploymentSpec::replica_set("rs0", 2, 1, 0),
+                "ReplicaSetWithPrimary",
+            ),
+            (DeploymentSpec::sharded(2), "Sharded"),
+            (DeploymentSpec::standalone(), "Single"),
+        ] {
+            let d = Deployment::start(spec.with_version(version)).await.unwrap();
+            // PyMongo 4.20 needs wire version 9 (4.4) or newer.
+            let expected = if version < ServerVersion::V4_4 {
+                "refused"
+            } else {
+                expected
+            };
+            args.extend([
+                d.connection_string(),
+                version.series().to_owned(),
+                expected.to_owned(),
+            ]);
+            deployments.push(d);
+        }
+    }
+    run_script("versions.py", &args, |request| {
+        Err(format!("unexpected request {request:?}"))
+    })
+    .await;
+    for d in deployments {
+        d.shutdown().await;
+    }
 }

@@ -17,7 +17,7 @@ use super::commands::{error_reply, is_handshake, run_command, CommandContext};
 use super::deployment::Shared;
 use super::faults::mangle;
 use super::request::{parse_request, Request};
-use crate::wire::framing::read_frame;
+use crate::wire::framing::{read_frame, FrameError};
 use crate::wire::{
     decode_message, encode_message, Message, MsgFlags, OpMsg, OpReply, Payload,
     MAX_MESSAGE_SIZE_BYTES,
@@ -53,6 +53,7 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
         let bytes = match read_frame(&mut rd, MAX_MESSAGE_SIZE_BYTES).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => break Close::Quietly,
+            Err(FrameError::Io(e)) if peer_went_away(&e) => break Close::Quietly,
             Err(e) => break Close::Because(e.to_string()),
         };
         let message = match decode_message(&bytes) {
@@ -70,6 +71,15 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
             tracing::warn!(port, connection = id, "closing connection: {reason}")
         }
     }
+}
+
+/// A reset or a close in the middle of a message: the client left, nothing was malformed.
+fn peer_went_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+    )
 }
 
 async fn handle(
@@ -319,6 +329,7 @@ async fn wait_for_change(
                 return Err(match read {
                     Ok(0) => Close::Quietly,
                     Ok(_) => Close::Because("client sent data while awaiting a hello reply".into()),
+                    Err(e) if peer_went_away(&e) => Close::Quietly,
                     Err(e) => Close::Because(format!("read failed: {e}")),
                 });
             }
