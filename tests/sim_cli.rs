@@ -147,3 +147,31 @@ async fn standalone_on_a_fixed_port() {
     drop(child.stdin.take());
     exits_zero(child).await;
 }
+
+#[tokio::test]
+async fn malformed_message_is_logged_and_the_node_keeps_serving() {
+    let mut child = sim(&["--standalone", "--port", "0"]);
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let host = hosts(&line(&mut out).await).remove(0);
+    let mut bad = RawClient::connect(&host).await;
+    let mut garbage = Vec::new();
+    for v in [20i32, 1, 0, 2013] {
+        garbage.extend_from_slice(&v.to_le_bytes());
+    }
+    garbage.extend_from_slice(&[0xFF; 4]);
+    bad.send_raw(&garbage).await;
+    assert!(bad.closed_within(Duration::from_secs(5)).await);
+    let h = RawClient::connect(&host).await.hello().await;
+    assert_eq!(h.get_bool("isWritablePrimary").ok(), Some(true));
+    drop(child.stdin.take());
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("closing connection: malformed message"),
+        "no log line for the malformed message: {log}"
+    );
+}

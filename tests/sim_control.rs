@@ -251,3 +251,29 @@ async fn text_commands_and_member_references() {
         .contains("RECOVERING"));
     d.shutdown().await;
 }
+
+#[tokio::test]
+async fn dropping_the_deployment_closes_everything() {
+    let d = Deployment::start(DeploymentSpec::replica_set("rs0", 2, 0, 0))
+        .await
+        .unwrap();
+    let a = d.addresses();
+    let mut c = RawClient::connect(&a[0]).await;
+    c.hello().await;
+    drop(d);
+    assert!(
+        c.closed_within(Duration::from_secs(2)).await,
+        "connection survived the drop"
+    );
+    // The ports are free again.
+    for addr in &a {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "{addr} still accepts connections"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
