@@ -32,6 +32,21 @@ fn header(length: i32, op_code: i32) -> Vec<u8> {
     h
 }
 
+/// An OP_MSG whose body is nested `depth` levels deep ({a: {a: ... {}}}).
+fn deeply_nested(depth: usize) -> Vec<u8> {
+    let mut doc = Vec::with_capacity(8 * depth);
+    for level in (1..depth).rev() {
+        doc.extend_from_slice(&((5 + 8 * level) as i32).to_le_bytes());
+        doc.extend_from_slice(&[0x03, b'a', 0]);
+    }
+    doc.extend_from_slice(&[5, 0, 0, 0, 0]);
+    doc.extend(std::iter::repeat_n(0u8, depth - 1));
+    let mut msg = header((16 + 5 + doc.len()) as i32, 2013);
+    msg.extend_from_slice(&[0, 0, 0, 0, 0]);
+    msg.extend_from_slice(&doc);
+    msg
+}
+
 /// Each entry: a name and the bytes to send; every one must close the connection.
 fn bad_inputs() -> Vec<(&'static str, Vec<u8>)> {
     let good = ping_bytes(MsgFlags::empty());
@@ -61,6 +76,7 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>)> {
         ("bad checksum", bad_checksum),
         ("unknown opcode", unknown_opcode),
         ("OP_REPLY from a client", op_reply),
+        ("BSON nested 100,000 levels deep", deeply_nested(100_000)),
         ("truncated header then EOF", good[..7].to_vec()),
     ]
 }

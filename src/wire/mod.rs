@@ -7,6 +7,7 @@
 //! against the size limit (before allocating).
 
 pub mod checksum;
+pub mod depth;
 pub mod framing;
 pub mod header;
 pub mod op_msg;
@@ -258,6 +259,7 @@ impl<'a> Cursor<'a> {
                 reason: format!("document length {len} is invalid"),
             })?;
         let raw = self.take(len, what)?;
+        depth::check_depth(raw, what)?;
         bson::Document::from_reader(raw).map_err(|e| WireError::InvalidBson {
             what,
             reason: e.to_string(),
