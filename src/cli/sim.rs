@@ -12,8 +12,28 @@ use mongo_topology::sim::{
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// Shown after the options in `sim --help`.
+const CONTROL_HELP: &str = "\
+The first line on standard output is the connection string. Then one control command per
+line on standard input, each answered with `ok` (or `ok <details>`) or `error: <reason>`:
+  stepdown                      the primary steps down (no primary until `elect`)
+  elect M                       elect member M (new term and electionId)
+  kill M / restart M            close M's listener and connections / start it again
+  freeze M / thaw M             M accepts connections but never answers / answers again
+  latency M MS                  delay every reply of M
+  lag M SECONDS                 replication lag of M behind the primary
+  fault M KIND                  reset-after-bytes N | garbage-reply | oversized-length |
+                                wrong-setname | not-writable-primary N |
+                                node-is-recovering N | clear
+  reconfig add|remove M         change the replica set config (setVersion+1)
+  recovering M on|off           put M in RECOVERING or back to SECONDARY
+  status                        one line describing every node
+M is a 0-based index, a port or host:port. The simulator exits 0 when standard input
+closes or on SIGINT/SIGTERM.";
+
 /// Options of the `sim` command.
 #[derive(Debug, Args)]
+#[command(after_help = CONTROL_HELP)]
 pub struct SimArgs {
     /// Replica set name (the default topology is a replica set).
     #[arg(long, default_value = "rs0")]
