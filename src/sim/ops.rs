@@ -231,7 +231,7 @@ impl Deployment {
         Ok(())
     }
 
-    /// One line describing every node: "address STATE[,flags]" separated by "; ".
+    /// One line describing every node: `address STATE [flags]`, separated by `; `.
     pub fn status(&self) -> String {
         let world = self.shared.world();
         let mut parts = Vec::with_capacity(world.nodes.len());
