@@ -1,1 +1,58 @@
 //! Simulated MongoDB deployments on loopback: real sockets, the real wire protocol.
+//!
+//! A [`Deployment`] hosts replica set members, mongos routers or a standalone server, each
+//! on its own port, answering the handshake and a handful of commands as a real server of
+//! the emulated [`ServerVersion`] would. Control operations ([`ControlCommand`]) change the
+//! deployment while clients watch it: elections, kills, freezes, latency, lag, faults,
+//! reconfigs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mongo_topology::sim::SimError> {
+//! use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef};
+//! let deployment = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0)).await?;
+//! println!("{}", deployment.connection_string());
+//! deployment.stepdown()?;
+//! deployment.elect(&MemberRef::Index(1))?;
+//! deployment.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod commands;
+mod connection;
+pub mod control;
+mod deployment;
+pub mod faults;
+mod hello;
+mod node;
+pub mod oplog;
+mod ops;
+mod request;
+pub mod spec;
+pub mod state;
+mod status;
+pub mod versions;
+
+pub use control::{ControlCommand, ControlParseError, MemberRef, CONTROL_USAGE};
+pub use deployment::Deployment;
+pub use faults::FaultKind;
+pub use spec::{DeploymentSpec, MemberSpec, SimTimers, TopologySpec};
+pub use versions::{ServerVersion, UnknownVersion};
+
+/// Errors of the simulator's API.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A port could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The member reference matches no node.
+    #[error("no such member: {0}")]
+    NoSuchMember(String),
+    /// The request makes no sense in the current state.
+    #[error("{0}")]
+    InvalidRequest(String),
+}

@@ -1,0 +1,201 @@
+//! `mongo-topology sim`: start a simulated deployment, print its connection string, then
+//! take control commands on standard input (one per line, each answered `ok` or `error: …`)
+//! until standard input closes or SIGINT/SIGTERM arrives; exit 0.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use mongo_topology::sim::{
+    ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, TopologySpec,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Shown after the options in `sim --help`.
+const CONTROL_HELP: &str = "\
+The first line on standard output is the connection string. Then one control command per
+line on standard input, each answered with `ok` (or `ok <details>`) or `error: <reason>`:
+  stepdown                      the primary steps down (no primary until `elect`)
+  elect M                       elect member M (new term and electionId)
+  kill M / restart M            close M's listener and connections / start it again
+  freeze M / thaw M             M accepts connections but never answers / answers again
+  latency M MS                  delay every reply of M
+  lag M SECONDS                 replication lag of M behind the primary
+  fault M KIND                  reset-after-bytes N | garbage-reply | oversized-length |
+                                wrong-setname | not-writable-primary N |
+                                node-is-recovering N | clear
+  reconfig add|remove M         change the replica set config (setVersion+1)
+  recovering M on|off           put M in RECOVERING or back to SECONDARY
+  status                        one line describing every node
+M is a 0-based index, a port or host:port. The simulator exits 0 when standard input
+closes or on SIGINT/SIGTERM.";
+
+/// Options of the `sim` command.
+#[derive(Debug, Args)]
+#[command(after_help = CONTROL_HELP)]
+pub struct SimArgs {
+    /// Replica set name (the default topology is a replica set).
+    #[arg(long, default_value = "rs0")]
+    replset: String,
+    /// Number of ordinary data-bearing members.
+    #[arg(long, default_value_t = 3)]
+    members: usize,
+    /// Number of arbiters (after the data-bearing members).
+    #[arg(long, default_value_t = 0)]
+    arbiters: usize,
+    /// Number of hidden members.
+    #[arg(long, default_value_t = 0)]
+    hidden: usize,
+    /// Number of passive (priority 0) members.
+    #[arg(long, default_value_t = 0)]
+    passives: usize,
+    /// Number of spare members outside the config (RSGhost) until `reconfig add`.
+    #[arg(long, default_value_t = 0)]
+    spares: usize,
+    /// Run this many mongos routers instead of a replica set.
+    #[arg(long, conflicts_with = "standalone")]
+    mongos: Option<usize>,
+    /// Run one standalone server instead of a replica set.
+    #[arg(long)]
+    standalone: bool,
+    /// First port; nodes use consecutive ports (0: any free ports).
+    #[arg(long, default_value_t = 27017)]
+    port: u16,
+    /// Address to listen on and advertise.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Emulated server version (3.6, 4.0, 4.2, 4.4, 5.0, 6.0, 7.0, 8.0).
+    #[arg(long, default_value = "7.0")]
+    server_version: ServerVersion,
+    /// How long an `elect` takes, in milliseconds (default: immediate).
+    #[arg(long, default_value_t = 0)]
+    election_ms: u64,
+    /// Idle-write period of the primary, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    idle_write_ms: u64,
+}
+
+impl SimArgs {
+    fn spec(&self) -> DeploymentSpec {
+        let topology = if let Some(count) = self.mongos {
+            TopologySpec::Sharded { count }
+        } else if self.standalone {
+            TopologySpec::Standalone
+        } else {
+            let mut members: Vec<MemberSpec> =
+                (0..self.members).map(|_| MemberSpec::data()).collect();
+            members.extend((0..self.passives).map(|_| MemberSpec::passive()));
+            members.extend((0..self.arbiters).map(|_| MemberSpec::arbiter()));
+            members.extend((0..self.hidden).map(|_| MemberSpec::hidden()));
+            members.extend((0..self.spares).map(|_| MemberSpec::data().spare()));
+            TopologySpec::ReplicaSet {
+                name: self.replset.clone(),
+                members,
+            }
+        };
+        DeploymentSpec {
+            topology,
+            host: self.host.clone(),
+            base_port: self.port,
+            version: self.server_version,
+            timers: SimTimers {
+                idle_write_period: Duration::from_millis(self.idle_write_ms.max(1)),
+                election_delay: Duration::from_millis(self.election_ms),
+            },
+        }
+    }
+}
+
+/// Runs the simulator until stdin closes or a termination signal arrives.
+pub fn run(args: SimArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(args.spec()));
+    // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve(spec: DeploymentSpec) -> ExitCode {
+    let started = Instant::now();
+    let deployment = match Deployment::start(spec).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let nodes = deployment.ports().len();
+    say(&deployment.connection_string());
+    tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let signals = Signals::new();
+    let Ok(mut signals) = signals else {
+        eprintln!("error: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    loop {
+        tokio::select! {
+            line = lines.next_line() => match line {
+                Ok(Some(line)) => {
+                    let line = line.trim();
+                    if !line.is_empty() {
+                        say(&answer(&deployment, line).await);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            },
+            _ = signals.recv() => break,
+        }
+    }
+    deployment.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// The one-line answer to a control line: `ok`, `ok <details>` or `error: <reason>`.
+async fn answer(deployment: &Deployment, line: &str) -> String {
+    let command = match line.parse::<ControlCommand>() {
+        Ok(c) => c,
+        Err(e) => return format!("error: {e}"),
+    };
+    match deployment.control(command).await {
+        Ok(details) if details.is_empty() => "ok".to_owned(),
+        Ok(details) => format!("ok {details}"),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// SIGINT and SIGTERM.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}

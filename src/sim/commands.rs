@@ -1,0 +1,270 @@
+//! Command dispatch: what a node answers to each command, given the simulated world.
+
+use std::time::SystemTime;
+
+use bson::{doc, Bson, Document};
+
+use super::faults::CommandFault;
+use super::hello::{hello_reply, HelloRequest};
+use super::state::{NodeKind, World};
+use super::status::repl_set_get_status;
+
+/// One command to run, with where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandContext<'a> {
+    /// The command document (document sequences merged in as arrays).
+    pub command: &'a Document,
+    /// The database the command runs on.
+    pub db: &'a str,
+    /// The connection's id (reported as hello's connectionId).
+    pub connection_id: i64,
+    /// The request was a legacy OP_QUERY.
+    pub via_op_query: bool,
+    /// OP_QUERY SecondaryOk bit (OP_MSG uses `$readPreference` instead).
+    pub secondary_ok_flag: bool,
+}
+
+impl CommandContext<'_> {
+    /// The command name: the first key of the command document.
+    pub fn name(&self) -> &str {
+        self.command.keys().next().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Whether `name` is the handshake command (answered in every state and over OP_QUERY).
+pub fn is_handshake(name: &str) -> bool {
+    matches!(name, "hello" | "isMaster" | "ismaster")
+}
+
+/// A `{ok: 0}` error reply.
+pub fn error_reply(code: i32, code_name: &str, errmsg: impl Into<String>) -> Document {
+    doc! { "ok": 0.0, "errmsg": errmsg.into(), "code": code, "codeName": code_name }
+}
+
+/// Runs one command on node `idx` and returns the reply document.
+pub fn run_command(
+    world: &mut World,
+    idx: usize,
+    now: SystemTime,
+    ctx: &CommandContext<'_>,
+) -> Document {
+    let name = ctx.name().to_owned();
+    let version = world.version;
+    if ctx.via_op_query && !is_handshake(&name) && !version.accepts_all_commands_over_op_query() {
+        return error_reply(
+            352,
+            "UnsupportedOpQueryCommand",
+            format!(
+                "Unsupported OP_QUERY command: {name}. The client driver may require an upgrade. \
+                 For more details see https://dochub.mongodb.org/core/legacy-opcode-removal"
+            ),
+        );
+    }
+    if !is_handshake(&name) {
+        let fault = world
+            .nodes
+            .get_mut(idx)
+            .and_then(|n| n.faults.take_command_fault());
+        if let Some(fault) = fault {
+            return with_cluster_time(world, idx, now, injected_error(world, idx, ctx, fault));
+        }
+    }
+    let reply = match name.as_str() {
+        "hello" if version.has_hello() => hello(world, idx, now, ctx, false),
+        "isMaster" | "ismaster" => hello(world, idx, now, ctx, true),
+        "ping" => doc! { "ok": 1.0 },
+        "buildInfo" | "buildinfo" => build_info(world),
+        "endSessions" => doc! { "ok": 1.0 },
+        "getnonce" if version.has_getnonce() => {
+            doc! { "nonce": format!("{:016x}", rand::random::<u64>()), "ok": 1.0 }
+        }
+        "replSetGetStatus" if world.node(idx).map(|n| n.kind) != Some(NodeKind::Mongos) => {
+            repl_set_get_status(world, idx, now)
+        }
+        "insert" | "update" | "delete" => write(world, idx, now, ctx, &name),
+        "find" => find(world, idx, ctx),
+        _ => error_reply(59, "CommandNotFound", format!("no such command: '{name}'")),
+    };
+    with_cluster_time(world, idx, now, reply)
+}
+
+fn hello(
+    world: &World,
+    idx: usize,
+    now: SystemTime,
+    ctx: &CommandContext<'_>,
+    legacy: bool,
+) -> Document {
+    let hello_ok = matches!(ctx.command.get("helloOk"), Some(Bson::Boolean(true)));
+    hello_reply(
+        world,
+        idx,
+        now,
+        ctx.connection_id,
+        HelloRequest { legacy, hello_ok },
+    )
+}
+
+fn build_info(world: &World) -> Document {
+    let v = world.version;
+    let array: Vec<Bson> = v.version_array().iter().map(|n| Bson::Int32(*n)).collect();
+    doc! {
+        "version": v.full_version(),
+        "gitVersion": "0000000000000000000000000000000000000000",
+        "modules": [],
+        "allocator": "tcmalloc",
+        "javascriptEngine": "mozjs",
+        "sysInfo": "deprecated",
+        "versionArray": array,
+        "bits": 64,
+        "debug": false,
+        "maxBsonObjectSize": crate::wire::MAX_BSON_OBJECT_SIZE,
+        "storageEngines": ["devnull", "wiredTiger"],
+        "ok": 1.0,
+    }
+}
+
+/// Whether the command is a retryable write (it carries a txnNumber outside a transaction).
+fn is_retryable_write(ctx: &CommandContext<'_>) -> bool {
+    ctx.command.contains_key("txnNumber") && !ctx.command.contains_key("autocommit")
+}
+
+/// A "not primary" family error with the labels and topologyVersion a real server of the
+/// emulated version adds.
+fn state_error(
+    world: &World,
+    idx: usize,
+    ctx: &CommandContext<'_>,
+    code: i32,
+    names: (&str, &str),
+) -> Document {
+    let mut reply = error_reply(code, names.0, names.1);
+    if world.version.labels_retryable_writes() && is_retryable_write(ctx) {
+        reply.insert(
+            "errorLabels",
+            vec![Bson::String("RetryableWriteError".into())],
+        );
+    }
+    if world.version.has_topology_version() {
+        if let Some(node) = world.node(idx) {
+            reply.insert(
+                "topologyVersion",
+                doc! { "processId": node.process_id, "counter": node.tv_counter },
+            );
+        }
+    }
+    reply
+}
+
+fn not_writable_primary(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
+    let names = world.version.not_writable_primary_names();
+    state_error(world, idx, ctx, 10107, names)
+}
+
+fn injected_error(
+    world: &World,
+    idx: usize,
+    ctx: &CommandContext<'_>,
+    fault: CommandFault,
+) -> Document {
+    match fault {
+        CommandFault::NotWritablePrimary => not_writable_primary(world, idx, ctx),
+        CommandFault::NodeIsRecovering => state_error(
+            world,
+            idx,
+            ctx,
+            13436,
+            ("NotPrimaryOrSecondary", "node is recovering"),
+        ),
+    }
+}
+
+fn write(
+    world: &mut World,
+    idx: usize,
+    now: SystemTime,
+    ctx: &CommandContext<'_>,
+    name: &str,
+) -> Document {
+    if !world.is_writable(idx) {
+        return not_writable_primary(world, idx, ctx);
+    }
+    if let Some(set) = world.set.as_mut() {
+        let term = set.term;
+        set.oplog.record_write(now, term);
+    }
+    match name {
+        "insert" => {
+            let n = match ctx.command.get("documents") {
+                Some(Bson::Array(docs)) => i32::try_from(docs.len()).unwrap_or(i32::MAX),
+                _ => 0,
+            };
+            doc! { "n": n, "ok": 1.0 }
+        }
+        "update" => doc! { "n": 0, "nModified": 0, "ok": 1.0 },
+        _ => doc! { "n": 0, "ok": 1.0 },
+    }
+}
+
+/// Whether a read may run on a secondary: `$readPreference` other than primary (OP_MSG) or
+/// the SecondaryOk bit (OP_QUERY).
+fn secondary_ok(ctx: &CommandContext<'_>) -> bool {
+    if ctx.secondary_ok_flag {
+        return true;
+    }
+    match ctx.command.get("$readPreference") {
+        Some(Bson::Document(pref)) => pref.get_str("mode").is_ok_and(|m| m != "primary"),
+        _ => false,
+    }
+}
+
+fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
+    let readable = world.is_writable(idx) || (world.is_secondary(idx) && secondary_ok(ctx));
+    if !readable {
+        if world.is_secondary(idx) {
+            let names = world.version.not_primary_no_secondary_ok_names();
+            return state_error(world, idx, ctx, 13435, names);
+        }
+        return state_error(
+            world,
+            idx,
+            ctx,
+            13436,
+            (
+                "NotPrimaryOrSecondary",
+                "node is not in primary or recovering state",
+            ),
+        );
+    }
+    let collection = match ctx.command.get("find") {
+        Some(Bson::String(c)) => c.clone(),
+        _ => String::new(),
+    };
+    doc! {
+        "cursor": { "firstBatch": [], "id": 0i64, "ns": format!("{}.{}", ctx.db, collection) },
+        "ok": 1.0,
+    }
+}
+
+/// Replica set members (in a config) and mongos gossip `$clusterTime` and `operationTime`.
+fn with_cluster_time(world: &World, idx: usize, now: SystemTime, mut reply: Document) -> Document {
+    let Some(node) = world.node(idx) else {
+        return reply;
+    };
+    let ts = match (&world.set, node.kind) {
+        (Some(set), NodeKind::Member) if node.in_config => set.oplog.at(now).ts,
+        _ => return reply,
+    };
+    reply.insert(
+        "$clusterTime",
+        doc! {
+            "clusterTime": ts,
+            "signature": {
+                "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0u8; 20] },
+                "keyId": 0i64,
+            },
+        },
+    );
+    reply.insert("operationTime", ts);
+    reply
+}

@@ -1,0 +1,338 @@
+//! One client connection to a node: read a message, run the command, write the reply;
+//! awaitable hello and exhaust streaming. A malformed message closes this connection with
+//! a log line and nothing else.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bson::oid::ObjectId;
+use bson::{Bson, Document};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::commands::{error_reply, is_handshake, run_command, CommandContext};
+use super::deployment::Shared;
+use super::faults::mangle;
+use super::request::{parse_request, Request};
+use crate::wire::framing::{read_frame, FrameError};
+use crate::wire::{
+    decode_message, encode_message, Message, MsgFlags, OpMsg, OpReply, Payload,
+    MAX_MESSAGE_SIZE_BYTES,
+};
+
+/// The longest an awaitable hello waits, whatever maxAwaitTimeMS says.
+const MAX_AWAIT_CAP: Duration = Duration::from_secs(24 * 3600);
+
+/// Why a connection ends.
+enum Close {
+    /// The peer closed, or a fault asked for it: nothing to log beyond debug.
+    Quietly,
+    /// The peer misbehaved or I/O failed.
+    Because(String),
+}
+
+/// An awaitable hello's parameters.
+#[derive(Debug, Clone, Copy)]
+struct AwaitSpec {
+    process_id: ObjectId,
+    counter: i64,
+    max_await: Duration,
+}
+
+/// Serves one connection until the peer closes it, it misbehaves, or the node stops.
+pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: TcpStream, id: i64) {
+    let port = shared.nodes.get(idx).map(|n| n.port).unwrap_or_default();
+    let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
+        return;
+    };
+    let (mut rd, mut wr) = stream.into_split();
+    let outcome = loop {
+        let bytes = match read_frame(&mut rd, MAX_MESSAGE_SIZE_BYTES).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => break Close::Quietly,
+            Err(FrameError::Io(e)) if peer_went_away(&e) => break Close::Quietly,
+            Err(e) => break Close::Because(e.to_string()),
+        };
+        let message = match decode_message(&bytes) {
+            Ok(m) => m,
+            Err(e) => break Close::Because(format!("malformed message: {e}")),
+        };
+        if let Err(close) = handle(&shared, idx, id, message, &mut rd, &mut wr, &mut changes).await
+        {
+            break close;
+        }
+    };
+    match outcome {
+        Close::Quietly => tracing::debug!(port, connection = id, "connection closed"),
+        Close::Because(reason) => {
+            tracing::warn!(port, connection = id, "closing connection: {reason}")
+        }
+    }
+}
+
+/// A reset or a close in the middle of a message: the client left, nothing was malformed.
+fn peer_went_away(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+    )
+}
+
+async fn handle(
+    shared: &Shared,
+    idx: usize,
+    id: i64,
+    message: Message,
+    rd: &mut OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+    changes: &mut watch::Receiver<i64>,
+) -> Result<(), Close> {
+    let request = parse_request(message).map_err(Close::Because)?;
+    let name = request.name().to_owned();
+    let has_tv = shared.world().version.has_topology_version();
+    let awaitable = if is_handshake(&name) && has_tv && request.error.is_none() {
+        match await_spec(&request.command) {
+            Ok(spec) => spec,
+            Err(reply) => {
+                return send(shared, idx, wr, &request, reply, request.request_id, false)
+                    .await
+                    .map(|_| ());
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(spec) = awaitable {
+        wait_for_change(
+            shared,
+            idx,
+            changes,
+            spec.process_id,
+            spec.counter,
+            spec.max_await,
+            rd,
+        )
+        .await?;
+    }
+    let Ok((reply, mut tv)) = compute(shared, idx, id, &request).await else {
+        return Ok(()); // frozen: never answer
+    };
+    if request.more_to_come {
+        return Ok(()); // fire-and-forget request: no reply
+    }
+    let ok = matches!(reply.get("ok"), Some(Bson::Double(v)) if *v == 1.0);
+    let streaming = awaitable.is_some() && request.exhaust_allowed && ok;
+    let mut last_id = send(
+        shared,
+        idx,
+        wr,
+        &request,
+        reply,
+        request.request_id,
+        streaming,
+    )
+    .await?;
+    let Some(spec) = awaitable.filter(|_| streaming) else {
+        return Ok(());
+    };
+    // Exhaust: keep answering, each reply responding to our previous one.
+    loop {
+        wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
+        let reply = match compute(shared, idx, id, &request).await {
+            Ok((reply, next_tv)) => {
+                tv = next_tv;
+                reply
+            }
+            Err(Some(frozen_tv)) => {
+                // Frozen: stay silent, and wait for the next change from here.
+                tv = frozen_tv;
+                continue;
+            }
+            Err(None) => return Err(Close::Quietly),
+        };
+        last_id = send(shared, idx, wr, &request, reply, last_id, true).await?;
+    }
+}
+
+/// A node's topologyVersion: processId and counter.
+type Tv = (ObjectId, i64);
+
+/// Runs the request's command after the node's latency, and returns the reply with the
+/// node's topologyVersion at that moment. `Err(Some(tv))` when the node is frozen (no
+/// reply), `Err(None)` when the node no longer exists.
+async fn compute(
+    shared: &Shared,
+    idx: usize,
+    id: i64,
+    request: &Request,
+) -> Result<(Document, Tv), Option<Tv>> {
+    let latency = shared
+        .world()
+        .node(idx)
+        .map(|n| n.latency)
+        .unwrap_or_default();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let mut world = shared.world();
+    let node = world.node(idx).ok_or(None)?;
+    let tv = (node.process_id, node.tv_counter);
+    if node.frozen {
+        return Err(Some(tv));
+    }
+    let reply = match &request.error {
+        Some(error) => error.clone(),
+        None => {
+            let ctx = CommandContext {
+                command: &request.command,
+                db: &request.db,
+                connection_id: id,
+                via_op_query: request.op_query,
+                secondary_ok_flag: request.secondary_ok_flag,
+            };
+            run_command(&mut world, idx, SystemTime::now(), &ctx)
+        }
+    };
+    Ok((reply, tv))
+}
+
+/// Encodes and writes a reply (applying any reply fault); returns its requestID.
+async fn send(
+    shared: &Shared,
+    idx: usize,
+    wr: &mut OwnedWriteHalf,
+    request: &Request,
+    reply: Document,
+    response_to: i32,
+    more_to_come: bool,
+) -> Result<i32, Close> {
+    use tokio::io::AsyncWriteExt;
+    let request_id = shared.next_request_id();
+    let payload = if request.op_query {
+        Payload::Reply(OpReply::single(reply))
+    } else {
+        let mut msg = OpMsg::new(reply);
+        if more_to_come {
+            msg.flags = MsgFlags::MORE_TO_COME;
+        }
+        Payload::Msg(msg)
+    };
+    let message = Message {
+        request_id,
+        response_to,
+        payload,
+    };
+    let bytes = encode_message(&message)
+        .map_err(|e| Close::Because(format!("cannot encode reply: {e}")))?;
+    let fault = shared
+        .world()
+        .node(idx)
+        .and_then(|n| n.faults.reply_fault());
+    let (bytes, close) = match fault {
+        Some(fault) => mangle(bytes, fault),
+        None => (bytes, false),
+    };
+    let written = async {
+        wr.write_all(&bytes).await?;
+        wr.flush().await
+    };
+    written
+        .await
+        .map_err(|e| Close::Because(format!("write failed: {e}")))?;
+    if close {
+        return Err(Close::Quietly);
+    }
+    Ok(request_id)
+}
+
+/// Parses `topologyVersion` + `maxAwaitTimeMS` of an awaitable hello. `Ok(None)`: not
+/// awaitable; `Err(reply)`: malformed, answer with this error.
+fn await_spec(command: &Document) -> Result<Option<AwaitSpec>, Document> {
+    let tv = command.get("topologyVersion");
+    let max = command.get("maxAwaitTimeMS");
+    let (tv, max) = match (tv, max) {
+        (None, None) => return Ok(None),
+        (Some(Bson::Document(tv)), Some(max)) => (tv, max),
+        _ => {
+            return Err(error_reply(
+                9,
+                "FailedToParse",
+                "topologyVersion must be a document and come with maxAwaitTimeMS",
+            ))
+        }
+    };
+    let bad = |what: &str| {
+        error_reply(
+            9,
+            "FailedToParse",
+            format!("invalid {what} in awaitable hello"),
+        )
+    };
+    let process_id = tv
+        .get_object_id("processId")
+        .map_err(|_| bad("topologyVersion.processId"))?;
+    let counter = match tv.get("counter") {
+        Some(Bson::Int64(c)) => *c,
+        Some(Bson::Int32(c)) => i64::from(*c),
+        _ => return Err(bad("topologyVersion.counter")),
+    };
+    let millis = match max {
+        Bson::Int64(m) => *m,
+        Bson::Int32(m) => i64::from(*m),
+        Bson::Double(m) if m.is_finite() => *m as i64,
+        _ => return Err(bad("maxAwaitTimeMS")),
+    };
+    let millis = u64::try_from(millis).map_err(|_| bad("maxAwaitTimeMS"))?;
+    Ok(Some(AwaitSpec {
+        process_id,
+        counter,
+        max_await: Duration::from_millis(millis),
+    }))
+}
+
+/// Waits until node `idx`'s topologyVersion differs from (`process_id`, `counter`) or
+/// `max_await` passes. Meanwhile the client must stay silent: its closing the connection
+/// (or sending anything) ends the connection.
+async fn wait_for_change(
+    shared: &Shared,
+    idx: usize,
+    changes: &mut watch::Receiver<i64>,
+    process_id: ObjectId,
+    counter: i64,
+    max_await: Duration,
+    rd: &mut OwnedReadHalf,
+) -> Result<(), Close> {
+    // A client may ask for any wait: cap it so the deadline cannot overflow.
+    let deadline = Instant::now() + max_await.min(MAX_AWAIT_CAP);
+    loop {
+        changes.borrow_and_update();
+        let same = shared
+            .world()
+            .node(idx)
+            .is_some_and(|n| n.process_id == process_id && n.tv_counter == counter);
+        if !same {
+            return Ok(());
+        }
+        let mut probe = [0u8; 1];
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return Ok(()),
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Err(Close::Quietly); // the deployment is gone
+                }
+            }
+            read = rd.read(&mut probe) => {
+                return Err(match read {
+                    Ok(0) => Close::Quietly,
+                    Ok(_) => Close::Because("client sent data while awaiting a hello reply".into()),
+                    Err(e) if peer_went_away(&e) => Close::Quietly,
+                    Err(e) => Close::Because(format!("read failed: {e}")),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Building the reply to `hello` / `isMaster` as a real server of the emulated version
+//! sends it, for each kind of node and member state.
+
+use std::time::SystemTime;
+
+use bson::{doc, Bson, Document};
+
+use super::state::{election_id, NodeKind, NodeState, World};
+use crate::wire::{MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE};
+
+/// Logical session timeout every emulated server reports.
+pub const LOGICAL_SESSION_TIMEOUT_MINUTES: i32 = 30;
+
+/// How the handshake command was spelled, and what it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloRequest {
+    /// `isMaster`/`ismaster` (reply field `ismaster`) rather than `hello`
+    /// (reply field `isWritablePrimary`).
+    pub legacy: bool,
+    /// The request carried `helloOk: true`.
+    pub hello_ok: bool,
+}
+
+/// The hello reply of node `idx` at `now` on connection `connection_id`.
+pub fn hello_reply(
+    world: &World,
+    idx: usize,
+    now: SystemTime,
+    connection_id: i64,
+    request: HelloRequest,
+) -> Document {
+    let Some(node) = world.node(idx) else {
+        return doc! { "ok": 0.0, "errmsg": "no such node", "code": 8, "codeName": "UnknownError" };
+    };
+    let writable_key = if request.legacy {
+        "ismaster"
+    } else {
+        "isWritablePrimary"
+    };
+    let version = world.version;
+    let mut reply = Document::new();
+    if version.has_topology_version() {
+        reply.insert(
+            "topologyVersion",
+            doc! { "processId": node.process_id, "counter": node.tv_counter },
+        );
+    }
+    match node.kind {
+        NodeKind::Mongos => {
+            reply.insert(writable_key, true);
+            reply.insert("msg", "isdbgrid");
+        }
+        NodeKind::Standalone => {
+            reply.insert(writable_key, true);
+        }
+        NodeKind::Member => member_fields(world, idx, node, now, writable_key, &mut reply),
+    }
+    reply.insert("maxBsonObjectSize", MAX_BSON_OBJECT_SIZE);
+    reply.insert("maxMessageSizeBytes", MAX_MESSAGE_SIZE_BYTES);
+    reply.insert("maxWriteBatchSize", MAX_WRITE_BATCH_SIZE);
+    reply.insert("localTime", bson::DateTime::from_system_time(now));
+    reply.insert(
+        "logicalSessionTimeoutMinutes",
+        LOGICAL_SESSION_TIMEOUT_MINUTES,
+    );
+    if version.has_connection_id() {
+        reply.insert("connectionId", connection_id);
+    }
+    reply.insert("minWireVersion", version.min_wire_version());
+    reply.insert("maxWireVersion", version.max_wire_version());
+    if node.kind != NodeKind::Mongos {
+        reply.insert("readOnly", false);
+    }
+    if request.hello_ok && version.has_hello() {
+        reply.insert("helloOk", true);
+    }
+    reply.insert("ok", 1.0);
+    reply
+}
+
+/// The replica set fields of a member's reply.
+fn member_fields(
+    world: &World,
+    idx: usize,
+    node: &NodeState,
+    now: SystemTime,
+    writable_key: &str,
+    reply: &mut Document,
+) {
+    let set = match &world.set {
+        Some(set) if node.in_config => set,
+        _ => {
+            // RSGhost: not (or no longer) part of an initiated replica set config.
+            reply.insert(writable_key, false);
+            reply.insert("secondary", false);
+            reply.insert("info", "Does not have a valid replica set config");
+            reply.insert("isreplicaset", true);
+            return;
+        }
+    };
+    let listed = |pick: fn(&NodeState) -> bool| -> Vec<Bson> {
+        world
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Member && n.in_config && pick(n))
+            .map(|n| Bson::String(n.address.clone()))
+            .collect()
+    };
+    let hosts = listed(|n| {
+        n.config
+            .as_ref()
+            .is_some_and(|c| !c.arbiter && !c.hidden && !c.passive())
+    });
+    let passives = listed(|n| n.config.as_ref().is_some_and(|c| c.passive()));
+    let arbiters = listed(|n| n.config.as_ref().is_some_and(|c| c.arbiter));
+    reply.insert("hosts", hosts);
+    if !passives.is_empty() {
+        reply.insert("passives", passives);
+    }
+    if !arbiters.is_empty() {
+        reply.insert("arbiters", arbiters);
+    }
+    let set_name = if node.faults.wrong_setname {
+        format!("{}-wrong", set.name)
+    } else {
+        set.name.clone()
+    };
+    reply.insert("setName", set_name);
+    reply.insert("setVersion", set.set_version);
+    let is_primary = world.is_primary(idx);
+    reply.insert(writable_key, is_primary);
+    reply.insert("secondary", world.is_secondary(idx));
+    if let Some(primary) = set.primary.and_then(|p| world.node(p)) {
+        reply.insert("primary", primary.address.clone());
+    }
+    let config = node
+        .config
+        .clone()
+        .unwrap_or_else(super::state::MemberConfig::data);
+    if config.arbiter {
+        reply.insert("arbiterOnly", true);
+    }
+    if config.priority <= 0.0 && !config.arbiter {
+        reply.insert("passive", true);
+    }
+    if config.hidden {
+        reply.insert("hidden", true);
+    }
+    if !config.tags.is_empty() {
+        let tags: Document = config
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), Bson::String(v.clone())))
+            .collect();
+        reply.insert("tags", tags);
+    }
+    reply.insert("me", node.address.clone());
+    if is_primary {
+        reply.insert("electionId", election_id(set.term));
+    }
+    if let Some((own, majority)) = world.last_write(idx, now) {
+        reply.insert(
+            "lastWrite",
+            doc! {
+                "opTime": own.to_document(),
+                "lastWriteDate": own.bson_date(),
+                "majorityOpTime": majority.to_document(),
+                "majorityWriteDate": majority.bson_date(),
+            },
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! Describing a deployment to start: topology, members, version, timers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::state::MemberConfig;
+use super::versions::ServerVersion;
+
+/// Timers of the simulation, configurable so tests run fast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimTimers {
+    /// How often a primary writes a no-op when idle (real servers: 10 s).
+    pub idle_write_period: Duration,
+    /// How long an `elect` takes (0: immediate).
+    pub election_delay: Duration,
+}
+
+impl Default for SimTimers {
+    fn default() -> Self {
+        SimTimers {
+            idle_write_period: Duration::from_secs(10),
+            election_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// One replica set member to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberSpec {
+    /// Its replica set configuration.
+    pub config: MemberConfig,
+    /// Starts in RECOVERING (RSOther).
+    pub recovering: bool,
+    /// Starts outside the replica set config (RSGhost) until `reconfig add`.
+    pub spare: bool,
+    /// Initial replication lag.
+    pub lag: Duration,
+}
+
+impl MemberSpec {
+    /// An electable data-bearing member.
+    pub fn data() -> MemberSpec {
+        MemberSpec {
+            config: MemberConfig::data(),
+            recovering: false,
+            spare: false,
+            lag: Duration::ZERO,
+        }
+    }
+
+    /// An arbiter.
+    pub fn arbiter() -> MemberSpec {
+        let mut m = MemberSpec::data();
+        m.config.arbiter = true;
+        m.config.priority = 0.0;
+        m
+    }
+
+    /// A hidden member (priority 0).
+    pub fn hidden() -> MemberSpec {
+        let mut m = MemberSpec::data();
+        m.config.hidden = true;
+        m.config.priority = 0.0;
+        m
+    }
+
+    /// A passive member (priority 0, visible).
+    pub fn passive() -> MemberSpec {
+        let mut m = MemberSpec::data();
+        m.config.priority = 0.0;
+        m
+    }
+
+    /// A delayed member (hidden, priority 0, `secondaryDelaySecs`).
+    pub fn delayed(delay: Duration) -> MemberSpec {
+        let mut m = MemberSpec::hidden();
+        m.config.secondary_delay = delay;
+        m
+    }
+
+    /// This member with replica set tags.
+    pub fn with_tags<I, K, V>(mut self, tags: I) -> MemberSpec
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.config.tags = tags
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect::<BTreeMap<_, _>>();
+        self
+    }
+
+    /// This member, starting in RECOVERING.
+    pub fn recovering(mut self) -> MemberSpec {
+        self.recovering = true;
+        self
+    }
+
+    /// This member, starting outside the config (RSGhost).
+    pub fn spare(mut self) -> MemberSpec {
+        self.spare = true;
+        self
+    }
+}
+
+/// The shape of a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopologySpec {
+    /// A replica set; the first electable member starts as primary.
+    ReplicaSet {
+        /// The set name.
+        name: String,
+        /// Members in port order.
+        members: Vec<MemberSpec>,
+    },
+    /// A sharded cluster seen through `count` mongos routers.
+    Sharded {
+        /// Number of mongos.
+        count: usize,
+    },
+    /// One standalone mongod.
+    Standalone,
+}
+
+/// Everything needed to start a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentSpec {
+    /// The topology.
+    pub topology: TopologySpec,
+    /// The address to listen on and advertise (default 127.0.0.1).
+    pub host: String,
+    /// First port; nodes use consecutive ports. 0: each node gets a free port from the OS.
+    pub base_port: u16,
+    /// Emulated server version.
+    pub version: ServerVersion,
+    /// Timers.
+    pub timers: SimTimers,
+}
+
+impl DeploymentSpec {
+    /// A spec on 127.0.0.1 with OS-chosen ports, version 7.0 and default timers.
+    pub fn new(topology: TopologySpec) -> DeploymentSpec {
+        DeploymentSpec {
+            topology,
+            host: "127.0.0.1".to_owned(),
+            base_port: 0,
+            version: ServerVersion::V7_0,
+            timers: SimTimers::default(),
+        }
+    }
+
+    /// A replica set `name` with `data` ordinary members, then `arbiters` arbiters and
+    /// `hidden` hidden members.
+    pub fn replica_set(name: &str, data: usize, arbiters: usize, hidden: usize) -> DeploymentSpec {
+        let mut members: Vec<MemberSpec> = (0..data).map(|_| MemberSpec::data()).collect();
+        members.extend((0..arbiters).map(|_| MemberSpec::arbiter()));
+        members.extend((0..hidden).map(|_| MemberSpec::hidden()));
+        DeploymentSpec::new(TopologySpec::ReplicaSet {
+            name: name.to_owned(),
+            members,
+        })
+    }
+
+    /// `count` mongos routers.
+    pub fn sharded(count: usize) -> DeploymentSpec {
+        DeploymentSpec::new(TopologySpec::Sharded { count })
+    }
+
+    /// One standalone server.
+    pub fn standalone() -> DeploymentSpec {
+        DeploymentSpec::new(TopologySpec::Standalone)
+    }
+
+    /// This spec with another server version.
+    pub fn with_version(mut self, version: ServerVersion) -> DeploymentSpec {
+        self.version = version;
+        self
+    }
+
+    /// This spec with other timers.
+    pub fn with_timers(mut self, timers: SimTimers) -> DeploymentSpec {
+        self.timers = timers;
+        self
+    }
+
+    /// This spec with a fixed first port.
+    pub fn with_base_port(mut self, port: u16) -> DeploymentSpec {
+        self.base_port = port;
+        self
+    }
+}

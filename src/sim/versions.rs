@@ -1,0 +1,197 @@
+//! Emulated server versions: wire versions, buildInfo version, and the behaviours that
+//! changed between releases.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A MongoDB release series the simulator can emulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServerVersion {
+    /// MongoDB 3.6 (wire version 6).
+    V3_6,
+    /// MongoDB 4.0 (wire version 7).
+    V4_0,
+    /// MongoDB 4.2 (wire version 8).
+    V4_2,
+    /// MongoDB 4.4 (wire version 9).
+    V4_4,
+    /// MongoDB 5.0 (wire version 13).
+    V5_0,
+    /// MongoDB 6.0 (wire version 17).
+    V6_0,
+    /// MongoDB 7.0 (wire version 21).
+    V7_0,
+    /// MongoDB 8.0 (wire version 25).
+    V8_0,
+}
+
+/// Every supported version, oldest first.
+pub const ALL_VERSIONS: [ServerVersion; 8] = [
+    ServerVersion::V3_6,
+    ServerVersion::V4_0,
+    ServerVersion::V4_2,
+    ServerVersion::V4_4,
+    ServerVersion::V5_0,
+    ServerVersion::V6_0,
+    ServerVersion::V7_0,
+    ServerVersion::V8_0,
+];
+
+/// A version string that names no supported release.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported server version {0:?}: expected one of 3.6, 4.0, 4.2, 4.4, 5.0, 6.0, 7.0, 8.0")]
+pub struct UnknownVersion(pub String);
+
+impl FromStr for ServerVersion {
+    type Err = UnknownVersion;
+
+    /// Accepts "7.0", "7.0.12" or "7".
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.trim().split('.');
+        let major = parts.next().unwrap_or_default();
+        let minor = parts.next().unwrap_or("0");
+        let found = ALL_VERSIONS
+            .iter()
+            .copied()
+            .find(|v| v.series() == format!("{major}.{minor}"));
+        found.ok_or_else(|| UnknownVersion(s.to_owned()))
+    }
+}
+
+impl fmt::Display for ServerVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.series())
+    }
+}
+
+impl ServerVersion {
+    /// "major.minor".
+    pub fn series(self) -> &'static str {
+        match self {
+            ServerVersion::V3_6 => "3.6",
+            ServerVersion::V4_0 => "4.0",
+            ServerVersion::V4_2 => "4.2",
+            ServerVersion::V4_4 => "4.4",
+            ServerVersion::V5_0 => "5.0",
+            ServerVersion::V6_0 => "6.0",
+            ServerVersion::V7_0 => "7.0",
+            ServerVersion::V8_0 => "8.0",
+        }
+    }
+
+    /// The full version reported by buildInfo (the last patch release of the series).
+    pub fn full_version(self) -> &'static str {
+        match self {
+            ServerVersion::V3_6 => "3.6.23",
+            ServerVersion::V4_0 => "4.0.28",
+            ServerVersion::V4_2 => "4.2.25",
+            ServerVersion::V4_4 => "4.4.29",
+            ServerVersion::V5_0 => "5.0.31",
+            ServerVersion::V6_0 => "6.0.20",
+            ServerVersion::V7_0 => "7.0.16",
+            ServerVersion::V8_0 => "8.0.4",
+        }
+    }
+
+    /// buildInfo's `versionArray`: [major, minor, patch, 0].
+    pub fn version_array(self) -> [i32; 4] {
+        let mut out = [0i32; 4];
+        for (slot, part) in out.iter_mut().zip(self.full_version().split('.')) {
+            *slot = part.parse().unwrap_or(0);
+        }
+        out
+    }
+
+    /// `maxWireVersion` in hello replies.
+    pub fn max_wire_version(self) -> i32 {
+        match self {
+            ServerVersion::V3_6 => 6,
+            ServerVersion::V4_0 => 7,
+            ServerVersion::V4_2 => 8,
+            ServerVersion::V4_4 => 9,
+            ServerVersion::V5_0 => 13,
+            ServerVersion::V6_0 => 17,
+            ServerVersion::V7_0 => 21,
+            ServerVersion::V8_0 => 25,
+        }
+    }
+
+    /// `minWireVersion` in hello replies (mongod and mongos report 0 to clients).
+    pub fn min_wire_version(self) -> i32 {
+        0
+    }
+
+    /// Up to 5.0 every command is accepted over OP_QUERY; from 5.1 on only the handshake
+    /// (`hello`, `isMaster`, `ismaster`) is, others fail with UnsupportedOpQueryCommand.
+    pub fn accepts_all_commands_over_op_query(self) -> bool {
+        self <= ServerVersion::V5_0
+    }
+
+    /// The `hello` command and `helloOk` exist from 4.4 (4.4.2) on.
+    pub fn has_hello(self) -> bool {
+        self >= ServerVersion::V4_4
+    }
+
+    /// topologyVersion, awaitable hello and exhaust streaming exist from 4.4 on.
+    pub fn has_topology_version(self) -> bool {
+        self >= ServerVersion::V4_4
+    }
+
+    /// From 4.4 on the server itself labels retryable write errors `RetryableWriteError`.
+    pub fn labels_retryable_writes(self) -> bool {
+        self >= ServerVersion::V4_4
+    }
+
+    /// `connectionId` appears in hello replies from 4.2 on.
+    pub fn has_connection_id(self) -> bool {
+        self >= ServerVersion::V4_2
+    }
+
+    /// `getnonce` (deprecated in 4.0) was removed in 6.0.
+    pub fn has_getnonce(self) -> bool {
+        self < ServerVersion::V6_0
+    }
+
+    /// The codeName and errmsg of error 10107: "NotMaster" before 5.0, then
+    /// "NotWritablePrimary".
+    pub fn not_writable_primary_names(self) -> (&'static str, &'static str) {
+        if self >= ServerVersion::V5_0 {
+            ("NotWritablePrimary", "not primary")
+        } else {
+            ("NotMaster", "not master")
+        }
+    }
+
+    /// The codeName and errmsg of error 13435 (a read on a secondary without secondaryOk).
+    pub fn not_primary_no_secondary_ok_names(self) -> (&'static str, &'static str) {
+        if self >= ServerVersion::V5_0 {
+            (
+                "NotPrimaryNoSecondaryOk",
+                "not primary and secondaryOk=false",
+            )
+        } else {
+            ("NotMasterNoSlaveOk", "not master and slaveOk=false")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_series_and_patch_versions() {
+        assert_eq!("7.0".parse::<ServerVersion>(), Ok(ServerVersion::V7_0));
+        assert_eq!("4.4.12".parse::<ServerVersion>(), Ok(ServerVersion::V4_4));
+        assert_eq!("8".parse::<ServerVersion>(), Ok(ServerVersion::V8_0));
+        assert!("4.1".parse::<ServerVersion>().is_err());
+        assert!("".parse::<ServerVersion>().is_err());
+    }
+
+    #[test]
+    fn wire_versions_increase_with_releases() {
+        let wires: Vec<i32> = ALL_VERSIONS.iter().map(|v| v.max_wire_version()).collect();
+        assert!(wires.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(ServerVersion::V4_4.version_array(), [4, 4, 29, 0]);
+    }
+}

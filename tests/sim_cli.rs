@@ -1,0 +1,177 @@
+//! The `sim` command as a process: first line is the connection string, control commands
+//! on stdin, graceful exit 0 on stdin EOF, SIGINT and SIGTERM.
+
+mod sim_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use bson::doc;
+use sim_support::RawClient;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+fn sim(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+        .arg("sim")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the sim binary")
+}
+
+async fn line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .expect("stdout still open")
+}
+
+/// The hosts of a `mongodb://h1,h2/?...` connection string.
+fn hosts(uri: &str) -> Vec<String> {
+    let rest = uri.strip_prefix("mongodb://").expect("a mongodb:// URI");
+    let hosts = rest.split('/').next().unwrap();
+    hosts.split(',').map(str::to_owned).collect()
+}
+
+async fn exits_zero(mut child: Child) {
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the simulator exits in time")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn replica_set_control_over_stdin_then_eof_exits_zero() {
+    let mut child = sim(&[
+        "--replset",
+        "rs7",
+        "--members",
+        "3",
+        "--arbiters",
+        "1",
+        "--port",
+        "0",
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let uri = line(&mut out).await;
+    assert!(uri.ends_with("/?replicaSet=rs7"), "{uri}");
+    let hosts = hosts(&uri);
+    assert_eq!(hosts.len(), 4);
+    let mut c = RawClient::connect(&hosts[0]).await;
+    assert_eq!(
+        c.hello().await.get_bool("isWritablePrimary").ok(),
+        Some(true)
+    );
+
+    let mut ask = async |cmd: &str| -> String {
+        stdin
+            .write_all(format!("{cmd}\n").as_bytes())
+            .await
+            .unwrap();
+        line(&mut out).await
+    };
+    let status = ask("status").await;
+    assert!(
+        status.starts_with("ok ") && status.contains("PRIMARY") && status.contains("ARBITER"),
+        "{status}"
+    );
+    assert_eq!(ask("stepdown").await, "ok");
+    assert_eq!(ask("elect 1").await, "ok");
+    assert!(ask("bogus").await.starts_with("error: "));
+    assert!(
+        ask("elect 3").await.starts_with("error: "),
+        "an arbiter cannot be elected"
+    );
+    assert!(ask("kill 99").await.starts_with("error: "));
+    let h = c.hello().await;
+    assert_eq!(h.get_str("primary").ok(), Some(hosts[1].as_str()));
+    drop(stdin);
+    exits_zero(child).await;
+}
+
+#[tokio::test]
+async fn signals_exit_zero() {
+    for signal in ["-TERM", "-INT"] {
+        let mut child = sim(&["--mongos", "2", "--server-version", "4.2", "--port", "0"]);
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let uri = line(&mut out).await;
+        assert!(!uri.contains("replicaSet"), "{uri}");
+        let hosts = hosts(&uri);
+        assert_eq!(hosts.len(), 2);
+        let h = RawClient::connect(&hosts[1])
+            .await
+            .command("admin", doc! { "isMaster": 1 })
+            .await;
+        assert_eq!(h.get_str("msg").ok(), Some("isdbgrid"));
+        assert_eq!(h.get_i32("maxWireVersion").ok(), Some(8));
+        let pid = child.id().unwrap().to_string();
+        let killed = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        exits_zero(child).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_fail_with_a_message() {
+    let child = sim(&["--server-version", "2.6", "--port", "0"]);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported server version"), "{err}");
+}
+
+#[tokio::test]
+async fn standalone_on_a_fixed_port() {
+    // Find a free port, then ask for it explicitly.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = sim(&["--standalone", "--port", &port.to_string()]);
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(line(&mut out).await, format!("mongodb://127.0.0.1:{port}/"));
+    drop(child.stdin.take());
+    exits_zero(child).await;
+}
+
+#[tokio::test]
+async fn malformed_message_is_logged_and_the_node_keeps_serving() {
+    let mut child = sim(&["--standalone", "--port", "0"]);
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let host = hosts(&line(&mut out).await).remove(0);
+    let mut bad = RawClient::connect(&host).await;
+    let mut garbage = Vec::new();
+    for v in [20i32, 1, 0, 2013] {
+        garbage.extend_from_slice(&v.to_le_bytes());
+    }
+    garbage.extend_from_slice(&[0xFF; 4]);
+    bad.send_raw(&garbage).await;
+    assert!(bad.closed_within(Duration::from_secs(5)).await);
+    let h = RawClient::connect(&host).await.hello().await;
+    assert_eq!(h.get_bool("isWritablePrimary").ok(), Some(true));
+    drop(child.stdin.take());
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("closing connection: malformed message"),
+        "no log line for the malformed message: {log}"
+    );
+}
