@@ -109,6 +109,7 @@ impl SimArgs {
 
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,6 +121,17 @@ pub fn run(args: SimArgs) -> ExitCode {
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
     runtime.shutdown_background();
     code
+}
+
+/// Each node holds a listener plus one descriptor per client connection, so a large
+/// deployment (`--mongos 1000`) exceeds the common default soft limit of 1,024 open files.
+/// Raise the soft limit to the hard limit, as servers do; if that fails, the start may still
+/// succeed for smaller deployments, and a bind error will say what ran out.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!("open file limit: {limit}"),
+        Err(error) => tracing::warn!("cannot raise the open file limit: {error}"),
+    }
 }
 
 async fn serve(spec: DeploymentSpec) -> ExitCode {

@@ -1,39 +1,9 @@
-//! CRC-32C (Castagnoli), the checksum of OP_MSG's optional trailing checksum field.
-
-/// The reflected Castagnoli polynomial.
-const POLY: u32 = 0x82F6_3B78;
-
-/// A 256-entry lookup table, built at compile time.
-const TABLE: [u32; 256] = build_table();
-
-const fn build_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
+//! CRC-32C (Castagnoli), the checksum of OP_MSG's optional trailing checksum field,
+//! computed by the `crc32c` crate (hardware-accelerated where the CPU allows).
 
 /// Computes the CRC-32C of `bytes`.
 pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in bytes {
-        let index = ((crc ^ u32::from(*b)) & 0xFF) as usize;
-        crc = (crc >> 8) ^ TABLE[index];
-    }
-    !crc
+    crc32c::crc32c(bytes)
 }
 
 #[cfg(test)]
