@@ -47,7 +47,10 @@ pub(crate) enum Repeat {
     /// Every instance must have the same value, or parsing fails (URI Options spec,
     /// "Conflicting TLS options", rule 8, for `tls` and its alias `ssl`).
     MustAgree,
-    /// Giving the option twice is an error (SOCKS5 spec: `proxyHost` may appear only once).
+    /// Giving the option twice is an error: used for the SOCKS5 proxy options, whose spec
+    /// tests reject a repeated `proxyHost`, `proxyPort`, `proxyUsername` or `proxyPassword`
+    /// rather than let one of two proxies or credentials win silently (URI Options spec:
+    /// options with security implications MUST raise an error instead of being undefined).
     Error,
 }
 
@@ -124,9 +127,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     row("maxStalenessSeconds",                  Kind::MaxStaleness),
     row("minPoolSize",                          NON_NEGATIVE),
     row("proxyHost",                            Kind::String).with_repeat(Repeat::Error),
-    row("proxyPort",                            int(0, u16::MAX as i64)),
-    row("proxyUsername",                        Kind::String),
-    row("proxyPassword",                        Kind::SecretString),
+    row("proxyPort",                            int(0, u16::MAX as i64)).with_repeat(Repeat::Error),
+    row("proxyUsername",                        Kind::String).with_repeat(Repeat::Error),
+    row("proxyPassword",                        Kind::SecretString).with_repeat(Repeat::Error),
     row("readConcernLevel",                     Kind::String),
     row("readPreference",                       Kind::OneOf(READ_PREFERENCE_MODES)),
     row("readPreferenceTags",                   Kind::TagSet).with_repeat(Repeat::Append),
