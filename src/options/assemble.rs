@@ -103,6 +103,17 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_auth_mechanism_is_ignored_with_a_warning() {
+        let parsed = ConnectionString::parse("mongodb://db1/?authMechanism=KERBEROS5").unwrap();
+        assert_eq!(parsed.auth_mechanism(), None);
+        assert_eq!(parsed.warnings().len(), 1, "{:?}", parsed.warnings());
+
+        let parsed = ConnectionString::parse("mongodb://u@db1/?authMechanism=PLAIN").unwrap();
+        assert_eq!(parsed.auth_mechanism(), Some("PLAIN"));
+        assert!(parsed.warnings().is_empty());
+    }
+
+    #[test]
     fn a_single_socks5_configuration_parses() {
         let uri = "mongodb://db1/?proxyHost=gw.internal&proxyPort=9050\
                    &proxyUsername=carol&proxyPassword=pw-789";

@@ -104,12 +104,26 @@ const READ_PREFERENCE_MODES: &[&str] = &[
     "nearest",
 ];
 
+/// The mechanisms the Authentication spec defines ("any string; valid values are defined in
+/// the auth spec", says the URI Options table). Another value is an invalid value, which the
+/// Connection String spec says MUST be ignored with a warning.
+const AUTH_MECHANISMS: &[&str] = &[
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "MONGODB-X509",
+    "GSSAPI",
+    "PLAIN",
+    "MONGODB-AWS",
+    "MONGODB-OIDC",
+    "MONGODB-CR",
+];
+
 /// The "List of specified options" of the URI Options spec, plus `timeoutMS` (Client Side
 /// Operations Timeout spec: a non-negative integer, 0 meaning no timeout).
 #[rustfmt::skip]
 pub(crate) const OPTIONS: &[OptionSpec] = &[
     row("appname",                              Kind::AppName),
-    row("authMechanism",                        Kind::String),
+    row("authMechanism",                        Kind::OneOf(AUTH_MECHANISMS)),
     row("authMechanismProperties",              Kind::KeyValuePairs),
     row("authSource",                           Kind::String),
     row("compressors",                          Kind::Compressors),
@@ -186,6 +200,31 @@ mod tests {
         assert_eq!(lookup("ssl").map(|s| s.name), Some("tls"));
         assert_eq!(lookup("SSL").map(|s| s.name), Some("tls"));
         assert_eq!(lookup("wtimeout"), None);
+    }
+
+    #[test]
+    fn auth_mechanism_accepts_only_the_auth_spec_mechanisms() {
+        let Some(spec) = lookup("authmechanism") else {
+            panic!("authMechanism is in the table");
+        };
+        for known in [
+            "SCRAM-SHA-256",
+            "MONGODB-X509",
+            "GSSAPI",
+            "PLAIN",
+            "MONGODB-OIDC",
+        ] {
+            assert!(
+                crate::options::values::parse_value(spec.kind, known).is_ok(),
+                "{known}"
+            );
+        }
+        for unknown in ["KERBEROS", "scram-sha-256", "", "SCRAM-SHA-512"] {
+            assert!(
+                crate::options::values::parse_value(spec.kind, unknown).is_err(),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]
