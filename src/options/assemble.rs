@@ -73,3 +73,53 @@ fn repeat(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::options::{ConnectionString, UriError};
+
+    #[test]
+    fn every_socks5_option_may_be_given_only_once() {
+        for (option, first, second) in [
+            ("proxyHost", "gw1.internal", "gw2.internal"),
+            ("proxyPort", "9050", "9051"),
+            ("proxyUsername", "carol", "dave"),
+            ("proxyPassword", "first-pw-123", "second-pw-456"),
+        ] {
+            let mut uri = String::from("mongodb://db1/?proxyHost=gw.internal");
+            if option != "proxyHost" {
+                uri.push_str("&proxyUsername=u&proxyPassword=p");
+            }
+            uri.push_str(&format!("&{option}={first}&{option}={second}"));
+            let error = ConnectionString::parse(&uri).expect_err(&uri);
+            assert!(
+                matches!(error, UriError::Combination(_)),
+                "{uri}: {error:?}"
+            );
+            let shown = error.to_string();
+            assert!(shown.contains(option), "{shown}");
+            assert!(!shown.contains(first) && !shown.contains(second), "{shown}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_auth_mechanism_is_ignored_with_a_warning() {
+        let parsed = ConnectionString::parse("mongodb://db1/?authMechanism=KERBEROS5").unwrap();
+        assert_eq!(parsed.auth_mechanism(), None);
+        assert_eq!(parsed.warnings().len(), 1, "{:?}", parsed.warnings());
+
+        let parsed = ConnectionString::parse("mongodb://u@db1/?authMechanism=PLAIN").unwrap();
+        assert_eq!(parsed.auth_mechanism(), Some("PLAIN"));
+        assert!(parsed.warnings().is_empty());
+    }
+
+    #[test]
+    fn a_single_socks5_configuration_parses() {
+        let uri = "mongodb://db1/?proxyHost=gw.internal&proxyPort=9050\
+                   &proxyUsername=carol&proxyPassword=pw-789";
+        let parsed = ConnectionString::parse(uri).unwrap();
+        assert_eq!(parsed.proxy_host(), Some("gw.internal"));
+        assert_eq!(parsed.proxy_port(), Some(9050));
+        assert!(parsed.warnings().is_empty());
+    }
+}

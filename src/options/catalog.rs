@@ -47,7 +47,10 @@ pub(crate) enum Repeat {
     /// Every instance must have the same value, or parsing fails (URI Options spec,
     /// "Conflicting TLS options", rule 8, for `tls` and its alias `ssl`).
     MustAgree,
-    /// Giving the option twice is an error (SOCKS5 spec: `proxyHost` may appear only once).
+    /// Giving the option twice is an error: used for the SOCKS5 proxy options, whose spec
+    /// tests reject a repeated `proxyHost`, `proxyPort`, `proxyUsername` or `proxyPassword`
+    /// rather than let one of two proxies or credentials win silently (URI Options spec:
+    /// options with security implications MUST raise an error instead of being undefined).
     Error,
 }
 
@@ -101,12 +104,26 @@ const READ_PREFERENCE_MODES: &[&str] = &[
     "nearest",
 ];
 
+/// The mechanisms the Authentication spec defines ("any string; valid values are defined in
+/// the auth spec", says the URI Options table). Another value is an invalid value, which the
+/// Connection String spec says MUST be ignored with a warning.
+const AUTH_MECHANISMS: &[&str] = &[
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "MONGODB-X509",
+    "GSSAPI",
+    "PLAIN",
+    "MONGODB-AWS",
+    "MONGODB-OIDC",
+    "MONGODB-CR",
+];
+
 /// The "List of specified options" of the URI Options spec, plus `timeoutMS` (Client Side
 /// Operations Timeout spec: a non-negative integer, 0 meaning no timeout).
 #[rustfmt::skip]
 pub(crate) const OPTIONS: &[OptionSpec] = &[
     row("appname",                              Kind::AppName),
-    row("authMechanism",                        Kind::String),
+    row("authMechanism",                        Kind::OneOf(AUTH_MECHANISMS)),
     row("authMechanismProperties",              Kind::KeyValuePairs),
     row("authSource",                           Kind::String),
     row("compressors",                          Kind::Compressors),
@@ -124,9 +141,9 @@ pub(crate) const OPTIONS: &[OptionSpec] = &[
     row("maxStalenessSeconds",                  Kind::MaxStaleness),
     row("minPoolSize",                          NON_NEGATIVE),
     row("proxyHost",                            Kind::String).with_repeat(Repeat::Error),
-    row("proxyPort",                            int(0, u16::MAX as i64)),
-    row("proxyUsername",                        Kind::String),
-    row("proxyPassword",                        Kind::SecretString),
+    row("proxyPort",                            int(0, u16::MAX as i64)).with_repeat(Repeat::Error),
+    row("proxyUsername",                        Kind::String).with_repeat(Repeat::Error),
+    row("proxyPassword",                        Kind::SecretString).with_repeat(Repeat::Error),
     row("readConcernLevel",                     Kind::String),
     row("readPreference",                       Kind::OneOf(READ_PREFERENCE_MODES)),
     row("readPreferenceTags",                   Kind::TagSet).with_repeat(Repeat::Append),
@@ -183,6 +200,31 @@ mod tests {
         assert_eq!(lookup("ssl").map(|s| s.name), Some("tls"));
         assert_eq!(lookup("SSL").map(|s| s.name), Some("tls"));
         assert_eq!(lookup("wtimeout"), None);
+    }
+
+    #[test]
+    fn auth_mechanism_accepts_only_the_auth_spec_mechanisms() {
+        let Some(spec) = lookup("authmechanism") else {
+            panic!("authMechanism is in the table");
+        };
+        for known in [
+            "SCRAM-SHA-256",
+            "MONGODB-X509",
+            "GSSAPI",
+            "PLAIN",
+            "MONGODB-OIDC",
+        ] {
+            assert!(
+                crate::options::values::parse_value(spec.kind, known).is_ok(),
+                "{known}"
+            );
+        }
+        for unknown in ["KERBEROS", "scram-sha-256", "", "SCRAM-SHA-512"] {
+            assert!(
+                crate::options::values::parse_value(spec.kind, unknown).is_err(),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! - Invalid option values are ignored with a warning, as the Connection String spec says;
 //!   the deprecated alternative booleans ("1", "yes", "t", ...) are treated as invalid.
 //! - A repeated non-list option keeps its last valid value and records a warning; `tls`
-//!   and its alias `ssl` must agree, and `proxyHost` may appear only once.
+//!   and its alias `ssl` must agree, and each SOCKS5 proxy option may appear only once.
 //! - The delimiter ";" between options is not supported, nor "+" as an encoded space.
 //! - TLS is enabled by `tls=true` (or `ssl=true`) and by the `mongodb+srv` scheme; other
 //!   `tls*` options do not enable it implicitly.

@@ -22,6 +22,8 @@ pub mod topology;
 mod transition;
 
 #[cfg(test)]
+mod tests_derived;
+#[cfg(test)]
 mod tests_hello;
 #[cfg(test)]
 mod tests_topology;
