@@ -128,6 +128,21 @@ fn a_successful_reply_is_parsed_in_full() {
 }
 
 #[test]
+fn every_member_keeps_the_election_id_and_set_version_it_reports() {
+    // A secondary's electionId is kept in its description (only the topology's
+    // maxElectionId ignores it: SDAM updateRSWithoutPrimary never reads it).
+    let election = ObjectId::parse_str("0000000000000000000000aa").unwrap();
+    let secondary = parse(doc! {
+        "ok": 1, "isWritablePrimary": false, "secondary": true, "setName": "rs",
+        "hosts": ["a:27017"], "setVersion": 3, "electionId": election,
+        "minWireVersion": 0, "maxWireVersion": 21,
+    });
+    assert_eq!(secondary.server_type, ServerType::RsSecondary);
+    assert_eq!(secondary.election_id, Some(election));
+    assert_eq!(secondary.set_version, Some(3));
+}
+
+#[test]
 fn not_ok_replies_keep_the_server_error() {
     let server = parse(doc! {"ok": 0, "errmsg": "auth failed", "code": 18});
     let error = server.error.unwrap();
