@@ -4,49 +4,18 @@
 //! `cargo bench --bench selection -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
 use mongo_topology::selection::{
     select_server, ReadPreference, SelectionCriteria, SelectionSettings, TagSet,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-fn tags(dc: &str) -> TagSet {
-    [
-        ("dc".to_string(), dc.to_string()),
-        ("rack".to_string(), "r1".to_string()),
-    ]
-    .into_iter()
-    .collect()
-}
+#[path = "../tests/selection_support/mod.rs"]
+mod selection_support;
 
-/// A replica set: member 0 is the primary, the others secondaries spread over three data
-/// centres, RTTs from 2 to 31 ms, lastWriteDates up to a few seconds behind.
-fn replica_set(members: usize) -> TopologyDescription {
-    let mut topology =
-        TopologyDescription::with_seeds(TopologyType::ReplicaSetWithPrimary, None, []);
-    for i in 0..members {
-        let address = ServerAddress::tcp(format!("member{i}.example.net"), 27017);
-        let server = ServerDescription {
-            server_type: if i == 0 {
-                ServerType::RsPrimary
-            } else {
-                ServerType::RsSecondary
-            },
-            round_trip_time: Some(Duration::from_millis(2 + (i as u64 * 7) % 30)),
-            tags: tags(["ny", "sf", "tokyo"][i % 3]),
-            last_update_time: Some(MonotonicTime::from_millis(1_000_000)),
-            last_write_date: Some(bson::DateTime::from_millis(1_000_000 - (i as i64) * 100)),
-            ..ServerDescription::unknown(address.clone())
-        };
-        topology.servers.insert(address, server);
-    }
-    topology
-}
+use selection_support::replica_set;
 
 fn criteria() -> Vec<(&'static str, SelectionCriteria)> {
     let rp = |mode: &str, tag_sets: &[TagSet], max: Option<i64>| {

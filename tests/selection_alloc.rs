@@ -8,45 +8,21 @@
 
 use std::alloc::System;
 use std::hint::black_box;
-use std::time::Duration;
 
-use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
+use mongo_topology::sdam::ServerDescription;
 use mongo_topology::selection::{
     select_server, ReadPreference, SelectionCriteria, SelectionSettings, TagSet,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+
+mod selection_support;
+
+use selection_support::{member, replica_set, tags};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn tags(dc: &str) -> TagSet {
-    [("dc".to_string(), dc.to_string())].into_iter().collect()
-}
-
-fn replica_set(members: usize) -> TopologyDescription {
-    let mut topology =
-        TopologyDescription::with_seeds(TopologyType::ReplicaSetWithPrimary, None, []);
-    for i in 0..members {
-        let address = ServerAddress::tcp(format!("host{i}"), 27017);
-        let server = ServerDescription {
-            server_type: if i == 0 {
-                ServerType::RsPrimary
-            } else {
-                ServerType::RsSecondary
-            },
-            round_trip_time: Some(Duration::from_millis(2 + (i as u64 * 7) % 30)),
-            tags: tags(["ny", "sf", "tokyo"][i % 3]),
-            last_update_time: Some(MonotonicTime::from_millis(1_000_000)),
-            last_write_date: Some(bson::DateTime::from_millis(1_000_000 - (i as i64) * 1000)),
-            ..ServerDescription::unknown(address.clone())
-        };
-        topology.servers.insert(address, server);
-    }
-    topology
-}
 
 fn all_criteria() -> Vec<SelectionCriteria> {
     let rp = |mode: &str, tag_sets: &[TagSet], max: Option<i64>| {
@@ -75,7 +51,7 @@ fn selection_does_not_allocate_once_criteria_are_built() {
             .round_trip_time
             .map_or(0, |rtt| rtt.as_millis() as u64 % 4)
     };
-    let deprioritized = vec![ServerAddress::tcp("host1", 27017)];
+    let deprioritized = vec![member(1)];
     for members in [3, 7, 50] {
         let topology = replica_set(members);
         let criteria = all_criteria();
