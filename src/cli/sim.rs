@@ -135,6 +135,12 @@ fn raise_open_file_limit() {
 }
 
 async fn serve(spec: DeploymentSpec) -> ExitCode {
+    // Handlers first: whoever reads the connection string may signal us at once, and a
+    // signal before the handlers exist would kill the process with a non-zero status.
+    let Ok(mut signals) = Signals::new() else {
+        eprintln!("error: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
     let started = Instant::now();
     let deployment = match Deployment::start(spec).await {
         Ok(d) => d,
@@ -147,11 +153,6 @@ async fn serve(spec: DeploymentSpec) -> ExitCode {
     say(&deployment.connection_string());
     tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let signals = Signals::new();
-    let Ok(mut signals) = signals else {
-        eprintln!("error: cannot install signal handlers");
-        return ExitCode::FAILURE;
-    };
     loop {
         tokio::select! {
             line = lines.next_line() => match line {
