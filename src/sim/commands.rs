@@ -70,7 +70,9 @@ pub fn run_command(
         }
     }
     let reply = match name.as_str() {
-        "hello" if version.has_hello() => hello(world, idx, now, ctx, false),
+        // `hello` exists in every emulated release: it is new in 5.0 and was backported to
+        // 4.4.2, 4.2.10, 4.0.21 and 3.6.21, all older than the patch releases emulated.
+        "hello" => hello(world, idx, now, ctx, false),
         "isMaster" | "ismaster" => hello(world, idx, now, ctx, true),
         "ping" => doc! { "ok": 1.0 },
         "buildInfo" | "buildinfo" => build_info(world),
@@ -95,7 +97,8 @@ fn hello(
     ctx: &CommandContext<'_>,
     legacy: bool,
 ) -> Document {
-    let hello_ok = matches!(ctx.command.get("helloOk"), Some(Bson::Boolean(true)));
+    // The server answers `helloOk: true` whenever the field is present, whatever its value.
+    let hello_ok = matches!(ctx.command.get("helloOk"), Some(Bson::Boolean(_)));
     hello_reply(
         world,
         idx,

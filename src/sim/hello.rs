@@ -17,7 +17,8 @@ pub struct HelloRequest {
     /// `isMaster`/`ismaster` (reply field `ismaster`) rather than `hello`
     /// (reply field `isWritablePrimary`).
     pub legacy: bool,
-    /// The request carried `helloOk: true`.
+    /// The request carried a `helloOk` field (the server answers `helloOk: true` to any
+    /// value).
     pub hello_ok: bool,
 }
 
@@ -39,6 +40,10 @@ pub fn hello_reply(
     };
     let version = world.version;
     let mut reply = Document::new();
+    // The server appends helloOk before anything else (replication_info.cpp, CmdHello).
+    if request.hello_ok && version.answers_hello_ok() {
+        reply.insert("helloOk", true);
+    }
     if version.has_topology_version() {
         reply.insert(
             "topologyVersion",
@@ -70,9 +75,6 @@ pub fn hello_reply(
     reply.insert("maxWireVersion", version.max_wire_version());
     if node.kind != NodeKind::Mongos {
         reply.insert("readOnly", false);
-    }
-    if request.hello_ok && version.has_hello() {
-        reply.insert("helloOk", true);
     }
     reply.insert("ok", 1.0);
     reply

@@ -127,8 +127,9 @@ impl ServerVersion {
         self <= ServerVersion::V5_0
     }
 
-    /// The `hello` command and `helloOk` exist from 4.4 (4.4.2) on.
-    pub fn has_hello(self) -> bool {
+    /// Whether a `helloOk` field in a handshake is honoured: the reply then carries
+    /// `helloOk: true` (4.4.2 and later; the emulated 4.4 is a later patch release).
+    pub fn answers_hello_ok(self) -> bool {
         self >= ServerVersion::V4_4
     }
 
