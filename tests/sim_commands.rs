@@ -93,7 +93,7 @@ async fn primary_accepts_writes_and_reads() {
 async fn secondary_refuses_writes_with_version_specific_errors() {
     for (version, name, labelled) in [
         (ServerVersion::V4_2, "NotMaster", false),
-        (ServerVersion::V4_4, "NotMaster", true),
+        (ServerVersion::V4_4, "NotWritablePrimary", true),
         (ServerVersion::V7_0, "NotWritablePrimary", true),
     ] {
         let d =

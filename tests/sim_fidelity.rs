@@ -3,10 +3,25 @@
 
 mod sim_support;
 
-use bson::doc;
+use bson::{doc, Bson, Document};
 use mongo_topology::sim::versions::ALL_VERSIONS;
 use mongo_topology::sim::{Deployment, DeploymentSpec, ServerVersion};
-use sim_support::RawClient;
+use sim_support::{code, RawClient};
+
+fn labels(reply: &Document) -> Vec<String> {
+    match reply.get("errorLabels") {
+        Some(Bson::Array(a)) => a.iter().map(|b| b.as_str().unwrap().to_owned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn code_name(reply: &Document) -> &str {
+    reply.get_str("codeName").unwrap()
+}
+
+fn errmsg(reply: &Document) -> &str {
+    reply.get_str("errmsg").unwrap()
+}
 
 #[tokio::test]
 async fn handshake_fields_by_version() {
@@ -62,6 +77,76 @@ async fn handshake_fields_by_version() {
             assert!(lw.get_datetime(key).is_ok(), "{version} {key}");
         }
         assert!(lw.get_document("majorityOpTime").is_ok());
+        d.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn not_primary_errors_by_version_and_hello_ok() {
+    for version in ALL_VERSIONS {
+        let spec = DeploymentSpec::replica_set("rs0", 2, 0, 0).with_version(version);
+        let d = Deployment::start(spec).await.unwrap();
+        let secondary = &d.addresses()[1];
+        let renamed = version >= ServerVersion::V4_4;
+        let (wp, nso, pos) = if renamed {
+            (
+                "NotWritablePrimary",
+                "NotPrimaryNoSecondaryOk",
+                "NotPrimaryOrSecondary",
+            )
+        } else {
+            ("NotMaster", "NotMasterNoSlaveOk", "NotMasterOrSecondary")
+        };
+        for hello_ok in [false, true] {
+            let mut c = RawClient::connect(secondary).await;
+            c.command("admin", doc! { "isMaster": 1, "helloOk": hello_ok })
+                .await;
+            let new_words = hello_ok && version >= ServerVersion::V5_0;
+            let w = c
+                .command("app", doc! { "insert": "t", "documents": [{}] })
+                .await;
+            assert_eq!((code(&w), code_name(&w)), (10107, wp), "{version}");
+            let expected = if new_words {
+                "not primary"
+            } else {
+                "not master"
+            };
+            assert_eq!(errmsg(&w), expected, "{version} helloOk={hello_ok}");
+            assert!(labels(&w).is_empty(), "{version}: not a retryable write");
+            let r = c.command("app", doc! { "find": "t" }).await;
+            assert_eq!((code(&r), code_name(&r)), (13435, nso), "{version}");
+            let expected = if new_words {
+                "not primary and secondaryOk=false"
+            } else {
+                "not master and slaveOk=false"
+            };
+            assert_eq!(errmsg(&r), expected, "{version} helloOk={hello_ok}");
+        }
+        // A retryable write: labelled from 4.4, with the node's topologyVersion.
+        let mut c = RawClient::connect(secondary).await;
+        let w = c
+            .command(
+                "app",
+                doc! { "insert": "t", "documents": [{}], "txnNumber": 1i64, "lsid": { "id": 1 } },
+            )
+            .await;
+        let expected: Vec<String> = if renamed {
+            vec!["RetryableWriteError".into()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(labels(&w), expected, "{version}");
+        assert_eq!(w.contains_key("topologyVersion"), renamed, "{version}");
+        for key in ["ok", "errmsg", "code", "codeName"] {
+            assert!(w.contains_key(key), "{version}: error lacks {key}");
+        }
+        // The injected node-is-recovering fault uses the version's name for 13436.
+        d.control("fault 1 node-is-recovering 1".parse().unwrap())
+            .await
+            .unwrap();
+        let e = c.command("app", doc! { "ping": 1 }).await;
+        assert_eq!((code(&e), code_name(&e)), (13436, pos), "{version}");
+        assert_eq!(errmsg(&e), "node is recovering");
         d.shutdown().await;
     }
 }

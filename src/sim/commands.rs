@@ -22,6 +22,9 @@ pub struct CommandContext<'a> {
     pub via_op_query: bool,
     /// OP_QUERY SecondaryOk bit (OP_MSG uses `$readPreference` instead).
     pub secondary_ok_flag: bool,
+    /// This connection's last handshake carried `helloOk: true` (the server's
+    /// `Client::supportsHello`), which from 5.0 on selects "not primary" error messages.
+    pub client_hello_ok: bool,
 }
 
 impl CommandContext<'_> {
@@ -160,7 +163,9 @@ fn state_error(
 }
 
 fn not_writable_primary(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
-    let names = world.version.not_writable_primary_names();
+    let names = world
+        .version
+        .not_writable_primary_names(ctx.client_hello_ok);
     state_error(world, idx, ctx, 10107, names)
 }
 
@@ -177,7 +182,10 @@ fn injected_error(
             idx,
             ctx,
             13436,
-            ("NotPrimaryOrSecondary", "node is recovering"),
+            (
+                world.version.not_primary_or_secondary_name(),
+                "node is recovering",
+            ),
         ),
     }
 }
@@ -225,7 +233,9 @@ fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
     let readable = world.is_writable(idx) || (world.is_secondary(idx) && secondary_ok(ctx));
     if !readable {
         if world.is_secondary(idx) {
-            let names = world.version.not_primary_no_secondary_ok_names();
+            let names = world
+                .version
+                .not_primary_no_secondary_ok_names(ctx.client_hello_ok);
             return state_error(world, idx, ctx, 13435, names);
         }
         return state_error(
@@ -234,7 +244,7 @@ fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
             ctx,
             13436,
             (
-                "NotPrimaryOrSecondary",
+                world.version.not_primary_or_secondary_name(),
                 "node is not in primary or recovering state",
             ),
         );

@@ -49,6 +49,8 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
         return;
     };
     let (mut rd, mut wr) = stream.into_split();
+    // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
+    let mut client_hello_ok = false;
     let outcome = loop {
         let bytes = match read_frame(&mut rd, MAX_MESSAGE_SIZE_BYTES).await {
             Ok(Some(bytes)) => bytes,
@@ -60,7 +62,12 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
             Ok(m) => m,
             Err(e) => break Close::Because(format!("malformed message: {e}")),
         };
-        if let Err(close) = handle(&shared, idx, id, message, &mut rd, &mut wr, &mut changes).await
+        let conn = Conn {
+            id,
+            client_hello_ok: &mut client_hello_ok,
+        };
+        if let Err(close) =
+            handle(&shared, idx, conn, message, &mut rd, &mut wr, &mut changes).await
         {
             break close;
         }
@@ -82,10 +89,18 @@ fn peer_went_away(e: &std::io::Error) -> bool {
     )
 }
 
+/// Per-connection state a request may read or change.
+struct Conn<'a> {
+    /// The connection's id (hello's connectionId).
+    id: i64,
+    /// Whether the connection's last handshake carried `helloOk: true`.
+    client_hello_ok: &'a mut bool,
+}
+
 async fn handle(
     shared: &Shared,
     idx: usize,
-    id: i64,
+    conn: Conn<'_>,
     message: Message,
     rd: &mut OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
@@ -93,7 +108,15 @@ async fn handle(
 ) -> Result<(), Close> {
     let request = parse_request(message).map_err(Close::Because)?;
     let name = request.name().to_owned();
-    let has_tv = shared.world().version.has_topology_version();
+    let version = shared.world().version;
+    let has_tv = version.has_topology_version();
+    if is_handshake(&name) && version.answers_hello_ok() {
+        if let Some(Bson::Boolean(hello_ok)) = request.command.get("helloOk") {
+            *conn.client_hello_ok = *hello_ok;
+        }
+    }
+    let id = conn.id;
+    let client_hello_ok = *conn.client_hello_ok;
     let awaitable = if is_handshake(&name) && has_tv && request.error.is_none() {
         match await_spec(&request.command) {
             Ok(spec) => spec,
@@ -118,7 +141,7 @@ async fn handle(
         )
         .await?;
     }
-    let Ok((reply, mut tv)) = compute(shared, idx, id, &request).await else {
+    let Ok((reply, mut tv)) = compute(shared, idx, id, client_hello_ok, &request).await else {
         return Ok(()); // frozen: never answer
     };
     if request.more_to_come {
@@ -142,7 +165,7 @@ async fn handle(
     // Exhaust: keep answering, each reply responding to our previous one.
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
-        let reply = match compute(shared, idx, id, &request).await {
+        let reply = match compute(shared, idx, id, client_hello_ok, &request).await {
             Ok((reply, next_tv)) => {
                 tv = next_tv;
                 reply
@@ -168,6 +191,7 @@ async fn compute(
     shared: &Shared,
     idx: usize,
     id: i64,
+    client_hello_ok: bool,
     request: &Request,
 ) -> Result<(Document, Tv), Option<Tv>> {
     let latency = shared
@@ -193,6 +217,7 @@ async fn compute(
                 connection_id: id,
                 via_op_query: request.op_query,
                 secondary_ok_flag: request.secondary_ok_flag,
+                client_hello_ok,
             };
             run_command(&mut world, idx, SystemTime::now(), &ctx)
         }

@@ -153,25 +153,60 @@ impl ServerVersion {
         self < ServerVersion::V6_0
     }
 
-    /// The codeName and errmsg of error 10107: "NotMaster" before 5.0, then
-    /// "NotWritablePrimary".
-    pub fn not_writable_primary_names(self) -> (&'static str, &'static str) {
-        if self >= ServerVersion::V5_0 {
-            ("NotWritablePrimary", "not primary")
-        } else {
-            ("NotMaster", "not master")
-        }
+    /// Whether the error codes 10107, 13435 and 13436 carry their post-rename codeNames
+    /// (NotWritablePrimary, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary): from 4.4 on
+    /// (the rename reached the 4.4 branch in its later patch releases).
+    fn renamed_error_codes(self) -> bool {
+        self >= ServerVersion::V4_4
     }
 
-    /// The codeName and errmsg of error 13435 (a read on a secondary without secondaryOk).
-    pub fn not_primary_no_secondary_ok_names(self) -> (&'static str, &'static str) {
-        if self >= ServerVersion::V5_0 {
-            (
-                "NotPrimaryNoSecondaryOk",
-                "not primary and secondaryOk=false",
-            )
+    /// Whether the "not primary" error messages depend on the connection: from 5.0 on a
+    /// client that sent `helloOk` in its handshake reads "not primary", others "not master".
+    fn messages_follow_hello_ok(self) -> bool {
+        self >= ServerVersion::V5_0
+    }
+
+    /// The codeName and errmsg of error 10107 (a write on a node that is not primary), for
+    /// a connection whose handshake did (`client_hello_ok`) or did not carry `helloOk`.
+    pub fn not_writable_primary_names(self, client_hello_ok: bool) -> (&'static str, &'static str) {
+        let name = if self.renamed_error_codes() {
+            "NotWritablePrimary"
         } else {
-            ("NotMasterNoSlaveOk", "not master and slaveOk=false")
+            "NotMaster"
+        };
+        let message = if self.messages_follow_hello_ok() && client_hello_ok {
+            "not primary"
+        } else {
+            "not master"
+        };
+        (name, message)
+    }
+
+    /// The codeName and errmsg of error 13435 (a read on a non-primary without
+    /// secondaryOk), for a connection whose handshake did or did not carry `helloOk`.
+    pub fn not_primary_no_secondary_ok_names(
+        self,
+        client_hello_ok: bool,
+    ) -> (&'static str, &'static str) {
+        let name = if self.renamed_error_codes() {
+            "NotPrimaryNoSecondaryOk"
+        } else {
+            "NotMasterNoSlaveOk"
+        };
+        let message = if self.messages_follow_hello_ok() && client_hello_ok {
+            "not primary and secondaryOk=false"
+        } else {
+            "not master and slaveOk=false"
+        };
+        (name, message)
+    }
+
+    /// The codeName of error 13436 (a node neither primary nor secondary, e.g. recovering).
+    pub fn not_primary_or_secondary_name(self) -> &'static str {
+        if self.renamed_error_codes() {
+            "NotPrimaryOrSecondary"
+        } else {
+            "NotMasterOrSecondary"
         }
     }
 }
