@@ -5,7 +5,7 @@ mod sim_support;
 
 use bson::{doc, Bson, Document};
 use mongo_topology::sim::versions::ALL_VERSIONS;
-use mongo_topology::sim::{Deployment, DeploymentSpec, ServerVersion};
+use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
 use sim_support::{code, RawClient};
 
 fn labels(reply: &Document) -> Vec<String> {
@@ -147,6 +147,44 @@ async fn not_primary_errors_by_version_and_hello_ok() {
         let e = c.command("app", doc! { "ping": 1 }).await;
         assert_eq!((code(&e), code_name(&e)), (13436, pos), "{version}");
         assert_eq!(errmsg(&e), "node is recovering");
+        d.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn reads_on_nodes_that_are_neither_primary_nor_secondary() {
+    for version in [ServerVersion::V4_2, ServerVersion::V7_0] {
+        let spec = DeploymentSpec::new(TopologySpec::ReplicaSet {
+            name: "rs0".into(),
+            members: vec![
+                MemberSpec::data(),
+                MemberSpec::data().recovering(),
+                MemberSpec::arbiter(),
+            ],
+        })
+        .with_version(version);
+        let d = Deployment::start(spec).await.unwrap();
+        let a = d.addresses();
+        let pos = if version >= ServerVersion::V4_4 {
+            "NotPrimaryOrSecondary"
+        } else {
+            "NotMasterOrSecondary"
+        };
+        let secondary_ok = doc! { "find": "t", "$readPreference": { "mode": "secondary" } };
+        // Without secondaryOk every non-primary refuses with 13435 first.
+        for addr in [&a[1], &a[2]] {
+            let mut c = RawClient::connect(addr).await;
+            let r = c.command("app", doc! { "find": "t" }).await;
+            assert_eq!(code(&r), 13435, "{version} {addr}");
+        }
+        let mut c = RawClient::connect(&a[1]).await;
+        let r = c.command("app", secondary_ok.clone()).await;
+        assert_eq!((code(&r), code_name(&r)), (13436, pos), "{version}");
+        assert_eq!(errmsg(&r), "node is recovering");
+        let mut c = RawClient::connect(&a[2]).await;
+        let r = c.command("app", secondary_ok.clone()).await;
+        assert_eq!((code(&r), code_name(&r)), (13436, pos), "{version}");
+        assert_eq!(errmsg(&r), "node is not in primary or recovering state");
         d.shutdown().await;
     }
 }

@@ -230,24 +230,8 @@ fn secondary_ok(ctx: &CommandContext<'_>) -> bool {
 }
 
 fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
-    let readable = world.is_writable(idx) || (world.is_secondary(idx) && secondary_ok(ctx));
-    if !readable {
-        if world.is_secondary(idx) {
-            let names = world
-                .version
-                .not_primary_no_secondary_ok_names(ctx.client_hello_ok);
-            return state_error(world, idx, ctx, 13435, names);
-        }
-        return state_error(
-            world,
-            idx,
-            ctx,
-            13436,
-            (
-                world.version.not_primary_or_secondary_name(),
-                "node is not in primary or recovering state",
-            ),
-        );
+    if let Some(refusal) = read_refusal(world, idx, ctx) {
+        return refusal;
     }
     let collection = match ctx.command.get("find") {
         Some(Bson::String(c)) => c.clone(),
@@ -257,6 +241,32 @@ fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
         "cursor": { "firstBatch": [], "id": 0i64, "ns": format!("{}.{}", ctx.db, collection) },
         "ok": 1.0,
     }
+}
+
+/// Why a read (a command allowed on secondaries when the client opts in) may not run on
+/// node `idx`, in the order the server's command dispatch checks it
+/// (service_entry_point_common.cpp): without secondaryOk any non-primary refuses with 13435;
+/// with it, a node that is neither primary nor secondary refuses with 13436.
+fn read_refusal(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Option<Document> {
+    if world.is_writable(idx) {
+        return None;
+    }
+    let version = world.version;
+    if !secondary_ok(ctx) {
+        let names = version.not_primary_no_secondary_ok_names(ctx.client_hello_ok);
+        return Some(state_error(world, idx, ctx, 13435, names));
+    }
+    if world.is_secondary(idx) {
+        return None;
+    }
+    let recovering = world.node(idx).is_some_and(|n| n.recovering && n.in_config);
+    let message = if recovering {
+        "node is recovering"
+    } else {
+        "node is not in primary or recovering state"
+    };
+    let names = (version.not_primary_or_secondary_name(), message);
+    Some(state_error(world, idx, ctx, 13436, names))
 }
 
 /// Replica set members (in a config) and mongos gossip `$clusterTime` and `operationTime`.
