@@ -6,7 +6,7 @@ mod sim_support;
 use bson::{doc, Bson, Document};
 use mongo_topology::sim::versions::ALL_VERSIONS;
 use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
-use sim_support::{code, RawClient};
+use sim_support::{code, ok, RawClient};
 
 fn labels(reply: &Document) -> Vec<String> {
     match reply.get("errorLabels") {
@@ -185,6 +185,38 @@ async fn reads_on_nodes_that_are_neither_primary_nor_secondary() {
         let r = c.command("app", secondary_ok.clone()).await;
         assert_eq!((code(&r), code_name(&r)), (13436, pos), "{version}");
         assert_eq!(errmsg(&r), "node is not in primary or recovering state");
+        d.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn op_query_policy_by_version() {
+    for version in ALL_VERSIONS {
+        let spec = DeploymentSpec::replica_set("rs0", 1, 0, 0).with_version(version);
+        let d = Deployment::start(spec).await.unwrap();
+        let mut c = RawClient::connect(&d.addresses()[0]).await;
+        for handshake in ["hello", "isMaster", "ismaster"] {
+            let h = c.op_query("admin", doc! { handshake: 1 }).await;
+            assert_eq!(ok(&h), 1.0, "{version} {handshake}");
+        }
+        // buildInfo stays allowed over OP_QUERY (old drivers still send it that way).
+        let info = c.op_query("admin", doc! { "buildinfo": 1 }).await;
+        assert_eq!(ok(&info), 1.0, "{version}");
+        let ping = c.op_query("admin", doc! { "ping": 1 }).await;
+        if version <= ServerVersion::V5_0 {
+            assert_eq!(ok(&ping), 1.0, "{version}");
+        } else {
+            assert_eq!(
+                (code(&ping), code_name(&ping)),
+                (352, "UnsupportedOpQueryCommand")
+            );
+            assert_eq!(
+                errmsg(&ping),
+                "Unsupported OP_QUERY command: ping. The client driver may require an \
+                 upgrade. For more details see \
+                 https://dochub.mongodb.org/core/legacy-opcode-removal"
+            );
+        }
         d.shutdown().await;
     }
 }

@@ -53,7 +53,7 @@ pub fn run_command(
 ) -> Document {
     let name = ctx.name().to_owned();
     let version = world.version;
-    if ctx.via_op_query && !is_handshake(&name) && !version.accepts_all_commands_over_op_query() {
+    if ctx.via_op_query && !version.accepts_over_op_query(&name) {
         return error_reply(
             352,
             "UnsupportedOpQueryCommand",

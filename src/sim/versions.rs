@@ -121,10 +121,24 @@ impl ServerVersion {
         0
     }
 
-    /// Up to 5.0 every command is accepted over OP_QUERY; from 5.1 on only the handshake
-    /// (`hello`, `isMaster`, `ismaster`) is, others fail with UnsupportedOpQueryCommand.
-    pub fn accepts_all_commands_over_op_query(self) -> bool {
-        self <= ServerVersion::V5_0
+    /// Whether command `name` may arrive as an OP_QUERY. Up to 5.0 every command may; from
+    /// 5.1 on (so in 6.0, 7.0, 8.0) only the handshake and a few commands old drivers and
+    /// 5.0 cluster members still send that way (`checkAllowedOpQueryCommand` in
+    /// src/mongo/rpc/check_allowed_op_query_cmd.cpp); others fail with
+    /// UnsupportedOpQueryCommand (352).
+    pub fn accepts_over_op_query(self, name: &str) -> bool {
+        const ALLOWED_FROM_5_1: [&str; 9] = [
+            "hello",
+            "isMaster",
+            "ismaster",
+            "_isSelf",
+            "authenticate",
+            "buildinfo",
+            "buildInfo",
+            "saslContinue",
+            "saslStart",
+        ];
+        self <= ServerVersion::V5_0 || ALLOWED_FROM_5_1.contains(&name)
     }
 
     /// Whether a `helloOk` field in a handshake is honoured: the reply then carries
