@@ -3,6 +3,8 @@
 
 mod sim_support;
 
+use std::time::Duration;
+
 use bson::{doc, Bson, Document};
 use mongo_topology::sim::versions::ALL_VERSIONS;
 use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
@@ -219,4 +221,46 @@ async fn op_query_policy_by_version() {
         }
         d.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn member_lists_and_delay_fields() {
+    let mut visible_delayed = MemberSpec::passive();
+    visible_delayed.config.secondary_delay = Duration::from_secs(3600);
+    let spec = DeploymentSpec::new(TopologySpec::ReplicaSet {
+        name: "rs0".into(),
+        members: vec![
+            MemberSpec::data(),
+            MemberSpec::passive(),
+            MemberSpec::hidden(),
+            visible_delayed,
+            MemberSpec::arbiter(),
+        ],
+    });
+    let d = Deployment::start(spec).await.unwrap();
+    let a = d.addresses();
+    let h = RawClient::connect(&a[0]).await.hello().await;
+    let list = |key: &str| -> Vec<String> {
+        h.get_array(key)
+            .map(|v| v.iter().map(|b| b.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    // Hidden and delayed members are in no list, even when the delayed one is visible.
+    assert_eq!(list("hosts"), vec![a[0].clone()]);
+    assert_eq!(list("passives"), vec![a[1].clone()]);
+    assert_eq!(list("arbiters"), vec![a[4].clone()]);
+    // Priority-0 members say passive: true, hidden ones too.
+    let mut c = RawClient::connect(&a[2]).await;
+    let hidden = c.hello().await;
+    assert_eq!(hidden.get_bool("hidden").ok(), Some(true));
+    assert_eq!(hidden.get_bool("passive").ok(), Some(true));
+    // The delay is secondaryDelaySecs to hello, slaveDelay to legacy isMaster.
+    let mut c = RawClient::connect(&a[3]).await;
+    let hello = c.hello().await;
+    assert_eq!(hello.get_i64("secondaryDelaySecs").ok(), Some(3600));
+    assert!(!hello.contains_key("slaveDelay"));
+    let legacy = c.command("admin", doc! { "isMaster": 1 }).await;
+    assert_eq!(legacy.get_i64("slaveDelay").ok(), Some(3600));
+    assert!(!legacy.contains_key("secondaryDelaySecs"));
+    d.shutdown().await;
 }

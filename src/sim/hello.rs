@@ -100,22 +100,28 @@ fn member_fields(
             return;
         }
     };
-    let listed = |pick: fn(&NodeState) -> bool| -> Vec<Bson> {
+    // The member lists, as the topology coordinator fills them: hidden and delayed members
+    // are left out; electable members (priority > 0) are hosts, arbiters are arbiters, the
+    // rest (priority 0) are passives.
+    let listed = |pick: fn(&super::state::MemberConfig) -> bool| -> Vec<Bson> {
         world
             .nodes
             .iter()
-            .filter(|n| n.kind == NodeKind::Member && n.in_config && pick(n))
+            .filter(|n| n.kind == NodeKind::Member && n.in_config)
+            .filter(|n| {
+                n.config
+                    .as_ref()
+                    .is_some_and(|c| !c.hidden && c.secondary_delay.is_zero() && pick(c))
+            })
             .map(|n| Bson::String(n.address.clone()))
             .collect()
     };
-    let hosts = listed(|n| {
-        n.config
-            .as_ref()
-            .is_some_and(|c| !c.arbiter && !c.hidden && !c.passive())
-    });
-    let passives = listed(|n| n.config.as_ref().is_some_and(|c| c.passive()));
-    let arbiters = listed(|n| n.config.as_ref().is_some_and(|c| c.arbiter));
-    reply.insert("hosts", hosts);
+    let hosts = listed(|c| !c.arbiter && c.priority > 0.0);
+    let arbiters = listed(|c| c.arbiter);
+    let passives = listed(|c| !c.arbiter && c.priority <= 0.0);
+    if !hosts.is_empty() {
+        reply.insert("hosts", hosts);
+    }
     if !passives.is_empty() {
         reply.insert("passives", passives);
     }
@@ -144,6 +150,17 @@ fn member_fields(
     }
     if config.priority <= 0.0 && !config.arbiter {
         reply.insert("passive", true);
+    }
+    if !config.secondary_delay.is_zero() {
+        // `slaveDelay` to legacy isMaster, `secondaryDelaySecs` to hello (every version
+        // that has hello names it so).
+        let key = if writable_key == "ismaster" {
+            "slaveDelay"
+        } else {
+            "secondaryDelaySecs"
+        };
+        let secs = i64::try_from(config.secondary_delay.as_secs()).unwrap_or(i64::MAX);
+        reply.insert(key, secs);
     }
     if config.hidden {
         reply.insert("hidden", true);
