@@ -72,11 +72,14 @@ async fn handshake_fields_by_version() {
         assert_eq!(h.get_i32("logicalSessionTimeoutMinutes").ok(), Some(30));
         assert_eq!(h.get_bool("readOnly").ok(), Some(false));
         assert!(h.get_datetime("localTime").is_ok());
+        // setVersion is a 32-bit int; lastWrite has all four fields, dates in whole seconds.
+        assert_eq!(h.get("setVersion"), Some(&Bson::Int32(1)), "{version}");
         let lw = h.get_document("lastWrite").unwrap();
         let op = lw.get_document("opTime").unwrap();
         assert!(op.get_timestamp("ts").is_ok() && op.get_i64("t").is_ok());
         for key in ["lastWriteDate", "majorityWriteDate"] {
-            assert!(lw.get_datetime(key).is_ok(), "{version} {key}");
+            let date = lw.get_datetime(key).unwrap();
+            assert_eq!(date.timestamp_millis() % 1000, 0, "{version} {key}");
         }
         assert!(lw.get_document("majorityOpTime").is_ok());
         d.shutdown().await;

@@ -49,7 +49,7 @@ async fn replica_set_members_report_their_roles() {
     assert_eq!(primary.get_str("me").ok(), Some(a[0].as_str()));
     assert_eq!(primary.get_str("primary").ok(), Some(a[0].as_str()));
     assert!(primary.get_object_id("electionId").is_ok());
-    assert_eq!(primary.get_i64("setVersion").ok(), Some(1));
+    assert_eq!(primary.get_i32("setVersion").ok(), Some(1));
     assert_eq!(
         strings(primary.get("hosts").unwrap()),
         vec![a[0].clone(), a[1].clone(), a[6].clone()]
@@ -115,21 +115,23 @@ async fn replica_set_members_report_their_roles() {
         .command("test", doc! { "insert": "c", "documents": [{ "x": 1 }] })
         .await;
     assert_eq!(w.get_i32("n").ok(), Some(1));
-    let last_date = |h: &bson::Document| {
-        *h.get_document("lastWrite")
+    let last_op = |h: &bson::Document| {
+        h.get_document("lastWrite")
             .unwrap()
-            .get_datetime("lastWriteDate")
+            .get_document("opTime")
+            .unwrap()
+            .get_timestamp("ts")
             .unwrap()
     };
-    let primary_after = last_date(&c.hello().await);
-    let delayed_after = last_date(&RawClient::connect(&a[5]).await.hello().await);
+    let primary_after = last_op(&c.hello().await);
+    let delayed_after = last_op(&RawClient::connect(&a[5]).await.hello().await);
     assert!(
-        primary_after > last_date(primary),
+        primary_after > last_op(primary),
         "the write advanced the primary's lastWrite"
     );
     assert_eq!(
         delayed_after,
-        last_date(delayed),
+        last_op(delayed),
         "the delayed member did not see it"
     );
     // RSOther: recovering member.

@@ -134,7 +134,11 @@ fn member_fields(
         set.name.clone()
     };
     reply.insert("setName", set_name);
-    reply.insert("setVersion", set.set_version);
+    // Appended as a 32-bit int (`static_cast<int>` in hello_response.cpp).
+    reply.insert(
+        "setVersion",
+        i32::try_from(set.set_version).unwrap_or(i32::MAX),
+    );
     let is_primary = world.is_primary(idx);
     reply.insert(writable_key, is_primary);
     reply.insert("secondary", world.is_secondary(idx));

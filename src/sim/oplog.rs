@@ -27,9 +27,10 @@ impl OpTime {
         doc! { "ts": self.ts, "t": self.term }
     }
 
-    /// The date as BSON.
+    /// The date as BSON, as servers report it (lastWriteDate, optimeDate): the seconds of
+    /// the optime's timestamp, so whole seconds (`appendTimeT` in hello_response.cpp).
     pub fn bson_date(self) -> bson::DateTime {
-        bson::DateTime::from_system_time(self.date)
+        bson::DateTime::from_millis(i64::from(self.ts.time).saturating_mul(1000))
     }
 }
 
