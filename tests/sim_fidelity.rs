@@ -267,3 +267,40 @@ async fn member_lists_and_delay_fields() {
     assert!(!legacy.contains_key("secondaryDelaySecs"));
     d.shutdown().await;
 }
+
+#[tokio::test]
+async fn mongos_handshake_by_version() {
+    for version in ALL_VERSIONS {
+        let d = Deployment::start(DeploymentSpec::sharded(1).with_version(version))
+            .await
+            .unwrap();
+        let mut c = RawClient::connect(&d.addresses()[0]).await;
+        let h = c
+            .command("admin", doc! { "isMaster": 1, "helloOk": true })
+            .await;
+        let keys: Vec<&str> = h.keys().map(String::as_str).collect();
+        assert_eq!(h.get_bool("ismaster").ok(), Some(true), "{version}");
+        assert_eq!(h.get_str("msg").ok(), Some("isdbgrid"), "{version}");
+        let modern = version >= ServerVersion::V4_4;
+        assert_eq!(h.contains_key("topologyVersion"), modern, "{version}");
+        assert_eq!(
+            h.get_bool("helloOk").ok(),
+            modern.then_some(true),
+            "{version}"
+        );
+        if modern {
+            // mongos appends helloOk after its role fields, not first as mongod does.
+            let at = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+            assert!(at("helloOk") > at("msg"), "{version}: {keys:?}");
+        }
+        assert_eq!(
+            h.contains_key("connectionId"),
+            version >= ServerVersion::V4_2,
+            "{version}"
+        );
+        for absent in ["readOnly", "setName", "hosts", "isreplicaset"] {
+            assert!(!h.contains_key(absent), "{version}: mongos sent {absent}");
+        }
+        d.shutdown().await;
+    }
+}

@@ -40,8 +40,10 @@ pub fn hello_reply(
     };
     let version = world.version;
     let mut reply = Document::new();
-    // The server appends helloOk before anything else (replication_info.cpp, CmdHello).
-    if request.hello_ok && version.answers_hello_ok() {
+    let hello_ok = request.hello_ok && version.answers_hello_ok();
+    // mongod appends helloOk before anything else (CmdHello in replication_info.cpp);
+    // mongos after its role fields (cluster_hello_cmd.cpp).
+    if hello_ok && node.kind != NodeKind::Mongos {
         reply.insert("helloOk", true);
     }
     if version.has_topology_version() {
@@ -54,6 +56,9 @@ pub fn hello_reply(
         NodeKind::Mongos => {
             reply.insert(writable_key, true);
             reply.insert("msg", "isdbgrid");
+            if hello_ok {
+                reply.insert("helloOk", true);
+            }
         }
         NodeKind::Standalone => {
             reply.insert(writable_key, true);
