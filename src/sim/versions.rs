@@ -1,5 +1,64 @@
 //! Emulated server versions: wire versions, buildInfo version, and the behaviours that
 //! changed between releases.
+//!
+//! Each series is emulated as its last patch release (see [`ServerVersion::full_version`]),
+//! so backports made in a series' patch releases count.
+//!
+//! | Series | maxWireVersion | `hello` command | `helloOk` answered | topologyVersion, awaitable hello | connectionId | OP_QUERY commands | codeNames of 10107 / 13435 / 13436 | "not primary" texts | `RetryableWriteError` label | getnonce |
+//! |---|---|---|---|---|---|---|---|---|---|---|
+//! | 3.6 | 6  | yes (3.6.21+) | no  | no  | no  | all | NotMaster / NotMasterNoSlaveOk / NotMasterOrSecondary | never | no | yes |
+//! | 4.0 | 7  | yes (4.0.21+) | no  | no  | no  | all | NotMaster / NotMasterNoSlaveOk / NotMasterOrSecondary | never | no | yes |
+//! | 4.2 | 8  | yes (4.2.10+) | no  | no  | yes | all | NotMaster / NotMasterNoSlaveOk / NotMasterOrSecondary | never | no | yes |
+//! | 4.4 | 9  | yes (4.4.2+)  | yes | yes | yes | all | NotWritablePrimary / NotPrimaryNoSecondaryOk / NotPrimaryOrSecondary | never | yes | yes |
+//! | 5.0 | 13 | yes | yes | yes | yes | all | NotWritablePrimary / NotPrimaryNoSecondaryOk / NotPrimaryOrSecondary | after helloOk | yes | yes |
+//! | 6.0 | 17 | yes | yes | yes | yes | handshake + few | NotWritablePrimary / NotPrimaryNoSecondaryOk / NotPrimaryOrSecondary | after helloOk | yes | no |
+//! | 7.0 | 21 | yes | yes | yes | yes | handshake + few | NotWritablePrimary / NotPrimaryNoSecondaryOk / NotPrimaryOrSecondary | after helloOk | yes | no |
+//! | 8.0 | 25 | yes | yes | yes | yes | handshake + few | NotWritablePrimary / NotPrimaryNoSecondaryOk / NotPrimaryOrSecondary | after helloOk | yes | no |
+//!
+//! minWireVersion is 0 for clients in every version. The columns, with their sources:
+//!
+//! - **hello**: new in 5.0 and backported to 4.4.2, 4.2.10, 4.0.21 and 3.6.21 (MongoDB
+//!   manual, `hello` command page of v4.4). A `hello` request gets `isWritablePrimary` and
+//!   `secondaryDelaySecs`, legacy `isMaster`/`ismaster` gets `ismaster` and `slaveDelay`
+//!   (`useLegacyResponseFields`, src/mongo/db/repl/replication_info.cpp and
+//!   hello_response.cpp, already so in the 4.0 backport).
+//! - **helloOk**: a handshake carrying a `helloOk` field of any boolean value is answered
+//!   with `helloOk: true`, first among mongod's fields, after the role fields on mongos
+//!   (replication_info.cpp, src/mongo/s/commands/cluster_hello_cmd.cpp). The 4.0 backport
+//!   of `hello` has no helloOk; it is emulated from 4.4 on.
+//! - **OP_QUERY**: up to 5.0 any command may come as OP_QUERY; from 5.1 only `hello`,
+//!   `isMaster`, `ismaster`, `_isSelf`, `authenticate`, `buildinfo`, `buildInfo`,
+//!   `saslStart` and `saslContinue` (src/mongo/rpc/check_allowed_op_query_cmd.cpp); any other
+//!   fails with 352 UnsupportedOpQueryCommand, "Unsupported OP_QUERY command: NAME. The
+//!   client driver may require an upgrade. For more details see
+//!   <https://dochub.mongodb.org/core/legacy-opcode-removal>" (MongoDB 6.0 compatibility notes,
+//!   "legacy opcodes removed").
+//! - **codeNames**: the server renamed 10107, 13435 and 13436 when it dropped master/slave
+//!   terminology; 4.4 servers already answered `codeName: NotWritablePrimary` before 5.0 was
+//!   released (published shell output, topologyVersion present, errmsg "not master"), and
+//!   3.6–4.2 dispatch code raises ErrorCodes::NotMaster / NotMasterNoSlaveOk /
+//!   NotMasterOrSecondary (src/mongo/db/service_entry_point_common.cpp).
+//! - **"not primary" texts**: from 5.0 the errmsg of 10107 is "not primary" and of 13435
+//!   "not primary and secondaryOk=false" when the connection's handshake carried
+//!   `helloOk: true` (`Client::supportsHello`), "not master" / "not master and
+//!   slaveOk=false" otherwise (service_entry_point_common.cpp). 13436 reads "node is
+//!   recovering" or "node is not in primary or recovering state".
+//! - **RetryableWriteError**: from 4.4 the server labels errors whose code is in the
+//!   RetriableError category (10107, 13435, 13436, 91, 189, ...; src/mongo/base/
+//!   error_codes.yml) when the command is a retryable write: it carries `txnNumber` and no
+//!   `autocommit` (`ErrorLabelBuilder::isRetryableWriteError`, src/mongo/db/error_labels.cpp).
+//!   Not-primary errors carry the node's `topologyVersion` from 4.4 on.
+//! - **getnonce**: deprecated in 4.0 (manual, v4.2 `getnonce` page); its removal in 6.0 is
+//!   kept from the original emulation but was not confirmed against a source.
+//!
+//! Hello fields common to all versions (hello_response.cpp, replication_info.cpp,
+//! topology_coordinator.cpp): `maxBsonObjectSize` 16777216, `maxMessageSizeBytes` 48000000,
+//! `maxWriteBatchSize` 100000, `localTime`, `logicalSessionTimeoutMinutes` 30, `readOnly`
+//! (mongod only), `msg: "isdbgrid"` (mongos), `setVersion` as a 32-bit int, `lastWrite`
+//! with `opTime`, `lastWriteDate`, `majorityOpTime`, `majorityWriteDate` (dates in whole
+//! seconds), `electionId` on the primary only; hidden and delayed members are in no member
+//! list, priority-0 members are `passives` and say `passive: true`; a member without a
+//! config answers `isreplicaset: true` with an `info` message and no `setName`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -162,7 +221,8 @@ impl ServerVersion {
         self >= ServerVersion::V4_2
     }
 
-    /// `getnonce` (deprecated in 4.0) was removed in 6.0.
+    /// `getnonce` (deprecated in 4.0) is answered before 6.0 only (removal version not
+    /// confirmed against a source; see the module table).
     pub fn has_getnonce(self) -> bool {
         self < ServerVersion::V6_0
     }
@@ -243,5 +303,45 @@ mod tests {
         let wires: Vec<i32> = ALL_VERSIONS.iter().map(|v| v.max_wire_version()).collect();
         assert!(wires.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(ServerVersion::V4_4.version_array(), [4, 4, 29, 0]);
+    }
+
+    #[test]
+    fn error_names_follow_the_table() {
+        use ServerVersion::*;
+        assert_eq!(
+            V4_2.not_writable_primary_names(true),
+            ("NotMaster", "not master")
+        );
+        assert_eq!(
+            V4_4.not_writable_primary_names(true),
+            ("NotWritablePrimary", "not master")
+        );
+        assert_eq!(
+            V5_0.not_writable_primary_names(false),
+            ("NotWritablePrimary", "not master")
+        );
+        assert_eq!(
+            V5_0.not_primary_no_secondary_ok_names(true),
+            (
+                "NotPrimaryNoSecondaryOk",
+                "not primary and secondaryOk=false"
+            )
+        );
+        assert_eq!(V3_6.not_primary_or_secondary_name(), "NotMasterOrSecondary");
+        assert_eq!(
+            V8_0.not_primary_or_secondary_name(),
+            "NotPrimaryOrSecondary"
+        );
+    }
+
+    #[test]
+    fn op_query_allow_list_applies_from_6_0() {
+        use ServerVersion::*;
+        assert!(V5_0.accepts_over_op_query("find"));
+        assert!(!V6_0.accepts_over_op_query("find"));
+        assert!(!V8_0.accepts_over_op_query("ping"));
+        for name in ["hello", "isMaster", "ismaster", "buildInfo", "saslStart"] {
+            assert!(V8_0.accepts_over_op_query(name), "{name}");
+        }
     }
 }
