@@ -304,3 +304,41 @@ async fn mongos_handshake_by_version() {
         d.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn build_info_by_version_and_node_kind() {
+    for version in ALL_VERSIONS {
+        for spec in [
+            DeploymentSpec::replica_set("rs0", 1, 0, 0),
+            DeploymentSpec::sharded(1),
+        ] {
+            let mongos = matches!(spec.topology, TopologySpec::Sharded { .. });
+            let d = Deployment::start(spec.with_version(version)).await.unwrap();
+            let mut c = RawClient::connect(&d.addresses()[0]).await;
+            let info = c.command("admin", doc! { "buildInfo": 1 }).await;
+            let version_string = info.get_str("version").unwrap();
+            assert!(version_string.starts_with(&format!("{}.", version.series())));
+            let parts: Vec<i32> = version_string
+                .split('.')
+                .map(|p| p.parse().unwrap())
+                .collect();
+            let array: Vec<i32> = info
+                .get_array("versionArray")
+                .unwrap()
+                .iter()
+                .map(|b| b.as_i32().unwrap())
+                .collect();
+            assert_eq!(array, [parts[0], parts[1], parts[2], 0], "{version}");
+            assert_eq!(info.get_str("gitVersion").unwrap().len(), 40);
+            assert_eq!(info.get_i32("maxBsonObjectSize").ok(), Some(16_777_216));
+            assert!(info.get_document("openssl").is_ok());
+            assert_eq!(
+                info.contains_key("storageEngines"),
+                !mongos,
+                "{version} mongos={mongos}"
+            );
+            assert_eq!(ok(&info), 1.0);
+            d.shutdown().await;
+        }
+    }
+}

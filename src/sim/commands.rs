@@ -78,7 +78,7 @@ pub fn run_command(
         "hello" => hello(world, idx, now, ctx, false),
         "isMaster" | "ismaster" => hello(world, idx, now, ctx, true),
         "ping" => doc! { "ok": 1.0 },
-        "buildInfo" | "buildinfo" => build_info(world),
+        "buildInfo" | "buildinfo" => build_info(world, idx),
         "endSessions" => doc! { "ok": 1.0 },
         "getnonce" if version.has_getnonce() => {
             doc! { "nonce": format!("{:016x}", rand::random::<u64>()), "ok": 1.0 }
@@ -111,10 +111,12 @@ fn hello(
     )
 }
 
-fn build_info(world: &World) -> Document {
+/// buildInfo, in the order `VersionInfoInterface::appendBuildInfo` writes it
+/// (src/mongo/util/version.cpp); mongod then appends its storage engines, mongos does not.
+fn build_info(world: &World, idx: usize) -> Document {
     let v = world.version;
     let array: Vec<Bson> = v.version_array().iter().map(|n| Bson::Int32(*n)).collect();
-    doc! {
+    let mut reply = doc! {
         "version": v.full_version(),
         "gitVersion": "0000000000000000000000000000000000000000",
         "modules": [],
@@ -122,12 +124,18 @@ fn build_info(world: &World) -> Document {
         "javascriptEngine": "mozjs",
         "sysInfo": "deprecated",
         "versionArray": array,
+        // What a build without TLS support reports.
+        "openssl": { "running": "disabled", "compiled": "disabled" },
+        "buildEnvironment": {},
         "bits": 64,
         "debug": false,
         "maxBsonObjectSize": crate::wire::MAX_BSON_OBJECT_SIZE,
-        "storageEngines": ["devnull", "wiredTiger"],
-        "ok": 1.0,
+    };
+    if world.node(idx).is_some_and(|n| n.kind != NodeKind::Mongos) {
+        reply.insert("storageEngines", vec!["devnull", "wiredTiger"]);
     }
+    reply.insert("ok", 1.0);
+    reply
 }
 
 /// Whether the command is a retryable write (it carries a txnNumber outside a transaction).
