@@ -342,3 +342,43 @@ async fn build_info_by_version_and_node_kind() {
         }
     }
 }
+
+#[tokio::test]
+async fn removed_and_uninitiated_members_by_version() {
+    for version in [ServerVersion::V4_4, ServerVersion::V5_0] {
+        let spec = DeploymentSpec::new(TopologySpec::ReplicaSet {
+            name: "rs0".into(),
+            members: vec![
+                MemberSpec::data(),
+                MemberSpec::data(),
+                MemberSpec::data().spare(),
+            ],
+        })
+        .with_version(version);
+        let d = Deployment::start(spec).await.unwrap();
+        let a = d.addresses();
+        // Never in a config: no setName, no lists.
+        let ghost = RawClient::connect(&a[2]).await.hello().await;
+        assert_eq!(ghost.get_bool("isreplicaset").ok(), Some(true));
+        for absent in ["setName", "hosts", "setVersion", "me", "lastWrite"] {
+            assert!(!ghost.contains_key(absent), "{version}: {absent}");
+        }
+        // Removed by a reconfig: still names the set; lists the members up to 4.4 only.
+        d.control("reconfig remove 1".parse().unwrap())
+            .await
+            .unwrap();
+        let removed = RawClient::connect(&a[1]).await.hello().await;
+        assert_eq!(removed.get_bool("isreplicaset").ok(), Some(true));
+        assert_eq!(removed.get_bool("isWritablePrimary").ok(), Some(false));
+        assert_eq!(removed.get_str("setName").ok(), Some("rs0"), "{version}");
+        assert_eq!(
+            removed.contains_key("hosts"),
+            version <= ServerVersion::V4_4,
+            "{version}"
+        );
+        for absent in ["setVersion", "me", "lastWrite", "primary"] {
+            assert!(!removed.contains_key(absent), "{version}: {absent}");
+        }
+        d.shutdown().await;
+    }
+}

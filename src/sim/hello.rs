@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use bson::{doc, Bson, Document};
 
 use super::state::{election_id, NodeKind, NodeState, World};
+use super::versions::ServerVersion;
 use crate::wire::{MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE};
 
 /// Logical session timeout every emulated server reports.
@@ -85,6 +86,14 @@ pub fn hello_reply(
     reply
 }
 
+/// What a member without a usable config says (`markAsNoConfig` in hello_response.cpp).
+fn no_config_fields(writable_key: &str, reply: &mut Document) {
+    reply.insert(writable_key, false);
+    reply.insert("secondary", false);
+    reply.insert("info", "Does not have a valid replica set config");
+    reply.insert("isreplicaset", true);
+}
+
 /// The replica set fields of a member's reply.
 fn member_fields(
     world: &World,
@@ -95,13 +104,10 @@ fn member_fields(
     reply: &mut Document,
 ) {
     let set = match &world.set {
-        Some(set) if node.in_config => set,
+        Some(set) if node.in_config || node.removed => set,
         _ => {
-            // RSGhost: not (or no longer) part of an initiated replica set config.
-            reply.insert(writable_key, false);
-            reply.insert("secondary", false);
-            reply.insert("info", "Does not have a valid replica set config");
-            reply.insert("isreplicaset", true);
+            // RSGhost: a member that never received a replica set config.
+            no_config_fields(writable_key, reply);
             return;
         }
     };
@@ -124,13 +130,16 @@ fn member_fields(
     let hosts = listed(|c| !c.arbiter && c.priority > 0.0);
     let arbiters = listed(|c| c.arbiter);
     let passives = listed(|c| !c.arbiter && c.priority <= 0.0);
-    if !hosts.is_empty() {
+    // A member removed from the config still names the set; up to 4.4 it also lists the
+    // members of the config that removed it, from 5.0 on it does not (fillHelloForReplSet).
+    let lists = node.in_config || world.version <= ServerVersion::V4_4;
+    if lists && !hosts.is_empty() {
         reply.insert("hosts", hosts);
     }
-    if !passives.is_empty() {
+    if lists && !passives.is_empty() {
         reply.insert("passives", passives);
     }
-    if !arbiters.is_empty() {
+    if lists && !arbiters.is_empty() {
         reply.insert("arbiters", arbiters);
     }
     let set_name = if node.faults.wrong_setname {
@@ -139,6 +148,11 @@ fn member_fields(
         set.name.clone()
     };
     reply.insert("setName", set_name);
+    if !node.in_config {
+        // RSGhost: removed from the config (state REMOVED).
+        no_config_fields(writable_key, reply);
+        return;
+    }
     // Appended as a 32-bit int (`static_cast<int>` in hello_response.cpp).
     reply.insert(
         "setVersion",

@@ -221,6 +221,7 @@ impl Deployment {
             }
             if let Some(node) = world.nodes.get_mut(idx) {
                 node.in_config = add;
+                node.removed = !add;
             }
             if let Some(set) = world.set.as_mut() {
                 set.set_version += 1;

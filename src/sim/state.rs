@@ -70,6 +70,9 @@ pub struct NodeState {
     pub config: Option<MemberConfig>,
     /// Whether the member is in the current replica set config (false: RSGhost).
     pub in_config: bool,
+    /// Removed from the config by a reconfig (state REMOVED), as opposed to never having
+    /// been in one.
+    pub removed: bool,
     /// Member in RECOVERING (RSOther).
     pub recovering: bool,
     /// topologyVersion.processId, new at each (re)start.
@@ -96,6 +99,7 @@ impl NodeState {
             kind,
             config,
             in_config: kind == NodeKind::Member,
+            removed: false,
             recovering: false,
             process_id: ObjectId::new(),
             tv_counter: 0,

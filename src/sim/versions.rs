@@ -57,8 +57,11 @@
 //! (mongod only), `msg: "isdbgrid"` (mongos), `setVersion` as a 32-bit int, `lastWrite`
 //! with `opTime`, `lastWriteDate`, `majorityOpTime`, `majorityWriteDate` (dates in whole
 //! seconds), `electionId` on the primary only; hidden and delayed members are in no member
-//! list, priority-0 members are `passives` and say `passive: true`; a member without a
-//! config answers `isreplicaset: true` with an `info` message and no `setName`.
+//! list, priority-0 members are `passives` and say `passive: true`; a member that never had
+//! a config answers `isreplicaset: true` with an `info` message and no `setName`; a member
+//! removed by a reconfig says the same but still names the set (`setName`), and up to 4.4
+//! also lists the members of the config that removed it (`fillHelloForReplSet` in
+//! topology_coordinator.cpp).
 
 use std::fmt;
 use std::str::FromStr;
