@@ -75,7 +75,7 @@ pub fn hello_reply(
         LOGICAL_SESSION_TIMEOUT_MINUTES,
     );
     if version.has_connection_id() {
-        reply.insert("connectionId", connection_id);
+        reply.insert("connectionId", small_number(connection_id));
     }
     reply.insert("minWireVersion", version.min_wire_version());
     reply.insert("maxWireVersion", version.max_wire_version());
@@ -84,6 +84,15 @@ pub fn hello_reply(
     }
     reply.insert("ok", 1.0);
     reply
+}
+
+/// A 64-bit count as the server's `BSONObjBuilder::appendNumber(long long)` writes it: a
+/// 32-bit int when it fits, a 64-bit int otherwise.
+fn small_number(n: i64) -> Bson {
+    match i32::try_from(n) {
+        Ok(small) => Bson::Int32(small),
+        Err(_) => Bson::Int64(n),
+    }
 }
 
 /// What a member without a usable config says (`markAsNoConfig` in hello_response.cpp).
@@ -183,7 +192,7 @@ fn member_fields(
             "secondaryDelaySecs"
         };
         let secs = i64::try_from(config.secondary_delay.as_secs()).unwrap_or(i64::MAX);
-        reply.insert(key, secs);
+        reply.insert(key, small_number(secs));
     }
     if config.hidden {
         reply.insert("hidden", true);
