@@ -53,20 +53,7 @@ impl SdamLog {
         })
     }
 
-    /// Every topology description the driver published, oldest first.
-    pub fn topologies(&self) -> Vec<TopologyDescription> {
-        lock(&self.events)
-            .iter()
-            .filter_map(|e| match e {
-                SdamEvent::TopologyDescriptionChanged(changed) => {
-                    Some(changed.new_description.clone())
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// How many heartbeats failed, with their errors (for assertion messages).
+    /// Every failed heartbeat, as "host:port: error" (empty when none failed).
     pub fn heartbeat_failures(&self) -> Vec<String> {
         lock(&self.events)
             .iter()
@@ -267,7 +254,10 @@ pub async fn within<F: std::future::Future>(
 }
 
 /// Shuts the client down (waiting at most 10 s), then the deployment.
-pub async fn shut_down(client: Client, deployment: mongo_topology::sim::Deployment) {
+pub async fn shut_down(
+    client: Client,
+    deployment: mongo_topology::sim::Deployment,
+) -> Result<(), String> {
     let closed = within(
         Duration::from_secs(10),
         "Client::shutdown",
@@ -275,7 +265,7 @@ pub async fn shut_down(client: Client, deployment: mongo_topology::sim::Deployme
     )
     .await;
     deployment.shutdown().await;
-    if let Err(why) = closed {
-        panic!("{why}: a cursor or session is still alive, or a server stopped answering");
-    }
+    closed.map_err(|why| {
+        format!("{why}: a cursor or session is still alive, or a server stopped answering")
+    })
 }

@@ -82,5 +82,5 @@ async fn reads_work_and_inserts_fail_with_not_writable_primary() {
     );
     assert!(error.contains_label("RetryableWriteError"), "{error}");
 
-    shut_down(client, deployment).await;
+    shut_down(client, deployment).await.unwrap();
 }

@@ -81,5 +81,5 @@ async fn insert_reaches_the_newly_elected_primary() {
         describe(&after)
     );
 
-    shut_down(client, deployment).await;
+    shut_down(client, deployment).await.unwrap();
 }

@@ -79,5 +79,5 @@ async fn discovers_the_set_from_one_seed_then_pings_and_inserts() {
     .expect("the driver never used an awaitable (streaming) hello");
     assert_eq!(log.heartbeat_failures(), Vec::<String>::new());
 
-    shut_down(client, deployment).await;
+    shut_down(client, deployment).await.unwrap();
 }

@@ -50,5 +50,5 @@ async fn pings_and_inserts_through_two_mongos() {
     assert_eq!(server_types(&topology), expected, "{}", describe(&topology));
     assert_eq!(log.heartbeat_failures(), Vec::<String>::new());
 
-    shut_down(client, deployment).await;
+    shut_down(client, deployment).await.unwrap();
 }
