@@ -81,5 +81,7 @@ async fn insert_reaches_the_newly_elected_primary() {
         describe(&after)
     );
 
+    // Stepping down and electing close no connection: the monitors never lose a server.
+    assert_eq!(log.heartbeat_failures(), Vec::<String>::new());
     shut_down(client, deployment).await.unwrap();
 }
