@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
 use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
-use mongo_topology::wire::{MsgFlags, Payload};
+use mongo_topology::wire::MsgFlags;
 use sim_support::RawClient;
 
 fn tv(hello: &Document) -> Document {
@@ -60,11 +60,8 @@ async fn state_change_answers_waiting_hellos_at_once() {
     let t = Instant::now();
     d.stepdown().unwrap();
     for (mut c, id, before) in waiters {
-        let reply = c.recv().await;
-        assert_eq!(reply.response_to, id);
-        let Payload::Msg(msg) = reply.payload else {
-            panic!()
-        };
+        let (_, response_to, msg) = c.recv_msg().await;
+        assert_eq!(response_to, id);
         let counter = |d: &Document| tv(d).get_i64("counter").unwrap();
         assert_eq!(counter(&msg.body), counter(&before) + 1);
         assert!(!msg.body.contains_key("primary"));
@@ -90,22 +87,16 @@ async fn exhaust_streams_replies_with_more_to_come() {
     // First reply after maxAwaitTimeMS, then one per period, each answering the previous.
     let mut previous = id;
     for _ in 0..3 {
-        let reply = c.recv().await;
-        assert_eq!(reply.response_to, previous);
-        let Payload::Msg(msg) = reply.payload else {
-            panic!()
-        };
+        let (request_id, response_to, msg) = c.recv_msg().await;
+        assert_eq!(response_to, previous);
         assert!(msg.flags.contains(MsgFlags::MORE_TO_COME));
-        previous = reply.request_id;
+        previous = request_id;
     }
     // A state change is streamed at once.
     let t = Instant::now();
     d.elect(&MemberRef::Index(1)).unwrap();
     loop {
-        let reply = c.recv().await;
-        let Payload::Msg(msg) = reply.payload else {
-            panic!()
-        };
+        let (_, _, msg) = c.recv_msg().await;
         if msg.body.get_bool("isWritablePrimary").ok() == Some(true) {
             break;
         }
@@ -172,10 +163,7 @@ async fn frozen_node_stops_streaming_and_huge_waits_are_fine() {
     d.stepdown().unwrap();
     d.elect(&MemberRef::Index(1)).unwrap();
     loop {
-        let reply = c.recv().await;
-        let Payload::Msg(msg) = reply.payload else {
-            panic!()
-        };
+        let (_, _, msg) = c.recv_msg().await;
         assert!(msg.flags.contains(MsgFlags::MORE_TO_COME));
         if msg.body.get_bool("isWritablePrimary").ok() == Some(true) {
             break;

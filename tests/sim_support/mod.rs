@@ -61,6 +61,15 @@ impl RawClient {
             .expect("connection still open")
     }
 
+    /// The next message, which must be an OP_MSG: its requestID, responseTo and content.
+    pub async fn recv_msg(&mut self) -> (i32, i32, OpMsg) {
+        let reply = self.recv().await;
+        match reply.payload {
+            Payload::Msg(msg) => (reply.request_id, reply.response_to, msg),
+            other => panic!("expected OP_MSG, got {other:?}"),
+        }
+    }
+
     /// Sends an OP_MSG and returns its requestID.
     pub async fn send_msg(&mut self, db: &str, mut body: Document, flags: MsgFlags) -> i32 {
         body.insert("$db", db);
@@ -81,12 +90,9 @@ impl RawClient {
     /// Runs a command over OP_MSG and returns the reply body.
     pub async fn command(&mut self, db: &str, body: Document) -> Document {
         let id = self.send_msg(db, body, MsgFlags::empty()).await;
-        let reply = self.recv().await;
-        assert_eq!(reply.response_to, id);
-        match reply.payload {
-            Payload::Msg(msg) => msg.body,
-            other => panic!("expected OP_MSG, got {other:?}"),
-        }
+        let (_, response_to, msg) = self.recv_msg().await;
+        assert_eq!(response_to, id);
+        msg.body
     }
 
     /// Runs a command over legacy OP_QUERY on `<db>.$cmd` and returns the single reply document.
