@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use mongo_topology::sim::{ControlCommand, Deployment, DeploymentSpec, MemberRef, SimTimers};
-use sim_support::{code, ok, RawClient};
+use sim_support::{code, last_write_ts, ok, RawClient};
 
 fn m(i: usize) -> MemberRef {
     MemberRef::Index(i)
@@ -183,14 +183,7 @@ async fn lag_and_idle_writes_shape_last_write() {
             .get_datetime("lastWriteDate")
             .unwrap()
     };
-    let op = |h: &bson::Document| {
-        h.get_document("lastWrite")
-            .unwrap()
-            .get_document("opTime")
-            .unwrap()
-            .get_timestamp("ts")
-            .unwrap()
-    };
+    let op = last_write_ts;
     let mut p = RawClient::connect(&a[0]).await;
     let mut s = RawClient::connect(&a[1]).await;
     let first = op(&p.hello().await);

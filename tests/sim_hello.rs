@@ -7,7 +7,7 @@ use std::time::Duration;
 use bson::{doc, Bson};
 use mongo_topology::sim::versions::ALL_VERSIONS;
 use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
-use sim_support::{code, ok, RawClient};
+use sim_support::{code, last_write_ts, ok, RawClient};
 
 fn strings(v: &Bson) -> Vec<String> {
     v.as_array()
@@ -115,14 +115,7 @@ async fn replica_set_members_report_their_roles() {
         .command("test", doc! { "insert": "c", "documents": [{ "x": 1 }] })
         .await;
     assert_eq!(w.get_i32("n").ok(), Some(1));
-    let last_op = |h: &bson::Document| {
-        h.get_document("lastWrite")
-            .unwrap()
-            .get_document("opTime")
-            .unwrap()
-            .get_timestamp("ts")
-            .unwrap()
-    };
+    let last_op = last_write_ts;
     let primary_after = last_op(&c.hello().await);
     let delayed_after = last_op(&RawClient::connect(&a[5]).await.hello().await);
     assert!(

@@ -134,6 +134,17 @@ impl RawClient {
 }
 
 /// The reply's `ok` as a number.
+/// `lastWrite.opTime.ts` of a hello reply: the position of the node's latest write.
+pub fn last_write_ts(hello: &Document) -> bson::Timestamp {
+    hello
+        .get_document("lastWrite")
+        .unwrap()
+        .get_document("opTime")
+        .unwrap()
+        .get_timestamp("ts")
+        .unwrap()
+}
+
 pub fn ok(reply: &Document) -> f64 {
     match reply.get("ok") {
         Some(bson::Bson::Double(v)) => *v,

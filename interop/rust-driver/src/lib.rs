@@ -174,6 +174,13 @@ pub fn server_types(topology: &TopologyDescription) -> BTreeMap<String, ServerTy
         .collect()
 }
 
+/// Whether every server in the driver's topology has been checked (none is Unknown).
+pub fn all_known(topology: &TopologyDescription) -> bool {
+    server_types(topology)
+        .values()
+        .all(|kind| *kind != ServerType::Unknown)
+}
+
 /// The address of the topology's primary, if it has exactly one.
 pub fn primary(topology: &TopologyDescription) -> Option<String> {
     let types = server_types(topology);

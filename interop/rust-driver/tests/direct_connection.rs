@@ -2,7 +2,7 @@
 
 use mongo_topology::sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
-    client, describe, reply_ok, server_error, server_types, shut_down, SdamLog,
+    all_known, client, describe, reply_ok, server_error, server_types, shut_down, SdamLog,
 };
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
@@ -55,9 +55,7 @@ async fn reads_work_and_inserts_fail_with_not_writable_primary() {
 
     // The driver sees exactly one server, a secondary of rs0, in a Single topology.
     let topology = log
-        .wait_for_topology("the secondary", Duration::from_secs(5), |t| {
-            server_types(t).values().all(|k| *k != ServerType::Unknown)
-        })
+        .wait_for_topology("the secondary", Duration::from_secs(5), all_known)
         .await
         .unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mongo_topology::sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
-    client, describe, reply_ok, server_types, shut_down, SdamLog,
+    all_known, client, describe, reply_ok, server_types, shut_down, SdamLog,
 };
 use mongodb::bson::{doc, Document};
 use mongodb::{ServerType, TopologyType};
@@ -42,10 +42,7 @@ async fn discovers_the_set_from_one_seed_then_pings_and_inserts() {
         .wait_for_topology(
             "all three members with their roles",
             Duration::from_secs(5),
-            |t| {
-                server_types(t).len() == 3
-                    && server_types(t).values().all(|k| *k != ServerType::Unknown)
-            },
+            |t| server_types(t).len() == 3 && all_known(t),
         )
         .await
         .unwrap();

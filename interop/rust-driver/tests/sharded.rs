@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mongo_topology::sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
-    client, describe, reply_ok, server_types, shut_down, SdamLog,
+    all_known, client, describe, reply_ok, server_types, shut_down, SdamLog,
 };
 use mongodb::bson::{doc, Document};
 use mongodb::{ServerType, TopologyType};
@@ -32,8 +32,7 @@ async fn pings_and_inserts_through_two_mongos() {
 
     let topology = log
         .wait_for_topology("both mongos", Duration::from_secs(5), |t| {
-            server_types(t).len() == 2
-                && server_types(t).values().all(|k| *k != ServerType::Unknown)
+            server_types(t).len() == 2 && all_known(t)
         })
         .await
         .unwrap();

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 use mongo_topology::sim::versions::ALL_VERSIONS;
 use mongo_topology::sim::{Deployment, DeploymentSpec, ServerVersion};
 use mongo_topology_rust_driver_interop::{
-    client, describe, reply_ok, server_types, shut_down, within, SdamLog, SERVER_SELECTION_TIMEOUT,
+    all_known, client, describe, reply_ok, shut_down, within, SdamLog, SERVER_SELECTION_TIMEOUT,
 };
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
-use mongodb::{ServerType, TopologyType};
+use mongodb::TopologyType;
 
 /// The oldest wire version the driver speaks (`DRIVER_MIN_WIRE_VERSION` in the driver's
 /// src/sdam/description/server.rs: 9, MongoDB 4.4, for driver 3.x).
@@ -63,9 +63,7 @@ async fn every_supported_version_and_topology_works() {
             let topology = within(
                 Duration::from_secs(5),
                 "every server known",
-                log.wait_for_topology(&context, Duration::from_secs(5), |t| {
-                    server_types(t).values().all(|k| *k != ServerType::Unknown)
-                }),
+                log.wait_for_topology(&context, Duration::from_secs(5), all_known),
             )
             .await
             .unwrap()
