@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
@@ -150,7 +150,7 @@ async fn pymongo_accepts_every_supported_version_and_topology() {
     }
     let mut deployments = Vec::new();
     let mut args = Vec::new();
-    for version in mongo_topology::sim::versions::ALL_VERSIONS {
+    for version in mongo_topology_sim::versions::ALL_VERSIONS {
         if version < ServerVersion::V4_2 {
             continue; // 4.2 already shows how PyMongo refuses old servers.
         }

@@ -5,8 +5,8 @@ mod sim_support;
 use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
 use mongo_topology::wire::MsgFlags;
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
 use sim_support::RawClient;
 
 fn tv(hello: &Document) -> Document {

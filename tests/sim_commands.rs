@@ -3,8 +3,8 @@
 mod sim_support;
 
 use bson::{doc, Bson};
-use mongo_topology::sim::{Deployment, DeploymentSpec, ServerVersion};
 use mongo_topology::wire::{DocumentSequence, Message, MsgFlags, OpMsg, Payload};
+use mongo_topology_sim::{Deployment, DeploymentSpec, ServerVersion};
 use sim_support::{code, ok, RawClient};
 
 fn labels(reply: &bson::Document) -> Vec<String> {

@@ -6,7 +6,7 @@ mod sim_support;
 use std::time::{Duration, Instant};
 
 use bson::doc;
-use mongo_topology::sim::{ControlCommand, Deployment, DeploymentSpec, MemberRef, SimTimers};
+use mongo_topology_sim::{ControlCommand, Deployment, DeploymentSpec, MemberRef, SimTimers};
 use sim_support::{code, last_write_ts, ok, RawClient};
 
 fn m(i: usize) -> MemberRef {

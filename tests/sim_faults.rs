@@ -5,9 +5,9 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
 use mongo_topology::wire::framing::read_frame;
 use mongo_topology::wire::{decode_message, MsgFlags, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology_sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
 use sim_support::{code, ok, RawClient};
 
 const M0: MemberRef = MemberRef::Index(0);

@@ -1,13 +1,13 @@
 //! What each emulated version says, field by field, as checked against the server sources
-//! (see the table in `mongo_topology::sim::versions`).
+//! (see the table in `mongo_topology_sim::versions`).
 
 mod sim_support;
 
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
-use mongo_topology::sim::versions::ALL_VERSIONS;
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
+use mongo_topology_sim::versions::ALL_VERSIONS;
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
 use sim_support::{code, ok, RawClient};
 
 fn labels(reply: &Document) -> Vec<String> {

@@ -5,8 +5,8 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::{doc, Bson};
-use mongo_topology::sim::versions::ALL_VERSIONS;
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
+use mongo_topology_sim::versions::ALL_VERSIONS;
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
 use sim_support::{code, last_write_ts, ok, RawClient};
 
 fn strings(v: &Bson) -> Vec<String> {

@@ -5,7 +5,7 @@ mod sim_support;
 
 use std::time::{Duration, Instant};
 
-use mongo_topology::sim::{Deployment, DeploymentSpec};
+use mongo_topology_sim::{Deployment, DeploymentSpec};
 use sim_support::{ok, RawClient};
 
 /// utime + stime of this process, from /proc/self/stat (Linux USER_HZ = 100).

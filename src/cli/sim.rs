@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use mongo_topology::sim::{
+use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, TopologySpec,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};

@@ -263,7 +263,7 @@ pub async fn within<F: std::future::Future>(
 /// Shuts the client down (waiting at most 10 s), then the deployment.
 pub async fn shut_down(
     client: Client,
-    deployment: mongo_topology::sim::Deployment,
+    deployment: mongo_topology_sim::Deployment,
 ) -> Result<(), String> {
     let closed = within(
         Duration::from_secs(10),

@@ -1,6 +1,6 @@
 //! `directConnection=true` to one secondary: reads work, writes are refused with 10107.
 
-use mongo_topology::sim::{Deployment, DeploymentSpec};
+use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, server_error, server_types, shut_down, SdamLog,
 };

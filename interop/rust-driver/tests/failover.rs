@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef};
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use mongo_topology_rust_driver_interop::{
     client_options, describe, has_primary, primary, server_types, shut_down, CommandLog, SdamLog,
 };

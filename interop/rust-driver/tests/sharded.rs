@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mongo_topology::sim::{Deployment, DeploymentSpec};
+use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, server_types, shut_down, SdamLog,
 };

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology::sim::versions::ALL_VERSIONS;
-use mongo_topology::sim::{Deployment, DeploymentSpec, ServerVersion};
+use mongo_topology_sim::versions::ALL_VERSIONS;
+use mongo_topology_sim::{Deployment, DeploymentSpec, ServerVersion};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, shut_down, within, SdamLog, SERVER_SELECTION_TIMEOUT,
 };

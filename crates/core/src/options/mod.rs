@@ -163,7 +163,7 @@ impl ConnectionString {
     /// without secrets); malformed syntax and forbidden option combinations are errors.
     ///
     /// ```
-    /// use mongo_topology::options::ConnectionString;
+    /// use mongo_topology_core::options::ConnectionString;
     ///
     /// let uri = ConnectionString::parse(
     ///     "mongodb://app:s3cret@db1.example.com,db2.example.com:27018/shop\
@@ -178,7 +178,7 @@ impl ConnectionString {
     ///      ?replicaSet=rs0&readPreference=secondaryPreferred&readPreferenceTags=dc:ny"
     /// );
     /// assert!(ConnectionString::parse("mongodb://a,b/?directConnection=true").is_err());
-    /// # Ok::<(), mongo_topology::options::UriError>(())
+    /// # Ok::<(), mongo_topology_core::options::UriError>(())
     /// ```
     pub fn parse(uri: &str) -> Result<Self, UriError> {
         let raw = parse::split(uri)?;

@@ -7,8 +7,8 @@
 //! reconfigs.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), mongo_topology::sim::SimError> {
-//! use mongo_topology::sim::{Deployment, DeploymentSpec, MemberRef};
+//! # async fn demo() -> Result<(), mongo_topology_sim::SimError> {
+//! use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 //! let deployment = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0)).await?;
 //! println!("{}", deployment.connection_string());
 //! deployment.stepdown()?;
@@ -16,6 +16,9 @@
 //! deployment.shutdown().await;
 //! # Ok(()) }
 //! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod commands;
 mod connection;

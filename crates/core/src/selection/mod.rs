@@ -7,10 +7,10 @@
 //! all passed in.
 //!
 //! ```
-//! use mongo_topology::selection::{
+//! use mongo_topology_core::selection::{
 //!     select_suitable, ReadPreference, ReadPreferenceMode, SelectionCriteria, SelectionSettings,
 //! };
-//! use mongo_topology::sdam::{TopologyDescription, TopologyType};
+//! use mongo_topology_core::sdam::{TopologyDescription, TopologyType};
 //!
 //! let topology = TopologyDescription::with_seeds(TopologyType::Unknown, None, []);
 //! let criteria = SelectionCriteria::read(ReadPreference::with_mode(ReadPreferenceMode::Nearest));

@@ -17,8 +17,8 @@ use super::commands::{error_reply, is_handshake, run_command, CommandContext};
 use super::deployment::Shared;
 use super::faults::mangle;
 use super::request::{parse_request, Request};
-use crate::wire::framing::{read_frame, FrameError};
-use crate::wire::{
+use mongo_topology_core::wire::framing::{read_frame, FrameError};
+use mongo_topology_core::wire::{
     decode_message, encode_message, Message, MsgFlags, OpMsg, OpReply, Payload,
     MAX_MESSAGE_SIZE_BYTES,
 };

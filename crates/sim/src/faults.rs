@@ -185,7 +185,7 @@ pub fn mangle(mut bytes: Vec<u8>, fault: ReplyFault) -> (Vec<u8>, bool) {
             (bytes, false)
         }
         ReplyFault::Oversized => {
-            let huge = (crate::wire::MAX_MESSAGE_SIZE_BYTES + 1).to_le_bytes();
+            let huge = (mongo_topology_core::wire::MAX_MESSAGE_SIZE_BYTES + 1).to_le_bytes();
             for (dst, src) in bytes.iter_mut().zip(huge) {
                 *dst = src;
             }

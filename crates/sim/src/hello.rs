@@ -7,7 +7,9 @@ use bson::{doc, Bson, Document};
 
 use super::state::{election_id, NodeKind, NodeState, World};
 use super::versions::ServerVersion;
-use crate::wire::{MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE};
+use mongo_topology_core::wire::{
+    MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE,
+};
 
 /// Logical session timeout every emulated server reports.
 pub const LOGICAL_SESSION_TIMEOUT_MINUTES: i32 = 30;

@@ -4,7 +4,7 @@
 use bson::{Bson, Document};
 
 use super::commands::error_reply;
-use crate::wire::{Message, MsgFlags, OpQuery, Payload};
+use mongo_topology_core::wire::{Message, MsgFlags, OpQuery, Payload};
 
 /// A command request received by a node.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod depth;
+#[cfg(feature = "tokio")]
 pub mod framing;
 pub mod header;
 pub mod op_msg;

@@ -37,8 +37,8 @@ struct PoolGenerations {
 ///
 /// ```
 /// use bson::doc;
-/// use mongo_topology::sdam::{Action, CheckTiming, Topology, TopologySettings, TopologyType};
-/// use mongo_topology::{MonotonicTime, ServerAddress};
+/// use mongo_topology_core::sdam::{Action, CheckTiming, Topology, TopologySettings, TopologyType};
+/// use mongo_topology_core::{MonotonicTime, ServerAddress};
 ///
 /// let a = ServerAddress::parse("a:27017").unwrap();
 /// let mut settings = TopologySettings::new(vec![a.clone()]);

@@ -129,7 +129,7 @@ fn build_info(world: &World, idx: usize) -> Document {
         "buildEnvironment": {},
         "bits": 64,
         "debug": false,
-        "maxBsonObjectSize": crate::wire::MAX_BSON_OBJECT_SIZE,
+        "maxBsonObjectSize": mongo_topology_core::wire::MAX_BSON_OBJECT_SIZE,
     };
     if world.node(idx).is_some_and(|n| n.kind != NodeKind::Mongos) {
         reply.insert("storageEngines", vec!["devnull", "wiredTiger"]);

@@ -1,0 +1,20 @@
+//! # mongo-topology
+//!
+//! A client-side MongoDB topology engine: it discovers the servers of a deployment from a
+//! seed list, keeps a live picture of their roles and round-trip times, and selects a server
+//! for each operation, following the MongoDB Server Discovery and Monitoring (SDAM), Server
+//! Selection, Max Staleness and Connection String specifications.
+//!
+//! The crate is layered:
+//! - the **pure core** (re-exported from `mongo-topology-core`: [`options`], [`sdam`],
+//!   [`selection`], [`wire`]) holds every rule; it performs no I/O and reads no clock: time is
+//!   passed in as [`MonotonicTime`], so the spec test suites, property tests and the live
+//!   engine all run exactly the same rules;
+//! - the **live engine** (this crate, on tokio) drives the core: it connects, monitors,
+//!   publishes snapshots and answers selections.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
+pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
