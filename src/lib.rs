@@ -9,6 +9,8 @@
 //! - a **pure core** with no I/O and no clock reads ([`options`], [`sdam`], [`selection`],
 //!   [`wire`]): time is passed in as [`MonotonicTime`], so the spec test suites, property tests
 //!   and the live engine all run exactly the same rules;
+//! - the **engine** ([`engine`]): client connections and the handshake, the first piece of
+//!   the live engine (tokio);
 //! - the **simulator** ([`sim`]): MongoDB nodes on loopback speaking the real wire protocol,
 //!   for tests, demos and benchmarks.
 
@@ -16,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod engine;
 pub mod options;
 pub mod sdam;
 pub mod selection;
