@@ -122,6 +122,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tries_the_other_family_like_a_dual_stack_localhost() {
+        let Ok(v6_listener) = TcpListener::bind("[::1]:0").await else {
+            eprintln!("skipped: this machine has no IPv6 loopback");
+            return;
+        };
+        let v6_live = v6_listener.local_addr().unwrap();
+        let v4_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let v4_live = v4_listener.local_addr().unwrap();
+        let v4_dead = closed_port("127.0.0.1").await;
+        let v6_dead = closed_port("::1").await;
+        for (addresses, expected) in [([v6_dead, v4_live], v4_live), ([v4_dead, v6_live], v6_live)]
+        {
+            let stream = connect_any("localhost:1", &addresses, None).await.unwrap();
+            assert_eq!(stream.peer_addr().unwrap(), expected);
+        }
+    }
+
+    #[tokio::test]
     async fn keeps_the_last_error() {
         let first = closed_port("127.0.0.1").await;
         let second = closed_port("127.0.0.1").await;

@@ -73,6 +73,12 @@ fn app_name_is_cut_to_128_bytes_on_a_character_boundary() {
 }
 
 #[test]
+fn the_process_metadata_fits_with_the_longest_app_name() {
+    let client = client_metadata(Some(&"a".repeat(MAX_APP_NAME_BYTES)));
+    assert!(client.to_vec().unwrap().len() <= MAX_METADATA_BYTES);
+}
+
+#[test]
 fn metadata_under_the_limit_is_unchanged() {
     assert_eq!(sample().fitted(MAX_METADATA_BYTES), sample());
 }
