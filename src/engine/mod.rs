@@ -12,8 +12,10 @@
 mod connection;
 mod error;
 pub mod handshake;
+mod reply;
 mod resolve;
 
-pub use connection::{ConnectOptions, Connection, Reply};
+pub use connection::{ConnectOptions, Connection};
 pub use error::ConnectionError;
 pub use handshake::{client_metadata, handshake, hello_command, Handshake, HandshakeOptions};
+pub use reply::Reply;
