@@ -18,3 +18,13 @@
 
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
+
+pub mod connection;
+mod connection_error;
+pub mod handshake;
+mod reply;
+mod resolve;
+
+pub use connection::{ConnectOptions, Connection};
+pub use connection_error::ConnectionError;
+pub use reply::Reply;

@@ -1,0 +1,346 @@
+//! One client connection: a TCP stream speaking OP_MSG, with connect and socket timeouts.
+//!
+//! Every byte read or written goes through the two private methods [`Connection::read_frame`]
+//! and [`Connection::write_frame`], so that the framing can be replaced in one place.
+
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bson::Document;
+use tokio::net::TcpStream;
+
+use crate::connection_error::ConnectionError;
+use crate::reply::{command_error, Reply};
+use crate::resolve::{connect_any, resolve};
+use crate::wire::framing::{read_message, write_message, FrameError};
+use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
+use crate::ServerAddress;
+
+/// The timeouts of a connection, from the connection string's `connectTimeoutMS` and
+/// `socketTimeoutMS`. `None` (or a zero duration) means no timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long name resolution and each TCP connection attempt may take (default 10 s).
+    pub connect_timeout: Option<Duration>,
+    /// How long each read or write may take once connected (default: no limit).
+    pub socket_timeout: Option<Duration>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Some(Duration::from_secs(10)),
+            socket_timeout: None,
+        }
+    }
+}
+
+/// Identifiers of connections, unique in the process.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+/// Request identifiers, unique in the process (wrapping, never 0).
+static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
+
+fn next_request_id() -> i32 {
+    loop {
+        let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+/// One TCP connection to a server, speaking OP_MSG. TLS is not supported yet.
+///
+/// Requests and replies alternate, except in exhaust streaming: after a request sent with
+/// [`MsgFlags::EXHAUST_ALLOWED`], each reply flagged `more_to_come` is followed by another
+/// one, read with [`Connection::receive`] or [`Connection::receive_within`] without sending
+/// anything. Each reply must answer the request, or the previous reply of the stream; any
+/// other reply is a [`ConnectionError::Protocol`] error.
+///
+/// After a network or protocol error the connection is unusable, and every later call fails
+/// with a [`ConnectionError::Network`] error repeating the first cause.
+#[derive(Debug)]
+pub struct Connection {
+    id: u64,
+    address: ServerAddress,
+    options: ConnectOptions,
+    stream: TcpStream,
+    /// The requestID the next reply must answer (`responseTo`), if a reply is expected.
+    awaiting: Option<i32>,
+    /// Why the connection broke, if it did.
+    broken: Option<String>,
+}
+
+impl Connection {
+    /// Resolves `address` (IPv4 and IPv6; an IP literal needs no lookup) and connects to the
+    /// first resolved address that accepts, each attempt under the connect timeout.
+    ///
+    /// Errors: [`ConnectionError::Dns`] when the name does not resolve,
+    /// [`ConnectionError::Connect`] or [`ConnectionError::Timeout`] (during `"connect"`) for
+    /// the last failed attempt. Unix domain sockets are not supported yet (`Connect`).
+    pub async fn connect(
+        address: &ServerAddress,
+        options: &ConnectOptions,
+    ) -> Result<Connection, ConnectionError> {
+        let connect_timeout = non_zero(options.connect_timeout);
+        let ServerAddress::Tcp { host, port } = address else {
+            return Err(ConnectionError::Connect {
+                address: address.to_string(),
+                cause: "Unix domain sockets are not supported yet".to_owned(),
+            });
+        };
+        let addresses = resolve(host, *port, connect_timeout).await?;
+        let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");
+        Ok(Connection {
+            id,
+            address: address.clone(),
+            options: *options,
+            stream,
+            awaiting: None,
+            broken: None,
+        })
+    }
+
+    /// The server address this connection was opened to.
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    /// This connection's identifier: unique in the process, increasing with each connection.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The timeouts this connection was opened with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.options
+    }
+
+    /// Whether a reply is expected: a request was sent and not yet answered, or the last
+    /// reply was flagged `more_to_come`.
+    pub fn awaiting_reply(&self) -> bool {
+        self.awaiting.is_some()
+    }
+
+    /// Sends `command` to database `db` as an OP_MSG with `flags` (adding `$db`) under the
+    /// socket timeout, and returns the request's id. A reply is then expected unless `flags`
+    /// has [`MsgFlags::MORE_TO_COME`].
+    pub async fn send(
+        &mut self,
+        db: &str,
+        mut command: Document,
+        flags: MsgFlags,
+    ) -> Result<i32, ConnectionError> {
+        self.check_usable()?;
+        command.insert("$db", db);
+        let request_id = next_request_id();
+        let message = Message {
+            request_id,
+            response_to: 0,
+            payload: Payload::Msg(OpMsg {
+                flags,
+                body: command,
+                sequences: Vec::new(),
+            }),
+        };
+        let written = within(
+            non_zero(self.options.socket_timeout),
+            "write",
+            self.write_frame(&message),
+        )
+        .await;
+        if let Err(ConnectionError::Timeout { .. }) = &written {
+            // Part of the message may be on the wire: nothing can follow it.
+            self.broken = Some("a write timed out".to_owned());
+        }
+        self.note_failure(written)?;
+        self.awaiting = (!flags.contains(MsgFlags::MORE_TO_COME)).then_some(request_id);
+        Ok(request_id)
+    }
+
+    /// Reads the next reply under the socket timeout.
+    pub async fn receive(&mut self) -> Result<Reply, ConnectionError> {
+        self.receive_within(non_zero(self.options.socket_timeout))
+            .await
+    }
+
+    /// Reads the next reply under `timeout` (`None`: no limit) instead of the socket
+    /// timeout: an awaitable hello's reply may take connectTimeoutMS + maxAwaitTimeMS.
+    ///
+    /// The reply must be an OP_MSG answering the last request (or the previous reply of an
+    /// exhaust stream), else [`ConnectionError::Protocol`].
+    pub async fn receive_within(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Reply, ConnectionError> {
+        self.check_usable()?;
+        let read = within(non_zero(timeout), "read", self.read_frame()).await;
+        let message = self.note_failure(read)?;
+        let checked = self.check_reply(message);
+        self.note_failure(checked)
+    }
+
+    /// Runs `command` on database `db`: sends it, reads its reply under the socket timeout,
+    /// and returns the reply document. A reply with `ok` other than 1 is a
+    /// [`ConnectionError::Command`].
+    pub async fn command(
+        &mut self,
+        db: &str,
+        command: Document,
+    ) -> Result<Document, ConnectionError> {
+        let timeout = self.options.socket_timeout;
+        self.command_within(db, command, timeout).await
+    }
+
+    /// [`Connection::command`], reading the reply under `timeout` (`None`: no limit) instead
+    /// of the socket timeout (the handshake uses the connect timeout).
+    pub async fn command_within(
+        &mut self,
+        db: &str,
+        command: Document,
+        timeout: Option<Duration>,
+    ) -> Result<Document, ConnectionError> {
+        self.send(db, command, MsgFlags::empty()).await?;
+        let reply = self.receive_within(timeout).await?;
+        match command_error(&reply.body) {
+            Some(error) => Err(error),
+            None => Ok(reply.body),
+        }
+    }
+
+    /// Writes one message. All writing of frames happens here.
+    async fn write_frame(&mut self, message: &Message) -> Result<(), ConnectionError> {
+        write_message(&mut self.stream, message)
+            .await
+            .map_err(frame_error)
+    }
+
+    /// Reads one message. All reading of frames happens here.
+    async fn read_frame(&mut self) -> Result<Message, ConnectionError> {
+        match read_message(&mut self.stream, MAX_MESSAGE_SIZE_BYTES).await {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => Err(ConnectionError::Network {
+                cause: "the server closed the connection".to_owned(),
+            }),
+            Err(e) => Err(frame_error(e)),
+        }
+    }
+
+    /// Checks that `message` is the OP_MSG reply we are waiting for, and notes whether
+    /// another one follows.
+    fn check_reply(&mut self, message: Message) -> Result<Reply, ConnectionError> {
+        let Payload::Msg(msg) = message.payload else {
+            return Err(protocol(format!(
+                "expected an OP_MSG reply, got {:?}",
+                message.payload.op_code()
+            )));
+        };
+        match self.awaiting {
+            Some(expected) if expected == message.response_to => {}
+            Some(expected) => {
+                return Err(protocol(format!(
+                    "reply answers request {}, expected {expected}",
+                    message.response_to
+                )))
+            }
+            None => {
+                return Err(protocol(format!(
+                    "unsolicited reply to request {}",
+                    message.response_to
+                )))
+            }
+        }
+        let more_to_come = msg.flags.contains(MsgFlags::MORE_TO_COME);
+        self.awaiting = more_to_come.then_some(message.request_id);
+        Ok(Reply {
+            body: msg.body,
+            more_to_come,
+        })
+    }
+
+    fn check_usable(&self) -> Result<(), ConnectionError> {
+        match &self.broken {
+            Some(cause) => Err(ConnectionError::Network {
+                cause: format!("connection unusable after an earlier error: {cause}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the connection broken on a network or protocol error (the stream's position
+    /// in the message flow is unknown after either).
+    fn note_failure<T>(
+        &mut self,
+        outcome: Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        if let Err(error @ (ConnectionError::Network { .. } | ConnectionError::Protocol { .. })) =
+            &outcome
+        {
+            tracing::debug!(connection = self.id, address = %self.address, %error, "connection failed");
+            self.broken = Some(error.to_string());
+        }
+        outcome
+    }
+}
+
+/// `None` for a zero duration: connectTimeoutMS=0 and socketTimeoutMS=0 mean "no timeout".
+fn non_zero(timeout: Option<Duration>) -> Option<Duration> {
+    timeout.filter(|t| !t.is_zero())
+}
+
+/// Runs `operation` under `timeout`, reporting expiry as a timeout `during` it.
+async fn within<T>(
+    timeout: Option<Duration>,
+    during: &'static str,
+    operation: impl std::future::Future<Output = Result<T, ConnectionError>>,
+) -> Result<T, ConnectionError> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, operation)
+            .await
+            .unwrap_or(Err(ConnectionError::Timeout { during })),
+        None => operation.await,
+    }
+}
+
+fn protocol(cause: String) -> ConnectionError {
+    ConnectionError::Protocol { cause }
+}
+
+fn frame_error(error: FrameError) -> ConnectionError {
+    match error {
+        FrameError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ConnectionError::Network {
+                cause: "the server closed the connection in the middle of a message".to_owned(),
+            }
+        }
+        FrameError::Io(e) => ConnectionError::Network {
+            cause: e.to_string(),
+        },
+        FrameError::Wire(e) => protocol(format!("malformed message: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_timeouts_mean_none() {
+        assert_eq!(non_zero(Some(Duration::ZERO)), None);
+        assert_eq!(
+            non_zero(Some(Duration::from_millis(1))),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(non_zero(None), None);
+    }
+
+    #[test]
+    fn request_ids_are_never_zero_and_differ() {
+        let a = next_request_id();
+        let b = next_request_id();
+        assert_ne!(a, 0);
+        assert_ne!(a, b);
+    }
+}

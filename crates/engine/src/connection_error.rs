@@ -1,0 +1,168 @@
+//! What can go wrong on a client connection, and how each failure is classified for SDAM.
+
+use crate::sdam::{ServerError, ServerErrorKind};
+
+/// Why connecting to a server, or a command on a connection, failed.
+///
+/// Every variant keeps the cause as text, so that a server description (and a selection
+/// failure built from it) can say exactly what happened.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// The host name could not be resolved, or resolved to no address.
+    #[error("cannot resolve {host}: {cause}")]
+    Dns {
+        /// The host name that was looked up.
+        host: String,
+        /// What the resolver said.
+        cause: String,
+    },
+    /// No TCP connection could be established (refused, unreachable, ...).
+    #[error("cannot connect to {address}: {cause}")]
+    Connect {
+        /// The server address that was tried.
+        address: String,
+        /// Why the last attempt failed.
+        cause: String,
+    },
+    /// A network operation took longer than its timeout.
+    #[error("timed out during {during}")]
+    Timeout {
+        /// The operation that timed out: `"connect"`, `"read"` or `"write"`.
+        during: &'static str,
+    },
+    /// An established connection failed: reset, closed (also in the middle of a message).
+    #[error("network error: {cause}")]
+    Network {
+        /// What the operating system or the stream reported.
+        cause: String,
+    },
+    /// The server sent something that is not a valid reply: malformed message or BSON, an
+    /// unexpected opCode, or a reply to a request we did not send.
+    #[error("protocol error: {cause}")]
+    Protocol {
+        /// What was wrong with the message.
+        cause: String,
+    },
+    /// The server answered the command with `ok: 0`.
+    #[error("command failed: {message}{}", code_suffix(*code, code_name.as_deref()))]
+    Command {
+        /// The server's error code, when it sent one.
+        code: Option<i32>,
+        /// The server's name for the code, when it sent one.
+        code_name: Option<String>,
+        /// The server's error message (`errmsg`).
+        message: String,
+        /// The reply's `errorLabels`.
+        labels: Vec<String>,
+    },
+}
+
+/// `" (code 10107, NotWritablePrimary)"`, `" (code 10107)"` or nothing.
+fn code_suffix(code: Option<i32>, code_name: Option<&str>) -> String {
+    match (code, code_name) {
+        (Some(code), Some(name)) => format!(" (code {code}, {name})"),
+        (Some(code), None) => format!(" (code {code})"),
+        (None, _) => String::new(),
+    }
+}
+
+impl ConnectionError {
+    /// This failure as the SDAM core records it on a server description: the kind that
+    /// matches the variant, the server code for command errors, and this error's text.
+    pub fn to_server_error(&self) -> ServerError {
+        let kind = match self {
+            ConnectionError::Dns { .. } => ServerErrorKind::Dns,
+            ConnectionError::Connect { .. } => ServerErrorKind::Connect,
+            ConnectionError::Timeout { .. } => ServerErrorKind::Timeout,
+            ConnectionError::Network { .. } => ServerErrorKind::Network,
+            ConnectionError::Protocol { .. } => ServerErrorKind::Protocol,
+            ConnectionError::Command { .. } => ServerErrorKind::Command,
+        };
+        let code = match self {
+            ConnectionError::Command { code, .. } => *code,
+            _ => None,
+        };
+        ServerError {
+            kind,
+            code,
+            message: self.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_maps_to_its_kind_and_keeps_the_cause() {
+        let cases = [
+            (
+                ConnectionError::Dns {
+                    host: "db.invalid".into(),
+                    cause: "no such host".into(),
+                },
+                ServerErrorKind::Dns,
+                "no such host",
+            ),
+            (
+                ConnectionError::Connect {
+                    address: "db:1".into(),
+                    cause: "refused".into(),
+                },
+                ServerErrorKind::Connect,
+                "refused",
+            ),
+            (
+                ConnectionError::Timeout { during: "read" },
+                ServerErrorKind::Timeout,
+                "read",
+            ),
+            (
+                ConnectionError::Network {
+                    cause: "reset by peer".into(),
+                },
+                ServerErrorKind::Network,
+                "reset by peer",
+            ),
+            (
+                ConnectionError::Protocol {
+                    cause: "bad BSON".into(),
+                },
+                ServerErrorKind::Protocol,
+                "bad BSON",
+            ),
+        ];
+        for (error, kind, cause) in cases {
+            let server_error = error.to_server_error();
+            assert_eq!(server_error.kind, kind, "{error}");
+            assert_eq!(server_error.code, None);
+            assert!(server_error.message.contains(cause), "{server_error}");
+        }
+    }
+
+    #[test]
+    fn command_errors_keep_code_and_name() {
+        let error = ConnectionError::Command {
+            code: Some(10107),
+            code_name: Some("NotWritablePrimary".into()),
+            message: "not primary".into(),
+            labels: vec![],
+        };
+        assert_eq!(
+            error.to_string(),
+            "command failed: not primary (code 10107, NotWritablePrimary)"
+        );
+        let server_error = error.to_server_error();
+        assert_eq!(server_error.kind, ServerErrorKind::Command);
+        assert_eq!(server_error.code, Some(10107));
+        let no_code = ConnectionError::Command {
+            code: None,
+            code_name: None,
+            message: "oops".into(),
+            labels: vec![],
+        };
+        assert_eq!(no_code.to_string(), "command failed: oops");
+    }
+}
