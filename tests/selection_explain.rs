@@ -1,6 +1,7 @@
 //! The explanations selection gives when it cannot choose a server: contents and text.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongo_topology::sdam::{
@@ -34,7 +35,9 @@ fn member(host: &str, kind: ServerType, rtt_ms: u64, tags: &[(&str, &str)]) -> S
 fn topology(kind: TopologyType, servers: Vec<ServerDescription>) -> TopologyDescription {
     let mut topology = TopologyDescription::with_seeds(kind, Some("rs".into()), []);
     for server in servers {
-        topology.servers.insert(server.address.clone(), server);
+        topology
+            .servers
+            .insert(server.address.clone(), Arc::new(server));
     }
     topology
 }

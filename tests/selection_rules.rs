@@ -2,6 +2,7 @@
 //! topologies, and properties tying selection and its explanation together.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
@@ -32,7 +33,9 @@ fn member(host: &str, kind: ServerType, rtt_ms: u64) -> ServerDescription {
 fn topology(kind: TopologyType, servers: Vec<ServerDescription>) -> TopologyDescription {
     let mut topology = TopologyDescription::with_seeds(kind, None, []);
     for server in servers {
-        topology.servers.insert(server.address.clone(), server);
+        topology
+            .servers
+            .insert(server.address.clone(), Arc::new(server));
     }
     topology
 }

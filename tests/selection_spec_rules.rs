@@ -3,6 +3,7 @@
 //! read preference, fallbacks of the preferred modes, the staleness estimate and its
 //! minimum, tag set order, PossiblePrimary, and the bounds of the latency window.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
@@ -46,7 +47,9 @@ fn tag_set(pairs: &[(&str, &str)]) -> TagSet {
 fn topology(kind: TopologyType, servers: Vec<ServerDescription>) -> TopologyDescription {
     let mut topology = TopologyDescription::with_seeds(kind, None, []);
     for server in servers {
-        topology.servers.insert(server.address.clone(), server);
+        topology
+            .servers
+            .insert(server.address.clone(), Arc::new(server));
     }
     topology
 }

@@ -1,6 +1,7 @@
 //! The replica set fixture shared by the selection benchmark and the no-allocation test,
 //! so both measure the same topology. (Included with `#[path]` by `benches/selection.rs`.)
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
@@ -40,7 +41,7 @@ pub fn replica_set(members: usize) -> TopologyDescription {
             last_write_date: Some(bson::DateTime::from_millis(1_000_000 - (i as i64) * 100)),
             ..ServerDescription::unknown(member(i))
         };
-        topology.servers.insert(member(i), server);
+        topology.servers.insert(member(i), Arc::new(server));
     }
     topology
 }

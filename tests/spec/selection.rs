@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
@@ -126,7 +127,9 @@ fn topology(json: &Value) -> Result<TopologyDescription, String> {
     let mut topology = TopologyDescription::with_seeds(topology_type, None, []);
     for server in description["servers"].as_array().ok_or("no servers list")? {
         let server = server_description(server)?;
-        topology.servers.insert(server.address.clone(), server);
+        topology
+            .servers
+            .insert(server.address.clone(), Arc::new(server));
     }
     Ok(topology)
 }

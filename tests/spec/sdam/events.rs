@@ -30,6 +30,7 @@ fn event_name(event: &SdamEvent) -> &'static str {
         SdamEvent::TopologyDescriptionChanged { .. } => "topology_description_changed_event",
         SdamEvent::ServerClosed { .. } => "server_closed_event",
         SdamEvent::TopologyClosed => "topology_closed_event",
+        _ => "an event the spec tests do not know",
     }
 }
 
@@ -64,7 +65,7 @@ fn check_event(expected: &Value, actual: &SdamEvent) -> Result<(), String> {
                 .map_err(|e| format!("previous: {e}"))?;
             check_event_topology(body.get("newDescription"), new).map_err(|e| format!("new: {e}"))
         }
-        SdamEvent::TopologyOpening | SdamEvent::TopologyClosed => Ok(()),
+        _ => Ok(()),
     }
 }
 

@@ -47,7 +47,10 @@ pub fn compatibility_error(server: &ServerDescription) -> Option<String> {
 
 /// Recomputes `compatibility_error` and `logical_session_timeout_minutes` from the servers.
 pub fn update_derived_fields(description: &mut TopologyDescription) {
-    description.compatibility_error = description.servers.values().find_map(compatibility_error);
+    description.compatibility_error = description
+        .servers
+        .values()
+        .find_map(|server| compatibility_error(server));
     description.logical_session_timeout_minutes = logical_session_timeout(description);
 }
 

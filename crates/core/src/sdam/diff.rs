@@ -1,5 +1,7 @@
 //! Deriving monitoring actions and SDAM events from two successive topology descriptions.
 
+use std::sync::Arc;
+
 use crate::address::ServerAddress;
 use crate::sdam::events::{Action, SdamEvent};
 use crate::sdam::server::{ServerDescription, ServerType};
@@ -8,12 +10,15 @@ use crate::sdam::topology::TopologyDescription;
 /// Whether a server's description changed enough to publish ServerDescriptionChanged:
 /// SDAM "Server Description Equality", with PossiblePrimary treated as Unknown (it is only a
 /// scanning hint; multi-threaded clients treat the two as synonyms).
-fn server_changed(before: &ServerDescription, after: &ServerDescription) -> bool {
+fn server_changed(before: &Arc<ServerDescription>, after: &Arc<ServerDescription>) -> bool {
+    if Arc::ptr_eq(before, after) {
+        return false;
+    }
     let unknownish = |t: ServerType| matches!(t, ServerType::Unknown | ServerType::PossiblePrimary);
     if unknownish(before.server_type) && unknownish(after.server_type) {
         let normalized = ServerDescription {
             server_type: before.server_type,
-            ..after.clone()
+            ..ServerDescription::clone(after)
         };
         return !before.is_equivalent(&normalized);
     }
@@ -23,10 +28,10 @@ fn server_changed(before: &ServerDescription, after: &ServerDescription) -> bool
 /// The events and monitoring actions that turn `before` into `after`, in publication order:
 /// ServerDescriptionChanged (the checked server first), ServerOpening + StartMonitoring for
 /// added servers, StopMonitoring + ServerClosed for removed ones, then
-/// TopologyDescriptionChanged.
+/// TopologyDescriptionChanged. Events share the descriptions' `Arc`s.
 pub(crate) fn diff(
-    before: &TopologyDescription,
-    after: &TopologyDescription,
+    before: &Arc<TopologyDescription>,
+    after: &Arc<TopologyDescription>,
     checked: Option<&ServerAddress>,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -48,8 +53,8 @@ pub(crate) fn diff(
         {
             actions.push(Action::Publish(SdamEvent::ServerDescriptionChanged {
                 address: address.clone(),
-                previous: Box::new(previous.clone()),
-                new: Box::new(new.clone()),
+                previous: Arc::clone(previous),
+                new: Arc::clone(new),
             }));
         }
     }
@@ -75,8 +80,8 @@ pub(crate) fn diff(
     }
     if !before.is_equivalent(after) {
         actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
-            previous: Box::new(before.clone()),
-            new: Box::new(after.clone()),
+            previous: Arc::clone(before),
+            new: Arc::clone(after),
         }));
     }
     actions

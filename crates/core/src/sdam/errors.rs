@@ -25,6 +25,7 @@ pub const SYSTEM_OVERLOADED_LABEL: &str = "SystemOverloadedError";
 /// Where in a connection's life the error happened (SDAM "Network error when reading or
 /// writing" distinguishes these phases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorPhase {
     /// Establishing the connection or running its handshake hello.
     ConnectionEstablishment,
@@ -54,6 +55,7 @@ pub struct CommandError {
 
 /// What kind of failure an application operation saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApplicationErrorKind {
     /// A network error other than a timeout.
     Network,

@@ -4,6 +4,8 @@
 //! Event names and contents follow "SDAM Logging and Monitoring", section "Events API".
 //! Heartbeat events are the monitor's business and are not produced here.
 
+use std::sync::Arc;
+
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
@@ -11,7 +13,10 @@ use crate::sdam::server::ServerDescription;
 use crate::sdam::topology::TopologyDescription;
 
 /// One SDAM monitoring event (without the topology id, which the engine adds).
+///
+/// Descriptions are shared by [`Arc`]: publishing an event never copies one.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum SdamEvent {
     /// TopologyOpeningEvent: the first event of a topology.
     TopologyOpening,
@@ -26,16 +31,16 @@ pub enum SdamEvent {
         /// The server's address.
         address: ServerAddress,
         /// The description before the change.
-        previous: Box<ServerDescription>,
+        previous: Arc<ServerDescription>,
         /// The description after the change.
-        new: Box<ServerDescription>,
+        new: Arc<ServerDescription>,
     },
     /// TopologyDescriptionChangedEvent: the topology description changed.
     TopologyDescriptionChanged {
         /// The description before the change.
-        previous: Box<TopologyDescription>,
+        previous: Arc<TopologyDescription>,
         /// The description after the change.
-        new: Box<TopologyDescription>,
+        new: Arc<TopologyDescription>,
     },
     /// ServerClosedEvent: a server was removed from the topology and its monitor stopped.
     ServerClosed {
@@ -50,6 +55,7 @@ pub enum SdamEvent {
 /// under which the description was replaced (SDAM "Why synchronize clearing a server's pool
 /// with updating the topology?").
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Action {
     /// Create a monitor for a newly added server and start checking it.
     StartMonitoring(ServerAddress),
@@ -97,10 +103,17 @@ impl Action {
 
 /// What one input to the state machine changed: the description now current, and the actions
 /// to perform, in order.
+///
+/// `description` is the snapshot to publish. An input that changes nothing worth publishing
+/// returns the very same [`Arc`] as before, so the engine decides whether to publish with
+/// `!Arc::ptr_eq(&previous, &changes.description)`; a new snapshot shares every unchanged
+/// server's [`Arc`] with the previous one.
 #[derive(Clone, Debug, PartialEq)]
+#[must_use = "the actions must be carried out and a new description published"]
 pub struct Changes {
-    /// The topology description after the input was applied (unchanged if it was ignored).
-    pub description: TopologyDescription,
+    /// The topology description after the input was applied: the same `Arc` as before when
+    /// the input was ignored or changed nothing that is published.
+    pub description: Arc<TopologyDescription>,
     /// What the engine must do, in order. Empty when the input was ignored.
     pub actions: Vec<Action>,
 }

@@ -1,8 +1,15 @@
-//! [`Topology`]: the pure SDAM state machine. It owns the settings, the current
-//! [`TopologyDescription`] and the pool generations, takes check outcomes and application
-//! errors, and answers each with the [`Changes`] the live engine must carry out.
+//! [`Topology`]: the pure SDAM state machine. It owns the settings, the published
+//! [`TopologyDescription`] snapshot and the pool generations, takes check outcomes and
+//! application errors, and answers each with the [`Changes`] the live engine must carry out.
+//!
+//! Cost: a heartbeat that changes nothing SDAM compares (the steady state) takes the fast
+//! path, O(log n) plus the size of the reply: no transition, no diff, no snapshot unless the
+//! refresh crosses the republish rule of [`crate::sdam::refresh`]. An input that changes the
+//! description builds one new snapshot: O(n) `Arc` clones, unchanged servers shared.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bson::oid::ObjectId;
 use bson::Document;
@@ -12,6 +19,7 @@ use crate::sdam::diff::diff;
 use crate::sdam::errors::{ApplicationError, ErrorDecision};
 use crate::sdam::events::{Action, Changes, SdamEvent};
 use crate::sdam::hello::CheckTiming;
+use crate::sdam::refresh;
 use crate::sdam::server::{
     ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion,
 };
@@ -30,10 +38,19 @@ struct PoolGenerations {
 
 /// The SDAM state machine for one client.
 ///
-/// Every input returns [`Changes`]: the description now current and the ordered actions
+/// Every input returns [`Changes`]: the snapshot now current and the ordered actions
 /// (monitors to start or stop, pools to clear or mark ready, checks to request, events to
 /// publish). Inputs for servers no longer in the topology, stale inputs and inputs after
 /// [`Topology::close`] are ignored and return no action.
+///
+/// An input that changes nothing worth publishing returns the same `Arc` as
+/// [`Topology::description`] held before (publish when `!Arc::ptr_eq`). In particular a
+/// check whose description is equivalent to the stored one (SDAM "Server Description
+/// Equality") runs no transition: its fresher measurements (round trip times,
+/// lastUpdateTime, lastWriteDate, ...) are kept aside as an *unpublished refresh*, merged
+/// into the next snapshot built for any reason, and published at once only when they cross
+/// the rule of [`crate::sdam::refresh`] (e.g. the average RTT moved by more than
+/// max(1 ms, 20 %), capped at 5 ms).
 ///
 /// ```
 /// use bson::doc;
@@ -59,7 +76,11 @@ struct PoolGenerations {
 #[derive(Clone, Debug)]
 pub struct Topology {
     settings: TopologySettings,
-    description: TopologyDescription,
+    /// The latest published snapshot.
+    description: Arc<TopologyDescription>,
+    /// Fresher descriptions not yet in a snapshot, each equivalent to its server's published
+    /// one.
+    refreshes: BTreeMap<ServerAddress, Arc<ServerDescription>>,
     pools: BTreeMap<ServerAddress, PoolGenerations>,
     closed: bool,
 }
@@ -74,17 +95,17 @@ impl Topology {
         now: MonotonicTime,
     ) -> Result<(Topology, Changes), SettingsError> {
         settings.validate()?;
-        let initial = TopologyDescription::with_seeds(
+        let initial = Arc::new(TopologyDescription::with_seeds(
             settings.initial_topology_type(),
             settings.replica_set_name.clone(),
             settings.seeds.iter().cloned(),
-        );
+        ));
         let empty = TopologyDescription::with_seeds(TopologyType::Unknown, None, []);
         let mut actions = vec![
             Action::Publish(SdamEvent::TopologyOpening),
             Action::Publish(SdamEvent::TopologyDescriptionChanged {
-                previous: Box::new(empty),
-                new: Box::new(initial.clone()),
+                previous: Arc::new(empty),
+                new: Arc::clone(&initial),
             }),
         ];
         let load_balanced = settings.load_balanced;
@@ -104,6 +125,7 @@ impl Topology {
         let mut topology = Topology {
             settings,
             description: initial,
+            refreshes: BTreeMap::new(),
             pools,
             closed: false,
         };
@@ -119,9 +141,21 @@ impl Topology {
         &self.settings
     }
 
-    /// The current topology description.
-    pub fn description(&self) -> &TopologyDescription {
+    /// The latest published snapshot of the topology description (without the unpublished
+    /// refreshes: see [`Topology::freshest_server_description`]).
+    pub fn description(&self) -> &Arc<TopologyDescription> {
         &self.description
+    }
+
+    /// The freshest description of the server at `address`: its unpublished refresh if it has
+    /// one, else the published one. `None` if the server is not in the topology.
+    pub fn freshest_server_description(
+        &self,
+        address: &ServerAddress,
+    ) -> Option<&Arc<ServerDescription>> {
+        self.refreshes
+            .get(address)
+            .or_else(|| self.description.servers.get(address))
     }
 
     /// The pool generation of the server at `address`, if it is in the topology; with a
@@ -140,7 +174,8 @@ impl Topology {
 
     /// Applies a successful round trip of hello (or legacy hello) to the server at `address`,
     /// from a monitor or an application handshake. A reply without `ok: 1`, or a malformed
-    /// one, is a failed check (see [`Topology::apply_check_failure`]).
+    /// one, is a failed check (see [`Topology::apply_check_failure`]). The heartbeat fast
+    /// path is described under [`Topology::apply_server_description`].
     pub fn apply_hello(
         &mut self,
         address: &ServerAddress,
@@ -191,6 +226,13 @@ impl Topology {
     /// Applies an already built description of a checked server (SDAM "Updating the
     /// TopologyDescription"), ignoring it if the server is not in the topology or the
     /// description's topologyVersion is older than the current one.
+    ///
+    /// Fast path: when `server` is equivalent to the stored description (SDAM "Server
+    /// Description Equality", types compared strictly) and re-applying it would change no
+    /// other server, the transition and the diff are skipped, since their outcome would be
+    /// the same; the fresher measurements become an unpublished refresh, published at once
+    /// only per [`crate::sdam::refresh::republish_reason`]. MarkPoolReady is still returned
+    /// for a data-bearing server. Cost: O(log n) plus the size of the reply.
     pub fn apply_server_description(
         &mut self,
         server: ServerDescription,
@@ -201,6 +243,45 @@ impl Topology {
         }
         let actions = self.replace(server, now);
         self.changes(actions)
+    }
+
+    /// Records a new round trip time measurement of the server at `address` from the
+    /// separate RTT monitor of the streaming protocol ("Server Monitoring", "Measuring RTT"):
+    /// `average` and `minimum` are the engine's [`crate::selection::RttTracker`] values for
+    /// that server after the sample taken at `now`.
+    ///
+    /// Only a server in the topology whose description is not Unknown is updated. No
+    /// transition runs, no action results (the description is equivalent), and the snapshot
+    /// is republished only per [`crate::sdam::refresh::republish_reason`]; otherwise the new
+    /// values wait, as an unpublished refresh, for the next snapshot. `now` is not stored:
+    /// lastUpdateTime is the time of the last check, which max staleness pairs with that
+    /// check's lastWriteDate. Cost: O(log n) unless republished.
+    pub fn apply_rtt_sample(
+        &mut self,
+        address: &ServerAddress,
+        average: Duration,
+        minimum: Duration,
+        now: MonotonicTime,
+    ) -> Changes {
+        let Some(current) = self
+            .accepting_check(address)
+            .and_then(|_| self.freshest_server_description(address))
+        else {
+            return self.changes(Vec::new());
+        };
+        let unchanged = current.round_trip_time == Some(average)
+            && current.min_round_trip_time == Some(minimum);
+        if current.server_type == ServerType::Unknown || unchanged {
+            return self.changes(Vec::new());
+        }
+        tracing::trace!(%address, ?average, ?minimum, sampled_at = ?now.offset(), "RTT sample");
+        let fresher = ServerDescription {
+            round_trip_time: Some(average),
+            min_round_trip_time: Some(minimum),
+            ..ServerDescription::clone(current)
+        };
+        self.refresh(Arc::new(fresher));
+        self.changes(Vec::new())
     }
 
     /// Applies an error seen by an application operation (SDAM "Error handling",
@@ -274,12 +355,17 @@ impl Topology {
                 address: address.clone(),
             }));
         }
-        let closed = TopologyDescription::with_seeds(TopologyType::Unknown, None, []);
-        let previous = std::mem::replace(&mut self.description, closed.clone());
+        let closed = Arc::new(TopologyDescription::with_seeds(
+            TopologyType::Unknown,
+            None,
+            [],
+        ));
+        let previous = std::mem::replace(&mut self.description, Arc::clone(&closed));
+        self.refreshes.clear();
         self.pools.clear();
         actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
-            previous: Box::new(previous),
-            new: Box::new(closed),
+            previous,
+            new: closed,
         }));
         actions.push(Action::Publish(SdamEvent::TopologyClosed));
         self.changes(actions)
@@ -287,7 +373,7 @@ impl Topology {
 
     fn changes(&self, actions: Vec<Action>) -> Changes {
         Changes {
-            description: self.description.clone(),
+            description: Arc::clone(&self.description),
             actions,
         }
     }
@@ -297,7 +383,7 @@ impl Topology {
         if self.closed {
             return None;
         }
-        let server = self.description.servers.get(address);
+        let server = self.description.servers.get(address).map(Arc::as_ref);
         if server.is_none() {
             tracing::debug!(%address, "ignoring an input for a server not in the topology");
         }
@@ -355,11 +441,11 @@ impl Topology {
 
     /// In load-balanced mode: the seed is a LoadBalancer from the start.
     fn describe_load_balancers(&mut self, now: MonotonicTime) -> Vec<Action> {
-        let before = self.description.clone();
-        for (address, server) in self.description.servers.iter_mut() {
-            *server = ServerDescription::load_balancer(address.clone(), now);
+        let mut next = self.working_copy();
+        for (address, server) in next.servers.iter_mut() {
+            *server = Arc::new(ServerDescription::load_balancer(address.clone(), now));
         }
-        let mut actions = diff(&before, &self.description, None);
+        let mut actions = self.publish(next, None);
         for address in self.description.servers.keys() {
             actions.push(Action::MarkPoolReady(address.clone()));
         }
@@ -367,40 +453,102 @@ impl Topology {
     }
 
     /// Replaces a server's description (unless stale by topologyVersion), runs the
-    /// transition rules and returns the resulting actions.
+    /// transition rules and returns the resulting actions; or, on the fast path (see
+    /// [`Topology::apply_server_description`]), only keeps the fresher measurements.
     fn replace(&mut self, server: ServerDescription, now: MonotonicTime) -> Vec<Action> {
-        let current = self
-            .description
-            .servers
-            .get(&server.address)
-            .and_then(|current| current.topology_version.as_ref());
+        let address = server.address.clone();
+        let Some(stored) = self.description.servers.get(&address) else {
+            return Vec::new();
+        };
+        let current = stored.topology_version.as_ref();
         if TopologyVersion::compare(current, server.topology_version.as_ref()).is_gt() {
             // SDAM "isStaleServerDescription": the current topologyVersion is newer.
-            tracing::debug!(address = %server.address, "ignoring a description with an older topologyVersion");
+            tracing::debug!(%address, "ignoring a description with an older topologyVersion");
             return Vec::new();
         }
-        let address = server.address.clone();
-        let before = self.description.clone();
-        let effects = transition::apply(&mut self.description, &self.settings, server, now);
-        let mut actions = diff(&before, &self.description, Some(&address));
-        if self.description.servers.is_empty() && !before.servers.is_empty() {
+        if stored.is_equivalent(&server)
+            && transition::reapplying_changes_nothing(&self.description, &server)
+        {
+            self.refresh(Arc::new(server));
+            return self.pool_ready_after_check(&address).into_iter().collect();
+        }
+        let mut next = self.working_copy();
+        let effects = transition::apply(&mut next, &self.settings, server, now);
+        if next.servers.is_empty() && !self.description.servers.is_empty() {
             // SDAM "Other TopologyTypes": a client SHOULD warn when it removes the last server.
             tracing::warn!(removed_by = %address, "the topology no longer contains any server");
         }
+        let mut actions = self.publish(next, Some(&address));
         for added in self.description.servers.keys() {
             self.pools.entry(added.clone()).or_default();
         }
         self.pools
             .retain(|address, _| self.description.servers.contains_key(address));
-        if let Some(checked) = self.description.servers.get(&address) {
-            let single = self.description.topology_type == TopologyType::Single;
-            if checked.is_data_bearing() || (single && checked.server_type != ServerType::Unknown) {
-                actions.push(Action::MarkPoolReady(address.clone()));
-            }
-        }
+        actions.extend(self.pool_ready_after_check(&address));
         for primary in effects.invalidated_primaries {
             actions.push(Action::RequestImmediateCheck(primary));
         }
+        actions
+    }
+
+    /// MarkPoolReady after a successful check of the server at `address`: if it is
+    /// data-bearing, or known at all in a Single topology.
+    fn pool_ready_after_check(&self, address: &ServerAddress) -> Option<Action> {
+        let checked = self.description.servers.get(address)?;
+        let single = self.description.topology_type == TopologyType::Single;
+        let ready =
+            checked.is_data_bearing() || (single && checked.server_type != ServerType::Unknown);
+        ready.then(|| Action::MarkPoolReady(address.clone()))
+    }
+
+    /// Keeps `fresher`, a description equivalent to its server's published one, as an
+    /// unpublished refresh: O(log n). If it crosses the republish rule, builds and
+    /// publishes a snapshot with every refresh merged instead: O(n) `Arc` clones.
+    fn refresh(&mut self, fresher: Arc<ServerDescription>) {
+        let address = &fresher.address;
+        let Some(published) = self.description.servers.get(address) else {
+            return;
+        };
+        let topology_type = self.description.topology_type;
+        match refresh::republish_reason(published, &fresher, topology_type) {
+            None => match self.refreshes.get_mut(address) {
+                Some(slot) => *slot = fresher,
+                None => {
+                    self.refreshes.insert(address.clone(), fresher);
+                }
+            },
+            Some(reason) => {
+                tracing::trace!(%address, ?reason, "republishing a refreshed description");
+                let mut next = self.working_copy();
+                next.servers.insert(address.clone(), fresher);
+                self.description = Arc::new(next);
+            }
+        }
+    }
+
+    /// The starting point of the next snapshot: the published description with every
+    /// unpublished refresh merged in (O(n) `Arc` clones). The refreshes are consumed: the
+    /// result must be published.
+    fn working_copy(&mut self) -> TopologyDescription {
+        let mut next = TopologyDescription::clone(&self.description);
+        for (address, fresher) in std::mem::take(&mut self.refreshes) {
+            if let Some(server) = next.servers.get_mut(&address) {
+                *server = fresher;
+            }
+        }
+        next
+    }
+
+    /// Publishes `next` as the current snapshot and returns the events and monitoring
+    /// actions that lead to it from the previous one.
+    fn publish(
+        &mut self,
+        next: TopologyDescription,
+        checked: Option<&ServerAddress>,
+    ) -> Vec<Action> {
+        let next = Arc::new(next);
+        let actions = diff(&self.description, &next, checked);
+        self.description = next;
         actions
     }
 }

@@ -8,6 +8,7 @@
 //! - `transition` (private): the TopologyType table and its subroutines;
 //! - [`errors`]: classification of application errors;
 //! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
+//! - [`refresh`]: when a heartbeat that changes nothing SDAM compares is still published;
 //! - [`Topology`]: the state machine tying them together.
 
 pub mod compatibility;
@@ -16,6 +17,7 @@ pub mod errors;
 pub mod events;
 pub mod hello;
 mod machine;
+pub mod refresh;
 pub mod server;
 pub mod settings;
 pub mod topology;
@@ -33,6 +35,7 @@ pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhas
 pub use events::{Action, Changes, SdamEvent};
 pub use hello::CheckTiming;
 pub use machine::Topology;
+pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
 pub use settings::{SettingsError, TopologySettings};
 pub use topology::{TopologyDescription, TopologyType};

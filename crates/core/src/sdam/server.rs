@@ -121,6 +121,7 @@ impl TopologyVersion {
 /// The class of failure behind a [`ServerError`]: what went wrong, kept all the way to the
 /// user so that a selection failure can explain itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ServerErrorKind {
     /// Host name resolution failed.
     Dns,

@@ -22,6 +22,7 @@ pub struct TopologySettings {
 
 /// A combination of settings that SDAM "Allowed configuration combinations" forbids.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SettingsError {
     /// The seed list is empty.
     #[error("the seed list is empty: at least one host is required")]

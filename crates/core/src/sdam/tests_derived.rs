@@ -2,6 +2,8 @@
 //! compatibility" and "Logical Session Timeout") and of member discovery through passives,
 //! arbiters and hidden members, which the spec suites touch only in passing.
 
+use std::sync::Arc;
+
 use bson::{doc, Document};
 
 use crate::address::ServerAddress;
@@ -22,13 +24,13 @@ fn open(seeds: &[&str], set_name: Option<&str>) -> Topology {
     Topology::new(settings, MonotonicTime::ZERO).unwrap().0
 }
 
-fn check(topology: &mut Topology, host: &str, reply: Document) -> TopologyDescription {
+fn check(topology: &mut Topology, host: &str, reply: Document) -> Arc<TopologyDescription> {
     let changes = topology.apply_hello(
         &addr(host),
         &reply,
         CheckTiming::at(MonotonicTime::from_millis(7)),
     );
-    changes.description.clone()
+    changes.description
 }
 
 fn mongos(min_wire: i32, max_wire: i32) -> Document {

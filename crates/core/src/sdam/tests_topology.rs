@@ -109,7 +109,7 @@ fn a_primary_adds_and_removes_members() {
 #[test]
 fn a_newer_primary_invalidates_the_old_one_without_clearing_its_pool() {
     let (mut topology, _) = open(&["a", "b"], Some("rs"));
-    hello(
+    let _ = hello(
         &mut topology,
         "a",
         primary(&["a:27017", "b:27017"], 1, 1, 21),
@@ -140,12 +140,12 @@ fn a_newer_primary_invalidates_the_old_one_without_clearing_its_pool() {
 fn election_id_ranks_first_from_6_0_and_set_version_before() {
     for (max_wire, accepted) in [(21, true), (9, false)] {
         let (mut topology, _) = open(&["a", "b"], Some("rs"));
-        hello(
+        let _ = hello(
             &mut topology,
             "a",
             primary(&["a:27017", "b:27017"], 1, 2, max_wire),
         );
-        hello(
+        let _ = hello(
             &mut topology,
             "b",
             primary(&["a:27017", "b:27017"], 2, 1, max_wire),
@@ -170,7 +170,7 @@ fn election_id_ranks_first_from_6_0_and_set_version_before() {
 #[test]
 fn check_failures_clear_the_pool_and_retry_known_servers() {
     let (mut topology, _) = open(&["a"], Some("rs"));
-    hello(&mut topology, "a", primary(&["a:27017"], 1, 1, 21));
+    let _ = hello(&mut topology, "a", primary(&["a:27017"], 1, 1, 21));
     let now = MonotonicTime::from_millis(2);
     let timeout = ServerError::new(ServerErrorKind::Timeout, "timed out");
     let changes = topology.apply_check_failure(&addr("a"), timeout, now);
@@ -206,7 +206,7 @@ fn check_failures_clear_the_pool_and_retry_known_servers() {
 fn a_round_trip_time_change_alone_publishes_nothing() {
     let (mut topology, _) = open(&["a"], Some("rs"));
     let reply = primary(&["a:27017"], 1, 1, 21);
-    hello(&mut topology, "a", reply.clone());
+    let _ = hello(&mut topology, "a", reply.clone());
     let timing = CheckTiming {
         round_trip_time: Some(Duration::from_millis(40)),
         min_round_trip_time: None,
@@ -231,7 +231,7 @@ fn state_change_errors_respect_topology_versions() {
         "topologyVersion",
         doc! {"processId": process_id, "counter": 2_i64},
     );
-    hello(&mut topology, "a", reply);
+    let _ = hello(&mut topology, "a", reply);
     let error = |counter| ApplicationError {
         address: addr("a"),
         generation: 0,
@@ -320,7 +320,7 @@ fn single_with_a_wrong_set_name_is_unknown() {
     settings.direct_connection = Some(true);
     settings.replica_set_name = Some("rs".into());
     let (mut topology, _) = Topology::new(settings, MonotonicTime::ZERO).unwrap();
-    hello(
+    let _ = hello(
         &mut topology,
         "a",
         doc! {"ok": 1, "setName": "other", "secondary": true, "maxWireVersion": 21},

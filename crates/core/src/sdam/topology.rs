@@ -1,11 +1,14 @@
 //! The client's view of the whole deployment: [`TopologyType`] and [`TopologyDescription`].
 //!
 //! Field names follow the SDAM specification's "TopologyDescription" section. The
-//! description is plain data: an immutable snapshot that selectors read. The rules that
-//! turn one description into the next live in the transition code of this module's siblings.
+//! description is plain data: an immutable snapshot that selectors read, shared by `Arc`;
+//! its servers are `Arc`s too, so that a new snapshot shares every unchanged server with the
+//! previous one. The rules that turn one description into the next live in the transition
+//! code of this module's siblings.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use bson::oid::ObjectId;
 
@@ -73,8 +76,9 @@ pub struct TopologyDescription {
     pub max_election_id: Option<ObjectId>,
     /// The largest setVersion ever reported by a primary (not monotonic: electionId ranks first).
     pub max_set_version: Option<i64>,
-    /// One description per server in the topology, ordered by address.
-    pub servers: BTreeMap<ServerAddress, ServerDescription>,
+    /// One description per server in the topology, ordered by address; shared with the
+    /// snapshots before and after this one as long as the server's description is unchanged.
+    pub servers: BTreeMap<ServerAddress, Arc<ServerDescription>>,
     /// `None` when every server's wire version range overlaps the client's; otherwise why not.
     pub compatibility_error: Option<String>,
     /// The smallest logicalSessionTimeoutMinutes of the data-bearing servers, or `None` if
@@ -96,7 +100,10 @@ impl TopologyDescription {
             max_set_version: None,
             servers: seeds
                 .into_iter()
-                .map(|address| (address.clone(), ServerDescription::unknown(address)))
+                .map(|address| {
+                    let unknown = Arc::new(ServerDescription::unknown(address.clone()));
+                    (address, unknown)
+                })
                 .collect(),
             compatibility_error: None,
             logical_session_timeout_minutes: None,
@@ -112,6 +119,7 @@ impl TopologyDescription {
     pub fn primary(&self) -> Option<&ServerDescription> {
         self.servers
             .values()
+            .map(Arc::as_ref)
             .find(|server| server.server_type == ServerType::RsPrimary)
     }
 
@@ -131,11 +139,11 @@ impl TopologyDescription {
                 .servers
                 .iter()
                 .zip(other.servers.iter())
-                .all(|((a, x), (b, y))| a == b && x.is_equivalent(y))
+                .all(|((a, x), (b, y))| a == b && (Arc::ptr_eq(x, y) || x.is_equivalent(y)))
     }
 
     /// The description of the server at `address`, if it is part of the topology.
     pub fn server(&self, address: &ServerAddress) -> Option<&ServerDescription> {
-        self.servers.get(address)
+        self.servers.get(address).map(Arc::as_ref)
     }
 }

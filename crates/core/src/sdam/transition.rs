@@ -6,6 +6,8 @@
 //! topology and stale ones (by topologyVersion); it derives monitoring actions and events
 //! from the difference between the descriptions before and after.
 
+use std::sync::Arc;
+
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
@@ -89,7 +91,9 @@ impl Transition<'_> {
             }
             _ => server,
         };
-        self.td.servers.insert(server.address.clone(), server);
+        self.td
+            .servers
+            .insert(server.address.clone(), Arc::new(server));
     }
 
     /// SDAM "TopologyType table": the new ServerType (rows) against the current
@@ -98,13 +102,14 @@ impl Transition<'_> {
         use ServerType as S;
         use TopologyType as T;
         let address = server.address.clone();
-        self.td.servers.insert(address.clone(), server.clone());
+        let server = Arc::new(server);
+        self.td.servers.insert(address.clone(), Arc::clone(&server));
         match (self.td.topology_type, server.server_type) {
             (T::Unknown, S::Standalone) => self.update_unknown_with_standalone(&server),
             (T::Unknown, S::Mongos) => self.td.topology_type = T::Sharded,
             (T::Unknown | T::ReplicaSetNoPrimary | T::ReplicaSetWithPrimary, S::RsPrimary) => {
                 self.td.topology_type = T::ReplicaSetWithPrimary;
-                self.update_rs_from_primary(server);
+                self.update_rs_from_primary(&server);
             }
             (T::Unknown, S::RsSecondary | S::RsArbiter | S::RsOther) => {
                 self.td.topology_type = T::ReplicaSetNoPrimary;
@@ -187,7 +192,7 @@ impl Transition<'_> {
     }
 
     /// SDAM "updateRSFromPrimary".
-    fn update_rs_from_primary(&mut self, server: ServerDescription) {
+    fn update_rs_from_primary(&mut self, server: &ServerDescription) {
         if !self.td.servers.contains_key(&server.address) {
             return;
         }
@@ -200,9 +205,9 @@ impl Transition<'_> {
             return;
         }
         let fresh = if server.max_wire_version >= 17 {
-            self.record_election_6_0(&server)
+            self.record_election_6_0(server)
         } else {
-            self.record_election_pre_6_0(&server)
+            self.record_election_pre_6_0(server)
         };
         if !fresh {
             let message = format!(
@@ -216,12 +221,14 @@ impl Transition<'_> {
                 stale_primary_error(message),
                 self.now,
             );
-            self.td.servers.insert(server.address.clone(), unknown);
+            self.td
+                .servers
+                .insert(server.address.clone(), Arc::new(unknown));
             self.check_if_has_primary();
             return;
         }
         self.invalidate_other_primaries(&server.address);
-        self.add_reported_members(&server);
+        self.add_reported_members(server);
         let members: Vec<ServerAddress> = self.td.servers.keys().cloned().collect();
         for address in members {
             if !server
@@ -286,7 +293,7 @@ impl Transition<'_> {
                 "primary marked stale due to discovery of newer primary".to_string(),
             );
             let unknown = ServerDescription::unknown_with_error(address.clone(), error, self.now);
-            self.td.servers.insert(address.clone(), unknown);
+            self.td.servers.insert(address.clone(), Arc::new(unknown));
             self.effects.invalidated_primaries.push(address);
         }
     }
@@ -297,7 +304,7 @@ impl Transition<'_> {
             self.td
                 .servers
                 .entry(member.clone())
-                .or_insert_with(|| ServerDescription::unknown(member.clone()));
+                .or_insert_with(|| Arc::new(ServerDescription::unknown(member.clone())));
         }
     }
 
@@ -305,7 +312,7 @@ impl Transition<'_> {
     fn mark_possible_primary(&mut self, primary: &ServerAddress) {
         if let Some(candidate) = self.td.servers.get_mut(primary) {
             if candidate.server_type == ServerType::Unknown {
-                candidate.server_type = ServerType::PossiblePrimary;
+                Arc::make_mut(candidate).server_type = ServerType::PossiblePrimary;
             }
         }
     }
@@ -329,4 +336,78 @@ impl Transition<'_> {
     fn remove(&mut self, address: &ServerAddress) {
         self.td.servers.remove(address);
     }
+}
+
+/// Whether applying `server` would leave `td` as it is, apart from the freshness fields of
+/// `server` itself (round trip times, lastUpdateTime, lastWriteDate, ...), given that the
+/// description stored for `server.address` is equivalent to it (SDAM "Server Description
+/// Equality", with the ServerType compared strictly). Cost: O(reported members), never
+/// O(servers).
+///
+/// Every rule of the table reads only fields that equality compares (type, setName,
+/// electionId, setVersion, maxWireVersion, hosts, passives, arbiters, primary, me, and for
+/// the derived fields minWireVersion and logicalSessionTimeoutMinutes), and the stored
+/// description already went through the same rules, so re-applying it repeats their outcome
+/// except where a rule acts on *other* servers that may have changed since:
+/// - `add_reported_members` (updateRSFromPrimary, updateRSWithoutPrimary) re-adds a reported
+///   member that has been removed since;
+/// - updateRSFromPrimary removes servers its hosts do not list (none can have been added
+///   while this server is the primary, since members add hosts only without a primary, but
+///   this is checked rather than assumed);
+/// - updateRSWithoutPrimary marks the reported `primary` PossiblePrimary again if it has
+///   become Unknown since.
+///
+/// What this relies on, which the rules keep true after every transition: a stored RSPrimary
+/// means TopologyType ReplicaSetWithPrimary (checked) and the (electionId, setVersion)
+/// maxima it set
+/// (only another primary's description changes them, and a fresh one makes this one
+/// Unknown); a server that failed the setName or `me` checks is no longer in the topology;
+/// a Standalone is stored only in a Single topology, a Mongos only in Single or Sharded.
+pub(crate) fn reapplying_changes_nothing(
+    td: &TopologyDescription,
+    server: &ServerDescription,
+) -> bool {
+    use ServerType as S;
+    use TopologyType as T;
+    match (td.topology_type, server.server_type) {
+        (T::Single | T::LoadBalanced, _) => true,
+        (T::ReplicaSetWithPrimary, S::RsPrimary) => {
+            td.set_name == server.set_name
+                && all_reported_members_present(td, server)
+                && td.servers.len() == distinct_reported_members(server)
+        }
+        (T::Unknown | T::ReplicaSetNoPrimary, S::RsPrimary) => false,
+        (T::Unknown | T::ReplicaSetNoPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
+            td.set_name == server.set_name
+                && all_reported_members_present(td, server)
+                && !server.primary.as_ref().is_some_and(|primary| {
+                    td.servers
+                        .get(primary)
+                        .is_some_and(|candidate| candidate.server_type == S::Unknown)
+                })
+        }
+        _ => true,
+    }
+}
+
+fn all_reported_members_present(td: &TopologyDescription, server: &ServerDescription) -> bool {
+    server
+        .all_reported_members()
+        .all(|member| td.servers.contains_key(member))
+}
+
+/// How many different addresses `server` reports (a malformed reply may list one address
+/// under several of hosts, passives and arbiters).
+fn distinct_reported_members(server: &ServerDescription) -> usize {
+    let passives_not_hosts = server
+        .passives
+        .iter()
+        .filter(|member| !server.hosts.contains(*member))
+        .count();
+    let arbiters_not_hosts_or_passives = server
+        .arbiters
+        .iter()
+        .filter(|member| !server.hosts.contains(*member) && !server.passives.contains(*member))
+        .count();
+    server.hosts.len() + passives_not_hosts + arbiters_not_hosts_or_passives
 }

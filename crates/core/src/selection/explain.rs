@@ -23,6 +23,7 @@ use crate::selection::window::{apply_latency_window, LatencyWindow};
 
 /// A problem of the whole topology that makes every server unsuitable.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TopologyProblem {
     /// Topology type Unknown: no server is suitable until the deployment kind is known.
     UnknownTopology,
@@ -50,6 +51,7 @@ impl fmt::Display for TopologyProblem {
 
 /// Why one server was or was not selectable: the first rule it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason {
     /// Suitable and within the latency window: a possible choice.
     InLatencyWindow,

@@ -76,6 +76,7 @@ impl FromStr for ReadPreferenceMode {
 
 /// Why a read preference is invalid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadPreferenceError {
     /// The mode name is not one of the five modes.
     #[error(

@@ -81,7 +81,7 @@ impl StalenessCheck {
                 .servers
                 .values()
                 .filter(|server| server.server_type == ServerType::RsSecondary)
-                .filter_map(millis_of_last_write)
+                .filter_map(|server| millis_of_last_write(server))
                 .max()
                 .map_or(Reference::Missing, |max_last_write_ms| {
                     Reference::MostRecentSecondary { max_last_write_ms }
@@ -156,7 +156,9 @@ mod tests {
     fn topology(kind: TopologyType, servers: Vec<ServerDescription>) -> TopologyDescription {
         let mut topology = TopologyDescription::with_seeds(kind, None, []);
         for server in servers {
-            topology.servers.insert(server.address.clone(), server);
+            topology
+                .servers
+                .insert(server.address.clone(), std::sync::Arc::new(server));
         }
         topology
     }

@@ -18,6 +18,7 @@ use crate::selection::window::{apply_latency_window, power_of_two_choices, Laten
 
 /// Why selection produced no server.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectionError {
     /// The read preference can never be satisfied in this topology (e.g. maxStalenessSeconds
     /// below the replica set minimum). Waiting will not help.
