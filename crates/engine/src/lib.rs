@@ -19,12 +19,26 @@
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
+mod cluster;
+mod cluster_task;
 pub mod connection;
 mod connection_error;
+mod error;
+pub mod events;
 pub mod handshake;
+mod logging;
+mod monitor;
 mod reply;
 mod resolve;
+mod rtt_monitor;
+mod selection_wait;
+pub mod settings;
 
+pub use cluster::{Cluster, TopologyWatcher};
 pub use connection::{ConnectOptions, Connection};
 pub use connection_error::ConnectionError;
+pub use error::ClusterError;
+pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
 pub use reply::Reply;
+pub use selection_wait::SelectedServer;
+pub use settings::{ClusterSettings, ClusterSettingsError, ServerMonitoringMode};

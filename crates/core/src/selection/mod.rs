@@ -51,7 +51,7 @@ pub use rtt::RttTracker;
 pub use select::is_available;
 pub use server_list::INLINE_CAPACITY;
 pub use suitable::{
-    select_server, select_suitable, select_suitable_with_deprioritized, SelectionError,
-    SuitableServers,
+    select_server, select_suitable, select_suitable_with_deprioritized, try_select_server,
+    SelectionError, SelectionFailure, SuitableServers,
 };
 pub use window::LatencyWindow;

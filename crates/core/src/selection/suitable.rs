@@ -126,7 +126,8 @@ pub fn select_suitable_with_deprioritized<'a>(
 ) -> Result<SuitableServers<'a>, SelectionError> {
     let mut servers = ServerList::new();
     let (window, in_window, first) =
-        fill_suitable(topology, criteria, settings, deprioritized, &mut servers)?;
+        fill_suitable(topology, criteria, settings, deprioritized, &mut servers)
+            .map_err(|failure| failure.explain(topology, criteria, settings, deprioritized))?;
     Ok(SuitableServers {
         servers,
         in_window,
@@ -146,6 +147,28 @@ pub fn select_server<'a, R: Rng + ?Sized>(
     rng: &mut R,
     operation_count: impl Fn(&ServerDescription) -> u64,
 ) -> Result<&'a ServerDescription, SelectionError> {
+    try_select_server(
+        topology,
+        criteria,
+        settings,
+        deprioritized,
+        rng,
+        operation_count,
+    )
+    .map_err(|failure| failure.explain(topology, criteria, settings, deprioritized))
+}
+
+/// [`select_server`] without the explanation on failure: for callers that retry until a
+/// deadline (the live engine's selection loop) and explain only when they give up. It
+/// allocates nothing.
+pub fn try_select_server<'a, R: Rng + ?Sized>(
+    topology: &'a TopologyDescription,
+    criteria: &'a SelectionCriteria,
+    settings: &SelectionSettings,
+    deprioritized: &'a [ServerAddress],
+    rng: &mut R,
+    operation_count: impl Fn(&ServerDescription) -> u64,
+) -> Result<&'a ServerDescription, SelectionFailure> {
     let mut servers = ServerList::new();
     let (_, in_window, first) =
         fill_suitable(topology, criteria, settings, deprioritized, &mut servers)?;
@@ -153,6 +176,51 @@ pub fn select_server<'a, R: Rng + ?Sized>(
         servers.get(index).map_or(u64::MAX, &operation_count)
     });
     Ok(servers.get(index).unwrap_or(first))
+}
+
+/// Why [`try_select_server`] found no server, without the server-by-server explanation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SelectionFailure {
+    /// See [`SelectionError::InvalidCriteria`].
+    InvalidCriteria(ReadPreferenceError),
+    /// See [`SelectionError::IncompatibleTopology`].
+    IncompatibleTopology,
+    /// See [`SelectionError::NoSuitableServer`].
+    NoSuitableServer,
+}
+
+impl SelectionFailure {
+    /// Whether waiting for a topology change (and selecting again) may succeed.
+    pub fn may_succeed_later(&self) -> bool {
+        matches!(self, SelectionFailure::NoSuitableServer)
+    }
+
+    /// The full error, with the explanation of what selecting with `criteria` in `topology`
+    /// gives, server by server.
+    pub fn explain(
+        self,
+        topology: &TopologyDescription,
+        criteria: &SelectionCriteria,
+        settings: &SelectionSettings,
+        deprioritized: &[ServerAddress],
+    ) -> SelectionError {
+        let explain = || {
+            Box::new(explain_selection(
+                topology,
+                criteria,
+                settings,
+                deprioritized,
+            ))
+        };
+        match self {
+            SelectionFailure::InvalidCriteria(error) => SelectionError::InvalidCriteria(error),
+            SelectionFailure::IncompatibleTopology => {
+                SelectionError::IncompatibleTopology(explain())
+            }
+            SelectionFailure::NoSuitableServer => SelectionError::NoSuitableServer(explain()),
+        }
+    }
 }
 
 /// The steps of [`select_suitable_with_deprioritized`]: fills `servers` with the suitable
@@ -164,22 +232,14 @@ fn fill_suitable<'a>(
     settings: &SelectionSettings,
     deprioritized: &'a [ServerAddress],
     servers: &mut ServerList<'a>,
-) -> Result<(LatencyWindow, usize, &'a ServerDescription), SelectionError> {
-    let explain = || {
-        Box::new(explain_selection(
-            topology,
-            criteria,
-            settings,
-            deprioritized,
-        ))
-    };
+) -> Result<(LatencyWindow, usize, &'a ServerDescription), SelectionFailure> {
     match check_preconditions(topology, criteria, settings) {
         Ok(()) => {}
         Err(PreconditionFailure::Incompatible) => {
-            return Err(SelectionError::IncompatibleTopology(explain()))
+            return Err(SelectionFailure::IncompatibleTopology)
         }
         Err(PreconditionFailure::InvalidCriteria(error)) => {
-            return Err(SelectionError::InvalidCriteria(error))
+            return Err(SelectionFailure::InvalidCriteria(error))
         }
     }
     find_suitable(topology, criteria, settings, deprioritized, servers);
@@ -189,6 +249,6 @@ fn fill_suitable<'a>(
     let (window, in_window) = apply_latency_window(servers, settings.local_threshold);
     match servers.get(0) {
         Some(first) => Ok((window, in_window, first)),
-        None => Err(SelectionError::NoSuitableServer(explain())),
+        None => Err(SelectionFailure::NoSuitableServer),
     }
 }

@@ -1,0 +1,257 @@
+//! [`Cluster`]: the live engine's handle. Clones share one engine; dropping the last clone
+//! (or [`Cluster::close`]) stops every task and closes every socket.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bson::oid::ObjectId;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::cluster_task::{ClusterTask, Request, Snapshot};
+use crate::error::ClusterError;
+use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
+use crate::handshake::HandshakeOptions;
+use crate::monitor::MonitorShared;
+use crate::sdam::{ApplicationError, Topology, TopologyDescription};
+use crate::settings::ClusterSettings;
+
+/// How many monitor reports may wait for the cluster task before monitors wait in turn.
+const REPORT_QUEUE: usize = 1024;
+
+/// A running topology engine: it discovers and monitors the deployment a connection string
+/// names, always holds a current [`TopologyDescription`], and selects servers.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use mongo_topology::selection::SelectionCriteria;
+/// use mongo_topology::Cluster;
+///
+/// let cluster = Cluster::connect("mongodb://localhost:27017/?replicaSet=rs0")?;
+/// let primary = cluster.select_server(&SelectionCriteria::write()).await?;
+/// println!("writes go to {}", primary.address());
+/// println!("{:?}", cluster.topology().topology_type);
+/// cluster.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    inner: Arc<ClusterInner>,
+}
+
+#[derive(Debug)]
+struct ClusterInner {
+    settings: Arc<ClusterSettings>,
+    topology_id: ObjectId,
+    snapshots: watch::Receiver<Snapshot>,
+    /// Bumped by [`Cluster::request_check`]; every polling monitor watches it.
+    check_all: watch::Sender<u64>,
+    requests: mpsc::Sender<Request>,
+    events: WeakEmitter,
+    /// Dropping (or sending on) it stops the cluster task.
+    shutdown: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Cluster {
+    /// Parses `uri` and starts a cluster for it (see [`Cluster::new`]).
+    pub fn connect(uri: &str) -> Result<Cluster, ClusterError> {
+        Cluster::new(ClusterSettings::parse(uri)?)
+    }
+
+    /// Starts the engine: every seed is checked at once, in parallel, and every server
+    /// learned later is monitored the moment it enters the description. Must be called
+    /// within a tokio runtime.
+    pub fn new(settings: ClusterSettings) -> Result<Cluster, ClusterError> {
+        Ok(Cluster::start(settings, false)?.0)
+    }
+
+    /// [`Cluster::new`], with a subscriber that sees every event from the very first
+    /// (TopologyOpeningEvent), which [`Cluster::subscribe`] called after `new` would miss.
+    pub fn with_events(
+        settings: ClusterSettings,
+    ) -> Result<(Cluster, EventSubscriber), ClusterError> {
+        let (cluster, subscriber) = Cluster::start(settings, true)?;
+        // `start` subscribes when asked to.
+        let subscriber = subscriber.unwrap_or_else(|| cluster.subscribe());
+        Ok((cluster, subscriber))
+    }
+
+    fn start(
+        settings: ClusterSettings,
+        subscribe: bool,
+    ) -> Result<(Cluster, Option<EventSubscriber>), ClusterError> {
+        settings.validate()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ClusterError::NoRuntime);
+        }
+        let epoch = Instant::now();
+        let (topology, opening) =
+            Topology::new(settings.topology.clone(), crate::time::MonotonicTime::ZERO)
+                .map_err(crate::settings::ClusterSettingsError::from)?;
+        let topology_id = ObjectId::new();
+        let events = EventEmitter::new(topology_id);
+        let settings = Arc::new(settings);
+        let (reports_tx, reports_rx) = mpsc::channel(REPORT_QUEUE);
+        let (requests_tx, requests_rx) = mpsc::channel(REPORT_QUEUE);
+        let (check_all, check_all_rx) = watch::channel(0u64);
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let monitor_shared = MonitorShared {
+            settings: settings.clone(),
+            handshake: Arc::new(HandshakeOptions {
+                app_name: settings.app_name.clone(),
+                load_balanced: settings.topology.load_balanced,
+            }),
+            reports: reports_tx,
+            events: events.clone(),
+            check_all: check_all_rx,
+        };
+        let weak_events = events.downgrade();
+        let subscriber = subscribe.then(|| weak_events.subscribe());
+        let (task, snapshots) = ClusterTask::new(
+            topology,
+            opening,
+            epoch,
+            monitor_shared,
+            reports_rx,
+            requests_rx,
+            shutdown_rx,
+            events,
+        );
+        tokio::spawn(task.run());
+        let cluster = Cluster {
+            inner: Arc::new(ClusterInner {
+                settings,
+                topology_id,
+                snapshots,
+                check_all,
+                requests: requests_tx,
+                events: weak_events,
+                shutdown: Mutex::new(Some(shutdown_tx)),
+            }),
+        };
+        Ok((cluster, subscriber))
+    }
+
+    /// The settings the cluster runs with.
+    pub fn settings(&self) -> &ClusterSettings {
+        &self.inner.settings
+    }
+
+    /// The topology's id, as carried by every event.
+    pub fn topology_id(&self) -> ObjectId {
+        self.inner.topology_id
+    }
+
+    /// The current topology description: a cheap, immutable snapshot.
+    pub fn topology(&self) -> Arc<TopologyDescription> {
+        self.inner.snapshots.borrow().description.clone()
+    }
+
+    pub(crate) fn snapshot_receiver(&self) -> watch::Receiver<Snapshot> {
+        self.inner.snapshots.clone()
+    }
+
+    /// A watcher that wakes on every new topology description.
+    pub fn watch(&self) -> TopologyWatcher {
+        TopologyWatcher {
+            receiver: self.snapshot_receiver(),
+        }
+    }
+
+    /// Waits until `condition` holds for the current description (checked at once, then on
+    /// every change), for at most `timeout`. Returns the description that satisfied it.
+    pub async fn wait_for(
+        &self,
+        mut condition: impl FnMut(&TopologyDescription) -> bool,
+        timeout: Duration,
+    ) -> Result<Arc<TopologyDescription>, ClusterError> {
+        let deadline = Instant::now() + timeout;
+        let mut watcher = self.watch();
+        loop {
+            let current = watcher.current();
+            if condition(&current) {
+                return Ok(current);
+            }
+            match tokio::time::timeout_at(deadline, watcher.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(closed)) => return Err(closed),
+                Err(_) => {
+                    return Err(ClusterError::WaitTimedOut {
+                        timeout,
+                        topology: current,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Asks every monitor to check its server soon (mgo's poke of `cluster.sync`). Requests
+    /// coalesce, and no server is checked more often than minHeartbeatFrequencyMS; a
+    /// streaming monitor needs no request, as its server reports every change.
+    pub fn request_check(&self) {
+        self.inner
+            .check_all
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// The events of this cluster from now on.
+    pub fn subscribe(&self) -> EventSubscriber {
+        self.inner.events.subscribe()
+    }
+
+    /// Reports an error an operation met on a server, for SDAM "Error handling" (e.g. a
+    /// NotWritablePrimary marks the server Unknown and requests an immediate check).
+    pub async fn report_application_error(&self, error: ApplicationError) {
+        // An error only means the cluster is closed, when no error matters any more.
+        let _ = self
+            .inner
+            .requests
+            .send(Request::ApplicationError(error))
+            .await;
+    }
+
+    /// Stops the engine: every monitor and socket is closed, the closing events are
+    /// emitted, and every clone of this handle sees a closed cluster. Returns once done.
+    pub async fn close(&self) {
+        let sender = self
+            .inner
+            .shutdown
+            .lock()
+            .map(|mut shutdown| shutdown.take())
+            .unwrap_or_default();
+        if let Some(sender) = sender {
+            let _ = sender.send(());
+        }
+        let mut receiver = self.snapshot_receiver();
+        // The task drops its sender once everything is closed.
+        while receiver.changed().await.is_ok() {}
+    }
+
+    /// Whether the cluster has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.snapshots.borrow().closed || self.inner.snapshots.has_changed().is_err()
+    }
+}
+
+/// Wakes on every new topology description of a [`Cluster`] (mgo's `serverSynced`
+/// broadcast). Missed intermediate descriptions are skipped: a watcher always sees the
+/// latest.
+#[derive(Debug, Clone)]
+pub struct TopologyWatcher {
+    receiver: watch::Receiver<Snapshot>,
+}
+
+impl TopologyWatcher {
+    /// The latest description, marking it seen.
+    pub fn current(&mut self) -> Arc<TopologyDescription> {
+        self.receiver.borrow_and_update().description.clone()
+    }
+
+    /// Waits for a description newer than the last one seen.
+    pub async fn changed(&mut self) -> Result<(), ClusterError> {
+        self.receiver
+            .changed()
+            .await
+            .map_err(|_| ClusterError::Closed)
+    }
+}

@@ -1,0 +1,298 @@
+//! The cluster task: the one owner of the SDAM [`Topology`]. It applies every monitor
+//! report and application error to the pure core, carries out the actions the core
+//! returns (start and stop monitors, request checks), publishes each new snapshot on a
+//! `watch` channel and emits the events. Nothing else changes the topology.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::address::ServerAddress;
+use crate::events::{EventEmitter, EventKind};
+use crate::logging::{log_sdam_event, log_topology_summary};
+use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
+use crate::sdam::Topology;
+use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
+use crate::selection::RttTracker;
+use crate::time::MonotonicTime;
+
+/// What the cluster publishes to every handle: the description, and the in-flight
+/// operation counters that selection's power of two choices reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    /// The current topology description.
+    pub(crate) description: Arc<TopologyDescription>,
+    /// Operations in progress per server (shared with [`crate::SelectedServer`]s).
+    pub(crate) in_flight: Arc<BTreeMap<ServerAddress, Arc<AtomicU64>>>,
+    /// Whether the cluster has been closed: no further snapshot will come.
+    pub(crate) closed: bool,
+}
+
+/// Requests from cluster handles.
+#[derive(Debug)]
+pub(crate) enum Request {
+    /// An operation failed on a server (SDAM "Error handling").
+    ApplicationError(ApplicationError),
+}
+
+/// One monitored server.
+#[derive(Debug)]
+struct ServerSlot {
+    monitor: MonitorHandle,
+    rtt: RttTracker,
+    in_flight: Arc<AtomicU64>,
+}
+
+pub(crate) struct ClusterTask {
+    topology: Topology,
+    /// `MonotonicTime::ZERO` for the core.
+    epoch: Instant,
+    servers: BTreeMap<ServerAddress, ServerSlot>,
+    next_monitor_id: u64,
+    monitor_shared: MonitorShared,
+    reports: mpsc::Receiver<MonitorReport>,
+    requests: mpsc::Receiver<Request>,
+    shutdown: oneshot::Receiver<()>,
+    snapshots: watch::Sender<Snapshot>,
+    events: EventEmitter,
+}
+
+impl ClusterTask {
+    /// Builds the task around an opened topology and carries out the opening actions
+    /// (starting a monitor for every seed at once). Returns the task and the receiver of
+    /// its snapshots.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        topology: Topology,
+        opening: Changes,
+        epoch: Instant,
+        monitor_shared: MonitorShared,
+        reports: mpsc::Receiver<MonitorReport>,
+        requests: mpsc::Receiver<Request>,
+        shutdown: oneshot::Receiver<()>,
+        events: EventEmitter,
+    ) -> (ClusterTask, watch::Receiver<Snapshot>) {
+        let initial = Snapshot {
+            description: opening.description.clone(),
+            in_flight: Arc::default(),
+            closed: false,
+        };
+        let (snapshots, receiver) = watch::channel(initial);
+        let mut task = ClusterTask {
+            topology,
+            epoch,
+            servers: BTreeMap::new(),
+            next_monitor_id: 0,
+            monitor_shared,
+            reports,
+            requests,
+            shutdown,
+            snapshots,
+            events,
+        };
+        task.carry_out(opening, true);
+        (task, receiver)
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut self.shutdown => break,
+                Some(request) = self.requests.recv() => self.on_request(request),
+                Some(report) = self.reports.recv() => self.on_report(report),
+            }
+        }
+        self.close().await;
+    }
+
+    fn now(&self) -> MonotonicTime {
+        MonotonicTime::from_offset(Instant::now().saturating_duration_since(self.epoch))
+    }
+
+    fn on_report(&mut self, report: MonitorReport) {
+        let now = self.now();
+        let changes = match report {
+            MonitorReport::Checked {
+                address,
+                monitor_id,
+                outcome,
+            } => {
+                let Some(slot) = self.current_slot(&address, monitor_id) else {
+                    return;
+                };
+                match outcome {
+                    CheckOutcome::Hello { reply, round_trip } => {
+                        if let Some(sample) = round_trip {
+                            slot.rtt.add_sample(sample);
+                        }
+                        let timing = CheckTiming {
+                            round_trip_time: slot.rtt.average(),
+                            min_round_trip_time: Some(slot.rtt.minimum()),
+                            now,
+                        };
+                        self.topology.apply_hello(&address, &reply, timing)
+                    }
+                    CheckOutcome::Failed(error) => {
+                        slot.rtt.reset();
+                        self.topology.apply_check_failure(&address, error, now)
+                    }
+                }
+            }
+            MonitorReport::RoundTrip {
+                address,
+                monitor_id,
+                sample,
+            } => {
+                let Some(slot) = self.current_slot(&address, monitor_id) else {
+                    return;
+                };
+                slot.rtt.add_sample(sample);
+                let Some(average) = slot.rtt.average() else {
+                    return;
+                };
+                let minimum = slot.rtt.minimum();
+                self.topology
+                    .apply_rtt_sample(&address, average, minimum, now)
+            }
+        };
+        self.carry_out(changes, false);
+    }
+
+    fn on_request(&mut self, request: Request) {
+        match request {
+            Request::ApplicationError(error) => {
+                let now = self.now();
+                let changes = self.topology.apply_application_error(&error, now);
+                self.carry_out(changes, false);
+            }
+        }
+    }
+
+    /// The slot of `address` if `monitor_id` is its current monitor (a report from a
+    /// monitor of a removed server is ignored).
+    fn current_slot(
+        &mut self,
+        address: &ServerAddress,
+        monitor_id: u64,
+    ) -> Option<&mut ServerSlot> {
+        self.servers
+            .get_mut(address)
+            .filter(|slot| slot.monitor.id() == monitor_id)
+    }
+
+    /// Performs the core's decisions in order: monitors first, then the new snapshot, then
+    /// the events (so that a subscriber reading the topology on an event sees it).
+    fn carry_out(&mut self, changes: Changes, force_publish: bool) {
+        let mut membership_changed = force_publish;
+        for action in &changes.actions {
+            match action {
+                Action::StartMonitoring(address) => {
+                    self.start_monitor(address.clone());
+                    membership_changed = true;
+                }
+                Action::StopMonitoring(address) => {
+                    // Dropping the handle aborts the monitor and closes its sockets.
+                    self.servers.remove(address);
+                    membership_changed = true;
+                }
+                Action::RequestImmediateCheck(address) => {
+                    if let Some(slot) = self.servers.get(address) {
+                        slot.monitor.request_check();
+                    }
+                }
+                Action::RetryCheckNow(address) => {
+                    if let Some(slot) = self.servers.get(address) {
+                        slot.monitor.retry_now();
+                    }
+                }
+                Action::CancelCheck(address) => {
+                    if let Some(slot) = self.servers.get(address) {
+                        slot.monitor.cancel_check();
+                    }
+                }
+                Action::ClearPool {
+                    address,
+                    new_generation,
+                    ..
+                } => {
+                    tracing::debug!(%address, new_generation, "pool cleared");
+                }
+                Action::MarkPoolReady(_) | Action::Publish(_) => {}
+                _ => {}
+            }
+        }
+        let published = self.snapshots.borrow().description.clone();
+        if membership_changed || !Arc::ptr_eq(&published, &changes.description) {
+            self.publish(changes.description.clone(), membership_changed, false);
+        }
+        let topology_id = self.events.topology_id();
+        for event in changes.events() {
+            log_sdam_event(&topology_id, event);
+            if let crate::sdam::SdamEvent::TopologyDescriptionChanged { new, .. } = event {
+                log_topology_summary(new);
+            }
+        }
+        if self.events.has_subscribers() {
+            for action in changes.actions {
+                if let Action::Publish(event) = action {
+                    self.events.emit(EventKind::Sdam(event));
+                }
+            }
+        }
+    }
+
+    fn publish(
+        &mut self,
+        description: Arc<TopologyDescription>,
+        membership_changed: bool,
+        closed: bool,
+    ) {
+        self.snapshots.send_modify(|snapshot| {
+            snapshot.description = description;
+            snapshot.closed = closed;
+            if membership_changed {
+                snapshot.in_flight = Arc::new(
+                    self.servers
+                        .iter()
+                        .map(|(address, slot)| (address.clone(), slot.in_flight.clone()))
+                        .collect(),
+                );
+            }
+        });
+    }
+
+    fn start_monitor(&mut self, address: ServerAddress) {
+        self.next_monitor_id += 1;
+        let monitor = MonitorHandle::start(
+            address.clone(),
+            self.next_monitor_id,
+            self.monitor_shared.clone(),
+        );
+        self.servers.insert(
+            address,
+            ServerSlot {
+                monitor,
+                rtt: RttTracker::new(),
+                in_flight: Arc::default(),
+            },
+        );
+    }
+
+    /// "Client closing": every monitor stopped and awaited (their sockets closed), the
+    /// closing events emitted, a last snapshot marked closed.
+    async fn close(mut self) {
+        let changes = self.topology.close();
+        let servers = std::mem::take(&mut self.servers);
+        for (_, slot) in servers {
+            slot.monitor.stop().await;
+        }
+        let description = changes.description.clone();
+        self.carry_out(changes, true);
+        self.publish(description, true, true);
+        tracing::debug!(topology_id = %self.events.topology_id(), "cluster closed");
+    }
+}

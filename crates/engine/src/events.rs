@@ -1,0 +1,186 @@
+//! Monitoring events of a running cluster ([`ClusterEvent`]) and their delivery to any number
+//! of subscribers ([`EventSubscriber`]).
+//!
+//! Events are the SDAM monitoring events the pure core decides ([`SdamEvent`]) plus the
+//! heartbeat events the monitors produce ("SDAM Logging and Monitoring", "Events API"), each
+//! stamped with the topology id and the time it happened. Delivery never stalls the engine:
+//! events go through a bounded broadcast buffer ([`EVENT_BUFFER`] events); a subscriber that
+//! falls further behind loses the oldest ones and is told how many it missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::oid::ObjectId;
+use bson::Document;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use crate::address::ServerAddress;
+use crate::sdam::{SdamEvent, ServerError};
+
+/// How many events a subscriber may fall behind before it starts missing some.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// One event of a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterEvent {
+    /// The topology the event belongs to (SDAM's `topologyId`), unique per [`crate::Cluster`].
+    pub topology_id: ObjectId,
+    /// When the event happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What a [`ClusterEvent`] reports.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A topology or server event decided by the SDAM core: opening, description changes,
+    /// closing.
+    Sdam(SdamEvent),
+    /// ServerHeartbeatStartedEvent: a monitor began a check (or, streaming, began waiting
+    /// for the server's next reply).
+    HeartbeatStarted {
+        /// The server checked.
+        address: ServerAddress,
+        /// Whether this is an awaited (streaming) check.
+        awaited: bool,
+    },
+    /// ServerHeartbeatSucceededEvent.
+    HeartbeatSucceeded {
+        /// The server checked.
+        address: ServerAddress,
+        /// How long the check took (for an awaited check: how long the reply was awaited).
+        duration: Duration,
+        /// The server's hello reply.
+        reply: Arc<Document>,
+        /// Whether this was an awaited (streaming) check.
+        awaited: bool,
+    },
+    /// ServerHeartbeatFailedEvent.
+    HeartbeatFailed {
+        /// The server checked.
+        address: ServerAddress,
+        /// How long the check ran before it failed.
+        duration: Duration,
+        /// Why it failed, with its cause class.
+        failure: ServerError,
+        /// Whether this was an awaited (streaming) check.
+        awaited: bool,
+    },
+}
+
+/// Why [`EventSubscriber::recv`] returned no event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventRecvError {
+    /// The subscriber fell more than [`EVENT_BUFFER`] events behind; this many were dropped.
+    /// The next call returns the oldest event still buffered.
+    #[error("the subscriber fell behind and missed {0} events")]
+    Missed(u64),
+    /// The cluster is closed and every event has been received.
+    #[error("the cluster is closed")]
+    Closed,
+}
+
+/// A stream of a cluster's events, from the moment of subscription on.
+#[derive(Debug)]
+pub struct EventSubscriber {
+    receiver: broadcast::Receiver<ClusterEvent>,
+}
+
+impl EventSubscriber {
+    /// The next event. Never blocks the engine: a slow subscriber misses events instead
+    /// ([`EventRecvError::Missed`]) and can go on receiving.
+    pub async fn recv(&mut self) -> Result<ClusterEvent, EventRecvError> {
+        self.receiver.recv().await.map_err(|error| match error {
+            broadcast::error::RecvError::Lagged(missed) => EventRecvError::Missed(missed),
+            broadcast::error::RecvError::Closed => EventRecvError::Closed,
+        })
+    }
+
+    /// The next event if one is buffered, without waiting; `Ok(None)` when none is.
+    pub fn try_recv(&mut self) -> Result<Option<ClusterEvent>, EventRecvError> {
+        match self.receiver.try_recv() {
+            Ok(event) => Ok(Some(event)),
+            Err(broadcast::error::TryRecvError::Empty) => Ok(None),
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                Err(EventRecvError::Missed(missed))
+            }
+            Err(broadcast::error::TryRecvError::Closed) => Err(EventRecvError::Closed),
+        }
+    }
+}
+
+/// The sending side, shared by the cluster task and every monitor. Cluster handles keep only
+/// a [`WeakEmitter`], so that once the cluster task and its monitors have stopped, every
+/// subscriber sees [`EventRecvError::Closed`] after the last event.
+#[derive(Clone, Debug)]
+pub(crate) struct EventEmitter {
+    inner: Arc<EmitterInner>,
+}
+
+#[derive(Debug)]
+struct EmitterInner {
+    topology_id: ObjectId,
+    sender: broadcast::Sender<ClusterEvent>,
+}
+
+/// A handle that can subscribe while the cluster runs, without keeping the channel open.
+#[derive(Clone, Debug)]
+pub(crate) struct WeakEmitter {
+    inner: std::sync::Weak<EmitterInner>,
+}
+
+impl EventEmitter {
+    pub(crate) fn new(topology_id: ObjectId) -> Self {
+        let (sender, _) = broadcast::channel(EVENT_BUFFER);
+        EventEmitter {
+            inner: Arc::new(EmitterInner {
+                topology_id,
+                sender,
+            }),
+        }
+    }
+
+    pub(crate) fn topology_id(&self) -> ObjectId {
+        self.inner.topology_id
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakEmitter {
+        WeakEmitter {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// Sends `kind` to every current subscriber; with none, it costs one check.
+    pub(crate) fn emit(&self, kind: EventKind) {
+        if !self.has_subscribers() {
+            return;
+        }
+        let event = ClusterEvent {
+            topology_id: self.inner.topology_id,
+            at: Instant::now(),
+            kind,
+        };
+        // An error only means every subscriber left meanwhile.
+        let _ = self.inner.sender.send(event);
+    }
+
+    /// Whether anyone listens (so that callers can skip building an expensive event).
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.inner.sender.receiver_count() > 0
+    }
+}
+
+impl WeakEmitter {
+    /// A subscriber from now on; once the cluster has stopped, one that is already closed.
+    pub(crate) fn subscribe(&self) -> EventSubscriber {
+        let receiver = match self.inner.upgrade() {
+            Some(inner) => inner.sender.subscribe(),
+            None => broadcast::channel(1).1,
+        };
+        EventSubscriber { receiver }
+    }
+}

@@ -1,0 +1,420 @@
+//! One monitor per server ("Server Monitoring" spec): a task with a dedicated connection
+//! that checks the server and reports each outcome to the cluster task, which applies it to
+//! the SDAM core.
+//!
+//! - **Polling**: a hello every heartbeatFrequencyMS; between checks the monitor sleeps, and
+//!   wakes early when a check is requested (never sooner than minHeartbeatFrequencyMS after
+//!   the previous check began) or at once when the core says a known server must be
+//!   re-checked after a network error.
+//! - **Streaming**: when the server's reply carries a `topologyVersion` and the monitoring
+//!   mode allows it, the monitor sends one awaitable hello with `exhaustAllowed`, and the
+//!   server pushes a reply whenever its state changes (or every heartbeatFrequencyMS). A
+//!   separate RTT monitor ([`crate::rtt_monitor`]) measures round trips meanwhile, on its own
+//!   connection but inside the same task.
+//!
+//! Stopping a monitor is dropping its [`MonitorHandle`]: the task is aborted, which closes
+//! both its sockets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::Document;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
+
+use crate::address::ServerAddress;
+use crate::connection::{ConnectOptions, Connection};
+use crate::connection_error::ConnectionError;
+use crate::events::{EventEmitter, EventKind};
+use crate::handshake::{handshake, hello_command, HandshakeOptions};
+use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
+use crate::rtt_monitor::run_rtt_monitor;
+use crate::sdam::ServerError;
+use crate::settings::ClusterSettings;
+use crate::wire::MsgFlags;
+
+/// What a monitor tells the cluster task.
+#[derive(Debug)]
+pub(crate) enum MonitorReport {
+    /// A check finished: a hello reply, or why there is none.
+    Checked {
+        /// The server.
+        address: ServerAddress,
+        /// Which monitor (a server removed and added again gets a new one).
+        monitor_id: u64,
+        /// The outcome.
+        outcome: CheckOutcome,
+    },
+    /// The RTT monitor measured one round trip.
+    RoundTrip {
+        /// The server.
+        address: ServerAddress,
+        /// Which monitor.
+        monitor_id: u64,
+        /// The sample.
+        sample: Duration,
+    },
+}
+
+/// The outcome of one check.
+#[derive(Debug)]
+pub(crate) enum CheckOutcome {
+    /// The server answered hello.
+    Hello {
+        /// The reply.
+        reply: Document,
+        /// The round trip of a non-awaited check (`None` for streamed replies).
+        round_trip: Option<Duration>,
+    },
+    /// The check failed.
+    Failed(ServerError),
+}
+
+/// What every monitor shares: settings, where to report, events, the handshake.
+#[derive(Clone, Debug)]
+pub(crate) struct MonitorShared {
+    pub(crate) settings: Arc<ClusterSettings>,
+    pub(crate) handshake: Arc<HandshakeOptions>,
+    pub(crate) reports: mpsc::Sender<MonitorReport>,
+    pub(crate) events: EventEmitter,
+    /// Bumped by `Cluster::request_check`: every polling monitor checks soon.
+    pub(crate) check_all: watch::Receiver<u64>,
+}
+
+impl MonitorShared {
+    pub(crate) fn connect_options(&self) -> ConnectOptions {
+        // Monitoring sockets use connectTimeoutMS for reads too (Server Monitoring spec).
+        ConnectOptions {
+            connect_timeout: self.settings.connect_timeout,
+            socket_timeout: self.settings.connect_timeout,
+        }
+    }
+}
+
+/// The cluster task's side of one monitor. Dropping it stops the monitor.
+#[derive(Debug)]
+pub(crate) struct MonitorHandle {
+    id: u64,
+    request: watch::Sender<()>,
+    retry: watch::Sender<()>,
+    cancel: watch::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl MonitorHandle {
+    /// Starts monitoring `address`.
+    pub(crate) fn start(address: ServerAddress, id: u64, shared: MonitorShared) -> Self {
+        let (request, request_rx) = watch::channel(());
+        let (retry, retry_rx) = watch::channel(());
+        let (cancel, cancel_rx) = watch::channel(());
+        let monitor = Monitor {
+            address,
+            id,
+            shared,
+            connection: None,
+            hello_ok: false,
+            topology_version: None,
+            request: request_rx,
+            retry: retry_rx,
+        };
+        let task = tokio::spawn(monitor.run(cancel_rx));
+        MonitorHandle {
+            id,
+            request,
+            retry,
+            cancel,
+            task,
+        }
+    }
+
+    /// This monitor's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// SDAM "Requesting an immediate check": check soon, respecting minHeartbeatFrequencyMS.
+    pub(crate) fn request_check(&self) {
+        self.request.send_replace(());
+    }
+
+    /// A known server failed with a network error: check again at once.
+    pub(crate) fn retry_now(&self) {
+        self.retry.send_replace(());
+    }
+
+    /// Abandon the check in progress and its connection (after the pool was cleared for a
+    /// network error on an application connection).
+    pub(crate) fn cancel_check(&self) {
+        self.cancel.send_replace(());
+    }
+
+    /// Stops the task and waits until it is gone (its sockets are closed by then).
+    pub(crate) async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether the monitor keeps its connection after a check.
+enum Next {
+    /// Stream from this server.
+    Stream,
+    /// Wait for the next polling check.
+    Poll,
+    /// The check was cancelled: drop the connection, then wait for the next check.
+    Cancelled,
+}
+
+struct Monitor {
+    address: ServerAddress,
+    id: u64,
+    shared: MonitorShared,
+    connection: Option<Connection>,
+    /// Whether the server answered `helloOk: true` (then `hello` replaces legacy hello).
+    hello_ok: bool,
+    /// The topologyVersion of the last reply, which makes streaming possible.
+    topology_version: Option<Document>,
+    request: watch::Receiver<()>,
+    retry: watch::Receiver<()>,
+}
+
+impl Monitor {
+    /// Checks until aborted; `cancel` abandons the check in progress.
+    async fn run(mut self, mut cancel: watch::Receiver<()>) {
+        loop {
+            let started = Instant::now();
+            self.mark_requests_seen();
+            cancel.borrow_and_update();
+            let next = tokio::select! {
+                next = self.check() => next,
+                _ = cancel.changed() => Next::Cancelled,
+            };
+            if self.shared.reports.is_closed() {
+                return;
+            }
+            match next {
+                Next::Stream => self.stream(&mut cancel).await,
+                Next::Poll => self.wait_for_next_check(started).await,
+                Next::Cancelled => {
+                    self.drop_connection();
+                    self.wait_for_next_check(started).await;
+                }
+            }
+        }
+    }
+
+    /// Requests that arrived before this check began are answered by it.
+    fn mark_requests_seen(&mut self) {
+        self.request.borrow_and_update();
+        self.retry.borrow_and_update();
+        self.shared.check_all.borrow_and_update();
+    }
+
+    /// One non-awaited check: connect and handshake if there is no connection, else hello.
+    async fn check(&mut self) -> Next {
+        self.heartbeat_started(false);
+        let started = Instant::now();
+        match self.hello().await {
+            Ok((reply, round_trip)) => {
+                self.topology_version = reply.get_document("topologyVersion").ok().cloned();
+                let streams = self.shared.settings.server_monitoring_mode.streams()
+                    && self.topology_version.is_some();
+                self.succeeded(reply, Some(round_trip), started.elapsed(), false)
+                    .await;
+                if streams {
+                    Next::Stream
+                } else {
+                    Next::Poll
+                }
+            }
+            Err(error) => {
+                self.failed(error, started.elapsed(), false).await;
+                Next::Poll
+            }
+        }
+    }
+
+    async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
+        let Some(connection) = self.connection.as_mut() else {
+            let options = self.shared.connect_options();
+            let mut connection = Connection::connect(&self.address, &options).await?;
+            let outcome = handshake(&mut connection, &self.shared.handshake).await?;
+            self.hello_ok = outcome.hello_ok;
+            self.connection = Some(connection);
+            return Ok((outcome.reply, outcome.round_trip_time));
+        };
+        let command = hello_command(
+            !self.hello_ok,
+            None,
+            self.shared.handshake.load_balanced,
+            None,
+        );
+        let started = Instant::now();
+        let reply = connection.command("admin", command).await?;
+        Ok((reply, started.elapsed()))
+    }
+
+    /// The streaming protocol, with the RTT monitor running beside it in the same task (so
+    /// that stopping the monitor stops both at once). Returns when the stream ends.
+    async fn stream(&mut self, cancel: &mut watch::Receiver<()>) {
+        let rtt_monitor = run_rtt_monitor(self.address.clone(), self.id, self.shared.clone());
+        tokio::select! {
+            () = self.stream_replies() => {}
+            () = rtt_monitor => {}
+            _ = cancel.changed() => self.drop_connection(),
+        }
+    }
+
+    /// One awaitable hello with exhaustAllowed, then the replies the server pushes, until an
+    /// error, a cancel, or a server that no longer streams.
+    async fn stream_replies(&mut self) {
+        let heartbeat = self.shared.settings.heartbeat_frequency;
+        // The server holds each reply up to heartbeatFrequencyMS; allow connectTimeoutMS more.
+        let read_timeout = self.shared.settings.connect_timeout.map(|t| t + heartbeat);
+        let mut must_send = true;
+        loop {
+            let Some(topology_version) = self.topology_version.clone() else {
+                return;
+            };
+            if must_send {
+                let command = hello_command(
+                    !self.hello_ok,
+                    None,
+                    self.shared.handshake.load_balanced,
+                    Some((&topology_version, heartbeat)),
+                );
+                let Some(connection) = self.connection.as_mut() else {
+                    return;
+                };
+                let sent = connection
+                    .send("admin", command, MsgFlags::EXHAUST_ALLOWED)
+                    .await;
+                if let Err(error) = sent {
+                    self.failed(error, Duration::ZERO, true).await;
+                    return;
+                }
+            }
+            self.heartbeat_started(true);
+            let started = Instant::now();
+            let Some(connection) = self.connection.as_mut() else {
+                return;
+            };
+            let received = connection.receive_within(read_timeout).await;
+            match received {
+                Ok(reply) => {
+                    must_send = !reply.more_to_come;
+                    self.topology_version =
+                        reply.body.get_document("topologyVersion").ok().cloned();
+                    let ok = reply
+                        .body
+                        .get("ok")
+                        .and_then(bson_number)
+                        .is_some_and(|ok| ok == 1.0);
+                    self.succeeded(reply.body, None, started.elapsed(), true)
+                        .await;
+                    if !ok {
+                        // An error reply ends the stream; the next check starts afresh.
+                        self.drop_connection();
+                        return;
+                    }
+                }
+                Err(error) => {
+                    self.failed(error, started.elapsed(), true).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sleeps until the next polling check is due, or until a check is requested.
+    async fn wait_for_next_check(&mut self, previous_started: Instant) {
+        let settings = &self.shared.settings;
+        let due = previous_started + settings.heartbeat_frequency;
+        let earliest = previous_started + settings.min_heartbeat_frequency;
+        let check_all = &mut self.shared.check_all;
+        tokio::select! {
+            _ = sleep_until(due) => {}
+            Ok(()) = self.retry.changed() => {}
+            Ok(()) = self.request.changed() => sleep_until(earliest).await,
+            Ok(()) = check_all.changed() => sleep_until(earliest).await,
+        }
+    }
+
+    fn heartbeat_started(&self, awaited: bool) {
+        log_heartbeat_started(&self.shared.events.topology_id(), &self.address, awaited);
+        self.emit(EventKind::HeartbeatStarted {
+            address: self.address.clone(),
+            awaited,
+        });
+    }
+
+    async fn succeeded(
+        &mut self,
+        reply: Document,
+        round_trip: Option<Duration>,
+        duration: Duration,
+        awaited: bool,
+    ) {
+        let topology_id = self.shared.events.topology_id();
+        log_heartbeat_succeeded(&topology_id, &self.address, awaited, duration, &reply);
+        if self.shared.events.has_subscribers() {
+            self.emit(EventKind::HeartbeatSucceeded {
+                address: self.address.clone(),
+                duration,
+                reply: Arc::new(reply.clone()),
+                awaited,
+            });
+        }
+        self.report(CheckOutcome::Hello { reply, round_trip }).await;
+    }
+
+    async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
+        self.drop_connection();
+        let failure = error.to_server_error();
+        let topology_id = self.shared.events.topology_id();
+        log_heartbeat_failed(&topology_id, &self.address, awaited, duration, &failure);
+        self.emit(EventKind::HeartbeatFailed {
+            address: self.address.clone(),
+            duration,
+            failure: failure.clone(),
+            awaited,
+        });
+        self.report(CheckOutcome::Failed(failure)).await;
+    }
+
+    fn drop_connection(&mut self) {
+        self.connection = None;
+        self.topology_version = None;
+    }
+
+    async fn report(&self, outcome: CheckOutcome) {
+        let report = MonitorReport::Checked {
+            address: self.address.clone(),
+            monitor_id: self.id,
+            outcome,
+        };
+        // An error means the cluster task is gone; `run` notices and returns.
+        let _ = self.shared.reports.send(report).await;
+    }
+
+    fn emit(&self, kind: EventKind) {
+        self.shared.events.emit(kind);
+    }
+}
+
+/// A BSON number as f64 (`ok` may be an int32, int64 or double).
+pub(crate) fn bson_number(value: &bson::Bson) -> Option<f64> {
+    match value {
+        bson::Bson::Int32(n) => Some(f64::from(*n)),
+        bson::Bson::Int64(n) => Some(*n as f64),
+        bson::Bson::Double(n) => Some(*n),
+        _ => None,
+    }
+}

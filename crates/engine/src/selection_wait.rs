@@ -1,0 +1,159 @@
+//! Server selection on the live topology (Server Selection spec, "Multi-threaded or
+//! asynchronous server selection"): pure selection on the current snapshot; while nothing
+//! suits, request checks and wait for the next snapshot (or minHeartbeatFrequencyMS, then
+//! request again), until serverSelectionTimeoutMS.
+//! The server-by-server explanation is built once, when the wait fails.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::address::ServerAddress;
+use crate::cluster::Cluster;
+use crate::cluster_task::Snapshot;
+use crate::error::ClusterError;
+use crate::sdam::{ServerDescription, TopologyDescription};
+use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
+
+/// A server chosen by [`Cluster::select_server`]. While it is alive it counts as one
+/// operation in progress on that server, which steers the power of two choices of later
+/// selections towards less busy servers; drop it when the operation ends.
+#[derive(Debug)]
+pub struct SelectedServer {
+    server: Arc<ServerDescription>,
+    topology: Arc<TopologyDescription>,
+    in_flight: Option<Arc<AtomicU64>>,
+}
+
+impl SelectedServer {
+    /// The chosen server's address.
+    pub fn address(&self) -> &ServerAddress {
+        &self.server.address
+    }
+
+    /// The chosen server's description at the time of selection.
+    pub fn description(&self) -> &Arc<ServerDescription> {
+        &self.server
+    }
+
+    /// The topology description selection chose from.
+    pub fn topology(&self) -> &Arc<TopologyDescription> {
+        &self.topology
+    }
+
+    /// How many operations are in progress on this server now, this one included.
+    pub fn operations_in_progress(&self) -> u64 {
+        self.in_flight
+            .as_ref()
+            .map_or(0, |count| count.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for SelectedServer {
+    fn drop(&mut self) {
+        if let Some(count) = &self.in_flight {
+            count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Cluster {
+    /// Selects a server for `criteria`, waiting up to serverSelectionTimeoutMS for one to
+    /// become suitable. On timeout the error explains, server by server, why none was.
+    pub async fn select_server(
+        &self,
+        criteria: &SelectionCriteria,
+    ) -> Result<SelectedServer, ClusterError> {
+        self.select_server_with_deprioritized(criteria, &[]).await
+    }
+
+    /// [`Cluster::select_server`] for a retry: servers in `deprioritized` (where the
+    /// operation already failed) are chosen only if no other server is suitable.
+    pub async fn select_server_with_deprioritized(
+        &self,
+        criteria: &SelectionCriteria,
+        deprioritized: &[ServerAddress],
+    ) -> Result<SelectedServer, ClusterError> {
+        let timeout = self.settings().server_selection_timeout;
+        let deadline = Instant::now() + timeout;
+        let settings = self.settings().selection();
+        let mut receiver = self.snapshot_receiver();
+        loop {
+            let snapshot = receiver.borrow_and_update().clone();
+            if snapshot.closed {
+                return Err(ClusterError::Closed);
+            }
+            match select_in(&snapshot, criteria, &settings, deprioritized) {
+                Ok(selected) => return Ok(selected),
+                Err(failure) if !failure.may_succeed_later() => {
+                    let error =
+                        failure.explain(&snapshot.description, criteria, &settings, deprioritized);
+                    return Err(ClusterError::Selection(error));
+                }
+                Err(_) => {}
+            }
+            // Like PyMongo's selection loop: wake at least every minHeartbeatFrequencyMS to
+            // request checks again, so that monitors whose checks keep failing the same way
+            // (which publishes nothing new) are still asked to retry.
+            self.request_check();
+            let wake = deadline.min(Instant::now() + self.settings().min_heartbeat_frequency);
+            match tokio::time::timeout_at(wake, receiver.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ClusterError::Closed),
+                Err(_) if Instant::now() < deadline => {}
+                Err(_) => {
+                    let description = receiver.borrow().description.clone();
+                    let explanation = crate::selection::explain_selection(
+                        &description,
+                        criteria,
+                        &settings,
+                        deprioritized,
+                    );
+                    return Err(ClusterError::ServerSelectionTimeout {
+                        timeout,
+                        explanation: Box::new(explanation),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One selection attempt on one snapshot; on success the server's in-flight count is raised.
+fn select_in(
+    snapshot: &Snapshot,
+    criteria: &SelectionCriteria,
+    settings: &SelectionSettings,
+    deprioritized: &[ServerAddress],
+) -> Result<SelectedServer, crate::selection::SelectionFailure> {
+    let in_flight = &snapshot.in_flight;
+    let operations = |server: &ServerDescription| {
+        in_flight
+            .get(&server.address)
+            .map_or(0, |count| count.load(Ordering::Relaxed))
+    };
+    let chosen = try_select_server(
+        &snapshot.description,
+        criteria,
+        settings,
+        deprioritized,
+        &mut rand::rng(),
+        operations,
+    )?;
+    let server = snapshot
+        .description
+        .servers
+        .get(&chosen.address)
+        .cloned()
+        .unwrap_or_else(|| Arc::new(chosen.clone()));
+    let counter = in_flight.get(&chosen.address).cloned();
+    if let Some(count) = &counter {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(SelectedServer {
+        server,
+        topology: snapshot.description.clone(),
+        in_flight: counter,
+    })
+}

@@ -1,0 +1,189 @@
+//! [`ClusterSettings`]: everything the live engine needs, in one value, built from a
+//! connection string ([`ClusterSettings::from_connection_string`]) or field by field.
+//!
+//! Defaults follow the specifications: heartbeatFrequencyMS 10 s and its 500 ms minimum
+//! (SDAM "heartbeatFrequencyMS", "minHeartbeatFrequencyMS"), connectTimeoutMS 10 s,
+//! serverSelectionTimeoutMS 30 s, localThresholdMS 15 ms, serverMonitoringMode `auto`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::options::ConnectionString;
+use crate::sdam::{SettingsError, TopologySettings};
+use crate::selection::{
+    ReadPreference, ReadPreferenceError, SelectionSettings, DEFAULT_HEARTBEAT_FREQUENCY,
+    DEFAULT_LOCAL_THRESHOLD,
+};
+
+/// SDAM `minHeartbeatFrequencyMS`: no server is checked more often than this, however many
+/// immediate checks are requested.
+pub const MIN_HEARTBEAT_FREQUENCY: Duration = Duration::from_millis(500);
+
+/// `connectTimeoutMS` default: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `serverSelectionTimeoutMS` default: 30 s.
+pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `serverMonitoringMode` (Server Monitoring spec, "Streaming protocol").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerMonitoringMode {
+    /// Stream (awaitable hello with exhaust) when the server supports it, else poll. Clients
+    /// detect function-as-a-service environments here to poll; this engine always streams in
+    /// `auto`, as it runs in long-lived processes.
+    #[default]
+    Auto,
+    /// Stream when the server supports it, else poll.
+    Stream,
+    /// Always poll: one hello every heartbeatFrequencyMS.
+    Poll,
+}
+
+impl ServerMonitoringMode {
+    /// Whether a monitor streams from a server that supports it.
+    pub fn streams(self) -> bool {
+        !matches!(self, ServerMonitoringMode::Poll)
+    }
+}
+
+impl FromStr for ServerMonitoringMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "auto" => Ok(ServerMonitoringMode::Auto),
+            "stream" => Ok(ServerMonitoringMode::Stream),
+            "poll" => Ok(ServerMonitoringMode::Poll),
+            other => Err(format!(
+                "serverMonitoringMode must be stream, poll or auto, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// Why settings cannot start a cluster.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterSettingsError {
+    /// A combination of discovery settings SDAM forbids (e.g. no seed).
+    #[error(transparent)]
+    Topology(#[from] SettingsError),
+    /// The connection string's read preference is invalid.
+    #[error(transparent)]
+    ReadPreference(#[from] ReadPreferenceError),
+    /// `mongodb+srv://` needs an SRV lookup, which this engine does not perform yet.
+    #[error(
+        "mongodb+srv:// connection strings are not supported yet: list the hosts with mongodb://"
+    )]
+    SrvNotSupported,
+    /// `heartbeatFrequencyMS` below the 500 ms minimum.
+    #[error("heartbeatFrequencyMS must be at least {min:?}, not {given:?}")]
+    HeartbeatTooFrequent {
+        /// The value given.
+        given: Duration,
+        /// The minimum.
+        min: Duration,
+    },
+}
+
+/// Everything the live engine needs: discovery, monitoring, timeouts and selection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSettings {
+    /// Seeds, replica set name, directConnection, loadBalanced.
+    pub topology: TopologySettings,
+    /// `heartbeatFrequencyMS`: how often each server is checked (streaming: how long the
+    /// server may hold an awaitable hello).
+    pub heartbeat_frequency: Duration,
+    /// SDAM `minHeartbeatFrequencyMS`: the shortest time between two checks of one server.
+    pub min_heartbeat_frequency: Duration,
+    /// `connectTimeoutMS`; `None` is no timeout. Also bounds every monitoring read beyond
+    /// the awaited time.
+    pub connect_timeout: Option<Duration>,
+    /// `socketTimeoutMS`; `None` is no timeout (monitors use connect_timeout instead).
+    pub socket_timeout: Option<Duration>,
+    /// `serverMonitoringMode`.
+    pub server_monitoring_mode: ServerMonitoringMode,
+    /// `appname`, sent in the handshake's client metadata.
+    pub app_name: Option<String>,
+    /// `serverSelectionTimeoutMS`: how long a selection waits for a suitable server.
+    pub server_selection_timeout: Duration,
+    /// `localThresholdMS`: the width of the latency window.
+    pub local_threshold: Duration,
+    /// The read preference the connection string asks for (mode primary by default).
+    pub read_preference: ReadPreference,
+}
+
+impl ClusterSettings {
+    /// Settings for `seeds` with every option at its default.
+    pub fn new(topology: TopologySettings) -> Self {
+        ClusterSettings {
+            topology,
+            heartbeat_frequency: DEFAULT_HEARTBEAT_FREQUENCY,
+            min_heartbeat_frequency: MIN_HEARTBEAT_FREQUENCY,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            socket_timeout: None,
+            server_monitoring_mode: ServerMonitoringMode::Auto,
+            app_name: None,
+            server_selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
+            local_threshold: DEFAULT_LOCAL_THRESHOLD,
+            read_preference: ReadPreference::primary(),
+        }
+    }
+
+    /// The settings a parsed connection string asks for; options it does not set keep their
+    /// defaults. `connectTimeoutMS=0` and `socketTimeoutMS=0` mean no timeout.
+    pub fn from_connection_string(uri: &ConnectionString) -> Result<Self, ClusterSettingsError> {
+        if uri.is_srv() {
+            return Err(ClusterSettingsError::SrvNotSupported);
+        }
+        let mut settings = ClusterSettings::new(TopologySettings::from_connection_string(uri));
+        let nonzero = |timeout: Duration| Some(timeout).filter(|t| !t.is_zero());
+        if let Some(frequency) = uri.heartbeat_frequency() {
+            settings.heartbeat_frequency = frequency;
+        }
+        if let Some(timeout) = uri.connect_timeout() {
+            settings.connect_timeout = nonzero(timeout);
+        }
+        settings.socket_timeout = uri.socket_timeout().and_then(nonzero);
+        if let Some(mode) = uri.server_monitoring_mode() {
+            // The options layer accepts only the three spec values.
+            settings.server_monitoring_mode = mode.parse().unwrap_or_default();
+        }
+        settings.app_name = uri.app_name().map(str::to_string);
+        if let Some(timeout) = uri.server_selection_timeout() {
+            settings.server_selection_timeout = timeout;
+        }
+        if let Some(threshold) = uri.local_threshold() {
+            settings.local_threshold = threshold;
+        }
+        settings.read_preference = ReadPreference::from_connection_string(uri)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses `uri` and builds its settings.
+    pub fn parse(uri: &str) -> Result<Self, crate::ClusterError> {
+        let parsed = ConnectionString::parse(uri)?;
+        Ok(ClusterSettings::from_connection_string(&parsed)?)
+    }
+
+    /// Checks the combinations the engine cannot run with.
+    pub fn validate(&self) -> Result<(), ClusterSettingsError> {
+        self.topology.validate()?;
+        if self.heartbeat_frequency < self.min_heartbeat_frequency {
+            return Err(ClusterSettingsError::HeartbeatTooFrequent {
+                given: self.heartbeat_frequency,
+                min: self.min_heartbeat_frequency,
+            });
+        }
+        Ok(())
+    }
+
+    /// The settings server selection reads.
+    pub fn selection(&self) -> SelectionSettings {
+        SelectionSettings {
+            local_threshold: self.local_threshold,
+            heartbeat_frequency: self.heartbeat_frequency,
+        }
+    }
+}
