@@ -9,7 +9,7 @@ use engine_support::*;
 use mongo_topology::sdam::{ServerErrorKind, ServerType, TopologyType};
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{ClusterError, ServerAddress};
-use mongo_topology_sim::{DeploymentSpec, MemberRef, MemberSpec, TopologySpec};
+use mongo_topology_sim::{DeploymentSpec, FaultKind, MemberRef, MemberSpec, TopologySpec};
 
 #[tokio::test]
 async fn a_seven_member_set_is_discovered_from_one_secondary_seed() {
@@ -281,4 +281,35 @@ async fn a_sharded_cluster_and_a_standalone_are_recognised() {
     assert_eq!(count(&topology, ServerType::Standalone), 1);
     cluster.close().await;
     single.shutdown().await;
+}
+
+#[tokio::test]
+async fn when_every_server_is_lost_the_last_complete_member_list_brings_them_back() {
+    let sim = start(DeploymentSpec::replica_set("rs0", 3, 0, 0)).await;
+    let seed = address(&sim, 1);
+    let cluster = connect(&uri(
+        std::slice::from_ref(&seed),
+        "replicaSet=rs0&heartbeatFrequencyMS=500",
+    ));
+    wait_until(&cluster, "all known", |t| {
+        t.servers.len() == 3 && all_known(t)
+    })
+    .await;
+    // Every member claims another set name: SDAM removes them all.
+    for index in 0..3 {
+        sim.fault(&MemberRef::Index(index), FaultKind::WrongSetName)
+            .unwrap();
+    }
+    wait_until(&cluster, "every server removed", |t| t.servers.is_empty()).await;
+    // The only seed is gone for good: only the remembered members can lead back.
+    sim.kill(&MemberRef::Index(1)).await.unwrap();
+    for index in [0, 2] {
+        sim.fault(&MemberRef::Index(index), FaultKind::Clear)
+            .unwrap();
+    }
+    let primary = address(&sim, 0);
+    let back = wait_until(&cluster, "the primary again", |t| primary_is(t, &primary)).await;
+    assert!(back.server(&address(&sim, 2)).is_some());
+    cluster.close().await;
+    sim.shutdown().await;
 }

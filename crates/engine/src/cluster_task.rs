@@ -14,8 +14,8 @@ use crate::address::ServerAddress;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
-use crate::sdam::Topology;
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
+use crate::sdam::{ServerType, Topology, TopologyType};
 use crate::selection::RttTracker;
 use crate::time::MonotonicTime;
 
@@ -58,6 +58,13 @@ pub(crate) struct ClusterTask {
     shutdown: oneshot::Receiver<()>,
     snapshots: watch::Sender<Snapshot>,
     events: EventEmitter,
+    /// The last complete member list (mgo's "dynamic seeds"): the last primary's hosts,
+    /// passives and arbiters, or every mongos of a sharded topology when all were known.
+    /// With the original seeds, where to start again if every server is removed.
+    last_complete_members: Vec<ServerAddress>,
+    /// When to re-seed an empty topology (at most once per heartbeatFrequencyMS).
+    reseed_at: Option<Instant>,
+    last_reseed: Option<Instant>,
 }
 
 impl ClusterTask {
@@ -92,6 +99,9 @@ impl ClusterTask {
             shutdown,
             snapshots,
             events,
+            last_complete_members: Vec::new(),
+            reseed_at: None,
+            last_reseed: None,
         };
         task.carry_out(opening, true);
         (task, receiver)
@@ -99,11 +109,13 @@ impl ClusterTask {
 
     pub(crate) async fn run(mut self) {
         loop {
+            let reseed_at = self.reseed_at;
             tokio::select! {
                 biased;
                 _ = &mut self.shutdown => break,
                 Some(request) = self.requests.recv() => self.on_request(request),
                 Some(report) = self.reports.recv() => self.on_report(report),
+                () = sleep_until_some(reseed_at) => self.reseed(),
             }
         }
         self.close().await;
@@ -245,12 +257,64 @@ impl ClusterTask {
         }
     }
 
+    /// Remembers complete views, and schedules a re-seed when every server is gone.
+    fn track_membership(&mut self, description: &TopologyDescription) {
+        if description.servers.is_empty() {
+            if self.reseed_at.is_none() {
+                let frequency = self.monitor_shared.settings.heartbeat_frequency;
+                let earliest = self
+                    .last_reseed
+                    .map_or_else(Instant::now, |at| at + frequency);
+                self.reseed_at = Some(earliest.max(Instant::now()));
+            }
+        } else if let Some(primary) = description.primary() {
+            // A primary's member list is authoritative (SDAM "updateRSFromPrimary").
+            let members = primary
+                .hosts
+                .iter()
+                .chain(&primary.passives)
+                .chain(&primary.arbiters);
+            self.last_complete_members = members.cloned().collect();
+        } else if description.topology_type == TopologyType::Sharded
+            && description
+                .servers
+                .values()
+                .all(|server| server.server_type == ServerType::Mongos)
+        {
+            self.last_complete_members = description.servers.keys().cloned().collect();
+        }
+    }
+
+    /// Every server was removed: start again from the last complete member list and the
+    /// original seeds.
+    fn reseed(&mut self) {
+        self.reseed_at = None;
+        self.last_reseed = Some(Instant::now());
+        let mut addresses = self.last_complete_members.clone();
+        for seed in &self.monitor_shared.settings.topology.seeds {
+            if !addresses.contains(seed) {
+                addresses.push(seed.clone());
+            }
+        }
+        tracing::warn!(
+            target: "mongo_topology::topology",
+            count = addresses.len(),
+            "every server was removed from the topology: starting again from the last \
+             complete member list and the seeds"
+        );
+        let changes = self.topology.add_servers(addresses);
+        self.carry_out(changes, false);
+    }
+
     fn publish(
         &mut self,
         description: Arc<TopologyDescription>,
         membership_changed: bool,
         closed: bool,
     ) {
+        if !closed {
+            self.track_membership(&description);
+        }
         self.snapshots.send_modify(|snapshot| {
             snapshot.description = description;
             snapshot.closed = closed;
@@ -294,5 +358,13 @@ impl ClusterTask {
         self.carry_out(changes, true);
         self.publish(description, true, true);
         tracing::debug!(topology_id = %self.events.topology_id(), "cluster closed");
+    }
+}
+
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

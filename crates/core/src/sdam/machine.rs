@@ -371,6 +371,33 @@ impl Topology {
         self.changes(actions)
     }
 
+    /// Adds each of `addresses` not yet in the topology as an Unknown server, which the
+    /// engine then monitors: the way back when every server was removed (mgo's "dynamic
+    /// seeds": the last complete member list plus the original seeds). Ignored in Single and
+    /// LoadBalanced topologies, whose one server never changes, and after
+    /// [`Topology::close`]. Nothing changes when every address is already present.
+    pub fn add_servers(&mut self, addresses: impl IntoIterator<Item = ServerAddress>) -> Changes {
+        let fixed = matches!(
+            self.description.topology_type,
+            TopologyType::Single | TopologyType::LoadBalanced
+        );
+        let new: Vec<ServerAddress> = addresses
+            .into_iter()
+            .filter(|address| !self.description.servers.contains_key(address))
+            .collect();
+        if self.closed || fixed || new.is_empty() {
+            return self.changes(Vec::new());
+        }
+        let mut next = self.working_copy();
+        for address in new {
+            self.pools.entry(address.clone()).or_default();
+            let unknown = Arc::new(ServerDescription::unknown(address.clone()));
+            next.servers.insert(address, unknown);
+        }
+        let actions = self.publish(next, None);
+        self.changes(actions)
+    }
+
     fn changes(&self, actions: Vec<Action>) -> Changes {
         Changes {
             description: Arc::clone(&self.description),

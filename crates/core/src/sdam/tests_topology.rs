@@ -351,3 +351,48 @@ fn closing_closes_every_server_then_the_topology() {
     assert!(hello(&mut topology, "a", doc! {"ok": 1}).actions.is_empty());
     assert!(topology.close().actions.is_empty());
 }
+
+#[test]
+fn add_servers_brings_back_lost_servers_to_be_monitored() {
+    let (mut topology, _) = open(&["a:27017"], Some("rs"));
+    let wrong = doc! {
+        "ok": 1, "isWritablePrimary": true, "setName": "other", "hosts": ["a:27017"],
+        "maxWireVersion": 21,
+    };
+    let removed = hello(&mut topology, "a:27017", wrong);
+    assert!(removed.description.servers.is_empty());
+    let changes = topology.add_servers([addr("a:27017"), addr("b:27017")]);
+    assert_eq!(changes.description.servers.len(), 2);
+    assert!(changes
+        .description
+        .servers
+        .values()
+        .all(|s| s.server_type == ServerType::Unknown));
+    for host in ["a:27017", "b:27017"] {
+        assert!(changes
+            .actions
+            .contains(&Action::StartMonitoring(addr(host))));
+        assert_eq!(topology.pool_generation(&addr(host), None), Some(0));
+    }
+    assert!(changes
+        .events()
+        .any(|e| matches!(e, SdamEvent::TopologyDescriptionChanged { .. })));
+    // Present servers are not added twice; nothing changes.
+    let again = topology.add_servers([addr("a:27017")]);
+    assert!(again.actions.is_empty());
+    assert!(std::sync::Arc::ptr_eq(
+        &again.description,
+        &changes.description
+    ));
+}
+
+#[test]
+fn add_servers_leaves_single_topologies_and_closed_ones_alone() {
+    let mut settings = TopologySettings::new(vec![addr("a:27017")]);
+    settings.direct_connection = Some(true);
+    let (mut single, _) = Topology::new(settings, MonotonicTime::ZERO).unwrap();
+    assert!(single.add_servers([addr("b:27017")]).actions.is_empty());
+    let (mut closed, _) = open(&["a:27017"], None);
+    let _ = closed.close();
+    assert!(closed.add_servers([addr("b:27017")]).actions.is_empty());
+}
