@@ -103,7 +103,7 @@ fn mode_primary_without_a_primary_names_each_server_type_and_last_error() {
         text,
         "no server is suitable for read with mode primary in a ReplicaSetNoPrimary topology\n  \
          a:27017: RSSecondary, but mode primary requires the primary\n  \
-         b:27017: Unknown, unavailable, last error: connection refused\n  \
+         b:27017: Unknown, unavailable, last error (connect): connection refused\n  \
          c:27017: RSArbiter, but mode primary requires the primary"
     );
 }

@@ -146,6 +146,30 @@ pub enum ServerErrorKind {
     StalePrimary,
 }
 
+impl ServerErrorKind {
+    /// The cause class in a few words, as explanations and the CLI print it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServerErrorKind::Dns => "DNS",
+            ServerErrorKind::Connect => "connect",
+            ServerErrorKind::Network => "network",
+            ServerErrorKind::Timeout => "timeout",
+            ServerErrorKind::Tls => "TLS",
+            ServerErrorKind::Command => "command error",
+            ServerErrorKind::Protocol => "protocol",
+            ServerErrorKind::ReplicaSetNameMismatch => "replica set name mismatch",
+            ServerErrorKind::IncompatibleWireVersion => "incompatible wire version",
+            ServerErrorKind::StalePrimary => "stale primary",
+        }
+    }
+}
+
+impl fmt::Display for ServerErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// The last error seen for a server, as stored in its [`ServerDescription`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerError {

@@ -104,7 +104,7 @@ impl fmt::Display for Reason {
         match self {
             Reason::InLatencyWindow => f.write_str("suitable and within the latency window"),
             Reason::Unavailable { error: Some(error) } => {
-                write!(f, "unavailable, last error: {error}")
+                write!(f, "unavailable, last error ({}): {error}", error.kind)
             }
             Reason::Unavailable { error: None } => f.write_str("unavailable (not checked yet)"),
             Reason::TopologyProblem => f.write_str("not selectable: see the topology problem"),
