@@ -306,14 +306,14 @@ proptest! {
         for (step, input) in inputs.into_iter().enumerate() {
             let now = MonotonicTime::from_millis(step as u64 + 1);
             let before = topology.clone();
-            let mut primary_reply: Option<ServerDescription> = None;
+            let mut checked: Option<ServerAddress> = None;
             match input {
                 Input::Hello(h, reply) => {
                     let parsed = ServerDescription::from_hello(host(h), &reply, CheckTiming::at(now));
                     known.extend(parsed.all_reported_members().cloned());
                     let changes = topology.apply_hello(&host(h), &reply, CheckTiming::at(now));
                     check_input(&before, &topology, closed, &Applied::Check(&parsed), &changes)?;
-                    primary_reply = Some(parsed);
+                    checked = Some(parsed.address.clone());
                 }
                 Input::CheckFailure(h, kind) => {
                     let error = ServerError::new(kind, "injected");
@@ -343,10 +343,12 @@ proptest! {
             for address in td.servers.keys() {
                 prop_assert!(known.contains(address), "{} was never seeded nor reported", address);
             }
-            if let Some(reply) = primary_reply {
-                let accepted = td.server(&reply.address).is_some_and(|s| s.server_type == ServerType::RsPrimary);
-                if accepted && td.topology_type != TopologyType::Single {
-                    let members: BTreeSet<_> = reply.all_reported_members().collect();
+            // The lists of a primary whose reply was accepted (a stale one is ignored, so
+            // read the lists from the description kept) bound the servers.
+            let primary = checked.and_then(|address| td.server(&address).cloned());
+            if let Some(primary) = primary.filter(|s| s.server_type == ServerType::RsPrimary) {
+                if td.topology_type != TopologyType::Single {
+                    let members: BTreeSet<_> = primary.all_reported_members().collect();
                     for address in td.servers.keys() {
                         prop_assert!(members.contains(address), "{} not in the primary's lists", address);
                     }
