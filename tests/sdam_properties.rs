@@ -67,7 +67,7 @@ fn hello_reply() -> impl Strategy<Value = Document> {
         (prop::option::of(1..4u8), prop::option::of(1..4i64)),
         (
             prop_oneof![Just(9), Just(17), Just(21)],
-            prop::option::of((1..3u8, 0..3i64)),
+            prop::option::of((1..3u8, 1..3i64)),
         ),
     )
         .prop_map(
@@ -215,9 +215,9 @@ fn app_error_input() -> impl Strategy<Value = AppErrorInput> {
     (
         0..3u32,
         any::<bool>(),
-        prop::option::of(prop::sample::select(vec![91, 189, 10107, 11600, 1])),
+        prop::option::weighted(0.7, prop::sample::select(vec![91, 189, 10107, 11600, 1])),
         prop::option::of(1..3u8),
-        prop::option::of((1..3u8, 0..3i64)),
+        prop::option::weighted(0.7, (1..3u8, 1..3i64)),
     )
         .prop_map(
             |(generation, after_handshake, code, service, topology_version)| AppErrorInput {
@@ -291,7 +291,7 @@ fn app_error(address: ServerAddress, input: &AppErrorInput) -> ApplicationError 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     /// After every step of a random sequence of inputs (ending with a close), the actions
     /// and events follow from the descriptions before and after, and the description stays

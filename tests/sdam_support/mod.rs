@@ -12,7 +12,8 @@
 //!   and after, after every server event;
 //! - an ignored input (server not in the topology, stale topologyVersion or generation,
 //!   after close) yields no action and the same description;
-//! - each ClearPool raises the pool generation by exactly one, to its `new_generation`;
+//! - each ClearPool raises the pool generation by exactly one, to its `new_generation`, and
+//!   names a service only behind a load balancer (the erring connection's);
 //! - RetryCheckNow only after a network-class check failure of a known server;
 //! - MarkPoolReady only for a server that is data-bearing (or not Unknown in Single) after;
 //! - close: StopMonitoring and ServerClosed for every server, then TopologyDescriptionChanged
@@ -84,6 +85,7 @@ pub fn check_input(
     server_events_for_exactly_the_changed_servers(old, new, actions, input.address())?;
     topology_event_iff_the_description_changed(old, new, actions)?;
     pool_generations_rise_by_one_per_clear(before, after, actions)?;
+    pools_cleared_per_service_only_behind_a_load_balancer(load_balanced, input, actions)?;
     retry_now_only_after_a_network_failure_of_a_known_server(old, input, actions)?;
     pools_marked_ready_only_when_usable(new, actions)?;
     let lifecycle = actions.iter().any(|action| {
@@ -370,6 +372,23 @@ fn pool_generations_rise_by_one_per_clear(
                 "{}",
                 address
             );
+        }
+    }
+    Ok(())
+}
+
+fn pools_cleared_per_service_only_behind_a_load_balancer(
+    load_balanced: bool,
+    input: &Applied<'_>,
+    actions: &[Action],
+) -> Result<(), TestCaseError> {
+    let expected = match input {
+        Applied::ApplicationError(error) if load_balanced => error.service_id.as_ref(),
+        _ => None,
+    };
+    for action in actions {
+        if let Action::ClearPool { service_id, .. } = action {
+            prop_assert_eq!(service_id.as_ref(), expected, "{:?}", action);
         }
     }
     Ok(())
