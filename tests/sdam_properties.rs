@@ -379,6 +379,6 @@ proptest! {
             prop_assert!(parsed.error.is_none());
         }
         let (mut topology, _) = Topology::new(TopologySettings::new(vec![host(0)]), MonotonicTime::ZERO).unwrap();
-        topology.apply_hello(&host(0), &reply, CheckTiming::at(MonotonicTime::ZERO));
+        let _ = topology.apply_hello(&host(0), &reply, CheckTiming::at(MonotonicTime::ZERO));
     }
 }
