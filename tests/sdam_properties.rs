@@ -1,6 +1,10 @@
 //! Property tests of the pure SDAM state machine: random sequences of hello replies, check
-//! failures and application errors over a small universe of addresses must keep the
-//! topology description coherent, and no reply document, however malformed, may panic.
+//! failures, application errors and closes over a small universe of addresses must keep the
+//! topology description coherent, every answer's actions and events must follow from the
+//! descriptions before and after the input (the rules are in `sdam_support`), and no reply
+//! document, however malformed, may panic.
+
+mod sdam_support;
 
 use std::collections::BTreeSet;
 
@@ -9,10 +13,11 @@ use bson::{doc, Bson, Document};
 use mongo_topology::sdam::{
     ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase,
     ServerDescription, ServerError, ServerErrorKind, ServerType, Topology, TopologySettings,
-    TopologyType,
+    TopologyType, TopologyVersion,
 };
 use mongo_topology::{MonotonicTime, ServerAddress};
 use proptest::prelude::*;
+use sdam_support::{check_close, check_input, check_opening, described, Applied};
 
 const HOSTS: [&str; 5] = ["a:27017", "b:27017", "c:27017", "d:27017", "e:27017"];
 
@@ -24,8 +29,27 @@ fn host(index: usize) -> ServerAddress {
 #[derive(Clone, Debug)]
 enum Input {
     Hello(usize, Document),
-    CheckFailure(usize),
-    AppError(usize, u32, bool, Option<i32>),
+    CheckFailure(usize, ServerErrorKind),
+    AppError(usize, AppErrorInput),
+    Close,
+}
+
+/// The random parts of an application error.
+#[derive(Clone, Debug)]
+struct AppErrorInput {
+    generation: u32,
+    after_handshake: bool,
+    code: Option<i32>,
+    service: Option<u8>,
+    topology_version: Option<(u8, i64)>,
+}
+
+/// One of two process ids, so that topologyVersions sometimes compare by counter.
+fn topology_version(process: u8, counter: i64) -> TopologyVersion {
+    TopologyVersion {
+        process_id: ObjectId::from_bytes([process; 12]),
+        counter,
+    }
 }
 
 fn host_list() -> impl Strategy<Value = Vec<Bson>> {
@@ -41,7 +65,10 @@ fn hello_reply() -> impl Strategy<Value = Document> {
         (host_list(), host_list(), host_list()),
         (prop::option::of(0..4usize), prop::option::of(0..5usize)),
         (prop::option::of(1..4u8), prop::option::of(1..4i64)),
-        prop_oneof![Just(9), Just(17), Just(21)],
+        (
+            prop_oneof![Just(9), Just(17), Just(21)],
+            prop::option::of((1..3u8, 1..3i64)),
+        ),
     )
         .prop_map(
             |(
@@ -50,7 +77,7 @@ fn hello_reply() -> impl Strategy<Value = Document> {
                 (hosts, passives, arbiters),
                 (me, reported_primary),
                 (election, set_version),
-                max_wire,
+                (max_wire, version),
             )| {
                 let mut reply = doc! {
                     "ok": if special == 7 { 0 } else { 1 },
@@ -90,6 +117,13 @@ fn hello_reply() -> impl Strategy<Value = Document> {
                 }
                 if let Some(v) = set_version {
                     reply.insert("setVersion", v);
+                }
+                if let Some((process, counter)) = version {
+                    let version = topology_version(process, counter);
+                    reply.insert(
+                        "topologyVersion",
+                        doc! { "processId": version.process_id, "counter": version.counter },
+                    );
                 }
                 reply
             },
@@ -166,18 +200,50 @@ fn garbage_reply() -> impl Strategy<Value = Document> {
         .prop_map(|pairs| pairs.into_iter().collect())
 }
 
+fn check_failure_kind() -> impl Strategy<Value = ServerErrorKind> {
+    prop::sample::select(vec![
+        ServerErrorKind::Network,
+        ServerErrorKind::Timeout,
+        ServerErrorKind::Connect,
+        ServerErrorKind::Dns,
+        ServerErrorKind::Command,
+        ServerErrorKind::Protocol,
+    ])
+}
+
+fn app_error_input() -> impl Strategy<Value = AppErrorInput> {
+    (
+        0..3u32,
+        any::<bool>(),
+        prop::option::weighted(0.7, prop::sample::select(vec![91, 189, 10107, 11600, 1])),
+        prop::option::of(1..3u8),
+        prop::option::weighted(0.7, (1..3u8, 1..3i64)),
+    )
+        .prop_map(
+            |(generation, after_handshake, code, service, topology_version)| AppErrorInput {
+                generation,
+                after_handshake,
+                code,
+                service,
+                topology_version,
+            },
+        )
+}
+
 fn input() -> impl Strategy<Value = Input> {
     prop_oneof![
-        6 => (0..HOSTS.len(), hello_reply()).prop_map(|(h, r)| Input::Hello(h, r)),
-        1 => (0..HOSTS.len(), garbage_reply()).prop_map(|(h, r)| Input::Hello(h, r)),
-        1 => (0..HOSTS.len()).prop_map(Input::CheckFailure),
-        1 => (0..HOSTS.len(), 0..3u32, any::<bool>(), prop::option::of(prop::sample::select(vec![91, 189, 10107, 11600, 1])))
-            .prop_map(|(h, g, after, code)| Input::AppError(h, g, after, code)),
+        24 => (0..HOSTS.len(), hello_reply()).prop_map(|(h, r)| Input::Hello(h, r)),
+        4 => (0..HOSTS.len(), garbage_reply()).prop_map(|(h, r)| Input::Hello(h, r)),
+        4 => (0..HOSTS.len(), check_failure_kind()).prop_map(|(h, k)| Input::CheckFailure(h, k)),
+        4 => (0..HOSTS.len(), app_error_input()).prop_map(|(h, e)| Input::AppError(h, e)),
+        1 => Just(Input::Close),
     ]
 }
 
+/// Seeds with an optional set name and directConnection, or (one time in ten) a single
+/// load balancer.
 fn settings() -> impl Strategy<Value = TopologySettings> {
-    (
+    let ordinary = (
         proptest::sample::subsequence((0..HOSTS.len()).collect::<Vec<_>>(), 1..=3),
         prop::option::of(prop_oneof!["rs", "other"]),
         any::<bool>(),
@@ -188,28 +254,33 @@ fn settings() -> impl Strategy<Value = TopologySettings> {
             settings.replica_set_name = set_name;
             settings.direct_connection = Some(direct && single);
             settings
-        })
+        });
+    let load_balanced = (0..HOSTS.len()).prop_map(|seed| {
+        let mut settings = TopologySettings::new(vec![host(seed)]);
+        settings.load_balanced = true;
+        settings
+    });
+    prop_oneof![9 => ordinary, 1 => load_balanced]
 }
 
-fn app_error(
-    address: ServerAddress,
-    generation: u32,
-    after: bool,
-    code: Option<i32>,
-) -> ApplicationError {
-    let kind = match code {
+fn app_error(address: ServerAddress, input: &AppErrorInput) -> ApplicationError {
+    let kind = match input.code {
         Some(code) => ApplicationErrorKind::Command(CommandError {
             code: Some(code),
             message: "injected".into(),
-            topology_version: None,
+            topology_version: input
+                .topology_version
+                .map(|(process, counter)| topology_version(process, counter)),
         }),
         None => ApplicationErrorKind::Network,
     };
     ApplicationError {
         address,
-        generation,
-        service_id: None,
-        phase: if after {
+        generation: input.generation,
+        service_id: input
+            .service
+            .map(|service| ObjectId::from_bytes([service; 12])),
+        phase: if input.after_handshake {
             ErrorPhase::AfterHandshake
         } else {
             ErrorPhase::ConnectionEstablishment
@@ -220,41 +291,64 @@ fn app_error(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
-    /// Invariants after every step of a random sequence of inputs.
+    /// After every step of a random sequence of inputs (ending with a close), the actions
+    /// and events follow from the descriptions before and after, and the description stays
+    /// coherent.
     #[test]
-    fn topology_stays_coherent(settings in settings(), inputs in prop::collection::vec(input(), 1..25)) {
-        let (mut topology, _) = Topology::new(settings.clone(), MonotonicTime::ZERO).unwrap();
+    fn topology_stays_coherent(settings in settings(), mut inputs in prop::collection::vec(input(), 1..25)) {
+        let (mut topology, opening) = Topology::new(settings.clone(), MonotonicTime::ZERO).unwrap();
+        check_opening(&topology, &opening)?;
         let mut known: BTreeSet<ServerAddress> = settings.seeds.iter().cloned().collect();
+        let mut closed = false;
+        inputs.push(Input::Close);
         for (step, input) in inputs.into_iter().enumerate() {
             let now = MonotonicTime::from_millis(step as u64 + 1);
-            let mut primary_reply: Option<ServerDescription> = None;
+            let before = topology.clone();
+            let mut checked: Option<ServerAddress> = None;
             match input {
                 Input::Hello(h, reply) => {
                     let parsed = ServerDescription::from_hello(host(h), &reply, CheckTiming::at(now));
                     known.extend(parsed.all_reported_members().cloned());
-                    topology.apply_hello(&host(h), &reply, CheckTiming::at(now));
-                    primary_reply = Some(parsed);
+                    let changes = topology.apply_hello(&host(h), &reply, CheckTiming::at(now));
+                    check_input(&before, &topology, closed, &Applied::Check(&parsed), &changes)?;
+                    checked = Some(parsed.address.clone());
                 }
-                Input::CheckFailure(h) => {
-                    let error = ServerError::new(ServerErrorKind::Network, "injected");
-                    topology.apply_check_failure(&host(h), error, now);
+                Input::CheckFailure(h, kind) => {
+                    let error = ServerError::new(kind, "injected");
+                    let failed = ServerDescription::unknown_with_error(host(h), error.clone(), now);
+                    let changes = topology.apply_check_failure(&host(h), error, now);
+                    check_input(&before, &topology, closed, &Applied::Check(&failed), &changes)?;
                 }
-                Input::AppError(h, generation, after, code) => {
-                    topology.apply_application_error(&app_error(host(h), generation, after, code), now);
+                Input::AppError(h, error) => {
+                    let error = app_error(host(h), &error);
+                    let changes = topology.apply_application_error(&error, now);
+                    check_input(&before, &topology, closed, &Applied::ApplicationError(&error), &changes)?;
+                }
+                Input::Close => {
+                    let changes = topology.close();
+                    if closed {
+                        prop_assert!(changes.actions.is_empty(), "a second close acted");
+                        prop_assert_eq!(described(&changes.description), described(before.description()));
+                    } else {
+                        check_close(&before, &topology, &changes)?;
+                    }
+                    closed = true;
                 }
             }
-            let td = topology.description();
+            let td = described(topology.description());
             let primaries = td.servers.values().filter(|s| s.server_type == ServerType::RsPrimary).count();
             prop_assert!(primaries <= 1, "two primaries: {:?}", td);
             for address in td.servers.keys() {
                 prop_assert!(known.contains(address), "{} was never seeded nor reported", address);
             }
-            if let Some(reply) = primary_reply {
-                let accepted = td.server(&reply.address).is_some_and(|s| s.server_type == ServerType::RsPrimary);
-                if accepted && td.topology_type != TopologyType::Single {
-                    let members: BTreeSet<_> = reply.all_reported_members().collect();
+            // The lists of a primary whose reply was accepted (a stale one is ignored, so
+            // read the lists from the description kept) bound the servers.
+            let primary = checked.and_then(|address| td.server(&address).cloned());
+            if let Some(primary) = primary.filter(|s| s.server_type == ServerType::RsPrimary) {
+                if td.topology_type != TopologyType::Single {
+                    let members: BTreeSet<_> = primary.all_reported_members().collect();
                     for address in td.servers.keys() {
                         prop_assert!(members.contains(address), "{} not in the primary's lists", address);
                     }
@@ -285,6 +379,6 @@ proptest! {
             prop_assert!(parsed.error.is_none());
         }
         let (mut topology, _) = Topology::new(TopologySettings::new(vec![host(0)]), MonotonicTime::ZERO).unwrap();
-        topology.apply_hello(&host(0), &reply, CheckTiming::at(MonotonicTime::ZERO));
+        let _ = topology.apply_hello(&host(0), &reply, CheckTiming::at(MonotonicTime::ZERO));
     }
 }

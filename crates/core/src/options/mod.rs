@@ -35,12 +35,13 @@ mod catalog;
 mod error;
 mod parse;
 mod redact;
+mod tags;
 mod validate;
 mod values;
 
 pub use error::{UriError, UriWarning};
 
-pub use crate::selection::TagSet;
+pub use tags::TagSet;
 
 /// A parsed connection string: seeds (or the SRV host name), credentials, auth database and
 /// options. Built by [`ConnectionString::parse`] or [`str::parse`].

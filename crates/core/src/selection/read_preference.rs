@@ -6,20 +6,17 @@
 //! The one rule that depends on the deployment (the smallest allowed `maxStalenessSeconds`
 //! applies to replica sets only) is [`ReadPreference::check_max_staleness`].
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+pub use crate::options::TagSet;
 
 /// `idleWritePeriodMS` (Max Staleness spec): how often an idle primary writes a no-op.
 pub const IDLE_WRITE_PERIOD: Duration = Duration::from_secs(10);
 
 /// `smallestMaxStalenessSeconds` (Server Selection spec): the smallest allowed max staleness.
 pub const SMALLEST_MAX_STALENESS: Duration = Duration::from_secs(90);
-
-/// One tag set: a server matches it when every tag of the set is among the server's tags.
-/// The empty tag set matches every server.
-pub type TagSet = BTreeMap<String, String>;
 
 /// The read preference `mode` (Server Selection spec, "mode").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
