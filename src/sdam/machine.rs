@@ -479,11 +479,17 @@ impl Topology {
             tracing::warn!(removed_by = %address, "the topology no longer contains any server");
         }
         let mut actions = self.publish(next, Some(&address));
-        for added in self.description.servers.keys() {
-            self.pools.entry(added.clone()).or_default();
+        // Most changes keep the same servers: compare the key sequences before any lookup.
+        if !self.pools.keys().eq(self.description.servers.keys()) {
+            self.pools
+                .retain(|address, _| self.description.servers.contains_key(address));
+            for address in self.description.servers.keys() {
+                if !self.pools.contains_key(address) {
+                    self.pools
+                        .insert(address.clone(), PoolGenerations::default());
+                }
+            }
         }
-        self.pools
-            .retain(|address, _| self.description.servers.contains_key(address));
         actions.extend(self.pool_ready_after_check(&address));
         for primary in effects.invalidated_primaries {
             actions.push(Action::RequestImmediateCheck(primary));
