@@ -233,8 +233,11 @@ impl ClusterTask {
                 } => {
                     tracing::debug!(%address, new_generation, "pool cleared");
                 }
+                // No pools yet: connection pools arrive with commands.
                 Action::MarkPoolReady(_) | Action::Publish(_) => {}
-                _ => {}
+                other => {
+                    tracing::warn!(action = ?other, "an SDAM action this engine does not carry out")
+                }
             }
         }
         let published = self.snapshots.borrow().description.clone();

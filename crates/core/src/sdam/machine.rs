@@ -483,22 +483,25 @@ impl Topology {
     /// transition rules and returns the resulting actions; or, on the fast path (see
     /// [`Topology::apply_server_description`]), only keeps the fresher measurements.
     fn replace(&mut self, server: ServerDescription, now: MonotonicTime) -> Vec<Action> {
-        let address = server.address.clone();
-        let Some(stored) = self.description.servers.get(&address) else {
+        let Some(stored) = self.description.servers.get(&server.address) else {
             return Vec::new();
         };
         let current = stored.topology_version.as_ref();
         if TopologyVersion::compare(current, server.topology_version.as_ref()).is_gt() {
             // SDAM "isStaleServerDescription": the current topologyVersion is newer.
+            let address = &server.address;
             tracing::debug!(%address, "ignoring a description with an older topologyVersion");
             return Vec::new();
         }
         if stored.is_equivalent(&server)
             && transition::reapplying_changes_nothing(&self.description, &server)
         {
+            // The server's type is unchanged, so is the verdict on its pool.
+            let pool_ready = self.pool_ready_after_check(&server.address);
             self.refresh(Arc::new(server));
-            return self.pool_ready_after_check(&address).into_iter().collect();
+            return pool_ready.into_iter().collect();
         }
+        let address = server.address.clone();
         let mut next = self.working_copy();
         let effects = transition::apply(&mut next, &self.settings, server, now);
         if next.servers.is_empty() && !self.description.servers.is_empty() {
@@ -506,11 +509,17 @@ impl Topology {
             tracing::warn!(removed_by = %address, "the topology no longer contains any server");
         }
         let mut actions = self.publish(next, Some(&address));
-        for added in self.description.servers.keys() {
-            self.pools.entry(added.clone()).or_default();
+        // Most changes keep the same servers: compare the key sequences before any lookup.
+        if !self.pools.keys().eq(self.description.servers.keys()) {
+            self.pools
+                .retain(|address, _| self.description.servers.contains_key(address));
+            for address in self.description.servers.keys() {
+                if !self.pools.contains_key(address) {
+                    self.pools
+                        .insert(address.clone(), PoolGenerations::default());
+                }
+            }
         }
-        self.pools
-            .retain(|address, _| self.description.servers.contains_key(address));
         actions.extend(self.pool_ready_after_check(&address));
         for primary in effects.invalidated_primaries {
             actions.push(Action::RequestImmediateCheck(primary));
@@ -547,7 +556,9 @@ impl Topology {
             Some(reason) => {
                 tracing::trace!(%address, ?reason, "republishing a refreshed description");
                 let mut next = self.working_copy();
-                next.servers.insert(address.clone(), fresher);
+                if let Some(server) = next.servers.get_mut(&fresher.address) {
+                    *server = fresher;
+                }
                 self.description = Arc::new(next);
             }
         }

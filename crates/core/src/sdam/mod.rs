@@ -26,6 +26,8 @@ mod transition;
 #[cfg(test)]
 mod tests_derived;
 #[cfg(test)]
+mod tests_fast_path;
+#[cfg(test)]
 mod tests_hello;
 #[cfg(test)]
 mod tests_topology;

@@ -22,7 +22,8 @@
 //! 5 ms cap keeps a slow server (say 100 ms, where 20 % would be 20 ms, more than the whole
 //! window) within a third of the default window. Max staleness is at least 90 s and its
 //! estimate is inherently off by up to a heartbeat plus the server's idle write period (10 s),
-//! so 1 s of drift cannot change a decision. Without a primary, the spec compares the
+//! so drift of 1 s per term (2 s at most for a secondary's estimate, which subtracts the
+//! primary's term from its own) cannot change a decision. Without a primary, the spec compares the
 //! secondaries' lastWriteDates directly; no primary means no new writes, so they move only
 //! while secondaries catch up. Nothing else that a heartbeat refreshes (minimum RTT,
 //! lastUpdateTime of other servers, opTime) is read by selection.

@@ -344,41 +344,45 @@ impl Transition<'_> {
 /// Equality", with the ServerType compared strictly). Cost: O(reported members), never
 /// O(servers).
 ///
-/// Every rule of the table reads only fields that equality compares (type, setName,
-/// electionId, setVersion, maxWireVersion, hosts, passives, arbiters, primary, me, and for
-/// the derived fields minWireVersion and logicalSessionTimeoutMinutes), and the stored
-/// description already went through the same rules, so re-applying it repeats their outcome
-/// except where a rule acts on *other* servers that may have changed since:
+/// The table's rules read only fields that equality compares (type, setName, electionId,
+/// setVersion, maxWireVersion, hosts, passives, arbiters, primary, me; and for the derived
+/// fields minWireVersion and logicalSessionTimeoutMinutes), so re-applying an equivalent
+/// description repeats what it did the first time, except where the outcome depends on
+/// what changed since: the TopologyType (a server stored while the type was Unknown may not
+/// belong in the type it has become), the topology's setName, and the other servers:
 /// - `add_reported_members` (updateRSFromPrimary, updateRSWithoutPrimary) re-adds a reported
 ///   member that has been removed since;
-/// - updateRSFromPrimary removes servers its hosts do not list (none can have been added
-///   while this server is the primary, since members add hosts only without a primary, but
-///   this is checked rather than assumed);
+/// - updateRSFromPrimary removes servers its hosts do not list;
 /// - updateRSWithoutPrimary marks the reported `primary` PossiblePrimary again if it has
 ///   become Unknown since.
 ///
-/// What this relies on, which the rules keep true after every transition: a stored RSPrimary
-/// means TopologyType ReplicaSetWithPrimary (checked) and the (electionId, setVersion)
-/// maxima it set
-/// (only another primary's description changes them, and a fresh one makes this one
-/// Unknown); a server that failed the setName or `me` checks is no longer in the topology;
-/// a Standalone is stored only in a Single topology, a Mongos only in Single or Sharded.
+/// Hence this table, the rows of [`Transition::update_by_table`] that can be no-ops. What
+/// it relies on, which every transition keeps true: ReplicaSetWithPrimary means a primary
+/// is stored, and a stored primary set the (electionId, setVersion) maxima (only another
+/// primary's description changes them, and a fresh one makes this one Unknown).
 pub(crate) fn reapplying_changes_nothing(
     td: &TopologyDescription,
     server: &ServerDescription,
 ) -> bool {
     use ServerType as S;
     use TopologyType as T;
+    let set_name_and_me_match = || {
+        td.set_name == server.set_name && server.me.as_ref().is_none_or(|me| *me == server.address)
+    };
     match (td.topology_type, server.server_type) {
         (T::Single | T::LoadBalanced, _) => true,
+        (
+            T::Unknown | T::ReplicaSetNoPrimary | T::ReplicaSetWithPrimary,
+            S::Unknown | S::RsGhost | S::PossiblePrimary | S::LoadBalancer,
+        ) => true,
+        (T::Sharded, S::Unknown | S::Mongos | S::PossiblePrimary) => true,
         (T::ReplicaSetWithPrimary, S::RsPrimary) => {
             td.set_name == server.set_name
                 && all_reported_members_present(td, server)
                 && td.servers.len() == distinct_reported_members(server)
         }
-        (T::Unknown | T::ReplicaSetNoPrimary, S::RsPrimary) => false,
-        (T::Unknown | T::ReplicaSetNoPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
-            td.set_name == server.set_name
+        (T::ReplicaSetNoPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
+            set_name_and_me_match()
                 && all_reported_members_present(td, server)
                 && !server.primary.as_ref().is_some_and(|primary| {
                     td.servers
@@ -386,7 +390,12 @@ pub(crate) fn reapplying_changes_nothing(
                         .is_some_and(|candidate| candidate.server_type == S::Unknown)
                 })
         }
-        _ => true,
+        (T::ReplicaSetWithPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
+            set_name_and_me_match()
+        }
+        // The type changes (Unknown to Single, Sharded or a replica set type; no primary to
+        // a primary), or the server is removed.
+        _ => false,
     }
 }
 
