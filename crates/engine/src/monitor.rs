@@ -194,13 +194,23 @@ impl Monitor {
             cancel.borrow_and_update();
             let next = tokio::select! {
                 next = self.check() => next,
-                _ = cancel.changed() => Next::Cancelled,
+                changed = cancel.changed() => match changed {
+                    Ok(()) => Next::Cancelled,
+                    // The handle is gone: the monitor was stopped.
+                    Err(_) => return,
+                },
             };
             if self.shared.reports.is_closed() {
                 return;
             }
             match next {
-                Next::Stream => self.stream(&mut cancel).await,
+                Next::Stream => {
+                    self.stream(&mut cancel).await;
+                    // The stream ended (an error, a cancel, a server that stopped streaming):
+                    // the next check waits a heartbeat unless the core asks for a retry
+                    // (a known server's network error) or a check is requested.
+                    self.wait_for_next_check(Instant::now()).await;
+                }
                 Next::Poll => self.wait_for_next_check(started).await,
                 Next::Cancelled => {
                     self.drop_connection();
@@ -268,7 +278,11 @@ impl Monitor {
         tokio::select! {
             () = self.stream_replies() => {}
             () = rtt_monitor => {}
-            _ = cancel.changed() => self.drop_connection(),
+            changed = cancel.changed() => {
+                if changed.is_ok() {
+                    self.drop_connection();
+                }
+            }
         }
     }
 
