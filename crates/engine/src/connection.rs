@@ -184,7 +184,8 @@ impl Connection {
 
     /// Runs `command` on database `db`: sends it, reads its reply under the socket timeout,
     /// and returns the reply document. A reply with `ok` other than 1 is a
-    /// [`ConnectionError::Command`].
+    /// [`ConnectionError::Command`]; one whose `ok` is not a number (or a boolean) is a
+    /// [`ConnectionError::Protocol`].
     pub async fn command(
         &mut self,
         db: &str,

@@ -14,14 +14,24 @@ pub struct Reply {
     pub more_to_come: bool,
 }
 
-/// The error of a reply whose `ok` is not 1 (missing counts as failure), else `None`.
+/// The error of a reply whose `ok` is not 1 (missing counts as failure), else `None`. An
+/// `ok` that is neither a number nor a boolean makes the reply malformed: a protocol error
+/// (as the SDAM core judges such a hello reply), not a command failure.
 pub(crate) fn command_error(reply: &Document) -> Option<ConnectionError> {
     let ok = match reply.get("ok") {
         Some(Bson::Double(ok)) => *ok == 1.0,
         Some(Bson::Int32(ok)) => *ok == 1,
         Some(Bson::Int64(ok)) => *ok == 1,
         Some(Bson::Boolean(ok)) => *ok,
-        _ => false,
+        None => false,
+        Some(other) => {
+            return Some(ConnectionError::Protocol {
+                cause: format!(
+                    "the reply's `ok` is a {:?}, not a number",
+                    other.element_type()
+                ),
+            })
+        }
     };
     if ok {
         return None;
@@ -83,5 +93,22 @@ mod tests {
             command_error(&doc! { "isWritablePrimary": true }),
             Some(ConnectionError::Command { code: None, .. })
         ));
+    }
+
+    #[test]
+    fn an_ok_that_is_not_a_number_is_a_protocol_error() {
+        for reply in [
+            doc! { "ok": "yes" },
+            doc! { "ok": [1] },
+            doc! { "ok": null },
+        ] {
+            assert!(
+                matches!(
+                    command_error(&reply),
+                    Some(ConnectionError::Protocol { .. })
+                ),
+                "{reply}"
+            );
+        }
     }
 }
