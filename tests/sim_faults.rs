@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bson::doc;
 use mongo_topology::sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
-use mongo_topology::wire::framing::read_frame;
-use mongo_topology::wire::{decode_message, MsgFlags, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology::wire::{decode_message, MsgFlags};
 use sim_support::{code, ok, RawClient};
 
 const M0: MemberRef = MemberRef::Index(0);
@@ -64,15 +63,12 @@ async fn garbage_reply_is_undecodable() {
     d.fault(&M0, FaultKind::GarbageReply).unwrap();
     c.send_msg("admin", doc! { "ping": 1 }, MsgFlags::empty())
         .await;
-    let frame = tokio::time::timeout(
-        Duration::from_secs(5),
-        read_frame(&mut c.stream, MAX_MESSAGE_SIZE_BYTES),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
-    assert!(decode_message(&frame).is_err(), "garbage decoded");
+    let frame = tokio::time::timeout(Duration::from_secs(5), c.conn.read_frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(decode_message(frame).is_err(), "garbage decoded");
     d.fault(&M0, FaultKind::Clear).unwrap();
     assert_eq!(ok(&c.command("admin", doc! { "ping": 1 }).await), 1.0);
     d.shutdown().await;

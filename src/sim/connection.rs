@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 
 use bson::oid::ObjectId;
 use bson::{Bson, Document};
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -17,14 +16,19 @@ use super::commands::{error_reply, is_handshake, run_command, CommandContext};
 use super::deployment::Shared;
 use super::faults::mangle;
 use super::request::{parse_request, Request};
-use crate::wire::framing::{read_frame, FrameError};
+use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{
-    decode_message, encode_message, Message, MsgFlags, OpMsg, OpReply, Payload,
-    MAX_MESSAGE_SIZE_BYTES,
+    encode_message, Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,
 };
 
 /// The longest an awaitable hello waits, whatever maxAwaitTimeMS says.
 const MAX_AWAIT_CAP: Duration = Duration::from_secs(24 * 3600);
+
+/// The connection's read side: buffered, so a wait may be abandoned without losing bytes.
+type Reader = MessageReader<OwnedReadHalf>;
+
+/// The connection's write side, encoding replies into one reused buffer.
+type Writer = MessageWriter<OwnedWriteHalf>;
 
 /// Why a connection ends.
 enum Close {
@@ -48,19 +52,17 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let mut rd = MessageReader::new(rd, MAX_MESSAGE_SIZE_BYTES);
+    let mut wr = MessageWriter::new(wr);
     // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
     let mut client_hello_ok = false;
     let outcome = loop {
-        let bytes = match read_frame(&mut rd, MAX_MESSAGE_SIZE_BYTES).await {
-            Ok(Some(bytes)) => bytes,
+        let message = match rd.read_message().await {
+            Ok(Some(message)) => message,
             Ok(None) => break Close::Quietly,
             Err(FrameError::Io(e)) if peer_went_away(&e) => break Close::Quietly,
             Err(e) => break Close::Because(e.to_string()),
-        };
-        let message = match decode_message(&bytes) {
-            Ok(m) => m,
-            Err(e) => break Close::Because(format!("malformed message: {e}")),
         };
         let conn = Conn {
             id,
@@ -102,8 +104,8 @@ async fn handle(
     idx: usize,
     conn: Conn<'_>,
     message: Message,
-    rd: &mut OwnedReadHalf,
-    wr: &mut OwnedWriteHalf,
+    rd: &mut Reader,
+    wr: &mut Writer,
     changes: &mut watch::Receiver<i64>,
 ) -> Result<(), Close> {
     let request = parse_request(message).map_err(Close::Because)?;
@@ -229,7 +231,7 @@ async fn compute(
 async fn send(
     shared: &Shared,
     idx: usize,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Writer,
     request: &Request,
     reply: Document,
     response_to: i32,
@@ -251,23 +253,32 @@ async fn send(
         response_to,
         payload,
     };
-    let bytes = encode_message(&message)
-        .map_err(|e| Close::Because(format!("cannot encode reply: {e}")))?;
     let fault = shared
         .world()
         .node(idx)
         .and_then(|n| n.faults.reply_fault());
-    let (bytes, close) = match fault {
-        Some(fault) => mangle(bytes, fault),
-        None => (bytes, false),
+    let close = match fault {
+        None => {
+            wr.write_message(&message).await.map_err(|e| match e {
+                FrameError::Wire(e) => Close::Because(format!("cannot encode reply: {e}")),
+                FrameError::Io(e) => Close::Because(format!("write failed: {e}")),
+            })?;
+            false
+        }
+        Some(fault) => {
+            let bytes = encode_message(&message)
+                .map_err(|e| Close::Because(format!("cannot encode reply: {e}")))?;
+            let (bytes, close) = mangle(bytes, fault);
+            let written = async {
+                wr.get_mut().write_all(&bytes).await?;
+                wr.get_mut().flush().await
+            };
+            written
+                .await
+                .map_err(|e| Close::Because(format!("write failed: {e}")))?;
+            close
+        }
     };
-    let written = async {
-        wr.write_all(&bytes).await?;
-        wr.flush().await
-    };
-    written
-        .await
-        .map_err(|e| Close::Because(format!("write failed: {e}")))?;
     if close {
         return Err(Close::Quietly);
     }
@@ -329,7 +340,7 @@ async fn wait_for_change(
     process_id: ObjectId,
     counter: i64,
     max_await: Duration,
-    rd: &mut OwnedReadHalf,
+    rd: &mut Reader,
 ) -> Result<(), Close> {
     // A client may ask for any wait: cap it so the deadline cannot overflow.
     let deadline = Instant::now() + max_await.min(MAX_AWAIT_CAP);
@@ -342,7 +353,6 @@ async fn wait_for_change(
         if !same {
             return Ok(());
         }
-        let mut probe = [0u8; 1];
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
             changed = changes.changed() => {
@@ -350,11 +360,11 @@ async fn wait_for_change(
                     return Err(Close::Quietly); // the deployment is gone
                 }
             }
-            read = rd.read(&mut probe) => {
+            read = rd.read_available() => {
                 return Err(match read {
                     Ok(0) => Close::Quietly,
                     Ok(_) => Close::Because("client sent data while awaiting a hello reply".into()),
-                    Err(e) if peer_went_away(&e) => Close::Quietly,
+                    Err(FrameError::Io(e)) if peer_went_away(&e) => Close::Quietly,
                     Err(e) => Close::Because(format!("read failed: {e}")),
                 });
             }
