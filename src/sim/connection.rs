@@ -143,8 +143,11 @@ async fn handle(
         )
         .await?;
     }
-    let Ok((reply, mut tv)) = compute(shared, idx, id, client_hello_ok, &request).await else {
-        return Ok(()); // frozen: never answer
+    let (reply, mut tv) = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
+        Ok(computed) => computed,
+        // Frozen: never answer; the caller goes on reading, so a peer leaving is noticed.
+        Err(NoReply::Frozen(_)) => return Ok(()),
+        Err(NoReply::Close(close)) => return Err(close),
     };
     if request.more_to_come {
         return Ok(()); // fire-and-forget request: no reply
@@ -167,17 +170,17 @@ async fn handle(
     // Exhaust: keep answering, each reply responding to our previous one.
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
-        let reply = match compute(shared, idx, id, client_hello_ok, &request).await {
+        let reply = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
             Ok((reply, next_tv)) => {
                 tv = next_tv;
                 reply
             }
-            Err(Some(frozen_tv)) => {
+            Err(NoReply::Frozen(frozen_tv)) => {
                 // Frozen: stay silent, and wait for the next change from here.
                 tv = frozen_tv;
                 continue;
             }
-            Err(None) => return Err(Close::Quietly),
+            Err(NoReply::Close(close)) => return Err(close),
         };
         last_id = send(shared, idx, wr, &request, reply, last_id, true).await?;
     }
@@ -186,29 +189,39 @@ async fn handle(
 /// A node's topologyVersion: processId and counter.
 type Tv = (ObjectId, i64);
 
+/// Why no reply was computed.
+enum NoReply {
+    /// The node is frozen: no reply; its topologyVersion at that moment.
+    Frozen(Tv),
+    /// The node no longer exists, or the peer left during the latency: close.
+    Close(Close),
+}
+
 /// Runs the request's command after the node's latency, and returns the reply with the
-/// node's topologyVersion at that moment. `Err(Some(tv))` when the node is frozen (no
-/// reply), `Err(None)` when the node no longer exists.
+/// node's topologyVersion at that moment.
 async fn compute(
     shared: &Shared,
     idx: usize,
     id: i64,
     client_hello_ok: bool,
     request: &Request,
-) -> Result<(Document, Tv), Option<Tv>> {
+    rd: &mut Reader,
+) -> Result<(Document, Tv), NoReply> {
     let latency = shared
         .world()
         .node(idx)
         .map(|n| n.latency)
         .unwrap_or_default();
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        delay_unless_peer_leaves(latency, rd)
+            .await
+            .map_err(NoReply::Close)?;
     }
     let mut world = shared.world();
-    let node = world.node(idx).ok_or(None)?;
+    let node = world.node(idx).ok_or(NoReply::Close(Close::Quietly))?;
     let tv = (node.process_id, node.tv_counter);
     if node.frozen {
-        return Err(Some(tv));
+        return Err(NoReply::Frozen(tv));
     }
     let reply = match &request.error {
         Some(error) => error.clone(),
@@ -283,6 +296,26 @@ async fn send(
         return Err(Close::Quietly);
     }
     Ok(request_id)
+}
+
+/// Sleeps `delay` (a node's simulated latency) while watching the connection, so that a
+/// peer leaving meanwhile ends the connection at once. Bytes the peer sends meanwhile
+/// (pipelined requests) stay buffered for later, up to one maximal message.
+async fn delay_unless_peer_leaves(delay: Duration, rd: &mut Reader) -> Result<(), Close> {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        let room = rd.decoder_mut().buffered_len() < MAX_MESSAGE_SIZE_BYTES as usize;
+        tokio::select! {
+            _ = &mut sleep => return Ok(()),
+            read = rd.read_available(), if room => match read {
+                Ok(0) => return Err(Close::Quietly),
+                Ok(_) => {}
+                Err(FrameError::Io(e)) if peer_went_away(&e) => return Err(Close::Quietly),
+                Err(e) => return Err(Close::Because(format!("read failed: {e}"))),
+            },
+        }
+    }
 }
 
 /// Parses `topologyVersion` + `maxAwaitTimeMS` of an awaitable hello. `Ok(None)`: not
