@@ -12,10 +12,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::commands::{error_reply, is_handshake, run_command, CommandContext};
-use super::deployment::Shared;
+use super::commands::{is_handshake, run_command, CommandContext};
 use super::faults::mangle;
+use super::reply::error_reply;
 use super::request::{parse_request, Request};
+use super::shared::Shared;
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{
     encode_message, Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,

@@ -1,5 +1,5 @@
 //! A node's listener task: accepts connections and owns their tasks, so stopping the
-//! listener closes every connection of the node.
+//! listener (`Shared::stop_listener`) closes every connection of the node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::connection::serve_connection;
-use super::deployment::Shared;
+use super::shared::{Listener, Shared};
+use super::SimError;
 
 /// Idle time before the first keepalive probe, as the MongoDB production notes advise
 /// for mongod hosts: a peer that vanished without closing is found in minutes, not hours.
@@ -19,9 +20,34 @@ const KEEPALIVE_TIME: Duration = Duration::from_secs(120);
 /// Interval between keepalive probes once they started.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Binds node `idx`'s port again (after a kill) and starts its listener task.
+pub(crate) async fn start_listener(shared: &Arc<Shared>, idx: usize) -> Result<(), SimError> {
+    let node = shared
+        .nodes
+        .get(idx)
+        .ok_or(SimError::NoSuchMember(idx.to_string()))?;
+    let listener = TcpListener::bind((node.host.as_str(), node.port))
+        .await
+        .map_err(|source| SimError::Bind {
+            address: format!("{}:{}", node.host, node.port),
+            source,
+        })?;
+    spawn_listener(shared, idx, listener);
+    Ok(())
+}
+
+/// Starts node `idx`'s listener task on a bound `listener`.
+pub(crate) fn spawn_listener(shared: &Arc<Shared>, idx: usize, listener: TcpListener) {
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(run_listener(Arc::clone(shared), idx, listener, stopped));
+    if let Some(node) = shared.nodes.get(idx) {
+        node.set_listener(Listener { stop, task });
+    }
+}
+
 /// Accepts connections on `listener` until `stop` fires (or its sender is dropped), then
 /// closes the listening socket and every connection.
-pub(crate) async fn run_listener(
+async fn run_listener(
     shared: Arc<Shared>,
     idx: usize,
     listener: TcpListener,
