@@ -27,7 +27,7 @@ use mongo_topology::sdam::{
 use mongo_topology::selection::{
     ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, ServerFilter,
 };
-use mongo_topology::wire::framing::read_message;
+use mongo_topology::wire::framing::MessageReader;
 use mongo_topology::wire::{
     encode_message, Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,
 };
@@ -702,14 +702,14 @@ async fn fake_server(answer: Answer) -> (ServerAddress, Arc<AtomicUsize>) {
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
+        while let Ok((stream, _)) = listener.accept().await {
             let counter = counter.clone();
             tokio::spawn(async move {
-                while let Ok(Some(request)) =
-                    read_message(&mut stream, MAX_MESSAGE_SIZE_BYTES).await
-                {
+                let mut reader = MessageReader::new(stream, MAX_MESSAGE_SIZE_BYTES);
+                while let Ok(Some(request)) = reader.read_message().await {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    if stream.write_all(&answer(request.request_id)).await.is_err() {
+                    let reply = answer(request.request_id);
+                    if reader.get_mut().write_all(&reply).await.is_err() {
                         return;
                     }
                 }

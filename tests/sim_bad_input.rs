@@ -92,7 +92,7 @@ async fn malformed_messages_close_only_their_connection() {
         let mut c = RawClient::connect(&addr).await;
         c.send_raw(&bytes).await;
         if name.starts_with("truncated") {
-            c.stream.shutdown().await.unwrap();
+            c.stream().shutdown().await.unwrap();
         }
         assert!(
             c.closed_within(Duration::from_secs(5)).await,
@@ -124,7 +124,7 @@ async fn lying_length_waits_for_the_body_without_harming_others() {
     let mut other = RawClient::connect(&addr).await;
     assert_eq!(ok(&other.command("admin", doc! { "ping": 1 }).await), 1.0);
     // When the liar gives up, its connection is closed.
-    liar.stream.shutdown().await.unwrap();
+    liar.stream().shutdown().await.unwrap();
     assert!(liar.closed_within(Duration::from_secs(5)).await);
     d.shutdown().await;
 }

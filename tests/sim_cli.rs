@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bson::doc;
+use mongo_topology::wire::MsgFlags;
 use sim_support::RawClient;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -174,4 +175,78 @@ async fn malformed_message_is_logged_and_the_node_keeps_serving() {
         log.contains("closing connection: malformed message"),
         "no log line for the malformed message: {log}"
     );
+}
+
+/// The open file descriptors of process `pid`.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_answered_and_input_goes_on() {
+    let mut child = sim(&["--standalone", "--port", "0"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    line(&mut out).await;
+    stdin.write_all(b"sta\xff\xfetus\n").await.unwrap();
+    let answer = line(&mut out).await;
+    assert!(answer.starts_with("error: "), "{answer}");
+    stdin.write_all(b"status\n").await.unwrap();
+    let status = line(&mut out).await;
+    assert!(status.starts_with("ok "), "{status}");
+    drop(stdin);
+    exits_zero(child).await;
+}
+
+/// Standard error is piped and never read: the ~64 KB pipe fills with warnings, and the
+/// node must go on serving, free the connections, and exit when standard input closes.
+#[tokio::test]
+async fn unread_standard_error_never_blocks_serving() {
+    let mut child = sim(&["--standalone", "--port", "0"]);
+    let pid = child.id().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let host = hosts(&line(&mut out).await).remove(0);
+    let baseline = open_fds(pid);
+    // A header announcing an unknown opCode: one warning per connection.
+    let mut garbage = Vec::new();
+    for v in [20i32, 1, 0, 9999] {
+        garbage.extend_from_slice(&v.to_le_bytes());
+    }
+    garbage.extend_from_slice(&[0xFF; 4]);
+    for _batch in 0..6 {
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let (host, garbage) = (host.clone(), garbage.clone());
+            clients.spawn(async move {
+                let mut c = RawClient::connect(&host).await;
+                c.send_raw(&garbage).await;
+                c.closed_within(Duration::from_secs(10)).await
+            });
+        }
+        while let Some(closed) = clients.join_next().await {
+            assert!(
+                closed.unwrap(),
+                "the node closes a connection sending garbage"
+            );
+        }
+    }
+    let mut c = RawClient::connect(&host).await;
+    c.send_msg("admin", doc! { "hello": 1 }, MsgFlags::empty())
+        .await;
+    let reply = c.try_recv(Duration::from_secs(5)).await;
+    assert!(matches!(reply, Ok(Some(_))), "hello unanswered: {reply:?}");
+    drop(c);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while open_fds(pid) > baseline && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        open_fds(pid) <= baseline,
+        "{} fds open, {baseline} before",
+        open_fds(pid)
+    );
+    drop(child.stdin.take());
+    exits_zero(child).await;
 }

@@ -5,8 +5,7 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::wire::framing::read_frame;
-use mongo_topology::wire::{decode_message, MsgFlags, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology::wire::{decode_message, MsgFlags};
 use mongo_topology_sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
 use sim_support::{code, ok, RawClient};
 
@@ -64,15 +63,12 @@ async fn garbage_reply_is_undecodable() {
     d.fault(&M0, FaultKind::GarbageReply).unwrap();
     c.send_msg("admin", doc! { "ping": 1 }, MsgFlags::empty())
         .await;
-    let frame = tokio::time::timeout(
-        Duration::from_secs(5),
-        read_frame(&mut c.stream, MAX_MESSAGE_SIZE_BYTES),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
-    assert!(decode_message(&frame).is_err(), "garbage decoded");
+    let frame = tokio::time::timeout(Duration::from_secs(5), c.conn.read_frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(decode_message(frame).is_err(), "garbage decoded");
     d.fault(&M0, FaultKind::Clear).unwrap();
     assert_eq!(ok(&c.command("admin", doc! { "ping": 1 }).await), 1.0);
     d.shutdown().await;

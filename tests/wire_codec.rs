@@ -1,7 +1,7 @@
 //! The wire codec: symmetric encode/decode, and rejection of malformed input without panics.
 
 use bson::doc;
-use mongo_topology::wire::framing::{read_frame, FrameError};
+use mongo_topology::wire::framing::{FrameError, MessageReader};
 use mongo_topology::wire::{
     checksum::crc32c, decode_message, encode_message, DocumentSequence, Message, MsgFlags,
     MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError, HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
@@ -159,36 +159,26 @@ async fn framing_checks_the_length_before_allocating() {
     let mut bytes = Vec::new();
     bytes.extend_from_slice(&i32::MAX.to_le_bytes());
     bytes.extend_from_slice(&[0u8; 12]);
-    let mut reader = &bytes[..];
-    let err = read_frame(&mut reader, MAX_MESSAGE_SIZE_BYTES)
-        .await
-        .unwrap_err();
+    let mut reader = MessageReader::new(&bytes[..], MAX_MESSAGE_SIZE_BYTES);
+    let err = reader.read_frame().await.unwrap_err();
     assert!(
         matches!(err, FrameError::Wire(WireError::BadLength { .. })),
         "{err}"
     );
     // Clean EOF before a message is not an error.
-    let mut empty: &[u8] = &[];
-    assert!(read_frame(&mut empty, MAX_MESSAGE_SIZE_BYTES)
-        .await
-        .unwrap()
-        .is_none());
+    let mut empty = MessageReader::new(&[][..], MAX_MESSAGE_SIZE_BYTES);
+    assert!(empty.read_frame().await.unwrap().is_none());
     // EOF in the middle of a message is an I/O error.
     let good = encode_message(&msg(MsgFlags::empty())).unwrap();
-    let mut cut = &good[..good.len() - 3];
+    let mut cut = MessageReader::new(&good[..good.len() - 3], MAX_MESSAGE_SIZE_BYTES);
     assert!(matches!(
-        read_frame(&mut cut, MAX_MESSAGE_SIZE_BYTES).await,
-        Err(FrameError::Io(_))
+        cut.read_frame().await,
+        Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof
     ));
-    // A whole message comes back byte for byte.
-    let mut whole = &good[..];
-    assert_eq!(
-        read_frame(&mut whole, MAX_MESSAGE_SIZE_BYTES)
-            .await
-            .unwrap()
-            .unwrap(),
-        good
-    );
+    // A whole message comes back byte for byte, then a clean EOF.
+    let mut whole = MessageReader::new(&good[..], MAX_MESSAGE_SIZE_BYTES);
+    assert_eq!(whole.read_frame().await.unwrap().unwrap(), &good[..]);
+    assert!(whole.read_frame().await.unwrap().is_none());
 }
 
 proptest! {

@@ -24,18 +24,32 @@ enum Command {
 /// Parses the command line and runs the chosen command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Kept until the command returns, so that buffered log lines are written at exit.
+    let _log_writer = init_logging();
     match cli.command {
         Command::Sim(args) => sim::run(args),
     }
 }
 
+/// How many log lines may wait for standard error before new ones are dropped.
+const LOG_LINES_BUFFERED: usize = 10_000;
+
 /// Logs go to standard error; `RUST_LOG` selects the level (default: warn).
-fn init_logging() {
+///
+/// Lines are handed to a dedicated writer thread through a bounded buffer, and dropped when
+/// the buffer is full: if nobody reads standard error, logging must not block serving.
+/// The returned guard writes what is buffered (waiting at most about a second) when dropped.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_LINES_BUFFERED)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .try_init();
+    guard
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, TopologySpec,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 /// Shown after the options in `sim --help`.
 const CONTROL_HELP: &str = "\
@@ -152,23 +152,52 @@ async fn serve(spec: DeploymentSpec) -> ExitCode {
     let nodes = deployment.ports().len();
     say(&deployment.connection_string());
     tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut line = Vec::new();
+    let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
-            line = lines.next_line() => match line {
-                Ok(Some(line)) => {
-                    let line = line.trim();
-                    if !line.is_empty() {
-                        say(&answer(&deployment, line).await);
+            read = read_line(&mut stdin, &mut line) => match read {
+                Ok(true) => {
+                    let reply = match std::str::from_utf8(&line) {
+                        Ok(text) if text.trim().is_empty() => None,
+                        Ok(text) => Some(answer(&deployment, text.trim()).await),
+                        Err(e) => Some(format!("error: the line is not UTF-8: {e}")),
+                    };
+                    if let Some(reply) = reply {
+                        say(&reply);
                     }
+                    line.clear();
                 }
-                Ok(None) | Err(_) => break,
+                Ok(false) => break,
+                Err(e) => {
+                    eprintln!("error: cannot read standard input: {e}");
+                    code = ExitCode::FAILURE;
+                    break;
+                }
             },
             _ = signals.recv() => break,
         }
     }
     deployment.shutdown().await;
-    ExitCode::SUCCESS
+    code
+}
+
+/// Reads the next line of `input` (without its newline) into `line`, as bytes: a line that
+/// is not UTF-8 is the caller's to answer, not the end of input. `Ok(false)` at the end of
+/// input with nothing left to answer. Bytes of an interrupted read stay in `line`.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    line: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    let n = input.read_until(b'\n', line).await?;
+    if n == 0 && line.is_empty() {
+        return Ok(false);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(true)
 }
 
 /// The one-line answer to a control line: `ok`, `ok <details>` or `error: <reason>`.

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use bson::{doc, Document};
-use mongo_topology::wire::framing::{read_message, FrameError};
+use mongo_topology::wire::framing::{FrameError, MessageReader};
 use mongo_topology::wire::{
     encode_message, Message, MsgFlags, OpMsg, OpQuery, Payload, MAX_MESSAGE_SIZE_BYTES,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// How long a test waits for any expected reply.
@@ -16,7 +16,8 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One raw connection to a simulated node.
 pub struct RawClient {
-    pub stream: TcpStream,
+    /// The connection, with the bytes received but not yet taken as messages.
+    pub conn: MessageReader<TcpStream>,
     next_id: i32,
 }
 
@@ -24,7 +25,15 @@ impl RawClient {
     pub async fn connect(address: &str) -> RawClient {
         let stream = TcpStream::connect(address).await.expect("connect");
         stream.set_nodelay(true).unwrap();
-        RawClient { stream, next_id: 1 }
+        RawClient {
+            conn: MessageReader::new(stream, MAX_MESSAGE_SIZE_BYTES),
+            next_id: 1,
+        }
+    }
+
+    /// The socket itself (writing to it or shutting it down; reads go through `conn`).
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.conn.get_mut()
     }
 
     pub fn next_id(&mut self) -> i32 {
@@ -38,15 +47,13 @@ impl RawClient {
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-        self.stream.flush().await.unwrap();
+        self.stream().write_all(bytes).await.unwrap();
+        self.stream().flush().await.unwrap();
     }
 
     /// The next message, or an error if none arrives in time or it is malformed.
     pub async fn try_recv(&mut self, wait: Duration) -> Result<Option<Message>, String> {
-        match tokio::time::timeout(wait, read_message(&mut self.stream, MAX_MESSAGE_SIZE_BYTES))
-            .await
-        {
+        match tokio::time::timeout(wait, self.conn.read_message()).await {
             Err(_) => Err("timeout".into()),
             Ok(Err(FrameError::Io(e))) => Err(format!("io: {e}")),
             Ok(Err(e)) => Err(e.to_string()),
@@ -121,10 +128,9 @@ impl RawClient {
 
     /// Whether the server closed the connection (EOF or reset) within `wait`.
     pub async fn closed_within(&mut self, wait: Duration) -> bool {
-        let mut buf = [0u8; 1024];
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+            match tokio::time::timeout_at(deadline, self.conn.read_available()).await {
                 Err(_) => return false,
                 Ok(Ok(0)) | Ok(Err(_)) => return true,
                 Ok(Ok(_)) => continue,

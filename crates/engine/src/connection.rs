@@ -1,18 +1,20 @@
 //! One client connection: a TCP stream speaking OP_MSG, with connect and socket timeouts.
 //!
-//! Every byte read or written goes through the two private methods [`Connection::read_frame`]
-//! and [`Connection::write_frame`], so that the framing can be replaced in one place.
+//! Reading goes through the wire codec's [`MessageReader`], which owns its buffer and is
+//! cancellation safe: a read dropped by a timeout or a `select!` loses no byte, and the next
+//! one continues the same message. Writing goes through a [`MessageWriter`] that reuses one
+//! encoding buffer.
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bson::Document;
-use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::connection_error::ConnectionError;
 use crate::reply::{command_error, Reply};
 use crate::resolve::{connect_any, resolve};
-use crate::wire::framing::{read_message, write_message, FrameError};
+use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
 use crate::ServerAddress;
 
@@ -64,7 +66,8 @@ pub struct Connection {
     id: u64,
     address: ServerAddress,
     options: ConnectOptions,
-    stream: TcpStream,
+    reader: MessageReader<OwnedReadHalf>,
+    writer: MessageWriter<OwnedWriteHalf>,
     /// The requestID the next reply must answer (`responseTo`), if a reply is expected.
     awaiting: Option<i32>,
     /// Why the connection broke, if it did.
@@ -93,11 +96,13 @@ impl Connection {
         let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");
+        let (read_half, write_half) = stream.into_split();
         Ok(Connection {
             id,
             address: address.clone(),
             options: *options,
-            stream,
+            reader: MessageReader::new(read_half, MAX_MESSAGE_SIZE_BYTES),
+            writer: MessageWriter::new(write_half),
             awaiting: None,
             broken: None,
         })
@@ -211,16 +216,17 @@ impl Connection {
         }
     }
 
-    /// Writes one message. All writing of frames happens here.
+    /// Writes one message.
     async fn write_frame(&mut self, message: &Message) -> Result<(), ConnectionError> {
-        write_message(&mut self.stream, message)
+        self.writer
+            .write_message(message)
             .await
             .map_err(frame_error)
     }
 
-    /// Reads one message. All reading of frames happens here.
+    /// Reads one message; cancellation safe, as [`MessageReader::read_message`] is.
     async fn read_frame(&mut self) -> Result<Message, ConnectionError> {
-        match read_message(&mut self.stream, MAX_MESSAGE_SIZE_BYTES).await {
+        match self.reader.read_message().await {
             Ok(Some(message)) => Ok(message),
             Ok(None) => Err(ConnectionError::Network {
                 cause: "the server closed the connection".to_owned(),

@@ -6,6 +6,7 @@ use bson::{doc, Bson, Document};
 
 use super::faults::CommandFault;
 use super::hello::{hello_reply, HelloRequest};
+use super::reply::error_reply;
 use super::state::{NodeKind, World};
 use super::status::repl_set_get_status;
 
@@ -37,11 +38,6 @@ impl CommandContext<'_> {
 /// Whether `name` is the handshake command (answered in every state and over OP_QUERY).
 pub fn is_handshake(name: &str) -> bool {
     matches!(name, "hello" | "isMaster" | "ismaster")
-}
-
-/// A `{ok: 0}` error reply.
-pub fn error_reply(code: i32, code_name: &str, errmsg: impl Into<String>) -> Document {
-    doc! { "ok": 0.0, "errmsg": errmsg.into(), "code": code, "codeName": code_name }
 }
 
 /// Runs one command on node `idx` and returns the reply document.

@@ -7,24 +7,29 @@ use std::time::{Duration, SystemTime};
 
 use bson::oid::ObjectId;
 use bson::{Bson, Document};
-use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::commands::{error_reply, is_handshake, run_command, CommandContext};
-use super::deployment::Shared;
+use super::commands::{is_handshake, run_command, CommandContext};
 use super::faults::mangle;
+use super::reply::error_reply;
 use super::request::{parse_request, Request};
-use mongo_topology_core::wire::framing::{read_frame, FrameError};
+use super::shared::Shared;
+use mongo_topology_core::wire::framing::{FrameError, MessageReader, MessageWriter};
 use mongo_topology_core::wire::{
-    decode_message, encode_message, Message, MsgFlags, OpMsg, OpReply, Payload,
-    MAX_MESSAGE_SIZE_BYTES,
+    encode_message, Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,
 };
 
 /// The longest an awaitable hello waits, whatever maxAwaitTimeMS says.
 const MAX_AWAIT_CAP: Duration = Duration::from_secs(24 * 3600);
+
+/// The connection's read side: buffered, so a wait may be abandoned without losing bytes.
+type Reader = MessageReader<OwnedReadHalf>;
+
+/// The connection's write side, encoding replies into one reused buffer.
+type Writer = MessageWriter<OwnedWriteHalf>;
 
 /// Why a connection ends.
 enum Close {
@@ -48,19 +53,17 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
     };
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let mut rd = MessageReader::new(rd, MAX_MESSAGE_SIZE_BYTES);
+    let mut wr = MessageWriter::new(wr);
     // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
     let mut client_hello_ok = false;
     let outcome = loop {
-        let bytes = match read_frame(&mut rd, MAX_MESSAGE_SIZE_BYTES).await {
-            Ok(Some(bytes)) => bytes,
+        let message = match rd.read_message().await {
+            Ok(Some(message)) => message,
             Ok(None) => break Close::Quietly,
             Err(FrameError::Io(e)) if peer_went_away(&e) => break Close::Quietly,
             Err(e) => break Close::Because(e.to_string()),
-        };
-        let message = match decode_message(&bytes) {
-            Ok(m) => m,
-            Err(e) => break Close::Because(format!("malformed message: {e}")),
         };
         let conn = Conn {
             id,
@@ -102,8 +105,8 @@ async fn handle(
     idx: usize,
     conn: Conn<'_>,
     message: Message,
-    rd: &mut OwnedReadHalf,
-    wr: &mut OwnedWriteHalf,
+    rd: &mut Reader,
+    wr: &mut Writer,
     changes: &mut watch::Receiver<i64>,
 ) -> Result<(), Close> {
     let request = parse_request(message).map_err(Close::Because)?;
@@ -141,8 +144,11 @@ async fn handle(
         )
         .await?;
     }
-    let Ok((reply, mut tv)) = compute(shared, idx, id, client_hello_ok, &request).await else {
-        return Ok(()); // frozen: never answer
+    let (reply, mut tv) = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
+        Ok(computed) => computed,
+        // Frozen: never answer; the caller goes on reading, so a peer leaving is noticed.
+        Err(NoReply::Frozen(_)) => return Ok(()),
+        Err(NoReply::Close(close)) => return Err(close),
     };
     if request.more_to_come {
         return Ok(()); // fire-and-forget request: no reply
@@ -165,17 +171,17 @@ async fn handle(
     // Exhaust: keep answering, each reply responding to our previous one.
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
-        let reply = match compute(shared, idx, id, client_hello_ok, &request).await {
+        let reply = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
             Ok((reply, next_tv)) => {
                 tv = next_tv;
                 reply
             }
-            Err(Some(frozen_tv)) => {
+            Err(NoReply::Frozen(frozen_tv)) => {
                 // Frozen: stay silent, and wait for the next change from here.
                 tv = frozen_tv;
                 continue;
             }
-            Err(None) => return Err(Close::Quietly),
+            Err(NoReply::Close(close)) => return Err(close),
         };
         last_id = send(shared, idx, wr, &request, reply, last_id, true).await?;
     }
@@ -184,29 +190,39 @@ async fn handle(
 /// A node's topologyVersion: processId and counter.
 type Tv = (ObjectId, i64);
 
+/// Why no reply was computed.
+enum NoReply {
+    /// The node is frozen: no reply; its topologyVersion at that moment.
+    Frozen(Tv),
+    /// The node no longer exists, or the peer left during the latency: close.
+    Close(Close),
+}
+
 /// Runs the request's command after the node's latency, and returns the reply with the
-/// node's topologyVersion at that moment. `Err(Some(tv))` when the node is frozen (no
-/// reply), `Err(None)` when the node no longer exists.
+/// node's topologyVersion at that moment.
 async fn compute(
     shared: &Shared,
     idx: usize,
     id: i64,
     client_hello_ok: bool,
     request: &Request,
-) -> Result<(Document, Tv), Option<Tv>> {
+    rd: &mut Reader,
+) -> Result<(Document, Tv), NoReply> {
     let latency = shared
         .world()
         .node(idx)
         .map(|n| n.latency)
         .unwrap_or_default();
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        delay_unless_peer_leaves(latency, rd)
+            .await
+            .map_err(NoReply::Close)?;
     }
     let mut world = shared.world();
-    let node = world.node(idx).ok_or(None)?;
+    let node = world.node(idx).ok_or(NoReply::Close(Close::Quietly))?;
     let tv = (node.process_id, node.tv_counter);
     if node.frozen {
-        return Err(Some(tv));
+        return Err(NoReply::Frozen(tv));
     }
     let reply = match &request.error {
         Some(error) => error.clone(),
@@ -229,7 +245,7 @@ async fn compute(
 async fn send(
     shared: &Shared,
     idx: usize,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Writer,
     request: &Request,
     reply: Document,
     response_to: i32,
@@ -251,27 +267,56 @@ async fn send(
         response_to,
         payload,
     };
-    let bytes = encode_message(&message)
-        .map_err(|e| Close::Because(format!("cannot encode reply: {e}")))?;
     let fault = shared
         .world()
         .node(idx)
         .and_then(|n| n.faults.reply_fault());
-    let (bytes, close) = match fault {
-        Some(fault) => mangle(bytes, fault),
-        None => (bytes, false),
+    let close = match fault {
+        None => {
+            wr.write_message(&message).await.map_err(|e| match e {
+                FrameError::Wire(e) => Close::Because(format!("cannot encode reply: {e}")),
+                FrameError::Io(e) => Close::Because(format!("write failed: {e}")),
+            })?;
+            false
+        }
+        Some(fault) => {
+            let bytes = encode_message(&message)
+                .map_err(|e| Close::Because(format!("cannot encode reply: {e}")))?;
+            let (bytes, close) = mangle(bytes, fault);
+            let written = async {
+                wr.get_mut().write_all(&bytes).await?;
+                wr.get_mut().flush().await
+            };
+            written
+                .await
+                .map_err(|e| Close::Because(format!("write failed: {e}")))?;
+            close
+        }
     };
-    let written = async {
-        wr.write_all(&bytes).await?;
-        wr.flush().await
-    };
-    written
-        .await
-        .map_err(|e| Close::Because(format!("write failed: {e}")))?;
     if close {
         return Err(Close::Quietly);
     }
     Ok(request_id)
+}
+
+/// Sleeps `delay` (a node's simulated latency) while watching the connection, so that a
+/// peer leaving meanwhile ends the connection at once. Bytes the peer sends meanwhile
+/// (pipelined requests) stay buffered for later, up to one maximal message.
+async fn delay_unless_peer_leaves(delay: Duration, rd: &mut Reader) -> Result<(), Close> {
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    loop {
+        let room = rd.decoder_mut().buffered_len() < MAX_MESSAGE_SIZE_BYTES as usize;
+        tokio::select! {
+            _ = &mut sleep => return Ok(()),
+            read = rd.read_available(), if room => match read {
+                Ok(0) => return Err(Close::Quietly),
+                Ok(_) => {}
+                Err(FrameError::Io(e)) if peer_went_away(&e) => return Err(Close::Quietly),
+                Err(e) => return Err(Close::Because(format!("read failed: {e}"))),
+            },
+        }
+    }
 }
 
 /// Parses `topologyVersion` + `maxAwaitTimeMS` of an awaitable hello. `Ok(None)`: not
@@ -329,7 +374,7 @@ async fn wait_for_change(
     process_id: ObjectId,
     counter: i64,
     max_await: Duration,
-    rd: &mut OwnedReadHalf,
+    rd: &mut Reader,
 ) -> Result<(), Close> {
     // A client may ask for any wait: cap it so the deadline cannot overflow.
     let deadline = Instant::now() + max_await.min(MAX_AWAIT_CAP);
@@ -342,7 +387,6 @@ async fn wait_for_change(
         if !same {
             return Ok(());
         }
-        let mut probe = [0u8; 1];
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return Ok(()),
             changed = changes.changed() => {
@@ -350,11 +394,11 @@ async fn wait_for_change(
                     return Err(Close::Quietly); // the deployment is gone
                 }
             }
-            read = rd.read(&mut probe) => {
+            read = rd.read_available() => {
                 return Err(match read {
                     Ok(0) => Close::Quietly,
                     Ok(_) => Close::Because("client sent data while awaiting a hello reply".into()),
-                    Err(e) if peer_went_away(&e) => Close::Quietly,
+                    Err(FrameError::Io(e)) if peer_went_away(&e) => Close::Quietly,
                     Err(e) => Close::Because(format!("read failed: {e}")),
                 });
             }

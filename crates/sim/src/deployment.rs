@@ -1,107 +1,17 @@
 //! A running deployment: its nodes' listeners, the shared world, and lifecycle.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::node::run_listener;
+use super::node::spawn_listener;
 use super::oplog::OpLog;
-use super::spec::{DeploymentSpec, SimTimers, TopologySpec};
+use super::shared::{NodeRuntime, Shared};
+use super::spec::{DeploymentSpec, TopologySpec};
 use super::state::{MemberConfig, NodeKind, NodeState, SetState, World};
 use super::SimError;
-
-/// A running listener: how to stop it and wait for it.
-pub(crate) struct Listener {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-/// Runtime handles of one node (outside the world mutex).
-pub(crate) struct NodeRuntime {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// Signals topologyVersion changes to waiting hellos.
-    pub(crate) changes: watch::Sender<i64>,
-    pub(crate) listener: Mutex<Option<Listener>>,
-}
-
-/// State shared by the deployment handle and every node task.
-pub(crate) struct Shared {
-    world: Mutex<World>,
-    pub(crate) nodes: Vec<NodeRuntime>,
-    pub(crate) timers: SimTimers,
-    request_ids: AtomicI32,
-    connection_ids: AtomicI64,
-    pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Shared {
-    /// Locks the world. A poisoned lock (a panic elsewhere) still yields the data.
-    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A fresh requestID for a reply.
-    pub(crate) fn next_request_id(&self) -> i32 {
-        self.request_ids.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// A fresh connection id.
-    pub(crate) fn next_connection_id(&self) -> i64 {
-        self.connection_ids.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Wakes the awaitable hellos waiting on the given nodes (call after bumping their
-    /// counters and releasing the world lock).
-    pub(crate) fn notify(&self, bumped: &[(usize, i64)]) {
-        for (idx, counter) in bumped {
-            if let Some(node) = self.nodes.get(*idx) {
-                node.changes.send_replace(*counter);
-            }
-        }
-    }
-
-    /// Binds node `idx`'s port and starts its listener task.
-    pub(crate) async fn start_listener(self: &Arc<Self>, idx: usize) -> Result<(), SimError> {
-        let node = self
-            .nodes
-            .get(idx)
-            .ok_or(SimError::NoSuchMember(idx.to_string()))?;
-        let listener = TcpListener::bind((node.host.as_str(), node.port))
-            .await
-            .map_err(|source| SimError::Bind {
-                address: format!("{}:{}", node.host, node.port),
-                source,
-            })?;
-        self.spawn_listener(idx, listener);
-        Ok(())
-    }
-
-    fn spawn_listener(self: &Arc<Self>, idx: usize, listener: TcpListener) {
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run_listener(Arc::clone(self), idx, listener, stopped));
-        if let Some(node) = self.nodes.get(idx) {
-            let mut slot = node.listener.lock().unwrap_or_else(|p| p.into_inner());
-            *slot = Some(Listener { stop, task });
-        }
-    }
-
-    /// Stops node `idx`'s listener and closes all its connections; returns once they are closed.
-    pub(crate) async fn stop_listener(&self, idx: usize) {
-        let running = self
-            .nodes
-            .get(idx)
-            .and_then(|n| n.listener.lock().unwrap_or_else(|p| p.into_inner()).take());
-        if let Some(Listener { stop, task }) = running {
-            let _ = stop.send(());
-            let _ = task.await;
-        }
-    }
-}
 
 /// A simulated deployment running on loopback. Dropping it aborts every node task;
 /// [`Deployment::shutdown`] stops them and waits until every socket is closed.
@@ -150,23 +60,11 @@ impl Deployment {
         );
         let nodes = listeners
             .iter()
-            .map(|(_, port)| NodeRuntime {
-                host: spec.host.clone(),
-                port: *port,
-                changes: watch::channel(0).0,
-                listener: Mutex::new(None),
-            })
+            .map(|(_, port)| NodeRuntime::new(spec.host.clone(), *port))
             .collect();
-        let shared = Arc::new(Shared {
-            world: Mutex::new(world),
-            nodes,
-            timers: spec.timers,
-            request_ids: AtomicI32::new(1),
-            connection_ids: AtomicI64::new(1),
-            background: Mutex::new(Vec::new()),
-        });
+        let shared = Arc::new(Shared::new(world, nodes, spec.timers));
         for (idx, (listener, _)) in listeners.into_iter().enumerate() {
-            shared.spawn_listener(idx, listener);
+            spawn_listener(&shared, idx, listener);
         }
         Ok(Deployment { shared })
     }
@@ -240,13 +138,8 @@ impl Drop for Deployment {
             h.abort();
         }
         for node in &self.shared.nodes {
-            if let Some(l) = node
-                .listener
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
-                l.task.abort();
+            if let Some(listener) = node.take_listener() {
+                listener.task.abort();
             }
         }
     }

@@ -1,19 +1,53 @@
 //! A node's listener task: accepts connections and owns their tasks, so stopping the
-//! listener closes every connection of the node.
+//! listener (`Shared::stop_listener`) closes every connection of the node.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::connection::serve_connection;
-use super::deployment::Shared;
+use super::shared::{Listener, Shared};
+use super::SimError;
+
+/// Idle time before the first keepalive probe, as the MongoDB production notes advise
+/// for mongod hosts: a peer that vanished without closing is found in minutes, not hours.
+const KEEPALIVE_TIME: Duration = Duration::from_secs(120);
+
+/// Interval between keepalive probes once they started.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Binds node `idx`'s port again (after a kill) and starts its listener task.
+pub(crate) async fn start_listener(shared: &Arc<Shared>, idx: usize) -> Result<(), SimError> {
+    let node = shared
+        .nodes
+        .get(idx)
+        .ok_or(SimError::NoSuchMember(idx.to_string()))?;
+    let listener = TcpListener::bind((node.host.as_str(), node.port))
+        .await
+        .map_err(|source| SimError::Bind {
+            address: format!("{}:{}", node.host, node.port),
+            source,
+        })?;
+    spawn_listener(shared, idx, listener);
+    Ok(())
+}
+
+/// Starts node `idx`'s listener task on a bound `listener`.
+pub(crate) fn spawn_listener(shared: &Arc<Shared>, idx: usize, listener: TcpListener) {
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(run_listener(Arc::clone(shared), idx, listener, stopped));
+    if let Some(node) = shared.nodes.get(idx) {
+        node.set_listener(Listener { stop, task });
+    }
+}
 
 /// Accepts connections on `listener` until `stop` fires (or its sender is dropped), then
 /// closes the listening socket and every connection.
-pub(crate) async fn run_listener(
+async fn run_listener(
     shared: Arc<Shared>,
     idx: usize,
     listener: TcpListener,
@@ -25,7 +59,7 @@ pub(crate) async fn run_listener(
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
+                    configure(&stream);
                     let id = shared.next_connection_id();
                     tracing::debug!(node = idx, connection = id, %peer, "accepted connection");
                     connections.spawn(serve_connection(Arc::clone(&shared), idx, stream, id));
@@ -41,4 +75,18 @@ pub(crate) async fn run_listener(
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// No Nagle delay, and TCP keepalive so that a connection whose peer vanished (no FIN, no
+/// reset) is eventually closed by the kernel, ending its task.
+fn configure(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("cannot set TCP_NODELAY: {e}");
+    }
+    let keepalive = TcpKeepalive::new()
+        .with_time(KEEPALIVE_TIME)
+        .with_interval(KEEPALIVE_INTERVAL);
+    if let Err(e) = SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!("cannot enable TCP keepalive: {e}");
+    }
 }

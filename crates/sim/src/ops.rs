@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::control::{ControlCommand, MemberRef};
-use super::deployment::{Deployment, Shared};
+use super::deployment::Deployment;
 use super::faults::FaultKind;
+use super::node::start_listener;
+use super::shared::Shared;
 use super::state::{NodeKind, World};
 use super::status::member_state;
 use super::SimError;
@@ -135,7 +137,7 @@ impl Deployment {
                 "{member} is already running"
             )));
         }
-        self.shared.start_listener(idx).await?;
+        start_listener(&self.shared, idx).await?;
         let bumped = {
             let mut world = self.shared.world();
             if let Some(node) = world.nodes.get_mut(idx) {

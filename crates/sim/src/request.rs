@@ -3,7 +3,7 @@
 
 use bson::{Bson, Document};
 
-use super::commands::error_reply;
+use super::reply::error_reply;
 use mongo_topology_core::wire::{Message, MsgFlags, OpQuery, Payload};
 
 /// A command request received by a node.

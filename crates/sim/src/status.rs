@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use bson::{doc, Bson, Document};
 
-use super::commands::error_reply;
+use super::reply::error_reply;
 use super::state::{NodeKind, World};
 
 /// The member state number and name of node `idx` (as in replSetGetStatus).

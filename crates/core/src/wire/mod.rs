@@ -1,12 +1,13 @@
 //! The MongoDB wire protocol codec, shared by the simulator and the client: message
 //! header, OP_MSG, OP_QUERY and OP_REPLY, with size limits.
 //!
-//! Everything here is pure: [`decode_message`] and [`encode_message`] work on byte slices and
-//! never perform I/O. The one exception is [`framing`], a thin helper that reads exactly one
-//! length-prefixed message from any `tokio::io::AsyncRead` after checking the length prefix
-//! against the size limit (before allocating).
+//! Everything here is pure: [`decode_message`], [`encode_message`] and
+//! [`encode_message_into`] work on byte slices, and [`MessageDecoder`] splits a byte stream
+//! into messages as bytes arrive; none performs I/O. The one exception is [`framing`], thin
+//! tokio wrappers ([`framing::MessageReader`], [`framing::MessageWriter`]) around them.
 
 pub mod checksum;
+pub mod decoder;
 pub mod depth;
 #[cfg(feature = "tokio")]
 pub mod framing;
@@ -16,6 +17,7 @@ pub mod op_query;
 
 use thiserror::Error;
 
+pub use decoder::MessageDecoder;
 pub use header::{MsgHeader, OpCode, HEADER_LEN};
 pub use op_msg::{DocumentSequence, MsgFlags, OpMsg};
 pub use op_query::{OpQuery, OpReply};
@@ -159,15 +161,33 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
 /// Encodes one complete message, header included (and the OP_MSG checksum when its flag
 /// is set).
 pub fn encode_message(message: &Message) -> Result<Vec<u8>, WireError> {
-    let mut out = vec![0u8; HEADER_LEN];
+    let mut out = Vec::new();
+    encode_message_into(message, &mut out)?;
+    Ok(out)
+}
+
+/// Appends one complete encoded message to `out` (like [`encode_message`], without
+/// allocating when `out` has room). On error `out` is left as it was.
+pub fn encode_message_into(message: &Message, out: &mut Vec<u8>) -> Result<(), WireError> {
+    let start = out.len();
+    let encoded = encode_at(message, start, out);
+    if encoded.is_err() {
+        out.truncate(start);
+    }
+    encoded
+}
+
+/// Encodes `message` at `out[start..]`, `start` being `out.len()` on entry.
+fn encode_at(message: &Message, start: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
+    out.extend_from_slice(&[0u8; HEADER_LEN]);
     match &message.payload {
-        Payload::Msg(msg) => op_msg::encode_body(msg, &mut out)?,
-        Payload::Query(query) => op_query::encode_query(query, &mut out)?,
-        Payload::Reply(reply) => op_query::encode_reply(reply, &mut out)?,
+        Payload::Msg(msg) => op_msg::encode_body(msg, out)?,
+        Payload::Query(query) => op_query::encode_query(query, out)?,
+        Payload::Reply(reply) => op_query::encode_reply(reply, out)?,
     }
     let checksum =
         matches!(&message.payload, Payload::Msg(m) if m.flags.contains(MsgFlags::CHECKSUM_PRESENT));
-    let total = out.len() + if checksum { 4 } else { 0 };
+    let total = out.len() - start + if checksum { 4 } else { 0 };
     let length = i32::try_from(total)
         .ok()
         .filter(|len| *len <= MAX_MESSAGE_SIZE_BYTES)
@@ -178,12 +198,12 @@ pub fn encode_message(message: &Message) -> Result<Vec<u8>, WireError> {
         response_to: message.response_to,
         op_code: message.payload.op_code() as i32,
     };
-    out[..HEADER_LEN].copy_from_slice(&header.encode());
+    out[start..start + HEADER_LEN].copy_from_slice(&header.encode());
     if checksum {
-        let crc = checksum::crc32c(&out);
+        let crc = checksum::crc32c(&out[start..]);
         out.extend_from_slice(&crc.to_le_bytes());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A little-endian reader over a byte slice that reports truncation as [`WireError`].

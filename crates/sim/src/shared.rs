@@ -1,0 +1,109 @@
+//! State shared by the deployment handle and every node and connection task: the world
+//! behind its mutex, the nodes' runtime handles, and id counters.
+
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::spec::SimTimers;
+use super::state::World;
+
+/// A running listener: how to stop it and wait for it.
+pub(crate) struct Listener {
+    pub(crate) stop: oneshot::Sender<()>,
+    pub(crate) task: JoinHandle<()>,
+}
+
+/// Runtime handles of one node (outside the world mutex).
+pub(crate) struct NodeRuntime {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// Signals topologyVersion changes to waiting hellos.
+    pub(crate) changes: watch::Sender<i64>,
+    pub(crate) listener: Mutex<Option<Listener>>,
+}
+
+impl NodeRuntime {
+    /// A node listening on `host:port`, its listener not started yet.
+    pub(crate) fn new(host: String, port: u16) -> NodeRuntime {
+        NodeRuntime {
+            host,
+            port,
+            changes: watch::channel(0).0,
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Records the node's running listener (replacing none: the previous one was stopped).
+    pub(crate) fn set_listener(&self, listener: Listener) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
+    }
+
+    /// Takes the node's running listener, if any.
+    pub(crate) fn take_listener(&self) -> Option<Listener> {
+        self.listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+/// State shared by the deployment handle and every node task.
+pub(crate) struct Shared {
+    world: Mutex<World>,
+    pub(crate) nodes: Vec<NodeRuntime>,
+    pub(crate) timers: SimTimers,
+    request_ids: AtomicI32,
+    connection_ids: AtomicI64,
+    pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Shared state for `world` served by `nodes` (listeners not started yet).
+    pub(crate) fn new(world: World, nodes: Vec<NodeRuntime>, timers: SimTimers) -> Shared {
+        Shared {
+            world: Mutex::new(world),
+            nodes,
+            timers,
+            request_ids: AtomicI32::new(1),
+            connection_ids: AtomicI64::new(1),
+            background: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Locks the world. A poisoned lock (a panic elsewhere) still yields the data.
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh requestID for a reply.
+    pub(crate) fn next_request_id(&self) -> i32 {
+        self.request_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh connection id.
+    pub(crate) fn next_connection_id(&self) -> i64 {
+        self.connection_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes the awaitable hellos waiting on the given nodes (call after bumping their
+    /// counters and releasing the world lock).
+    pub(crate) fn notify(&self, bumped: &[(usize, i64)]) {
+        for (idx, counter) in bumped {
+            if let Some(node) = self.nodes.get(*idx) {
+                node.changes.send_replace(*counter);
+            }
+        }
+    }
+
+    /// Stops node `idx`'s listener and closes all its connections; returns once they are closed.
+    pub(crate) async fn stop_listener(&self, idx: usize) {
+        let running = self.nodes.get(idx).and_then(NodeRuntime::take_listener);
+        if let Some(Listener { stop, task }) = running {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+    }
+}
