@@ -132,14 +132,18 @@ fn print_header(args: &[String]) {
         .filter(|arg| *arg != "--bench")
         .collect();
     let command = if args.iter().any(|arg| arg == "--bench") {
-        format!("cargo bench --bench engine -- {}", user_args.join(" "))
+        if user_args.is_empty() {
+            "cargo bench --bench engine".to_owned()
+        } else {
+            format!("cargo bench --bench engine -- {}", user_args.join(" "))
+        }
     } else {
         "cargo test --benches (smoke run: quick discovery only)".to_owned()
     };
     println!("# mongo-topology engine bench\n");
     println!("- machine: {cores} CPU(s), {cpu}");
     println!("- date: {date}");
-    println!("- command: `{}`", command.trim_end());
+    println!("- command: `{command}`");
     println!(
         "- build: {}\n",
         if cfg!(debug_assertions) {
