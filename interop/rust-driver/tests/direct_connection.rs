@@ -1,9 +1,9 @@
 //! `directConnection=true` to one secondary: reads work, writes are refused with 10107.
 
-use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, server_error, server_types, shut_down, SdamLog,
 };
+use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ReadPreference, SelectionCriteria};

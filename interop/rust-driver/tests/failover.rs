@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use mongo_topology_rust_driver_interop::{
     client_options, describe, has_primary, primary, server_types, shut_down, CommandLog, SdamLog,
 };
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use mongodb::bson::{doc, Document};
 use mongodb::{Client, ServerType};
 

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, server_types, shut_down, SdamLog,
 };
+use mongo_topology_sim::{Deployment, DeploymentSpec};
 use mongodb::bson::{doc, Document};
 use mongodb::{ServerType, TopologyType};
 

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology_sim::versions::ALL_VERSIONS;
-use mongo_topology_sim::{Deployment, DeploymentSpec, ServerVersion};
 use mongo_topology_rust_driver_interop::{
     all_known, client, describe, reply_ok, shut_down, within, SdamLog, SERVER_SELECTION_TIMEOUT,
 };
+use mongo_topology_sim::versions::ALL_VERSIONS;
+use mongo_topology_sim::{Deployment, DeploymentSpec, ServerVersion};
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
 use mongodb::TopologyType;

@@ -1,0 +1,124 @@
+//! What every scenario needs: the two runtimes (the simulator's and the client's, each with
+//! its own worker thread), conditions on a topology, and this process's /proc figures.
+
+use std::time::Duration;
+
+use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::{Cluster, ClusterSettings, ServerAddress};
+use mongo_topology_sim::{Deployment, DeploymentSpec};
+use tokio::runtime::Runtime;
+
+/// Bound on waits that take milliseconds when all is well; only reached when the engine or
+/// the simulator is broken, and then the bench stops with a message rather than hanging.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A multi-threaded runtime with `workers` worker threads named `name`.
+pub fn runtime(name: &str, workers: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+}
+
+/// A simulated deployment served by `sim_runtime`'s worker, not by the caller's runtime.
+pub fn start_sim(sim_runtime: &Runtime, spec: DeploymentSpec) -> Deployment {
+    sim_runtime
+        .block_on(Deployment::start(spec))
+        .expect("start the simulator")
+}
+
+/// Stops `sim` on its runtime.
+pub fn stop_sim(sim_runtime: &Runtime, sim: Deployment) {
+    sim_runtime.block_on(sim.shutdown());
+}
+
+/// The address member `index` advertises.
+pub fn member(sim: &Deployment, index: usize) -> ServerAddress {
+    ServerAddress::parse(&sim.addresses()[index]).expect("simulator address")
+}
+
+/// `mongodb://<seeds>/?<options>`.
+pub fn uri(seeds: &[ServerAddress], options: &str) -> String {
+    let hosts: Vec<String> = seeds.iter().map(ToString::to_string).collect();
+    format!("mongodb://{}/?{options}", hosts.join(","))
+}
+
+/// A cluster for `uri`; must run inside the client's runtime.
+pub fn connect(uri: &str) -> Cluster {
+    let settings = ClusterSettings::parse(uri).expect("valid connection string");
+    Cluster::new(settings).expect("the cluster starts")
+}
+
+/// `count` servers, none of them Unknown.
+pub fn all_known(description: &TopologyDescription, count: usize) -> bool {
+    description.servers.len() == count
+        && description
+            .servers
+            .values()
+            .all(|server| server.server_type != ServerType::Unknown)
+}
+
+/// The description's primary is `address`.
+pub fn primary_is(description: &TopologyDescription, address: &ServerAddress) -> bool {
+    description
+        .primary()
+        .is_some_and(|primary| &primary.address == address)
+}
+
+/// Waits until `condition` holds, or stops the bench after [`PATIENCE`].
+pub async fn wait_until(
+    cluster: &Cluster,
+    what: &str,
+    condition: impl FnMut(&TopologyDescription) -> bool,
+) {
+    if let Err(error) = cluster.wait_for(condition, PATIENCE).await {
+        panic!("waiting for {what}: {error}");
+    }
+}
+
+/// This process's figures from /proc.
+pub mod process {
+    /// A field of /proc/self/status (e.g. `VmRSS`), its first number.
+    fn status_field(name: &str) -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status
+            .lines()
+            .find(|line| line.split(':').next() == Some(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Resident memory in MiB.
+    pub fn resident_mib() -> Option<f64> {
+        status_field("VmRSS").map(|kib| kib as f64 / 1024.0)
+    }
+
+    /// The number of threads.
+    pub fn threads() -> Option<u64> {
+        status_field("Threads")
+    }
+
+    /// User plus system CPU time of every thread, in clock ticks.
+    pub fn cpu_ticks() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name (field 2) may hold spaces; fields resume after its ')'.
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        // Fields 14 and 15 of the whole line are utime and stime: 11 and 12 after field 3.
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(utime + stime)
+    }
+
+    /// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
+    pub fn ticks_per_second() -> f64 {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100.0)
+    }
+}
