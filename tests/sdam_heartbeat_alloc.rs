@@ -89,9 +89,10 @@ fn an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers() {
         "an RTT sample allocates {:?}",
         rtt_samples[0]
     );
-    // The counter sees the O(n) path: the same measurement is not flat there.
+    // The counter sees the O(n) path: the same measurement is not flat there (the new
+    // snapshot's map nodes; addresses and descriptions are shared, not copied).
     assert!(
-        changing[1].0 > 5 * changing[0].0,
+        changing[1].0 > 2 * changing[0].0 && changing[1].1 > 3 * changing[0].1,
         "a changing heartbeat: {changing:?}"
     );
 }

@@ -43,8 +43,8 @@ fn topology(kind: TopologyType, servers: Vec<ServerDescription>) -> TopologyDesc
 fn hosts<'a>(servers: impl Iterator<Item = &'a ServerDescription>) -> Vec<String> {
     servers
         .map(|s| match &s.address {
-            ServerAddress::Tcp { host, .. } => host.clone(),
-            ServerAddress::Unix { path } => path.clone(),
+            ServerAddress::Tcp { host, .. } => host.to_string(),
+            ServerAddress::Unix { path } => path.to_string(),
         })
         .collect()
 }

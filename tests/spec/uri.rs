@@ -131,7 +131,7 @@ fn check_hosts(parsed: &ConnectionString, expected: &[Value]) -> Result<(), Stri
 /// The connection-string suite's host types: "ipv4", "ip_literal", "hostname", "unix".
 fn describe(address: &ServerAddress) -> (&'static str, String, Option<u16>) {
     match address {
-        ServerAddress::Unix { path } => ("unix", path.clone(), None),
+        ServerAddress::Unix { path } => ("unix", path.to_string(), None),
         ServerAddress::Tcp { host, port } => {
             let kind = if host.contains(':') {
                 "ip_literal"
@@ -140,7 +140,7 @@ fn describe(address: &ServerAddress) -> (&'static str, String, Option<u16>) {
             } else {
                 "hostname"
             };
-            (kind, host.clone(), Some(*port))
+            (kind, host.to_string(), Some(*port))
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// The port a MongoDB server listens on when none is given.
 pub const DEFAULT_PORT: u16 = 27017;
@@ -19,15 +20,17 @@ pub const DEFAULT_PORT: u16 = 27017;
 pub enum ServerAddress {
     /// A TCP endpoint. `host` is lower case; an IPv6 literal is stored without brackets.
     Tcp {
-        /// Host name, IPv4 literal, or IPv6 literal (without brackets), lower case.
-        host: String,
+        /// Host name, IPv4 literal, or IPv6 literal (without brackets), lower case. Shared,
+        /// so that copying an address (every snapshot of the topology copies every server's)
+        /// allocates nothing.
+        host: Arc<str>,
         /// TCP port.
         port: u16,
     },
     /// A Unix domain socket, identified by its (percent-decoded) path.
     Unix {
         /// Filesystem path of the socket, e.g. `/tmp/mongodb-27017.sock`.
-        path: String,
+        path: Arc<str>,
     },
 }
 
@@ -58,7 +61,7 @@ impl ServerAddress {
     /// A TCP address; the host is lower-cased.
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
         ServerAddress::Tcp {
-            host: host.into().to_ascii_lowercase(),
+            host: host.into().to_ascii_lowercase().into(),
             port,
         }
     }
@@ -71,9 +74,7 @@ impl ServerAddress {
             return Err(AddressError::Empty);
         }
         if text.contains('/') && text.ends_with(".sock") {
-            return Ok(ServerAddress::Unix {
-                path: text.to_string(),
-            });
+            return Ok(ServerAddress::Unix { path: text.into() });
         }
         if let Some(rest) = text.strip_prefix('[') {
             let Some((literal, after)) = rest.split_once(']') else {

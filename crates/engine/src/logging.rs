@@ -93,28 +93,23 @@ pub(crate) fn log_heartbeat_failed(
 }
 
 /// One line per topology change: the topology type and how many servers of each kind are
-/// alive, as mgo logged "N master(s) and M slave(s) alive".
+/// alive, as mgo logged "N master(s) and M slave(s) alive". Counting walks every server, so
+/// it runs only when the line is wanted.
 pub(crate) fn log_topology_summary(description: &TopologyDescription) {
-    let count = |wanted: &[ServerType]| {
-        description
-            .servers
-            .values()
-            .filter(|server| wanted.contains(&server.server_type))
-            .count()
-    };
-    let primaries = count(&[ServerType::RsPrimary]);
-    let secondaries = count(&[ServerType::RsSecondary]);
-    let routers = count(&[
-        ServerType::Mongos,
-        ServerType::Standalone,
-        ServerType::LoadBalancer,
-    ]);
-    let others = count(&[
-        ServerType::RsArbiter,
-        ServerType::RsOther,
-        ServerType::RsGhost,
-    ]);
-    let unknown = count(&[ServerType::Unknown, ServerType::PossiblePrimary]);
+    if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+        return;
+    }
+    let (mut primaries, mut secondaries, mut routers, mut others, mut unknown) = (0, 0, 0, 0, 0);
+    for server in description.servers.values() {
+        let count = match server.server_type {
+            ServerType::RsPrimary => &mut primaries,
+            ServerType::RsSecondary => &mut secondaries,
+            ServerType::Mongos | ServerType::Standalone | ServerType::LoadBalancer => &mut routers,
+            ServerType::RsArbiter | ServerType::RsOther | ServerType::RsGhost => &mut others,
+            ServerType::Unknown | ServerType::PossiblePrimary => &mut unknown,
+        };
+        *count += 1;
+    }
     tracing::info!(
         target: TARGET,
         topology_type = %description.topology_type,

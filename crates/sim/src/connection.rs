@@ -299,16 +299,30 @@ async fn send(
     Ok(request_id)
 }
 
+/// The granularity of tokio's timer.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// Sleeps `delay` (a node's simulated latency) while watching the connection, so that a
 /// peer leaving meanwhile ends the connection at once. Bytes the peer sends meanwhile
 /// (pipelined requests) stay buffered for later, up to one maximal message.
+///
+/// tokio's timer rounds up to whole milliseconds, which made a 5 ms latency about 6.2 ms: the
+/// timer sleeps until one millisecond before the deadline, and the rest is spent yielding,
+/// so the simulated latency is accurate to a few microseconds.
 async fn delay_unless_peer_leaves(delay: Duration, rd: &mut Reader) -> Result<(), Close> {
-    let sleep = tokio::time::sleep(delay);
+    let deadline = Instant::now() + delay;
+    let coarse = deadline.checked_sub(TIMER_RESOLUTION).unwrap_or(deadline);
+    let sleep = tokio::time::sleep_until(coarse);
     tokio::pin!(sleep);
     loop {
         let room = rd.decoder_mut().buffered_len() < MAX_MESSAGE_SIZE_BYTES as usize;
         tokio::select! {
-            _ = &mut sleep => return Ok(()),
+            _ = &mut sleep => {
+                while Instant::now() < deadline {
+                    tokio::task::yield_now().await;
+                }
+                return Ok(());
+            }
             read = rd.read_available(), if room => match read {
                 Ok(0) => return Err(Close::Quietly),
                 Ok(_) => {}

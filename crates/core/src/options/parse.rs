@@ -161,7 +161,9 @@ fn parse_host(index: usize, text: &str) -> Result<HostIdentifier, UriError> {
         // before. The spec requires socket paths to end in ".sock".
         if decoded.ends_with(".sock") {
             return Ok(HostIdentifier {
-                address: ServerAddress::Unix { path: decoded },
+                address: ServerAddress::Unix {
+                    path: decoded.into(),
+                },
                 explicit_port: false,
             });
         }
@@ -281,7 +283,7 @@ pub(crate) fn srv_hostname(hosts: Vec<HostIdentifier>) -> Result<String, UriErro
         return Err(UriError::Srv("a port is not allowed"));
     }
     match host.address {
-        ServerAddress::Tcp { host, .. } if !host.contains(':') => Ok(host),
+        ServerAddress::Tcp { host, .. } if !host.contains(':') => Ok(host.to_string()),
         _ => Err(UriError::Srv(
             "the host must be a host name, not an IP literal or a socket path",
         )),

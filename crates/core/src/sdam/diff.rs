@@ -1,5 +1,6 @@
 //! Deriving monitoring actions and SDAM events from two successive topology descriptions.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::address::ServerAddress;
@@ -29,50 +30,67 @@ fn server_changed(before: &Arc<ServerDescription>, after: &Arc<ServerDescription
 /// ServerDescriptionChanged (the checked server first), ServerOpening + StartMonitoring for
 /// added servers, StopMonitoring + ServerClosed for removed ones, then
 /// TopologyDescriptionChanged. Events share the descriptions' `Arc`s.
+///
+/// Both server maps are sorted by address, so one merge walk finds every change with one
+/// comparison per server (no lookups); servers shared between the two snapshots compare by
+/// pointer.
 pub(crate) fn diff(
     before: &Arc<TopologyDescription>,
     after: &Arc<TopologyDescription>,
     checked: Option<&ServerAddress>,
 ) -> Vec<Action> {
-    let mut actions = Vec::new();
-    let mut changed: Vec<&ServerAddress> = after
-        .servers
-        .iter()
-        .filter(|(address, server)| {
-            before
-                .servers
-                .get(*address)
-                .is_some_and(|old| server_changed(old, server))
-        })
-        .map(|(address, _)| address)
-        .collect();
-    changed.sort_by_key(|address| Some(*address) != checked);
-    for address in changed {
-        if let (Some(previous), Some(new)) =
-            (before.servers.get(address), after.servers.get(address))
-        {
-            actions.push(Action::Publish(SdamEvent::ServerDescriptionChanged {
-                address: address.clone(),
-                previous: Arc::clone(previous),
-                new: Arc::clone(new),
-            }));
+    let mut changed = Vec::new();
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut old = before.servers.iter().peekable();
+    let mut new = after.servers.iter().peekable();
+    loop {
+        match (old.peek(), new.peek()) {
+            (Some(&(gone, _)), None) => {
+                removed.push(gone);
+                old.next();
+            }
+            (None, Some(&(came, _))) => {
+                added.push(came);
+                new.next();
+            }
+            (Some(&(a, previous)), Some(&(b, next))) => match a.cmp(b) {
+                Ordering::Less => {
+                    removed.push(a);
+                    old.next();
+                }
+                Ordering::Greater => {
+                    added.push(b);
+                    new.next();
+                }
+                Ordering::Equal => {
+                    if server_changed(previous, next) {
+                        changed.push((b, previous, next));
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+            (None, None) => break,
         }
     }
-    for address in after
-        .servers
-        .keys()
-        .filter(|a| !before.servers.contains_key(*a))
-    {
+    // A stable sort: the checked server first, the others in address order.
+    changed.sort_by_key(|(address, _, _)| Some(*address) != checked);
+    let mut actions = Vec::with_capacity(changed.len() + 2 * (added.len() + removed.len()) + 1);
+    for (address, previous, new) in changed {
+        actions.push(Action::Publish(SdamEvent::ServerDescriptionChanged {
+            address: address.clone(),
+            previous: Arc::clone(previous),
+            new: Arc::clone(new),
+        }));
+    }
+    for address in added {
         actions.push(Action::Publish(SdamEvent::ServerOpening {
             address: address.clone(),
         }));
         actions.push(Action::StartMonitoring(address.clone()));
     }
-    for address in before
-        .servers
-        .keys()
-        .filter(|a| !after.servers.contains_key(*a))
-    {
+    for address in removed {
         actions.push(Action::StopMonitoring(address.clone()));
         actions.push(Action::Publish(SdamEvent::ServerClosed {
             address: address.clone(),

@@ -509,15 +509,16 @@ impl Topology {
             tracing::warn!(removed_by = %address, "the topology no longer contains any server");
         }
         let mut actions = self.publish(next, Some(&address));
-        // Most changes keep the same servers: compare the key sequences before any lookup.
-        if !self.pools.keys().eq(self.description.servers.keys()) {
-            self.pools
-                .retain(|address, _| self.description.servers.contains_key(address));
-            for address in self.description.servers.keys() {
-                if !self.pools.contains_key(address) {
-                    self.pools
-                        .insert(address.clone(), PoolGenerations::default());
+        // Pools follow the servers added and removed, without a walk over every server.
+        for action in &actions {
+            match action {
+                Action::StartMonitoring(added) => {
+                    self.pools.entry(added.clone()).or_default();
                 }
+                Action::StopMonitoring(removed) => {
+                    self.pools.remove(removed);
+                }
+                _ => {}
             }
         }
         actions.extend(self.pool_ready_after_check(&address));
