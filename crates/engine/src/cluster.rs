@@ -8,11 +8,12 @@ use bson::oid::ObjectId;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::cluster_task::{ClusterTask, Request, Snapshot};
+use crate::cluster_task::{ClusterTask, Request};
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
 use crate::handshake::HandshakeOptions;
 use crate::monitor::MonitorShared;
+use crate::publication::{Snapshot, Subscription};
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
 use crate::settings::ClusterSettings;
 
@@ -43,7 +44,7 @@ pub struct Cluster {
 struct ClusterInner {
     settings: Arc<ClusterSettings>,
     topology_id: ObjectId,
-    snapshots: watch::Receiver<Snapshot>,
+    snapshots: Subscription,
     /// Bumped by [`Cluster::request_check`]; every polling monitor watches it.
     check_all: watch::Sender<u64>,
     requests: mpsc::Sender<Request>,
@@ -142,19 +143,24 @@ impl Cluster {
         self.inner.topology_id
     }
 
-    /// The current topology description: a cheap, immutable snapshot.
+    /// The current topology description: a cheap, immutable snapshot, read without a lock.
     pub fn topology(&self) -> Arc<TopologyDescription> {
-        self.inner.snapshots.borrow().description.clone()
+        self.inner.snapshots.latest().description.clone()
     }
 
-    pub(crate) fn snapshot_receiver(&self) -> watch::Receiver<Snapshot> {
+    /// The latest snapshot, read without a lock.
+    pub(crate) fn topology_snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshots.latest()
+    }
+
+    pub(crate) fn subscription(&self) -> Subscription {
         self.inner.snapshots.clone()
     }
 
     /// A watcher that wakes on every new topology description.
     pub fn watch(&self) -> TopologyWatcher {
         TopologyWatcher {
-            receiver: self.snapshot_receiver(),
+            subscription: self.subscription(),
         }
     }
 
@@ -222,14 +228,14 @@ impl Cluster {
         if let Some(sender) = sender {
             let _ = sender.send(());
         }
-        let mut receiver = self.snapshot_receiver();
-        // The task drops its sender once everything is closed.
-        while receiver.changed().await.is_ok() {}
+        let mut subscription = self.subscription();
+        // The task drops its publisher once everything is closed.
+        while subscription.changed().await.is_ok() {}
     }
 
     /// Whether the cluster has been closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.snapshots.borrow().closed || self.inner.snapshots.has_changed().is_err()
+        self.inner.snapshots.latest().closed || self.inner.snapshots.publisher_gone()
     }
 }
 
@@ -238,18 +244,18 @@ impl Cluster {
 /// latest.
 #[derive(Debug, Clone)]
 pub struct TopologyWatcher {
-    receiver: watch::Receiver<Snapshot>,
+    subscription: Subscription,
 }
 
 impl TopologyWatcher {
     /// The latest description, marking it seen.
     pub fn current(&mut self) -> Arc<TopologyDescription> {
-        self.receiver.borrow_and_update().description.clone()
+        self.subscription.latest_seen().description.clone()
     }
 
     /// Waits for a description newer than the last one seen.
     pub async fn changed(&mut self) -> Result<(), ClusterError> {
-        self.receiver
+        self.subscription
             .changed()
             .await
             .map_err(|_| ClusterError::Closed)

@@ -7,29 +7,18 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
+use crate::publication::{Publisher, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerType, Topology, TopologyType};
 use crate::selection::RttTracker;
 use crate::time::MonotonicTime;
-
-/// What the cluster publishes to every handle: the description, and the in-flight
-/// operation counters that selection's power of two choices reads.
-#[derive(Clone, Debug)]
-pub(crate) struct Snapshot {
-    /// The current topology description.
-    pub(crate) description: Arc<TopologyDescription>,
-    /// Operations in progress per server (shared with [`crate::SelectedServer`]s).
-    pub(crate) in_flight: Arc<BTreeMap<ServerAddress, Arc<AtomicU64>>>,
-    /// Whether the cluster has been closed: no further snapshot will come.
-    pub(crate) closed: bool,
-}
 
 /// Requests from cluster handles.
 #[derive(Debug)]
@@ -56,7 +45,7 @@ pub(crate) struct ClusterTask {
     reports: mpsc::Receiver<MonitorReport>,
     requests: mpsc::Receiver<Request>,
     shutdown: oneshot::Receiver<()>,
-    snapshots: watch::Sender<Snapshot>,
+    snapshots: Publisher,
     events: EventEmitter,
     /// The last complete member list (mgo's "dynamic seeds"): the last primary's hosts,
     /// passives and arbiters, or every mongos of a sharded topology when all were known.
@@ -81,13 +70,13 @@ impl ClusterTask {
         requests: mpsc::Receiver<Request>,
         shutdown: oneshot::Receiver<()>,
         events: EventEmitter,
-    ) -> (ClusterTask, watch::Receiver<Snapshot>) {
+    ) -> (ClusterTask, Subscription) {
         let initial = Snapshot {
             description: opening.description.clone(),
             in_flight: Arc::default(),
             closed: false,
         };
-        let (snapshots, receiver) = watch::channel(initial);
+        let (snapshots, receiver) = Publisher::new(initial);
         let mut task = ClusterTask {
             topology,
             epoch,
@@ -240,7 +229,7 @@ impl ClusterTask {
                 }
             }
         }
-        let published = self.snapshots.borrow().description.clone();
+        let published = self.snapshots.current().description.clone();
         if membership_changed || !Arc::ptr_eq(&published, &changes.description) {
             self.publish(changes.description.clone(), membership_changed, false);
         }
@@ -318,17 +307,21 @@ impl ClusterTask {
         if !closed {
             self.track_membership(&description);
         }
-        self.snapshots.send_modify(|snapshot| {
-            snapshot.description = description;
-            snapshot.closed = closed;
-            if membership_changed {
-                snapshot.in_flight = Arc::new(
-                    self.servers
-                        .iter()
-                        .map(|(address, slot)| (address.clone(), slot.in_flight.clone()))
-                        .collect(),
-                );
-            }
+        let current = self.snapshots.current();
+        let in_flight = if membership_changed {
+            Arc::new(
+                self.servers
+                    .iter()
+                    .map(|(address, slot)| (address.clone(), slot.in_flight.clone()))
+                    .collect(),
+            )
+        } else {
+            current.in_flight.clone()
+        };
+        self.snapshots.publish(Snapshot {
+            description,
+            in_flight,
+            closed,
         });
     }
 

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::address::ServerAddress;
 use crate::cluster::Cluster;
-use crate::cluster_task::Snapshot;
 use crate::error::ClusterError;
+use crate::publication::Snapshot;
 use crate::sdam::{ServerDescription, TopologyDescription};
 use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
 
@@ -75,35 +75,34 @@ impl Cluster {
         criteria: &SelectionCriteria,
         deprioritized: &[ServerAddress],
     ) -> Result<SelectedServer, ClusterError> {
+        let settings = self.settings().selection();
+        // The common case: a suitable server in the current snapshot, read without a lock.
+        let snapshot = self.topology_snapshot();
+        match attempt(&snapshot, criteria, &settings, deprioritized) {
+            Attempt::Done(outcome) => return outcome,
+            Attempt::Wait => {}
+        }
         let timeout = self.settings().server_selection_timeout;
         let deadline = Instant::now() + timeout;
-        let settings = self.settings().selection();
-        let mut receiver = self.snapshot_receiver();
+        let mut subscription = self.subscription();
         loop {
-            let snapshot = receiver.borrow_and_update().clone();
-            if snapshot.closed {
-                return Err(ClusterError::Closed);
-            }
-            match select_in(&snapshot, criteria, &settings, deprioritized) {
-                Ok(selected) => return Ok(selected),
-                Err(failure) if !failure.may_succeed_later() => {
-                    let error =
-                        failure.explain(&snapshot.description, criteria, &settings, deprioritized);
-                    return Err(ClusterError::Selection(error));
-                }
-                Err(_) => {}
+            // Marked seen before the attempt, so that a change during it wakes the wait.
+            let snapshot = subscription.latest_seen();
+            match attempt(&snapshot, criteria, &settings, deprioritized) {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Wait => {}
             }
             // Like PyMongo's selection loop: wake at least every minHeartbeatFrequencyMS to
             // request checks again, so that monitors whose checks keep failing the same way
             // (which publishes nothing new) are still asked to retry.
             self.request_check();
             let wake = deadline.min(Instant::now() + self.settings().min_heartbeat_frequency);
-            match tokio::time::timeout_at(wake, receiver.changed()).await {
+            match tokio::time::timeout_at(wake, subscription.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(ClusterError::Closed),
                 Err(_) if Instant::now() < deadline => {}
                 Err(_) => {
-                    let description = receiver.borrow().description.clone();
+                    let description = subscription.latest().description.clone();
                     let explanation = crate::selection::explain_selection(
                         &description,
                         criteria,
@@ -116,6 +115,33 @@ impl Cluster {
                     });
                 }
             }
+        }
+    }
+}
+
+/// What one attempt on one snapshot decided.
+enum Attempt {
+    /// A server, or an error that waiting cannot fix.
+    Done(Result<SelectedServer, ClusterError>),
+    /// Nothing suits yet: wait for a change.
+    Wait,
+}
+
+fn attempt(
+    snapshot: &Snapshot,
+    criteria: &SelectionCriteria,
+    settings: &SelectionSettings,
+    deprioritized: &[ServerAddress],
+) -> Attempt {
+    if snapshot.closed {
+        return Attempt::Done(Err(ClusterError::Closed));
+    }
+    match select_in(snapshot, criteria, settings, deprioritized) {
+        Ok(selected) => Attempt::Done(Ok(selected)),
+        Err(failure) if failure.may_succeed_later() => Attempt::Wait,
+        Err(failure) => {
+            let error = failure.explain(&snapshot.description, criteria, settings, deprioritized);
+            Attempt::Done(Err(ClusterError::Selection(error)))
         }
     }
 }

@@ -1,0 +1,88 @@
+//! How the cluster task hands snapshots to every handle: the latest [`Snapshot`] sits in a
+//! lock-free cell (`arc-swap`), so reading the topology takes no lock and copies nothing;
+//! a `watch` channel of version numbers wakes whoever waits for the next one.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::address::ServerAddress;
+use crate::sdam::TopologyDescription;
+
+/// What the cluster publishes to every handle: the description, and the in-flight
+/// operation counters that selection's power of two choices reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    /// The current topology description.
+    pub(crate) description: Arc<TopologyDescription>,
+    /// Operations in progress per server (shared with [`crate::SelectedServer`]s).
+    pub(crate) in_flight: Arc<BTreeMap<ServerAddress, Arc<AtomicU64>>>,
+    /// Whether the cluster has been closed: no further snapshot will come.
+    pub(crate) closed: bool,
+}
+
+/// The cluster task's side: stores a snapshot, then wakes the waiters.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    cell: Arc<ArcSwap<Snapshot>>,
+    versions: watch::Sender<u64>,
+}
+
+/// A handle's side: the latest snapshot at any time, and a wake-up on each new one.
+#[derive(Clone, Debug)]
+pub(crate) struct Subscription {
+    cell: Arc<ArcSwap<Snapshot>>,
+    versions: watch::Receiver<u64>,
+}
+
+impl Publisher {
+    pub(crate) fn new(initial: Snapshot) -> (Publisher, Subscription) {
+        let cell = Arc::new(ArcSwap::from_pointee(initial));
+        let (versions, receiver) = watch::channel(0);
+        let subscription = Subscription {
+            cell: cell.clone(),
+            versions: receiver,
+        };
+        (Publisher { cell, versions }, subscription)
+    }
+
+    /// The snapshot last published.
+    pub(crate) fn current(&self) -> Arc<Snapshot> {
+        self.cell.load_full()
+    }
+
+    /// Publishes `snapshot`: stored first, so that anyone woken reads it (or a newer one).
+    pub(crate) fn publish(&self, snapshot: Snapshot) {
+        self.cell.store(Arc::new(snapshot));
+        self.versions
+            .send_modify(|version| *version = version.wrapping_add(1));
+    }
+}
+
+impl Subscription {
+    /// The latest snapshot, without a lock.
+    pub(crate) fn latest(&self) -> Arc<Snapshot> {
+        self.cell.load_full()
+    }
+
+    /// The latest snapshot, marking it seen: [`Subscription::changed`] then waits for a
+    /// newer one.
+    pub(crate) fn latest_seen(&mut self) -> Arc<Snapshot> {
+        self.versions.borrow_and_update();
+        self.cell.load_full()
+    }
+
+    /// Waits for a snapshot newer than the last one seen; an error once the cluster task
+    /// is gone (after its last, closed, snapshot).
+    pub(crate) async fn changed(&mut self) -> Result<(), watch::error::RecvError> {
+        self.versions.changed().await
+    }
+
+    /// Whether the cluster task has gone.
+    pub(crate) fn publisher_gone(&self) -> bool {
+        self.versions.has_changed().is_err()
+    }
+}
