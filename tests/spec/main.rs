@@ -1,4 +1,5 @@
-//! Runs the MongoDB specification test suites (JSON) against the pure core.
+//! Runs the MongoDB specification test suites (JSON) against the pure core
+//! (and, for CMAP, the pure pool state machine).
 //!
 //! The suites are read from `$MONGO_SPECS_DIR` (default `../shared/specs`); they are never
 //! committed to this repository. `scripts/fetch-specs` fetches them at the pinned commit.
@@ -7,6 +8,7 @@
 //! every failure with its file, case and what differed, then a total line. Set
 //! `SPEC_FILTER=<substring>` to run only the suite directories whose path contains it.
 
+mod cmap;
 mod harness;
 mod sdam;
 mod selection;
@@ -42,6 +44,10 @@ fn suites() -> Vec<Suite> {
         ));
     }
     suites.push(Suite::new("max-staleness/tests", selection::run_file));
+    suites.push(Suite::new(
+        "connection-monitoring-and-pooling/tests/cmap-format",
+        cmap::run_file,
+    ));
     suites
 }
 

@@ -123,6 +123,11 @@ impl Connection {
         &self.options
     }
 
+    /// Whether an earlier network or protocol error made the connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
     /// Whether a reply is expected: a request was sent and not yet answered, or the last
     /// reply was flagged `more_to_come`.
     pub fn awaiting_reply(&self) -> bool {

@@ -28,6 +28,7 @@ pub mod events;
 pub mod handshake;
 mod logging;
 mod monitor;
+pub mod pool;
 mod publication;
 mod reply;
 mod resolve;

@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::options::ConnectionString;
+use crate::pool::{PoolOptions, PoolOptionsError};
 use crate::sdam::{SettingsError, TopologySettings};
 use crate::selection::{
     ReadPreference, ReadPreferenceError, SelectionSettings, DEFAULT_HEARTBEAT_FREQUENCY,
@@ -76,6 +77,9 @@ pub enum ClusterSettingsError {
         "mongodb+srv:// connection strings are not supported yet: list the hosts with mongodb://"
     )]
     SrvNotSupported,
+    /// The connection pool options contradict each other (e.g. minPoolSize > maxPoolSize).
+    #[error(transparent)]
+    Pool(#[from] PoolOptionsError),
     /// `heartbeatFrequencyMS` below the 500 ms minimum.
     #[error("heartbeatFrequencyMS must be at least {min:?}, not {given:?}")]
     HeartbeatTooFrequent {
@@ -111,6 +115,9 @@ pub struct ClusterSettings {
     pub local_threshold: Duration,
     /// The read preference the connection string asks for (mode primary by default).
     pub read_preference: ReadPreference,
+    /// The options of every server's connection pool: maxPoolSize, minPoolSize,
+    /// maxIdleTimeMS, maxConnecting, waitQueueTimeoutMS.
+    pub pool: PoolOptions,
 }
 
 impl ClusterSettings {
@@ -127,6 +134,7 @@ impl ClusterSettings {
             server_selection_timeout: DEFAULT_SERVER_SELECTION_TIMEOUT,
             local_threshold: DEFAULT_LOCAL_THRESHOLD,
             read_preference: ReadPreference::primary(),
+            pool: PoolOptions::default(),
         }
     }
 
@@ -157,6 +165,7 @@ impl ClusterSettings {
             settings.local_threshold = threshold;
         }
         settings.read_preference = ReadPreference::from_connection_string(uri)?;
+        settings.pool = PoolOptions::from_connection_string(uri);
         settings.validate()?;
         Ok(settings)
     }
@@ -170,6 +179,7 @@ impl ClusterSettings {
     /// Checks the combinations the engine cannot run with.
     pub fn validate(&self) -> Result<(), ClusterSettingsError> {
         self.topology.validate()?;
+        self.pool.validate()?;
         if self.heartbeat_frequency < self.min_heartbeat_frequency {
             return Err(ClusterSettingsError::HeartbeatTooFrequent {
                 given: self.heartbeat_frequency,

@@ -1,0 +1,639 @@
+//! The pool's rules as a state machine, in the style of the SDAM core: inputs are method
+//! calls that take the time as a [`MonotonicTime`]; outputs are [`PoolAction`]s, drained
+//! with [`PoolMachine::poll_action`] and carried out by the caller (establish a connection,
+//! hand a connection to a waiter, fail a waiter, close or interrupt a connection, publish an
+//! event). The machine holds no socket, reads no clock and runs no task, so the CMAP spec
+//! tests drive exactly the rules the live [`Pool`](super::Pool) runs.
+//!
+//! Rules, per the CMAP spec's "Connection Pool Behaviors":
+//!
+//! | input | pool state | outcome |
+//! |---|---|---|
+//! | check out | closed | fails `PoolClosed` at once |
+//! | check out | paused | fails `PoolCleared` at once |
+//! | check out | ready | joins the FIFO wait queue; the front waiter takes the most recently returned non-perished connection, else creates one if `total < maxPoolSize` and `pending < maxConnecting`, else waits (and so does everyone behind it) |
+//! | check in | closed / connection stale / connection broken | connection closed (`poolClosed` / `stale` / `error`) |
+//! | check in | otherwise | connection available |
+//! | clear | ready | generation + 1, paused, `PoolCleared`, every waiter fails `PoolCleared` |
+//! | clear | paused | generation + 1, no event |
+//! | clear with interruptInUseConnections | any but closed | in-use connections of older generations are interrupted |
+//! | ready | paused | ready, `PoolReady`, then background fill to minPoolSize |
+//! | close | not closed | closed, available connections closed, waiters fail `PoolClosed`, `PoolClosed` |
+//! | tick | any | waiters past waitQueueTimeoutMS fail `Timeout`; stale and idle available connections closed; fill to minPoolSize |
+//!
+//! Inputs given before the actions are drained are simultaneous: the wait queue is served
+//! (and minPoolSize filled) once, when [`PoolMachine::poll_action`] is first called after
+//! them. A caller that drains after every input sees each input served on its own.
+//!
+//! A check-out that has created its connection leaves the wait queue: its establishment is
+//! bounded by the connect timeout (the caller's business), not by waitQueueTimeoutMS.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use crate::{MonotonicTime, ServerAddress};
+
+use super::events::{
+    CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId,
+};
+use super::options::{PoolOptions, PoolOptionsError};
+
+/// One check-out request, from [`PoolMachine::check_out`] until it is handed a connection or
+/// fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WaiterId(pub u64);
+
+/// The state of a pool (CMAP `ConnectionPool.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolState {
+    /// The initial state, and the state after a clear: no check-out, no background fill.
+    Paused,
+    /// Check-outs are served and minPoolSize is maintained.
+    Ready,
+    /// For good: check-outs fail, checked-in connections are closed.
+    Closed,
+}
+
+/// Why a check-out failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckOutError {
+    /// CMAP `PoolClosedError`.
+    #[error("Attempted to check out a connection from closed connection pool")]
+    PoolClosed,
+    /// CMAP `PoolClearedError`: the pool is paused, or was cleared while the check-out
+    /// waited. Retryable; it must not mark the server Unknown.
+    #[error("Connection pool was cleared (paused) before the check-out could complete")]
+    PoolCleared,
+    /// CMAP `WaitQueueTimeoutError`.
+    #[error("Timed out while checking out a connection from connection pool")]
+    Timeout,
+    /// The connection created for this check-out could not be established (the caller has
+    /// the underlying error).
+    #[error("The connection created for the check-out could not be established")]
+    ConnectionError,
+}
+
+impl CheckOutError {
+    /// The `reason` of the matching ConnectionCheckOutFailed event.
+    pub fn reason(self) -> CheckOutFailedReason {
+        match self {
+            CheckOutError::PoolClosed => CheckOutFailedReason::PoolClosed,
+            CheckOutError::Timeout => CheckOutFailedReason::Timeout,
+            CheckOutError::PoolCleared | CheckOutError::ConnectionError => {
+                CheckOutFailedReason::ConnectionError
+            }
+        }
+    }
+}
+
+/// An input about a connection this pool does not have in the state the input needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("connection {connection} is not {expected} in this pool")]
+pub struct UnknownConnection {
+    /// The connection named by the input.
+    pub connection: ConnectionId,
+    /// What it should have been: `"checked out"` or `"pending"`.
+    pub expected: &'static str,
+}
+
+/// What the caller must do, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PoolAction {
+    /// Open and establish (connect, handshake, authenticate) a new connection, then report
+    /// [`PoolMachine::connection_established`] or [`PoolMachine::connection_failed`].
+    Establish {
+        /// The new connection.
+        connection: ConnectionId,
+        /// The pool generation it belongs to.
+        generation: u32,
+    },
+    /// Give `connection` to the check-out `waiter`: it is now in use.
+    HandOut {
+        /// The check-out.
+        waiter: WaiterId,
+        /// The connection.
+        connection: ConnectionId,
+        /// The pool generation the connection belongs to.
+        generation: u32,
+    },
+    /// Fail the check-out `waiter`.
+    FailCheckOut {
+        /// The check-out.
+        waiter: WaiterId,
+        /// Why.
+        error: CheckOutError,
+    },
+    /// Drop the connection's socket; it has left the pool.
+    CloseConnection(ConnectionId),
+    /// Cancel whatever the in-use connection is doing (clear with interruptInUseConnections);
+    /// its holder should check it in, and it will be closed then.
+    Interrupt(ConnectionId),
+    /// Publish a CMAP event.
+    Emit(CmapEvent),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Waiter {
+    id: WaiterId,
+    started_at: MonotonicTime,
+    deadline: Option<MonotonicTime>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Created, being established; for this waiter, or for minPoolSize if none.
+    Pending {
+        created_at: MonotonicTime,
+        waiter: Option<Waiter>,
+    },
+    Available {
+        since: MonotonicTime,
+    },
+    InUse {
+        interrupted: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    generation: u32,
+    slot: Slot,
+}
+
+/// The rules of one connection pool (see the module documentation).
+#[derive(Debug)]
+pub struct PoolMachine {
+    address: ServerAddress,
+    options: PoolOptions,
+    state: PoolState,
+    generation: u32,
+    last_connection_id: u64,
+    last_waiter_id: u64,
+    connections: BTreeMap<ConnectionId, Entry>,
+    /// Available connections; the last is the most recently checked in and is used first.
+    available: Vec<ConnectionId>,
+    pending: usize,
+    wait_queue: VecDeque<Waiter>,
+    actions: VecDeque<PoolAction>,
+    /// Set by inputs: the wait queue must be served at this time before the next action.
+    unsettled_at: Option<MonotonicTime>,
+}
+
+impl PoolMachine {
+    /// A paused pool for `address`; emits PoolCreated. Fails if the options are invalid.
+    pub fn new(address: ServerAddress, options: PoolOptions) -> Result<Self, PoolOptionsError> {
+        options.validate()?;
+        let mut machine = PoolMachine {
+            address,
+            options: options.clone(),
+            state: PoolState::Paused,
+            generation: 0,
+            last_connection_id: 0,
+            last_waiter_id: 0,
+            connections: BTreeMap::new(),
+            available: Vec::new(),
+            pending: 0,
+            wait_queue: VecDeque::new(),
+            actions: VecDeque::new(),
+            unsettled_at: None,
+        };
+        machine.emit(CmapEventKind::PoolCreated { options });
+        Ok(machine)
+    }
+
+    /// The server this pool connects to.
+    pub fn address(&self) -> &ServerAddress {
+        &self.address
+    }
+
+    /// The pool's options.
+    pub fn options(&self) -> &PoolOptions {
+        &self.options
+    }
+
+    /// Paused, ready or closed.
+    pub fn state(&self) -> PoolState {
+        self.state
+    }
+
+    /// The generation: 0, plus one per clear.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// CMAP `totalConnectionCount`: pending, available and in use.
+    pub fn total_connection_count(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// CMAP `availableConnectionCount`.
+    pub fn available_connection_count(&self) -> usize {
+        self.available.len()
+    }
+
+    /// CMAP `pendingConnectionCount`.
+    pub fn pending_connection_count(&self) -> usize {
+        self.pending
+    }
+
+    /// How many check-outs are in the wait queue.
+    pub fn wait_queue_len(&self) -> usize {
+        self.wait_queue.len()
+    }
+
+    /// The next thing to do, oldest first; serves the wait queue first if an input since the
+    /// last call may have changed what it can get.
+    pub fn poll_action(&mut self) -> Option<PoolAction> {
+        if let Some(now) = self.unsettled_at.take() {
+            self.settle(now);
+        }
+        self.actions.pop_front()
+    }
+
+    /// When [`PoolMachine::tick`] next has work: the earliest wait queue deadline or idle
+    /// expiry. `None` if nothing is timed.
+    pub fn next_deadline(&self) -> Option<MonotonicTime> {
+        let deadlines = self.wait_queue.iter().filter_map(|waiter| waiter.deadline);
+        let idle_expiries = self.available.iter().filter_map(|id| {
+            let max_idle = self.options.max_idle_time?;
+            match self.connections.get(id)?.slot {
+                Slot::Available { since } => Some(since.saturating_add(max_idle)),
+                _ => None,
+            }
+        });
+        deadlines.chain(idle_expiries).min()
+    }
+
+    /// A check-out request: emits CheckOutStarted, then serves it at once if it can.
+    pub fn check_out(&mut self, now: MonotonicTime) -> WaiterId {
+        self.last_waiter_id += 1;
+        let waiter = Waiter {
+            id: WaiterId(self.last_waiter_id),
+            started_at: now,
+            deadline: self
+                .options
+                .wait_queue_timeout
+                .map(|timeout| now.saturating_add(timeout)),
+        };
+        self.emit(CmapEventKind::ConnectionCheckOutStarted);
+        match self.state {
+            PoolState::Closed => self.fail(waiter, CheckOutError::PoolClosed, now),
+            PoolState::Paused => self.fail(waiter, CheckOutError::PoolCleared, now),
+            PoolState::Ready => {
+                self.wait_queue.push_back(waiter);
+                self.unsettled_at = Some(now);
+            }
+        }
+        waiter.id
+    }
+
+    /// The caller gave up on check-out `waiter` (e.g. its future was dropped): it leaves the
+    /// wait queue, and a connection being established for it will become available instead.
+    /// No event: CMAP has none for an abandoned check-out.
+    pub fn abandon_check_out(&mut self, waiter: WaiterId, now: MonotonicTime) {
+        self.wait_queue.retain(|queued| queued.id != waiter);
+        for entry in self.connections.values_mut() {
+            if let Slot::Pending { waiter: mine, .. } = &mut entry.slot {
+                if mine.is_some_and(|mine| mine.id == waiter) {
+                    *mine = None;
+                }
+            }
+        }
+        self.unsettled_at = Some(now);
+    }
+
+    /// Checks in a connection that was handed out; `healthy` is false if it failed while in
+    /// use (it is then closed with reason `error`).
+    pub fn check_in(
+        &mut self,
+        connection: ConnectionId,
+        healthy: bool,
+        now: MonotonicTime,
+    ) -> Result<(), UnknownConnection> {
+        let Some(entry) = self.connections.get(&connection).copied() else {
+            return Err(not(connection, "checked out"));
+        };
+        let Slot::InUse { interrupted } = entry.slot else {
+            return Err(not(connection, "checked out"));
+        };
+        self.emit(CmapEventKind::ConnectionCheckedIn {
+            connection_id: connection,
+        });
+        let close_reason = if self.state == PoolState::Closed {
+            Some(ConnectionClosedReason::PoolClosed)
+        } else if entry.generation != self.generation {
+            Some(ConnectionClosedReason::Stale)
+        } else if !healthy || interrupted {
+            Some(ConnectionClosedReason::Error)
+        } else {
+            None
+        };
+        match close_reason {
+            Some(reason) => self.close_connection(connection, reason),
+            None => self.make_available(connection, entry.generation, now),
+        }
+        self.unsettled_at = Some(now);
+        Ok(())
+    }
+
+    /// A connection from [`PoolAction::Establish`] is established: it goes to the check-out it
+    /// was created for, else becomes available; it is closed instead if the pool was closed
+    /// or cleared meanwhile.
+    pub fn connection_established(
+        &mut self,
+        connection: ConnectionId,
+        now: MonotonicTime,
+    ) -> Result<(), UnknownConnection> {
+        let (generation, created_at, waiter) = self.pending_entry(connection)?;
+        if self.state == PoolState::Closed {
+            self.close_connection(connection, ConnectionClosedReason::PoolClosed);
+            if let Some(waiter) = waiter {
+                self.fail(waiter, CheckOutError::PoolClosed, now);
+            }
+        } else if generation != self.generation {
+            self.close_connection(connection, ConnectionClosedReason::Stale);
+            if let Some(waiter) = waiter {
+                self.fail(waiter, CheckOutError::PoolCleared, now);
+            }
+        } else {
+            self.pending -= 1;
+            self.emit(CmapEventKind::ConnectionReady {
+                connection_id: connection,
+                duration: now.saturating_duration_since(created_at),
+            });
+            match waiter {
+                Some(waiter) => self.hand_out(waiter, connection, generation, now),
+                None => self.make_available(connection, generation, now),
+            }
+        }
+        self.unsettled_at = Some(now);
+        Ok(())
+    }
+
+    /// A connection from [`PoolAction::Establish`] could not be established: it is closed
+    /// (reason `error`) and the check-out it was for fails. The SDAM rules decide whether the
+    /// pool is cleared; a caller that clears it should do so before reporting the failure,
+    /// so that PoolCleared comes before ConnectionClosed.
+    pub fn connection_failed(
+        &mut self,
+        connection: ConnectionId,
+        now: MonotonicTime,
+    ) -> Result<(), UnknownConnection> {
+        let (_, _, waiter) = self.pending_entry(connection)?;
+        self.close_connection(connection, ConnectionClosedReason::Error);
+        if let Some(waiter) = waiter {
+            self.fail(waiter, CheckOutError::ConnectionError, now);
+        }
+        self.unsettled_at = Some(now);
+        Ok(())
+    }
+
+    /// CMAP `clear(interruptInUseConnections)`: see the module documentation.
+    pub fn clear(&mut self, interrupt_in_use_connections: bool, now: MonotonicTime) {
+        if self.state == PoolState::Closed {
+            return;
+        }
+        let cleared_generation = self.generation;
+        self.generation = self.generation.wrapping_add(1);
+        if self.state == PoolState::Ready {
+            self.state = PoolState::Paused;
+            self.emit(CmapEventKind::PoolCleared {
+                interrupt_in_use_connections,
+            });
+            while let Some(waiter) = self.wait_queue.pop_front() {
+                self.fail(waiter, CheckOutError::PoolCleared, now);
+            }
+        }
+        if interrupt_in_use_connections {
+            let mut interrupted = Vec::new();
+            for (id, entry) in &mut self.connections {
+                if let Slot::InUse { interrupted: flag } = &mut entry.slot {
+                    if entry.generation <= cleared_generation && !*flag {
+                        *flag = true;
+                        interrupted.push(*id);
+                    }
+                }
+            }
+            self.actions
+                .extend(interrupted.into_iter().map(PoolAction::Interrupt));
+        }
+    }
+
+    /// CMAP `ready()`: a paused pool becomes ready (PoolReady), then starts filling to
+    /// minPoolSize. No effect on a ready or closed pool.
+    pub fn ready(&mut self, now: MonotonicTime) {
+        if self.state != PoolState::Paused {
+            return;
+        }
+        self.state = PoolState::Ready;
+        self.emit(CmapEventKind::PoolReady);
+        self.unsettled_at = Some(now);
+    }
+
+    /// CMAP `close()`: see the module documentation. In-use connections are closed when
+    /// checked in, pending ones when their establishment ends.
+    pub fn close(&mut self, now: MonotonicTime) {
+        if self.state == PoolState::Closed {
+            return;
+        }
+        self.state = PoolState::Closed;
+        while let Some(id) = self.available.pop() {
+            self.close_connection(id, ConnectionClosedReason::PoolClosed);
+        }
+        self.emit(CmapEventKind::PoolClosed);
+        while let Some(waiter) = self.wait_queue.pop_front() {
+            self.fail(waiter, CheckOutError::PoolClosed, now);
+        }
+    }
+
+    /// A background run (CMAP "Background Thread"): time out waiters, close perished
+    /// available connections, fill to minPoolSize.
+    pub fn tick(&mut self, now: MonotonicTime) {
+        let (expired, waiting): (Vec<Waiter>, Vec<Waiter>) = self
+            .wait_queue
+            .drain(..)
+            .partition(|waiter| waiter.deadline.is_some_and(|deadline| deadline <= now));
+        self.wait_queue = waiting.into();
+        for waiter in expired {
+            self.fail(waiter, CheckOutError::Timeout, now);
+        }
+        let perished: Vec<(ConnectionId, ConnectionClosedReason)> = self
+            .available
+            .iter()
+            .filter_map(|id| Some((*id, self.perished(*id, now)?)))
+            .collect();
+        for (id, reason) in perished {
+            self.close_connection(id, reason);
+        }
+        self.unsettled_at = Some(now);
+    }
+
+    /// Serves the wait queue in order, then fills to minPoolSize.
+    fn settle(&mut self, now: MonotonicTime) {
+        if self.state != PoolState::Ready {
+            return;
+        }
+        while let Some(&waiter) = self.wait_queue.front() {
+            if let Some((connection, generation)) = self.take_available(now) {
+                self.wait_queue.pop_front();
+                self.hand_out(waiter, connection, generation, now);
+            } else if self.can_create() {
+                self.wait_queue.pop_front();
+                self.create(Some(waiter), now);
+            } else {
+                break;
+            }
+        }
+        while self.connections.len() < self.options.min_pool_size as usize && self.can_create() {
+            self.create(None, now);
+        }
+    }
+
+    fn can_create(&self) -> bool {
+        self.options.has_room_for_another(self.connections.len())
+            && self.pending < self.options.max_connecting as usize
+    }
+
+    /// The most recently returned available connection that has not perished, closing the
+    /// perished ones met on the way.
+    fn take_available(&mut self, now: MonotonicTime) -> Option<(ConnectionId, u32)> {
+        while let Some(id) = self.available.pop() {
+            match self.perished(id, now) {
+                Some(reason) => self.close_connection(id, reason),
+                None => return Some((id, self.connections.get(&id)?.generation)),
+            }
+        }
+        None
+    }
+
+    /// Why an available connection must be closed, if it must.
+    fn perished(&self, id: ConnectionId, now: MonotonicTime) -> Option<ConnectionClosedReason> {
+        let entry = self.connections.get(&id)?;
+        if entry.generation != self.generation {
+            return Some(ConnectionClosedReason::Stale);
+        }
+        let (Slot::Available { since }, Some(max_idle)) = (entry.slot, self.options.max_idle_time)
+        else {
+            return None;
+        };
+        (now.saturating_duration_since(since) >= max_idle).then_some(ConnectionClosedReason::Idle)
+    }
+
+    fn create(&mut self, waiter: Option<Waiter>, now: MonotonicTime) {
+        self.last_connection_id += 1;
+        let connection = ConnectionId(self.last_connection_id);
+        self.connections.insert(
+            connection,
+            Entry {
+                generation: self.generation,
+                slot: Slot::Pending {
+                    created_at: now,
+                    waiter,
+                },
+            },
+        );
+        self.pending += 1;
+        self.emit(CmapEventKind::ConnectionCreated {
+            connection_id: connection,
+        });
+        self.actions.push_back(PoolAction::Establish {
+            connection,
+            generation: self.generation,
+        });
+    }
+
+    fn pending_entry(
+        &self,
+        connection: ConnectionId,
+    ) -> Result<(u32, MonotonicTime, Option<Waiter>), UnknownConnection> {
+        match self.connections.get(&connection) {
+            Some(Entry {
+                generation,
+                slot: Slot::Pending { created_at, waiter },
+            }) => Ok((*generation, *created_at, *waiter)),
+            _ => Err(not(connection, "pending")),
+        }
+    }
+
+    fn hand_out(
+        &mut self,
+        waiter: Waiter,
+        connection: ConnectionId,
+        generation: u32,
+        now: MonotonicTime,
+    ) {
+        self.connections.insert(
+            connection,
+            Entry {
+                generation,
+                slot: Slot::InUse { interrupted: false },
+            },
+        );
+        self.emit(CmapEventKind::ConnectionCheckedOut {
+            connection_id: connection,
+            duration: elapsed(waiter, now),
+        });
+        self.actions.push_back(PoolAction::HandOut {
+            waiter: waiter.id,
+            connection,
+            generation,
+        });
+    }
+
+    fn make_available(&mut self, connection: ConnectionId, generation: u32, now: MonotonicTime) {
+        self.connections.insert(
+            connection,
+            Entry {
+                generation,
+                slot: Slot::Available { since: now },
+            },
+        );
+        self.available.push(connection);
+    }
+
+    /// Removes a connection from the pool, whatever its state, and says so.
+    fn close_connection(&mut self, connection: ConnectionId, reason: ConnectionClosedReason) {
+        if let Some(entry) = self.connections.remove(&connection) {
+            match entry.slot {
+                Slot::Pending { .. } => self.pending -= 1,
+                Slot::Available { .. } => self.available.retain(|id| *id != connection),
+                Slot::InUse { .. } => {}
+            }
+        }
+        self.emit(CmapEventKind::ConnectionClosed {
+            connection_id: connection,
+            reason,
+        });
+        self.actions
+            .push_back(PoolAction::CloseConnection(connection));
+    }
+
+    fn fail(&mut self, waiter: Waiter, error: CheckOutError, now: MonotonicTime) {
+        self.emit(CmapEventKind::ConnectionCheckOutFailed {
+            reason: error.reason(),
+            duration: elapsed(waiter, now),
+        });
+        self.actions.push_back(PoolAction::FailCheckOut {
+            waiter: waiter.id,
+            error,
+        });
+    }
+
+    fn emit(&mut self, kind: CmapEventKind) {
+        self.actions.push_back(PoolAction::Emit(CmapEvent {
+            address: self.address.clone(),
+            kind,
+        }));
+    }
+}
+
+fn elapsed(waiter: Waiter, now: MonotonicTime) -> Duration {
+    now.saturating_duration_since(waiter.started_at)
+}
+
+fn not(connection: ConnectionId, expected: &'static str) -> UnknownConnection {
+    UnknownConnection {
+        connection,
+        expected,
+    }
+}
