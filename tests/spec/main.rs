@@ -7,6 +7,7 @@
 //! every failure with its file, case and what differed, then a total line. Set
 //! `SPEC_FILTER=<substring>` to run only the suite directories whose path contains it.
 
+mod auth;
 mod harness;
 mod sdam;
 mod selection;
@@ -42,6 +43,7 @@ fn suites() -> Vec<Suite> {
         ));
     }
     suites.push(Suite::new("max-staleness/tests", selection::run_file));
+    suites.push(Suite::new("auth/tests/legacy", auth::run_file));
     suites
 }
 

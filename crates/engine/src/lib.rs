@@ -19,6 +19,7 @@
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
+pub mod auth;
 mod cluster;
 mod cluster_task;
 pub mod connection;
