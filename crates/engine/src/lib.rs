@@ -35,6 +35,7 @@ mod rtt_monitor;
 mod selection_wait;
 pub mod settings;
 
+pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
 pub use connection::{ConnectOptions, Connection};
 pub use connection_error::ConnectionError;
