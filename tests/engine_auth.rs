@@ -133,13 +133,12 @@ async fn a_wrong_password_is_a_clear_error_naming_mechanism_and_user_not_the_pas
     ] {
         let error = speculative_login(&d, &credential(wrong, mechanism))
             .await
-            .err()
-            .expect("a wrong password must be refused");
+            .expect_err("a wrong password must be refused");
         assert_eq!(error.mechanism, name);
         assert_eq!(error.user, USER);
         assert_eq!(error.database, "admin");
         assert_eq!(
-            error.kind,
+            *error.kind,
             AuthErrorKind::Server {
                 code: Some(18),
                 code_name: Some("AuthenticationFailed".into()),
@@ -229,9 +228,12 @@ fn answer(lie: Lie, request: &Document) -> Document {
     doc! { "ok": 1, "isWritablePrimary": true, "maxWireVersion": 21 }
 }
 
+/// Whether an error kind is the one expected.
+type KindCheck = fn(&AuthErrorKind) -> bool;
+
 #[tokio::test]
 async fn a_lying_server_gets_a_typed_error_and_no_panic() {
-    let cases: [(Lie, fn(&AuthErrorKind) -> bool); 6] = [
+    let cases: [(Lie, KindCheck); 6] = [
         (Lie::WrongServerSignature, |k| {
             *k == AuthErrorKind::Scram(ScramError::ServerSignatureMismatch)
         }),

@@ -29,8 +29,8 @@ pub struct AuthError {
     pub user: String,
     /// The authentication database.
     pub database: String,
-    /// What went wrong.
-    pub kind: AuthErrorKind,
+    /// What went wrong (boxed: keeps `Result<_, AuthError>` small).
+    pub kind: Box<AuthErrorKind>,
 }
 
 /// What went wrong while authenticating.
@@ -88,14 +88,14 @@ impl AuthError {
             mechanism: mechanism.to_owned(),
             user: credential.username_or_empty().to_owned(),
             database: credential.source.clone(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
     /// The connection error behind this failure, if it was one (SDAM treats it as a
     /// network error or timeout before the handshake completed).
     pub fn connection_error(&self) -> Option<&ConnectionError> {
-        match &self.kind {
+        match self.kind.as_ref() {
             AuthErrorKind::Connection(error) => Some(error),
             _ => None,
         }

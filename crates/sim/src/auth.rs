@@ -1,7 +1,7 @@
 //! Users and authentication, as a mongod started with `--auth` and users created in
 //! `admin` behaves towards a client:
 //! - `saslStart` / `saslContinue` run SCRAM-SHA-256 (from 4.0) and SCRAM-SHA-1 against a
-//!   real salted verifier ([`scram_server`]); `options: {skipEmptyExchange: true}` ends the
+//!   real salted verifier (`auth/scram_server.rs`); `options: {skipEmptyExchange: true}` ends the
 //!   conversation one step earlier (from 4.4);
 //! - the handshake answers `saslSupportedMechs: "<db>.<user>"` with the user's mechanisms
 //!   (omitted for an unknown user) and `speculativeAuthenticate` (from 4.4) with the reply
@@ -364,5 +364,41 @@ fn step_error(users: &UserStore, error: StepError) -> Document {
             error_reply(2, "BadValue", format!("Invalid SCRAM message: {what}"))
         }
         StepError::Failed => users.failed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_parse_from_the_command_line_and_hide_their_password() {
+        let user = SimUser::parse("alice:pa:ss").unwrap();
+        assert_eq!(user, SimUser::new("alice", "pa:ss"));
+        assert!(!format!("{user:?}").contains("pa:ss"));
+        assert!(SimUser::parse(":pw").is_err());
+        assert!(SimUser::parse("nopassword").is_err());
+    }
+
+    #[test]
+    fn before_authentication_only_the_handshake_ping_buildinfo_and_sasl_run() {
+        let users = UserStore::new(&[SimUser::new("alice", "pw")]);
+        let mut session = AuthSession::default();
+        let v = ServerVersion::V7_0;
+        for allowed in ["hello", "isMaster", "ping", "buildInfo"] {
+            assert_eq!(
+                session.intercept(&users, v, allowed, "admin", &doc! {}),
+                None
+            );
+        }
+        for refused in ["find", "insert", "replSetGetStatus", "endSessions"] {
+            let reply = session
+                .intercept(&users, v, refused, "admin", &doc! {})
+                .unwrap();
+            assert_eq!(reply.get_i32("code").ok(), Some(13), "{refused}");
+        }
+        // Without users nothing is intercepted.
+        let open = UserStore::new(&[]);
+        assert_eq!(session.intercept(&open, v, "find", "admin", &doc! {}), None);
     }
 }

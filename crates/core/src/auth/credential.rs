@@ -372,3 +372,38 @@ fn oidc_checks(given: &Given<'_>) -> Result<(), CredentialError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_password() {
+        let uri = ConnectionString::parse("mongodb://bob:s3cr3t-pw@db1/shop").unwrap();
+        let credential = MongoCredential::from_connection_string(&uri)
+            .unwrap()
+            .unwrap();
+        assert_eq!(credential.source, "shop");
+        assert_eq!(credential.mechanism, None);
+        let shown = format!("{credential:?}");
+        assert!(
+            shown.contains("bob") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn scram_credentials_built_in_code_need_a_username() {
+        assert_eq!(
+            MongoCredential::scram("", "pw", None, None),
+            Err(CredentialError::MissingUsername {
+                mechanism: "SCRAM (default mechanism)"
+            })
+        );
+        let named = MongoCredential::scram("u", "pw", Some("db"), Some(ScramVersion::Sha1));
+        assert_eq!(
+            named.map(|c| (c.source, c.mechanism)),
+            Ok(("db".into(), Some(AuthMechanism::ScramSha1)))
+        );
+    }
+}
