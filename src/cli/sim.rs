@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use mongo_topology_sim::{
-    ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, TopologySpec,
+    ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
+    TopologySpec,
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
@@ -74,6 +75,11 @@ pub struct SimArgs {
     /// Idle-write period of the primary, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     idle_write_ms: u64,
+    /// A user in `admin` with SCRAM-SHA-1 and SCRAM-SHA-256 credentials (repeatable). With
+    /// any user, commands other than the handshake, ping, buildInfo and SASL need
+    /// authentication. The connection string printed carries no credentials.
+    #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = SimUser::parse)]
+    users: Vec<SimUser>,
 }
 
 impl SimArgs {
@@ -103,6 +109,7 @@ impl SimArgs {
                 idle_write_period: Duration::from_millis(self.idle_write_ms.max(1)),
                 election_delay: Duration::from_millis(self.election_ms),
             },
+            users: self.users.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! every failure with its file, case and what differed, then a total line. Set
 //! `SPEC_FILTER=<substring>` to run only the suite directories whose path contains it.
 
+mod auth;
 mod cmap;
 mod harness;
 mod sdam;
@@ -48,6 +49,7 @@ fn suites() -> Vec<Suite> {
         "connection-monitoring-and-pooling/tests/cmap-format",
         cmap::run_file,
     ));
+    suites.push(Suite::new("auth/tests/legacy", auth::run_file));
     suites
 }
 

@@ -4,7 +4,7 @@
 //! crate, which re-exports everything here and adds the live engine.
 //!
 //! Everything here is pure: no I/O, no clock reads, no tasks ([`options`], [`sdam`],
-//! [`selection`], [`wire`]). Time is passed in as [`MonotonicTime`], so the spec test suites,
+//! [`selection`], [`wire`], [`auth`]). Time is passed in as [`MonotonicTime`], so the spec test suites,
 //! the property tests and the live engine all run exactly the same rules. The one exception
 //! is `wire::framing`, a thin async wrapper over the codec, compiled only with the `tokio`
 //! feature.
@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod auth;
 pub mod options;
 pub mod sdam;
 pub mod selection;

@@ -84,13 +84,25 @@ pub async fn handshake(
     conn: &mut Connection,
     options: &HandshakeOptions,
 ) -> Result<Handshake, ConnectionError> {
+    handshake_with_fields(conn, options, bson::Document::new()).await
+}
+
+/// [`handshake`] with `fields` appended to the hello command: the authentication fields
+/// of a pool connection (`saslSupportedMechs`, `speculativeAuthenticate`; see
+/// [`crate::auth::PreparedAuth::handshake_fields`]).
+pub async fn handshake_with_fields(
+    conn: &mut Connection,
+    options: &HandshakeOptions,
+    fields: Document,
+) -> Result<Handshake, ConnectionError> {
     let metadata = client_metadata(options.app_name.as_deref());
-    let command = hello_command(
+    let mut command = hello_command(
         !options.load_balanced,
         Some(&metadata),
         options.load_balanced,
         None,
     );
+    command.extend(fields);
     let timeout = conn.options().connect_timeout;
     let started = Instant::now();
     let reply = conn.command_within("admin", command, timeout).await?;

@@ -19,6 +19,7 @@
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
+pub mod auth;
 mod cluster;
 mod cluster_task;
 pub mod connection;
@@ -36,6 +37,7 @@ mod rtt_monitor;
 mod selection_wait;
 pub mod settings;
 
+pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
 pub use connection::{ConnectOptions, Connection};
 pub use connection_error::ConnectionError;

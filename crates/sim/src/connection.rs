@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::auth::AuthSession;
 use super::commands::{is_handshake, run_command, CommandContext};
 use super::faults::mangle;
 use super::reply::error_reply;
@@ -58,6 +59,7 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
     let mut wr = MessageWriter::new(wr);
     // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
     let mut client_hello_ok = false;
+    let mut auth = AuthSession::default();
     let outcome = loop {
         let message = match rd.read_message().await {
             Ok(Some(message)) => message,
@@ -68,6 +70,7 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
         let conn = Conn {
             id,
             client_hello_ok: &mut client_hello_ok,
+            auth: &mut auth,
         };
         if let Err(close) =
             handle(&shared, idx, conn, message, &mut rd, &mut wr, &mut changes).await
@@ -98,6 +101,8 @@ struct Conn<'a> {
     id: i64,
     /// Whether the connection's last handshake carried `helloOk: true`.
     client_hello_ok: &'a mut bool,
+    /// Who is authenticated, and the SASL conversation in progress.
+    auth: &'a mut AuthSession,
 }
 
 async fn handle(
@@ -144,12 +149,13 @@ async fn handle(
         )
         .await?;
     }
-    let (reply, mut tv) = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
-        Ok(computed) => computed,
-        // Frozen: never answer; the caller goes on reading, so a peer leaving is noticed.
-        Err(NoReply::Frozen(_)) => return Ok(()),
-        Err(NoReply::Close(close)) => return Err(close),
-    };
+    let (reply, mut tv) =
+        match compute(shared, idx, id, client_hello_ok, conn.auth, &request, rd).await {
+            Ok(computed) => computed,
+            // Frozen: never answer; the caller goes on reading, so a peer leaving is noticed.
+            Err(NoReply::Frozen(_)) => return Ok(()),
+            Err(NoReply::Close(close)) => return Err(close),
+        };
     if request.more_to_come {
         return Ok(()); // fire-and-forget request: no reply
     }
@@ -171,7 +177,7 @@ async fn handle(
     // Exhaust: keep answering, each reply responding to our previous one.
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
-        let reply = match compute(shared, idx, id, client_hello_ok, &request, rd).await {
+        let reply = match compute(shared, idx, id, client_hello_ok, conn.auth, &request, rd).await {
             Ok((reply, next_tv)) => {
                 tv = next_tv;
                 reply
@@ -205,6 +211,7 @@ async fn compute(
     idx: usize,
     id: i64,
     client_hello_ok: bool,
+    auth: &mut AuthSession,
     request: &Request,
     rd: &mut Reader,
 ) -> Result<(Document, Tv), NoReply> {
@@ -235,7 +242,17 @@ async fn compute(
                 secondary_ok_flag: request.secondary_ok_flag,
                 client_hello_ok,
             };
-            run_command(&mut world, idx, SystemTime::now(), &ctx)
+            let (name, version, users) = (ctx.name(), world.version, &shared.users);
+            match auth.intercept(users, version, name, ctx.db, ctx.command) {
+                Some(answer) => answer,
+                None => {
+                    let mut reply = run_command(&mut world, idx, SystemTime::now(), &ctx);
+                    if is_handshake(name) && reply.get_f64("ok").ok() == Some(1.0) {
+                        auth.complete_hello(users, version, ctx.command, &mut reply);
+                    }
+                    reply
+                }
+            }
         }
     };
     Ok((reply, tv))

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::auth::{AuthCounts, UserStore};
 use super::node::spawn_listener;
 use super::oplog::OpLog;
 use super::shared::{NodeRuntime, Shared};
@@ -62,7 +63,8 @@ impl Deployment {
             .iter()
             .map(|(_, port)| NodeRuntime::new(spec.host.clone(), *port))
             .collect();
-        let shared = Arc::new(Shared::new(world, nodes, spec.timers));
+        let users = UserStore::new(&spec.users);
+        let shared = Arc::new(Shared::new(world, nodes, spec.timers).with_users(users));
         for (idx, (listener, _)) in listeners.into_iter().enumerate() {
             spawn_listener(&shared, idx, listener);
         }
@@ -101,6 +103,11 @@ impl Deployment {
             Some(set) => format!("mongodb://{}/?replicaSet={}", seeds.join(","), set.name),
             None => format!("mongodb://{}/", seeds.join(",")),
         }
+    }
+
+    /// How many SASL steps the nodes served so far (all nodes together).
+    pub fn auth_counts(&self) -> AuthCounts {
+        self.shared.users.counts()
     }
 
     /// A snapshot of the simulated world (for tests and `status`).

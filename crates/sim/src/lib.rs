@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 mod commands;
 mod connection;
 pub mod control;
@@ -37,6 +38,7 @@ pub mod state;
 mod status;
 pub mod versions;
 
+pub use auth::{AuthCounts, SimUser};
 pub use control::{ControlCommand, ControlParseError, MemberRef, CONTROL_USAGE};
 pub use deployment::Deployment;
 pub use faults::FaultKind;

@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::auth::UserStore;
 use super::spec::SimTimers;
 use super::state::World;
 
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     pub(crate) nodes: Vec<NodeRuntime>,
     pub(crate) timers: SimTimers,
+    /// The deployment's users (none: authentication off).
+    pub(crate) users: UserStore,
     request_ids: AtomicI32,
     connection_ids: AtomicI64,
     pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
@@ -67,10 +70,17 @@ impl Shared {
             world: Mutex::new(world),
             nodes,
             timers,
+            users: UserStore::default(),
             request_ids: AtomicI32::new(1),
             connection_ids: AtomicI64::new(1),
             background: Mutex::new(Vec::new()),
         }
+    }
+
+    /// This shared state with `users`.
+    pub(crate) fn with_users(mut self, users: UserStore) -> Shared {
+        self.users = users;
+        self
     }
 
     /// Locks the world. A poisoned lock (a panic elsewhere) still yields the data.

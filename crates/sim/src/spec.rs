@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::auth::SimUser;
 use super::state::MemberConfig;
 use super::versions::ServerVersion;
 
@@ -137,6 +138,8 @@ pub struct DeploymentSpec {
     pub version: ServerVersion,
     /// Timers.
     pub timers: SimTimers,
+    /// Users in `admin` (SCRAM-SHA-1 and SCRAM-SHA-256); with any, authentication is on.
+    pub users: Vec<SimUser>,
 }
 
 impl DeploymentSpec {
@@ -148,6 +151,7 @@ impl DeploymentSpec {
             base_port: 0,
             version: ServerVersion::V7_0,
             timers: SimTimers::default(),
+            users: Vec::new(),
         }
     }
 
@@ -182,6 +186,12 @@ impl DeploymentSpec {
     /// This spec with other timers.
     pub fn with_timers(mut self, timers: SimTimers) -> DeploymentSpec {
         self.timers = timers;
+        self
+    }
+
+    /// This spec with a user (authentication on).
+    pub fn with_user(mut self, user: SimUser) -> DeploymentSpec {
+        self.users.push(user);
         self
     }
 

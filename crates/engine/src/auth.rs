@@ -1,0 +1,308 @@
+//! Authentication of pool connections (monitoring connections never authenticate): the
+//! pure core's [`auth`](mongo_topology_core::auth) items, re-exported, plus the engine
+//! side that runs the conversation over a [`Connection`].
+//!
+//! A pool opening a connection with a credential calls [`authenticated_handshake`]: the
+//! handshake carries `saslSupportedMechs` (when the mechanism is negotiated) and a
+//! speculative `saslStart`, so against a 4.4+ server the whole authentication costs one
+//! more round trip (`saslContinue`), not three. [`authenticate`] runs a conversation
+//! without speculation, after a handshake done elsewhere.
+
+use std::fmt;
+
+use bson::{Bson, Document};
+
+use crate::connection::Connection;
+use crate::connection_error::ConnectionError;
+use crate::handshake::{handshake_with_fields, Handshake, HandshakeOptions};
+
+pub use mongo_topology_core::auth::*;
+
+/// Why authenticating a connection failed: the mechanism, the user and the database, and
+/// what went wrong. Never the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{mechanism} authentication failed for user {user:?} on database {database:?}: {kind}")]
+pub struct AuthError {
+    /// The mechanism that was tried (e.g. `"SCRAM-SHA-256"`).
+    pub mechanism: String,
+    /// The username.
+    pub user: String,
+    /// The authentication database.
+    pub database: String,
+    /// What went wrong (boxed: keeps `Result<_, AuthError>` small).
+    pub kind: Box<AuthErrorKind>,
+}
+
+/// What went wrong while authenticating.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthErrorKind {
+    /// The server refused (`ok: 0`), e.g. code 18 AuthenticationFailed for a wrong password.
+    Server {
+        /// The server's code.
+        code: Option<i32>,
+        /// The server's code name.
+        code_name: Option<String>,
+        /// The server's message.
+        message: String,
+    },
+    /// The handshake or a SASL command failed on the connection (network, timeout,
+    /// protocol): the pool classifies it as it does any connection error.
+    Connection(ConnectionError),
+    /// The SCRAM conversation failed on the client side: the server lied or misbehaved
+    /// (wrong signature, bad nonce, iteration count out of bounds, malformed message), or
+    /// the password cannot be prepared.
+    Scram(ScramError),
+    /// A SASL reply was malformed or the conversation did not end when it should have.
+    Protocol(String),
+    /// The mechanism is not implemented yet.
+    UnsupportedMechanism,
+}
+
+impl fmt::Display for AuthErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthErrorKind::Server {
+                code,
+                code_name,
+                message,
+            } => {
+                write!(f, "the server refused: {message}")?;
+                match (code, code_name) {
+                    (Some(code), Some(name)) => write!(f, " (code {code}, {name})"),
+                    (Some(code), None) => write!(f, " (code {code})"),
+                    _ => Ok(()),
+                }
+            }
+            AuthErrorKind::Connection(error) => write!(f, "{error}"),
+            AuthErrorKind::Scram(error) => write!(f, "{error}"),
+            AuthErrorKind::Protocol(cause) => write!(f, "unexpected SASL reply: {cause}"),
+            AuthErrorKind::UnsupportedMechanism => f.write_str("mechanism not supported yet"),
+        }
+    }
+}
+
+impl AuthError {
+    fn new(credential: &MongoCredential, mechanism: &str, kind: AuthErrorKind) -> AuthError {
+        AuthError {
+            mechanism: mechanism.to_owned(),
+            user: credential.username_or_empty().to_owned(),
+            database: credential.source.clone(),
+            kind: Box::new(kind),
+        }
+    }
+
+    /// The connection error behind this failure, if it was one (SDAM treats it as a
+    /// network error or timeout before the handshake completed).
+    pub fn connection_error(&self) -> Option<&ConnectionError> {
+        match self.kind.as_ref() {
+            AuthErrorKind::Connection(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Authentication prepared for one new connection: the speculative first message (with
+/// its fresh nonce) to put in the handshake, and the state to continue from its reply.
+#[derive(Debug)]
+pub struct PreparedAuth {
+    credential: MongoCredential,
+    speculative: Option<ScramClient>,
+}
+
+impl PreparedAuth {
+    /// Prepares authenticating with `credential`: for SCRAM (named or negotiated) a
+    /// speculative client-first message with a fresh random nonce.
+    pub fn new(credential: &MongoCredential) -> Result<PreparedAuth, AuthError> {
+        let speculative = match speculative_scram_version(credential) {
+            Some(version) => Some(scram_client(credential, version)?),
+            None => None,
+        };
+        Ok(PreparedAuth {
+            credential: credential.clone(),
+            speculative,
+        })
+    }
+
+    /// The fields to add to the handshake hello: `saslSupportedMechs` and
+    /// `speculativeAuthenticate`.
+    pub fn handshake_fields(&self) -> Document {
+        let first = self
+            .speculative
+            .as_ref()
+            .map(|client| (client.version(), client.client_first()));
+        handshake_fields(
+            &self.credential,
+            first
+                .as_ref()
+                .map(|(version, bytes)| (*version, bytes.as_slice())),
+        )
+    }
+
+    /// Completes authentication after the handshake: continues the speculative
+    /// conversation if the reply carries `speculativeAuthenticate`, else runs a full one
+    /// with the mechanism negotiated from the reply. An arbiter needs none.
+    pub async fn authenticate(
+        self,
+        conn: &mut Connection,
+        handshake_reply: &Document,
+        cache: &ScramKeyCache,
+    ) -> Result<(), AuthError> {
+        if handshake_reply.get_bool("arbiterOnly").unwrap_or(false) {
+            return Ok(());
+        }
+        let credential = &self.credential;
+        let speculative_reply = match handshake_reply.get("speculativeAuthenticate") {
+            Some(Bson::Document(reply)) => Some(reply),
+            _ => None,
+        };
+        if let (Some(client), Some(reply)) = (self.speculative, speculative_reply) {
+            let mechanism = client.version().mechanism_name();
+            let fail = |kind| AuthError::new(credential, mechanism, kind);
+            let step = SaslStep::from_reply(reply).map_err(|e| fail(AuthErrorKind::Protocol(e)))?;
+            tracing::debug!(
+                connection = conn.id(),
+                mechanism,
+                "continuing speculative authentication"
+            );
+            return finish_scram(conn, credential, client, step, cache).await;
+        }
+        let mechanism = negotiated_mechanism(credential, handshake_reply);
+        let Some(version) = mechanism.scram_version() else {
+            return Err(AuthError::new(
+                credential,
+                mechanism.name(),
+                AuthErrorKind::UnsupportedMechanism,
+            ));
+        };
+        let client = scram_client(credential, version)?;
+        let mechanism = version.mechanism_name();
+        let start = sasl_start(mechanism, &client.client_first());
+        let reply = sasl_command(conn, credential, mechanism, start).await?;
+        let step = SaslStep::from_reply(&reply)
+            .map_err(|e| AuthError::new(credential, mechanism, AuthErrorKind::Protocol(e)))?;
+        finish_scram(conn, credential, client, step, cache).await
+    }
+}
+
+/// Authenticates `conn` with `credential` after a handshake that carried no speculative
+/// authentication; `handshake_reply` gives `saslSupportedMechs` for negotiation.
+pub async fn authenticate(
+    conn: &mut Connection,
+    credential: &MongoCredential,
+    handshake_reply: &Document,
+) -> Result<(), AuthError> {
+    let prepared = PreparedAuth {
+        credential: credential.clone(),
+        speculative: None,
+    };
+    prepared
+        .authenticate(conn, handshake_reply, &ScramKeyCache::default())
+        .await
+}
+
+/// The handshake of a pool connection with authentication: the hello carries the
+/// authentication fields, then the conversation completes. A failed handshake is an
+/// [`AuthErrorKind::Connection`] error (the Authentication spec treats it as an
+/// authentication error; the pool still sees the connection error inside).
+pub async fn authenticated_handshake(
+    conn: &mut Connection,
+    options: &HandshakeOptions,
+    credential: &MongoCredential,
+    cache: &ScramKeyCache,
+) -> Result<Handshake, AuthError> {
+    let prepared = PreparedAuth::new(credential)?;
+    let fields = prepared.handshake_fields();
+    let handshake = handshake_with_fields(conn, options, fields)
+        .await
+        .map_err(|e| {
+            let mechanism = credential.mechanism.map_or("SCRAM", AuthMechanism::name);
+            AuthError::new(credential, mechanism, AuthErrorKind::Connection(e))
+        })?;
+    prepared.authenticate(conn, &handshake.reply, cache).await?;
+    Ok(handshake)
+}
+
+/// A SCRAM client for `credential` with a fresh nonce: 24 random bytes in base64.
+fn scram_client(
+    credential: &MongoCredential,
+    version: ScramVersion,
+) -> Result<ScramClient, AuthError> {
+    use base64::Engine as _;
+    let nonce = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>());
+    let password = credential.password.as_ref().map_or("", |p| p.expose());
+    ScramClient::new(version, credential.username_or_empty(), password, &nonce).map_err(|e| {
+        AuthError::new(
+            credential,
+            version.mechanism_name(),
+            AuthErrorKind::Scram(e),
+        )
+    })
+}
+
+/// From the server-first step on: client-final, server-final check, and the empty
+/// exchange of servers older than 4.4 (which ignore `skipEmptyExchange`).
+async fn finish_scram(
+    conn: &mut Connection,
+    credential: &MongoCredential,
+    client: ScramClient,
+    server_first: SaslStep,
+    cache: &ScramKeyCache,
+) -> Result<(), AuthError> {
+    let mechanism = client.version().mechanism_name();
+    let fail = |kind| AuthError::new(credential, mechanism, kind);
+    if server_first.done {
+        return Err(fail(AuthErrorKind::Protocol(
+            "the server ended the conversation before the client proved the password".into(),
+        )));
+    }
+    let last = client
+        .receive_server_first(&server_first.payload, cache)
+        .map_err(|e| fail(AuthErrorKind::Scram(e)))?;
+    let id = server_first.conversation_id;
+    let command = sasl_continue(&id, last.client_final());
+    let reply = sasl_command(conn, credential, mechanism, command).await?;
+    let server_final =
+        SaslStep::from_reply(&reply).map_err(|e| fail(AuthErrorKind::Protocol(e)))?;
+    last.receive_server_final(&server_final.payload)
+        .map_err(|e| fail(AuthErrorKind::Scram(e)))?;
+    if server_final.done {
+        return Ok(());
+    }
+    let reply = sasl_command(conn, credential, mechanism, sasl_continue(&id, &[])).await?;
+    let empty = SaslStep::from_reply(&reply).map_err(|e| fail(AuthErrorKind::Protocol(e)))?;
+    if empty.done {
+        Ok(())
+    } else {
+        Err(fail(AuthErrorKind::Protocol(
+            "the conversation did not end after the server's signature".into(),
+        )))
+    }
+}
+
+/// Runs a SASL command on the credential's database; `ok: 0` is a server refusal.
+async fn sasl_command(
+    conn: &mut Connection,
+    credential: &MongoCredential,
+    mechanism: &str,
+    command: Document,
+) -> Result<Document, AuthError> {
+    conn.command(&credential.source, command)
+        .await
+        .map_err(|error| {
+            let kind = match error {
+                ConnectionError::Command {
+                    code,
+                    code_name,
+                    message,
+                    ..
+                } => AuthErrorKind::Server {
+                    code,
+                    code_name,
+                    message,
+                },
+                other => AuthErrorKind::Connection(other),
+            };
+            AuthError::new(credential, mechanism, kind)
+        })
+}
