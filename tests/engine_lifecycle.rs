@@ -114,7 +114,10 @@ fn close_stops_every_task_and_socket() {
             t.servers.len() == 3 && all_known(t)
         })
         .await;
-        // Let the RTT monitors open their connections too.
+        // A pooled connection too, and let the RTT monitors open their connections.
+        let ping = bson::doc! { "ping": 1 };
+        let criteria = mongo_topology::selection::SelectionCriteria::write();
+        cluster.run_command("admin", ping, &criteria).await.unwrap();
         tokio::time::sleep(Duration::from_millis(700)).await;
         cluster
     });

@@ -9,10 +9,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::cluster_task::{ClusterTask, Request};
+use crate::connection::ConnectOptions;
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
 use crate::handshake::HandshakeOptions;
 use crate::monitor::MonitorShared;
+use crate::pool::HandshakeFactory;
 use crate::publication::{Snapshot, Subscription};
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
 use crate::settings::ClusterSettings;
@@ -108,6 +110,18 @@ impl Cluster {
         };
         let weak_events = events.downgrade();
         let subscriber = subscribe.then(|| weak_events.subscribe());
+        let factory = Arc::new(HandshakeFactory {
+            connect: ConnectOptions {
+                connect_timeout: settings.connect_timeout,
+                socket_timeout: settings.socket_timeout,
+            },
+            handshake: HandshakeOptions {
+                app_name: settings.app_name.clone(),
+                load_balanced: settings.topology.load_balanced,
+            },
+            credential: settings.credential.clone().map(Arc::new),
+            scram_keys: Arc::default(),
+        });
         let (task, snapshots) = ClusterTask::new(
             topology,
             opening,
@@ -117,6 +131,7 @@ impl Cluster {
             requests_rx,
             shutdown_rx,
             events,
+            factory,
         );
         tokio::spawn(task.run());
         let cluster = Cluster {
@@ -207,13 +222,15 @@ impl Cluster {
 
     /// Reports an error an operation met on a server, for SDAM "Error handling" (e.g. a
     /// NotWritablePrimary marks the server Unknown and requests an immediate check).
+    /// Returns once the error has been applied, so that a retry selects on the new
+    /// description.
     pub async fn report_application_error(&self, error: ApplicationError) {
-        // An error only means the cluster is closed, when no error matters any more.
-        let _ = self
-            .inner
-            .requests
-            .send(Request::ApplicationError(error))
-            .await;
+        let (applied, done) = oneshot::channel();
+        let request = Request::ApplicationError(error, applied);
+        // Errors only mean the cluster is closed, when no error matters any more.
+        if self.inner.requests.send(request).await.is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Stops the engine: every monitor and socket is closed, the closing events are

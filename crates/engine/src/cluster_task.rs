@@ -14,7 +14,8 @@ use crate::address::ServerAddress;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
-use crate::publication::{Publisher, Snapshot, Subscription};
+use crate::pool::{CmapEvent, ConnectionFactory, Pool};
+use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerType, Topology, TopologyType};
 use crate::selection::RttTracker;
@@ -23,8 +24,9 @@ use crate::time::MonotonicTime;
 /// Requests from cluster handles.
 #[derive(Debug)]
 pub(crate) enum Request {
-    /// An operation failed on a server (SDAM "Error handling").
-    ApplicationError(ApplicationError),
+    /// An operation failed on a server (SDAM "Error handling"); the sender learns when the
+    /// error has been applied.
+    ApplicationError(ApplicationError, oneshot::Sender<()>),
 }
 
 /// One monitored server.
@@ -32,7 +34,15 @@ pub(crate) enum Request {
 struct ServerSlot {
     monitor: MonitorHandle,
     rtt: RttTracker,
-    in_flight: Arc<AtomicU64>,
+    runtime: Arc<ServerRuntime>,
+}
+
+/// What the cluster task needs to give every server its connection pool.
+pub(crate) struct PoolContext {
+    /// Opens, handshakes and authenticates pool connections.
+    pub(crate) factory: Arc<dyn ConnectionFactory>,
+    /// Where every pool sends its CMAP events (forwarded to subscribers).
+    pub(crate) events: mpsc::UnboundedSender<CmapEvent>,
 }
 
 pub(crate) struct ClusterTask {
@@ -47,6 +57,8 @@ pub(crate) struct ClusterTask {
     shutdown: oneshot::Receiver<()>,
     snapshots: Publisher,
     events: EventEmitter,
+    pools: PoolContext,
+    cmap_events: mpsc::UnboundedReceiver<CmapEvent>,
     /// The last complete member list (mgo's "dynamic seeds"): the last primary's hosts,
     /// passives and arbiters, or every mongos of a sharded topology when all were known.
     /// With the original seeds, where to start again if every server is removed.
@@ -70,10 +82,12 @@ impl ClusterTask {
         requests: mpsc::Receiver<Request>,
         shutdown: oneshot::Receiver<()>,
         events: EventEmitter,
+        factory: Arc<dyn ConnectionFactory>,
     ) -> (ClusterTask, Subscription) {
+        let (cmap_sender, cmap_events) = mpsc::unbounded_channel();
         let initial = Snapshot {
             description: opening.description.clone(),
-            in_flight: Arc::default(),
+            servers: Arc::default(),
             closed: false,
         };
         let (snapshots, receiver) = Publisher::new(initial);
@@ -88,6 +102,11 @@ impl ClusterTask {
             shutdown,
             snapshots,
             events,
+            pools: PoolContext {
+                factory,
+                events: cmap_sender,
+            },
+            cmap_events,
             last_complete_members: Vec::new(),
             reseed_at: None,
             last_reseed: None,
@@ -104,6 +123,7 @@ impl ClusterTask {
                 _ = &mut self.shutdown => break,
                 Some(request) = self.requests.recv() => self.on_request(request),
                 Some(report) = self.reports.recv() => self.on_report(report),
+                Some(event) = self.cmap_events.recv() => self.events.emit(EventKind::Cmap(event)),
                 () = sleep_until_some(reseed_at) => self.reseed(),
             }
         }
@@ -165,10 +185,12 @@ impl ClusterTask {
 
     fn on_request(&mut self, request: Request) {
         match request {
-            Request::ApplicationError(error) => {
+            Request::ApplicationError(error, applied) => {
                 let now = self.now();
                 let changes = self.topology.apply_application_error(&error, now);
                 self.carry_out(changes, false);
+                // The caller may have stopped waiting; nothing to do then.
+                let _ = applied.send(());
             }
         }
     }
@@ -197,7 +219,9 @@ impl ClusterTask {
                 }
                 Action::StopMonitoring(address) => {
                     // Dropping the handle aborts the monitor and closes its sockets.
-                    self.servers.remove(address);
+                    if let Some(slot) = self.servers.remove(address) {
+                        slot.runtime.pool.close();
+                    }
                     membership_changed = true;
                 }
                 Action::RequestImmediateCheck(address) => {
@@ -217,13 +241,21 @@ impl ClusterTask {
                 }
                 Action::ClearPool {
                     address,
+                    interrupt_in_use_connections,
                     new_generation,
                     ..
                 } => {
+                    if let Some(slot) = self.servers.get(address) {
+                        slot.runtime.pool.clear(*interrupt_in_use_connections);
+                    }
                     tracing::debug!(%address, new_generation, "pool cleared");
                 }
-                // No pools yet: connection pools arrive with commands.
-                Action::MarkPoolReady(_) | Action::Publish(_) => {}
+                Action::MarkPoolReady(address) => {
+                    if let Some(slot) = self.servers.get(address) {
+                        slot.runtime.pool.ready();
+                    }
+                }
+                Action::Publish(_) => {}
                 other => {
                     tracing::warn!(action = ?other, "an SDAM action this engine does not carry out")
                 }
@@ -308,23 +340,25 @@ impl ClusterTask {
             self.track_membership(&description);
         }
         let current = self.snapshots.current();
-        let in_flight = if membership_changed {
+        let servers = if membership_changed {
             Arc::new(
                 self.servers
                     .iter()
-                    .map(|(address, slot)| (address.clone(), slot.in_flight.clone()))
+                    .map(|(address, slot)| (address.clone(), slot.runtime.clone()))
                     .collect(),
             )
         } else {
-            current.in_flight.clone()
+            current.servers.clone()
         };
         self.snapshots.publish(Snapshot {
             description,
-            in_flight,
+            servers,
             closed,
         });
     }
 
+    /// Starts monitoring `address` and creates its connection pool, paused until a check
+    /// succeeds (SDAM "Connection Pool Management").
     fn start_monitor(&mut self, address: ServerAddress) {
         self.next_monitor_id += 1;
         let monitor = MonitorHandle::start(
@@ -332,12 +366,30 @@ impl ClusterTask {
             self.next_monitor_id,
             self.monitor_shared.clone(),
         );
+        let settings = &self.monitor_shared.settings;
+        // The options were validated with the settings, so this cannot fail; an error is
+        // still reported rather than unwrapped.
+        let pool = match Pool::new(
+            address.clone(),
+            settings.pool.clone(),
+            self.pools.factory.clone(),
+            Some(self.pools.events.clone()),
+        ) {
+            Ok(pool) => pool,
+            Err(error) => {
+                tracing::error!(%address, %error, "cannot create the connection pool");
+                return;
+            }
+        };
         self.servers.insert(
             address,
             ServerSlot {
                 monitor,
                 rtt: RttTracker::new(),
-                in_flight: Arc::default(),
+                runtime: Arc::new(ServerRuntime {
+                    in_flight: AtomicU64::new(0),
+                    pool,
+                }),
             },
         );
     }
@@ -348,6 +400,7 @@ impl ClusterTask {
         let changes = self.topology.close();
         let servers = std::mem::take(&mut self.servers);
         for (_, slot) in servers {
+            slot.runtime.pool.close();
             slot.monitor.stop().await;
         }
         let description = changes.description.clone();

@@ -1,5 +1,6 @@
 //! What can go wrong on a client connection, and how each failure is classified for SDAM.
 
+use crate::auth::{AuthError, AuthErrorKind};
 use crate::sdam::{ServerError, ServerErrorKind};
 
 /// Why connecting to a server, or a command on a connection, failed.
@@ -56,6 +57,10 @@ pub enum ConnectionError {
         /// The reply's `errorLabels`.
         labels: Vec<String>,
     },
+    /// A pool connection could not authenticate (monitors never authenticate). The error
+    /// names the mechanism and the user, never the password.
+    #[error(transparent)]
+    Authentication(Box<AuthError>),
 }
 
 /// `" (code 10107, NotWritablePrimary)"`, `" (code 10107)"` or nothing.
@@ -71,13 +76,31 @@ impl ConnectionError {
     /// This failure as the SDAM core records it on a server description: the kind that
     /// matches the variant, the server code for command errors, and this error's text.
     pub fn to_server_error(&self) -> ServerError {
+        if let ConnectionError::Authentication(error) = self {
+            // A network failure during authentication is a network failure; anything else
+            // is the server's (or the conversation's) refusal.
+            if let Some(inner) = error.connection_error() {
+                return inner.to_server_error();
+            }
+            let code = match &*error.kind {
+                AuthErrorKind::Server { code, .. } => *code,
+                _ => None,
+            };
+            return ServerError {
+                kind: ServerErrorKind::Command,
+                code,
+                message: error.to_string(),
+            };
+        }
         let kind = match self {
             ConnectionError::Dns { .. } => ServerErrorKind::Dns,
             ConnectionError::Connect { .. } => ServerErrorKind::Connect,
             ConnectionError::Timeout { .. } => ServerErrorKind::Timeout,
             ConnectionError::Network { .. } => ServerErrorKind::Network,
             ConnectionError::Protocol { .. } => ServerErrorKind::Protocol,
-            ConnectionError::Command { .. } => ServerErrorKind::Command,
+            ConnectionError::Command { .. } | ConnectionError::Authentication(_) => {
+                ServerErrorKind::Command
+            }
         };
         let code = match self {
             ConnectionError::Command { code, .. } => *code,

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::address::ServerAddress;
+use crate::connection_error::ConnectionError;
 use crate::options::UriError;
+use crate::pool::PoolError;
 use crate::sdam::TopologyDescription;
 use crate::selection::{SelectionError, SelectionExplanation};
 use crate::settings::ClusterSettingsError;
@@ -37,6 +40,41 @@ pub enum ClusterError {
         /// error and its cause class.
         explanation: Box<SelectionExplanation>,
     },
+    /// The server answered the command with `ok: 0`.
+    #[error("{address}: command failed: {message}{}", code_text(*code, code_name.as_deref()))]
+    Command {
+        /// The server that answered.
+        address: ServerAddress,
+        /// The server's error code.
+        code: Option<i32>,
+        /// The server's name for the code.
+        code_name: Option<String>,
+        /// The server's message.
+        message: String,
+        /// The reply's `errorLabels` (e.g. `RetryableWriteError`).
+        labels: Vec<String>,
+    },
+    /// The command's connection failed (network error, timeout, malformed reply); the
+    /// connection was discarded and the error reported to SDAM.
+    #[error("{address}: {source}")]
+    Connection {
+        /// The server the connection was to.
+        address: ServerAddress,
+        /// What failed.
+        source: ConnectionError,
+    },
+    /// No connection could be checked out of the server's pool (cleared, closed, timed out
+    /// in the wait queue, or the new connection could not be established or authenticated).
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    /// The command is larger than the server's maxBsonObjectSize.
+    #[error("the command is {size} bytes, more than the server's maxBsonObjectSize {max}")]
+    CommandTooLarge {
+        /// The command's size.
+        size: i64,
+        /// maxBsonObjectSize.
+        max: i64,
+    },
     /// A [`crate::Cluster::wait_for`] condition did not hold in time.
     #[error("the topology did not reach the awaited state within {} ms", timeout.as_millis())]
     WaitTimedOut {
@@ -45,4 +83,13 @@ pub enum ClusterError {
         /// The last description seen.
         topology: Arc<TopologyDescription>,
     },
+}
+
+/// `" (code 10107, NotWritablePrimary)"`, `" (code 10107)"` or nothing.
+fn code_text(code: Option<i32>, code_name: Option<&str>) -> String {
+    match (code, code_name) {
+        (Some(code), Some(name)) => format!(" (code {code}, {name})"),
+        (Some(code), None) => format!(" (code {code})"),
+        (None, _) => String::new(),
+    }
 }

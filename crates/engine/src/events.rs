@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
+use crate::pool::CmapEvent;
 use crate::sdam::{SdamEvent, ServerError};
 
 /// How many events a subscriber may fall behind before it starts missing some.
@@ -39,6 +40,9 @@ pub enum EventKind {
     /// A topology or server event decided by the SDAM core: opening, description changes,
     /// closing.
     Sdam(SdamEvent),
+    /// A connection pool event (Connection Monitoring and Pooling spec), from a server's
+    /// pool of connections for operations.
+    Cmap(CmapEvent),
     /// ServerHeartbeatStartedEvent: a monitor began a check (or, streaming, began waiting
     /// for the server's next reply).
     HeartbeatStarted {

@@ -22,6 +22,7 @@ pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAUL
 pub mod auth;
 mod cluster;
 mod cluster_task;
+mod commands;
 pub mod connection;
 mod connection_error;
 mod error;
@@ -39,6 +40,7 @@ pub mod settings;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
+pub use commands::ServerConnection;
 pub use connection::{ConnectOptions, Connection};
 pub use connection_error::ConnectionError;
 pub use error::ClusterError;

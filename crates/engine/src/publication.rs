@@ -10,16 +10,26 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::address::ServerAddress;
+use crate::pool::Pool;
 use crate::sdam::TopologyDescription;
 
-/// What the cluster publishes to every handle: the description, and the in-flight
-/// operation counters that selection's power of two choices reads.
+/// What the engine keeps for each server beside its description: the operations in
+/// progress (which selection's power of two choices reads) and the connection pool.
+#[derive(Debug)]
+pub(crate) struct ServerRuntime {
+    /// Operations in progress (counted by [`crate::SelectedServer`]s).
+    pub(crate) in_flight: AtomicU64,
+    /// The server's connection pool.
+    pub(crate) pool: Pool,
+}
+
+/// What the cluster publishes to every handle: the description, and each server's runtime.
 #[derive(Clone, Debug)]
 pub(crate) struct Snapshot {
     /// The current topology description.
     pub(crate) description: Arc<TopologyDescription>,
-    /// Operations in progress per server (shared with [`crate::SelectedServer`]s).
-    pub(crate) in_flight: Arc<BTreeMap<ServerAddress, Arc<AtomicU64>>>,
+    /// Each monitored server's runtime; rebuilt only when servers are added or removed.
+    pub(crate) servers: Arc<BTreeMap<ServerAddress, Arc<ServerRuntime>>>,
     /// Whether the cluster has been closed: no further snapshot will come.
     pub(crate) closed: bool,
 }

@@ -4,7 +4,7 @@
 //! request again), until serverSelectionTimeoutMS.
 //! The server-by-server explanation is built once, when the wait fails.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::address::ServerAddress;
 use crate::cluster::Cluster;
 use crate::error::ClusterError;
-use crate::publication::Snapshot;
+use crate::publication::{ServerRuntime, Snapshot};
 use crate::sdam::{ServerDescription, TopologyDescription};
 use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
 
@@ -23,7 +23,7 @@ use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
 pub struct SelectedServer {
     server: Arc<ServerDescription>,
     topology: Arc<TopologyDescription>,
-    in_flight: Option<Arc<AtomicU64>>,
+    runtime: Option<Arc<ServerRuntime>>,
 }
 
 impl SelectedServer {
@@ -42,18 +42,23 @@ impl SelectedServer {
         &self.topology
     }
 
+    /// The server's connection pool, while the server is in the topology.
+    pub(crate) fn pool(&self) -> Option<&crate::pool::Pool> {
+        self.runtime.as_ref().map(|runtime| &runtime.pool)
+    }
+
     /// How many operations are in progress on this server now, this one included.
     pub fn operations_in_progress(&self) -> u64 {
-        self.in_flight
+        self.runtime
             .as_ref()
-            .map_or(0, |count| count.load(Ordering::Relaxed))
+            .map_or(0, |runtime| runtime.in_flight.load(Ordering::Relaxed))
     }
 }
 
 impl Drop for SelectedServer {
     fn drop(&mut self) {
-        if let Some(count) = &self.in_flight {
-            count.fetch_sub(1, Ordering::Relaxed);
+        if let Some(runtime) = &self.runtime {
+            runtime.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -153,11 +158,11 @@ fn select_in(
     settings: &SelectionSettings,
     deprioritized: &[ServerAddress],
 ) -> Result<SelectedServer, crate::selection::SelectionFailure> {
-    let in_flight = &snapshot.in_flight;
+    let runtimes = &snapshot.servers;
     let operations = |server: &ServerDescription| {
-        in_flight
+        runtimes
             .get(&server.address)
-            .map_or(0, |count| count.load(Ordering::Relaxed))
+            .map_or(0, |runtime| runtime.in_flight.load(Ordering::Relaxed))
     };
     let chosen = try_select_server(
         &snapshot.description,
@@ -173,13 +178,13 @@ fn select_in(
         .get(&chosen.address)
         .cloned()
         .unwrap_or_else(|| Arc::new(chosen.clone()));
-    let counter = in_flight.get(&chosen.address).cloned();
-    if let Some(count) = &counter {
-        count.fetch_add(1, Ordering::Relaxed);
+    let runtime = runtimes.get(&chosen.address).cloned();
+    if let Some(runtime) = &runtime {
+        runtime.in_flight.fetch_add(1, Ordering::Relaxed);
     }
     Ok(SelectedServer {
         server,
         topology: snapshot.description.clone(),
-        in_flight: counter,
+        runtime,
     })
 }

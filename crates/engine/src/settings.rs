@@ -8,6 +8,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::auth::{CredentialError, MongoCredential};
 use crate::options::ConnectionString;
 use crate::pool::{PoolOptions, PoolOptionsError};
 use crate::sdam::{SettingsError, TopologySettings};
@@ -77,6 +78,9 @@ pub enum ClusterSettingsError {
         "mongodb+srv:// connection strings are not supported yet: list the hosts with mongodb://"
     )]
     SrvNotSupported,
+    /// The credential the connection string gives is invalid for its mechanism.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
     /// The connection pool options contradict each other (e.g. minPoolSize > maxPoolSize).
     #[error(transparent)]
     Pool(#[from] PoolOptionsError),
@@ -118,6 +122,10 @@ pub struct ClusterSettings {
     /// The options of every server's connection pool: maxPoolSize, minPoolSize,
     /// maxIdleTimeMS, maxConnecting, waitQueueTimeoutMS.
     pub pool: PoolOptions,
+    /// The credential pool connections authenticate with (monitors never do), resolved
+    /// from the connection string when the settings are built so that a bad one fails
+    /// early. Its Debug output hides the password.
+    pub credential: Option<MongoCredential>,
 }
 
 impl ClusterSettings {
@@ -135,6 +143,7 @@ impl ClusterSettings {
             local_threshold: DEFAULT_LOCAL_THRESHOLD,
             read_preference: ReadPreference::primary(),
             pool: PoolOptions::default(),
+            credential: None,
         }
     }
 
@@ -166,6 +175,7 @@ impl ClusterSettings {
         }
         settings.read_preference = ReadPreference::from_connection_string(uri)?;
         settings.pool = PoolOptions::from_connection_string(uri);
+        settings.credential = MongoCredential::from_connection_string(uri)?;
         settings.validate()?;
         Ok(settings)
     }

@@ -24,6 +24,7 @@
 //! `staleness`, `tags`,
 //! [`window`] (latency window, power of two choices), [`rtt`], [`explain`].
 
+pub mod command_argument;
 pub mod criteria;
 pub mod explain;
 mod from_uri;
@@ -36,6 +37,7 @@ mod suitable;
 mod tags;
 pub mod window;
 
+pub use command_argument::{read_preference_argument, read_preference_document};
 pub use criteria::{
     Operation, SelectionCriteria, SelectionSettings, ServerFilter, DEFAULT_HEARTBEAT_FREQUENCY,
     DEFAULT_LOCAL_THRESHOLD,

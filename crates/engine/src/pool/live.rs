@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
+use crate::auth::{authenticated_handshake, MongoCredential, ScramKeyCache};
 use crate::connection::{ConnectOptions, Connection};
 use crate::connection_error::ConnectionError;
 use crate::handshake::{handshake, HandshakeOptions};
@@ -40,13 +41,20 @@ pub trait ConnectionFactory: Send + Sync + 'static {
     fn establish(&self, address: &ServerAddress) -> EstablishFuture;
 }
 
-/// The engine's factory: [`Connection::connect`] then the [`handshake`].
+/// The engine's factory: [`Connection::connect`] then the [`handshake`], which also
+/// authenticates (speculatively, then the rest of the conversation) when a credential is
+/// given.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeFactory {
     /// Connect and socket timeouts.
     pub connect: ConnectOptions,
     /// What the handshake says about the client.
     pub handshake: HandshakeOptions,
+    /// The credential pool connections authenticate with, if any.
+    pub credential: Option<Arc<MongoCredential>>,
+    /// Derived SCRAM keys, shared by every pool of a cluster so that the expensive key
+    /// derivation runs once per salt and iteration count.
+    pub scram_keys: Arc<ScramKeyCache>,
 }
 
 impl ConnectionFactory for HandshakeFactory {
@@ -55,7 +63,21 @@ impl ConnectionFactory for HandshakeFactory {
         let this = self.clone();
         Box::pin(async move {
             let mut connection = Connection::connect(&address, &this.connect).await?;
-            handshake(&mut connection, &this.handshake).await?;
+            match &this.credential {
+                Some(credential) => {
+                    authenticated_handshake(
+                        &mut connection,
+                        &this.handshake,
+                        credential,
+                        &this.scram_keys,
+                    )
+                    .await
+                    .map_err(|error| ConnectionError::Authentication(Box::new(error)))?;
+                }
+                None => {
+                    handshake(&mut connection, &this.handshake).await?;
+                }
+            }
             Ok(connection)
         })
     }

@@ -1,0 +1,256 @@
+//! Running commands on selected servers (mgo's `AcquireSocket` done the SDAM way): select a
+//! server, check a connection out of its pool, send the command with `$readPreference` where
+//! the Server Selection spec requires it, and feed every error back to the SDAM core, so
+//! that e.g. a NotWritablePrimary from a stepped-down primary marks it Unknown and requests
+//! an immediate check.
+
+use std::sync::Arc;
+
+use bson::Document;
+
+use crate::address::ServerAddress;
+use crate::auth::AuthErrorKind;
+use crate::cluster::Cluster;
+use crate::connection_error::ConnectionError;
+use crate::error::ClusterError;
+use crate::monitor::bson_number;
+use crate::pool::{PoolError, PooledConnection};
+use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
+use crate::sdam::{
+    ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, ServerDescription,
+};
+use crate::selection::{read_preference_argument, SelectionCriteria};
+use crate::selection_wait::SelectedServer;
+use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE};
+
+/// A connection checked out of a selected server's pool, for callers that need several
+/// round trips (a cursor, a transaction's statements). It returns to the pool when dropped,
+/// and counts as an operation in progress on its server until then.
+#[derive(Debug)]
+pub struct ServerConnection {
+    cluster: Cluster,
+    selected: SelectedServer,
+    connection: PooledConnection,
+    read_preference: Option<Document>,
+}
+
+impl Cluster {
+    /// Runs `command` on database `database` of a server selected for `criteria`, and
+    /// returns the reply. A reply with `ok: 0` is a [`ClusterError::Command`] carrying the
+    /// server's code, codeName and error labels; every error also goes to the SDAM core.
+    pub async fn run_command(
+        &self,
+        database: &str,
+        command: Document,
+        criteria: &SelectionCriteria,
+    ) -> Result<Document, ClusterError> {
+        let mut connection = self.checkout(criteria).await?;
+        connection.run_command(database, command).await
+    }
+
+    /// Selects a server for `criteria` (waiting up to serverSelectionTimeoutMS) and checks
+    /// a connection out of its pool (establishing and authenticating one if needed).
+    pub async fn checkout(
+        &self,
+        criteria: &SelectionCriteria,
+    ) -> Result<ServerConnection, ClusterError> {
+        let selected = self.select_server(criteria).await?;
+        let pool = selected.pool().ok_or(ClusterError::Closed)?;
+        let connection = match pool.check_out().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                if let PoolError::Establishment {
+                    address,
+                    generation,
+                    source,
+                } = &error
+                {
+                    self.report_application_error(establishment_error(
+                        address,
+                        *generation,
+                        source,
+                    ))
+                    .await;
+                }
+                return Err(ClusterError::Pool(error));
+            }
+        };
+        let topology_type = selected.topology().topology_type;
+        let read_preference =
+            read_preference_argument(topology_type, selected.description().server_type, criteria);
+        Ok(ServerConnection {
+            cluster: self.clone(),
+            selected,
+            connection,
+            read_preference,
+        })
+    }
+}
+
+impl ServerConnection {
+    /// The server this connection is to.
+    pub fn address(&self) -> &ServerAddress {
+        self.selected.address()
+    }
+
+    /// The server's description when it was selected.
+    pub fn description(&self) -> &Arc<ServerDescription> {
+        self.selected.description()
+    }
+
+    /// The pool generation of this connection (what SDAM error handling compares).
+    pub fn generation(&self) -> u32 {
+        self.connection.generation()
+    }
+
+    /// Runs `command` on database `database` (adding `$db`, and `$readPreference` when the
+    /// selection's criteria require it) and returns the reply. A command larger than the
+    /// server's maxBsonObjectSize is refused before it is sent.
+    pub async fn run_command(
+        &mut self,
+        database: &str,
+        mut command: Document,
+    ) -> Result<Document, ClusterError> {
+        if let Some(read_preference) = &self.read_preference {
+            command.insert("$readPreference", read_preference.clone());
+        }
+        self.check_size(&command)?;
+        let address = self.address().clone();
+        let sent = self
+            .connection
+            .send(database, command, MsgFlags::empty())
+            .await;
+        let received = match sent {
+            Ok(_) => self.connection.receive().await,
+            Err(error) => Err(error),
+        };
+        let reply = match received {
+            Ok(reply) => reply.body,
+            Err(source) => {
+                self.connection.mark_broken();
+                let kind = match source {
+                    ConnectionError::Timeout { .. } => ApplicationErrorKind::Timeout,
+                    _ => ApplicationErrorKind::Network,
+                };
+                self.report(kind, false).await;
+                return Err(ClusterError::Connection { address, source });
+            }
+        };
+        let Some(error) = CommandError::from_reply(&reply) else {
+            return Ok(reply);
+        };
+        let labels = error_labels(&reply);
+        let overloaded = labels.iter().any(|label| label == SYSTEM_OVERLOADED_LABEL);
+        let failed = !matches!(reply.get("ok").and_then(bson_number), Some(ok) if ok == 1.0);
+        let code_name = reply.get_str("codeName").ok().map(str::to_string);
+        self.report(ApplicationErrorKind::Command(error.clone()), overloaded)
+            .await;
+        if !failed {
+            // A write concern error rides on `ok: 1`: SDAM has seen it; the reply is the
+            // caller's to read.
+            return Ok(reply);
+        }
+        Err(ClusterError::Command {
+            address,
+            code: error.code,
+            code_name,
+            message: error.message,
+            labels,
+        })
+    }
+
+    /// Refuses a command the server would refuse for its size (maxBsonObjectSize; the
+    /// default 16 MiB when the server did not say).
+    fn check_size(&self, command: &Document) -> Result<(), ClusterError> {
+        let max = self
+            .description()
+            .max_bson_object_size
+            .unwrap_or(i64::from(MAX_BSON_OBJECT_SIZE));
+        let size = command.to_vec().map(|bytes| bytes.len()).unwrap_or(0);
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        if size > max {
+            return Err(ClusterError::CommandTooLarge { size, max });
+        }
+        Ok(())
+    }
+
+    async fn report(&self, kind: ApplicationErrorKind, system_overloaded: bool) {
+        let error = ApplicationError {
+            address: self.address().clone(),
+            generation: self.connection.generation(),
+            service_id: None,
+            phase: ErrorPhase::AfterHandshake,
+            kind,
+            system_overloaded,
+        };
+        self.cluster.report_application_error(error).await;
+    }
+}
+
+/// The SDAM error for a connection that could not be established for a check-out:
+/// authentication failures in the Authentication phase, the rest before the handshake
+/// completed.
+fn establishment_error(
+    address: &ServerAddress,
+    generation: u32,
+    source: &ConnectionError,
+) -> ApplicationError {
+    let (phase, kind) = match source {
+        ConnectionError::Authentication(error) => {
+            let kind = match (error.connection_error(), &*error.kind) {
+                (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
+                (Some(_), _) => ApplicationErrorKind::Network,
+                (None, AuthErrorKind::Server { code, message, .. }) => {
+                    ApplicationErrorKind::Command(CommandError {
+                        code: *code,
+                        message: message.clone(),
+                        topology_version: None,
+                    })
+                }
+                (None, _) => ApplicationErrorKind::Command(CommandError {
+                    code: None,
+                    message: error.to_string(),
+                    topology_version: None,
+                }),
+            };
+            (ErrorPhase::Authentication, kind)
+        }
+        ConnectionError::Timeout { .. } => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Timeout,
+        ),
+        ConnectionError::Command { code, message, .. } => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Command(CommandError {
+                code: *code,
+                message: message.clone(),
+                topology_version: None,
+            }),
+        ),
+        _ => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Network,
+        ),
+    };
+    ApplicationError {
+        address: address.clone(),
+        generation,
+        service_id: None,
+        phase,
+        kind,
+        system_overloaded: false,
+    }
+}
+
+/// The reply's `errorLabels` (strings only).
+fn error_labels(reply: &Document) -> Vec<String> {
+    reply
+        .get_array("errorLabels")
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|label| label.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
