@@ -19,6 +19,7 @@ use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerType, Topology, TopologyType};
 use crate::selection::RttTracker;
+use crate::settings::WARM_UP_LIMIT;
 use crate::time::MonotonicTime;
 
 /// Requests from cluster handles.
@@ -35,6 +36,18 @@ struct ServerSlot {
     monitor: MonitorHandle,
     rtt: RttTracker,
     runtime: Arc<ServerRuntime>,
+    /// The warm-up task, aborted with the slot (held only to be dropped with it).
+    _warm_up: Option<AbortOnDrop>,
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the cluster task needs to give every server its connection pool.
@@ -58,6 +71,8 @@ pub(crate) struct ClusterTask {
     snapshots: Publisher,
     events: EventEmitter,
     pools: PoolContext,
+    /// How many servers got a warm-up connection so far (bounded by WARM_UP_LIMIT).
+    warm_ups: usize,
     cmap_events: mpsc::UnboundedReceiver<CmapEvent>,
     /// The last complete member list (mgo's "dynamic seeds"): the last primary's hosts,
     /// passives and arbiters, or every mongos of a sharded topology when all were known.
@@ -107,6 +122,7 @@ impl ClusterTask {
                 events: cmap_sender,
             },
             cmap_events,
+            warm_ups: 0,
             last_complete_members: Vec::new(),
             reseed_at: None,
             last_reseed: None,
@@ -155,7 +171,9 @@ impl ClusterTask {
                             min_round_trip_time: Some(slot.rtt.minimum()),
                             now,
                         };
-                        self.topology.apply_hello(&address, &reply, timing)
+                        let changes = self.topology.apply_hello(&address, &reply, timing);
+                        self.discard_warm_unless_data_bearing(&address, &changes);
+                        changes
                     }
                     CheckOutcome::Failed(error) => {
                         slot.rtt.reset();
@@ -192,6 +210,17 @@ impl ClusterTask {
                 // The caller may have stopped waiting; nothing to do then.
                 let _ = applied.send(());
             }
+        }
+    }
+
+    /// A server known not to bear data (an arbiter, a hidden member, ...) gets no pool
+    /// connection: its warm-up connection, if any, is dropped.
+    fn discard_warm_unless_data_bearing(&self, address: &ServerAddress, changes: &Changes) {
+        let known_idle = changes.description.server(address).is_some_and(|server| {
+            server.server_type != ServerType::Unknown && !server.is_data_bearing()
+        });
+        if let (true, Some(slot)) = (known_idle, self.servers.get(address)) {
+            slot.runtime.discard_warm();
         }
     }
 
@@ -247,12 +276,14 @@ impl ClusterTask {
                 } => {
                     if let Some(slot) = self.servers.get(address) {
                         slot.runtime.pool.clear(*interrupt_in_use_connections);
+                        slot.runtime.discard_warm();
                     }
                     tracing::debug!(%address, new_generation, "pool cleared");
                 }
                 Action::MarkPoolReady(address) => {
                     if let Some(slot) = self.servers.get(address) {
                         slot.runtime.pool.ready();
+                        slot.runtime.offer_warm(None);
                     }
                 }
                 Action::Publish(_) => {}
@@ -381,15 +412,26 @@ impl ClusterTask {
                 return;
             }
         };
+        let runtime = Arc::new(ServerRuntime {
+            in_flight: AtomicU64::new(0),
+            pool,
+            warm: std::sync::Mutex::new(None),
+        });
+        let warm_up = (settings.warm_up && self.warm_ups < WARM_UP_LIMIT).then(|| {
+            self.warm_ups += 1;
+            AbortOnDrop(tokio::spawn(warm_up(
+                address.clone(),
+                self.pools.factory.clone(),
+                Arc::downgrade(&runtime),
+            )))
+        });
         self.servers.insert(
             address,
             ServerSlot {
                 monitor,
                 rtt: RttTracker::new(),
-                runtime: Arc::new(ServerRuntime {
-                    in_flight: AtomicU64::new(0),
-                    pool,
-                }),
+                runtime,
+                _warm_up: warm_up,
             },
         );
     }
@@ -415,5 +457,23 @@ async fn sleep_until_some(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The warm-up of one server (see [`crate::ClusterSettings::warm_up`]): establish a pool
+/// connection while the monitor runs its first check, then offer it to the pool, which takes
+/// it once ready. Failures are the monitor's to report; the warm-up just gives up.
+async fn warm_up(
+    address: ServerAddress,
+    factory: Arc<dyn ConnectionFactory>,
+    runtime: std::sync::Weak<ServerRuntime>,
+) {
+    match factory.establish(&address).await {
+        Ok(connection) => {
+            if let Some(runtime) = runtime.upgrade() {
+                runtime.offer_warm(Some(connection));
+            }
+        }
+        Err(error) => tracing::debug!(%address, %error, "warm-up connection failed"),
     }
 }

@@ -21,7 +21,7 @@ use crate::sdam::{
 };
 use crate::selection::{read_preference_argument, SelectionCriteria};
 use crate::selection_wait::SelectedServer;
-use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE};
+use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
 
 /// A connection checked out of a selected server's pool, for callers that need several
 /// round trips (a cursor, a transaction's statements). It returns to the pool when dropped,
@@ -116,13 +116,21 @@ impl ServerConnection {
         }
         self.check_size(&command)?;
         let address = self.address().clone();
-        let sent = self
-            .connection
-            .send(database, command, MsgFlags::empty())
-            .await;
-        let received = match sent {
-            Ok(_) => self.connection.receive().await,
-            Err(error) => Err(error),
+        let mut interruption = self.connection.interruption();
+        let connection = &mut self.connection;
+        let exchange = async {
+            connection
+                .send(database, command, MsgFlags::empty())
+                .await?;
+            connection.receive().await
+        };
+        // A clear with interruptInUseConnections (after a monitor's timeout) abandons the
+        // operation at once rather than waiting out the socket timeout.
+        let received = tokio::select! {
+            received = exchange => received,
+            () = interrupted(&mut interruption) => Err(ConnectionError::Network {
+                cause: "interrupted: the server's pool was cleared".to_owned(),
+            }),
         };
         let reply = match received {
             Ok(reply) => reply.body,
@@ -159,17 +167,32 @@ impl ServerConnection {
         })
     }
 
-    /// Refuses a command the server would refuse for its size (maxBsonObjectSize; the
-    /// default 16 MiB when the server did not say).
+    /// Refuses a command the server would refuse for its size: more than maxBsonObjectSize,
+    /// or a message (the command plus OP_MSG framing) over maxMessageSizeBytes; the
+    /// defaults (16 MiB, 48 MB) when the server did not say.
     fn check_size(&self, command: &Document) -> Result<(), ClusterError> {
-        let max = self
-            .description()
+        let server = self.description();
+        let max_document = server
             .max_bson_object_size
             .unwrap_or(i64::from(MAX_BSON_OBJECT_SIZE));
+        let max_message = server
+            .max_message_size_bytes
+            .unwrap_or(i64::from(MAX_MESSAGE_SIZE_BYTES));
         let size = command.to_vec().map(|bytes| bytes.len()).unwrap_or(0);
         let size = i64::try_from(size).unwrap_or(i64::MAX);
-        if size > max {
-            return Err(ClusterError::CommandTooLarge { size, max });
+        // Header (16), flag bits (4) and the section kind (1).
+        let message = size.saturating_add(21);
+        if size > max_document {
+            return Err(ClusterError::CommandTooLarge {
+                size,
+                max: max_document,
+            });
+        }
+        if message > max_message {
+            return Err(ClusterError::CommandTooLarge {
+                size: message,
+                max: max_message,
+            });
         }
         Ok(())
     }
@@ -253,4 +276,11 @@ fn error_labels(reply: &Document) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Completes when `interruption` turns `true`; never if its pool is gone.
+async fn interrupted(interruption: &mut tokio::sync::watch::Receiver<bool>) {
+    if interruption.wait_for(|flag| *flag).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

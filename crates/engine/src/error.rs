@@ -67,8 +67,9 @@ pub enum ClusterError {
     /// in the wait queue, or the new connection could not be established or authenticated).
     #[error(transparent)]
     Pool(#[from] PoolError),
-    /// The command is larger than the server's maxBsonObjectSize.
-    #[error("the command is {size} bytes, more than the server's maxBsonObjectSize {max}")]
+    /// The command is larger than the server's maxBsonObjectSize, or its message larger
+    /// than maxMessageSizeBytes.
+    #[error("the command is {size} bytes, more than the server allows ({max})")]
     CommandTooLarge {
         /// The command's size.
         size: i64,

@@ -10,7 +10,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::address::ServerAddress;
-use crate::pool::Pool;
+use crate::connection::Connection;
+use crate::pool::{Pool, PoolState};
 use crate::sdam::TopologyDescription;
 
 /// What the engine keeps for each server beside its description: the operations in
@@ -21,6 +22,40 @@ pub(crate) struct ServerRuntime {
     pub(crate) in_flight: AtomicU64,
     /// The server's connection pool.
     pub(crate) pool: Pool,
+    /// A warm-up connection waiting for the pool to become ready (see
+    /// [`crate::ClusterSettings::warm_up`]).
+    pub(crate) warm: std::sync::Mutex<Option<Connection>>,
+}
+
+impl ServerRuntime {
+    /// Hands a waiting warm-up connection to the pool, if it is ready; called when the pool
+    /// is marked ready, and by the warm-up task when its connection is established.
+    pub(crate) fn offer_warm(&self, arrived: Option<Connection>) {
+        let mut slot = self
+            .warm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(connection) = arrived {
+            *slot = Some(connection);
+        }
+        if self.pool.state() != PoolState::Ready {
+            return;
+        }
+        if let Some(connection) = slot.take() {
+            // A full pool gives it back: dropping it closes it.
+            let _ = self.pool.adopt(connection);
+        }
+    }
+
+    /// Drops a waiting warm-up connection (the server is not data-bearing, or its pool was
+    /// cleared).
+    pub(crate) fn discard_warm(&self) {
+        let mut slot = self
+            .warm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slot.take();
+    }
 }
 
 /// What the cluster publishes to every handle: the description, and each server's runtime.

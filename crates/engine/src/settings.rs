@@ -126,7 +126,19 @@ pub struct ClusterSettings {
     /// from the connection string when the settings are built so that a bad one fails
     /// early. Its Debug output hides the password.
     pub credential: Option<MongoCredential>,
+    /// Warm-up (on by default): open each server's first pool connection — connect,
+    /// handshake, speculative authentication — concurrently with its monitor's first check,
+    /// so that the first operation on a server does not pay for them after selection (from a
+    /// secondary seed, a first command then costs 3 round trips instead of 4). The pool
+    /// adopts the connection once the server is known to be data-bearing; it is dropped for
+    /// arbiters and other non-data-bearing members, when the pool is cleared, and when the
+    /// server is removed. Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a
+    /// deployment of many mongos does not open a connection to each of them.
+    pub warm_up: bool,
 }
+
+/// How many servers of one cluster get a warm-up connection at most.
+pub const WARM_UP_LIMIT: usize = 50;
 
 impl ClusterSettings {
     /// Settings for `seeds` with every option at its default.
@@ -144,6 +156,7 @@ impl ClusterSettings {
             read_preference: ReadPreference::primary(),
             pool: PoolOptions::default(),
             credential: None,
+            warm_up: true,
         }
     }
 

@@ -251,6 +251,22 @@ impl Pool {
         self.shared.input(|inner, now| inner.machine.ready(now));
     }
 
+    /// Offers the pool a connection established outside it (see [`PoolMachine::adopt`]):
+    /// taken when the pool is ready and has room, else given back (`Some`) for the caller to
+    /// drop.
+    #[must_use = "a connection the pool refused is given back"]
+    pub fn adopt(&self, connection: Connection) -> Option<Connection> {
+        let mut offered = Some(connection);
+        self.shared.input(|inner, now| {
+            if let Some(id) = inner.machine.adopt(now) {
+                if let Some(connection) = offered.take() {
+                    inner.idle.insert(id, connection);
+                }
+            }
+        });
+        offered
+    }
+
     /// CMAP `close`: closes the available connections; later check-outs fail.
     pub fn close(&self) {
         self.shared.input(|inner, now| inner.machine.close(now));
@@ -494,6 +510,12 @@ impl PooledConnection {
     /// Whether a clear with interruptInUseConnections interrupted this connection.
     pub fn is_interrupted(&self) -> bool {
         *self.interrupted.borrow()
+    }
+
+    /// A watch that turns `true` when a clear with interruptInUseConnections interrupts
+    /// this connection, for `select!`ing against an operation that borrows the connection.
+    pub fn interruption(&self) -> watch::Receiver<bool> {
+        self.interrupted.clone()
     }
 
     /// Completes when a clear with interruptInUseConnections interrupts this connection;

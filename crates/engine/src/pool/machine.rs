@@ -370,6 +370,30 @@ impl PoolMachine {
         Ok(())
     }
 
+    /// Adopts a connection established outside the pool — the engine's warm-up opens a
+    /// server's first connection while its pool is still paused, so that the handshake is
+    /// done by the time the server is first selected. If the pool is ready and has room, the
+    /// connection is counted as created and ready now (ConnectionCreated, ConnectionReady)
+    /// and made available to the wait queue; otherwise `None`, and the caller closes it. A
+    /// paused pool never creates connections itself, as CMAP requires.
+    pub fn adopt(&mut self, now: MonotonicTime) -> Option<ConnectionId> {
+        let room = self
+            .options
+            .has_room_for_another(self.total_connection_count());
+        if self.state != PoolState::Ready || !room {
+            return None;
+        }
+        self.create(None, now);
+        // `create` queued an Establish action for the caller to carry out: this connection
+        // is already established, so take that action back and settle it at once.
+        let connection = ConnectionId(self.last_connection_id);
+        self.actions.retain(|action| {
+            !matches!(action, PoolAction::Establish { connection: c, .. } if *c == connection)
+        });
+        self.connection_established(connection, now).ok()?;
+        Some(connection)
+    }
+
     /// A connection from [`PoolAction::Establish`] could not be established: it is closed
     /// (reason `error`) and the check-out it was for fails. The SDAM rules decide whether the
     /// pool is cleared; a caller that clears it should do so before reporting the failure,
