@@ -222,3 +222,38 @@ async fn pool_connections_authenticate_and_a_wrong_password_is_a_clear_error() {
     bad.close().await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_background_pool_connection_that_cannot_authenticate_reaches_sdam() {
+    // No command runs: only minPoolSize's background connection meets the wrong password.
+    let spec = DeploymentSpec::replica_set("rs0", 1, 0, 0)
+        .with_user(SimUser::parse("alice:s3cret-pw").unwrap());
+    let sim = start(spec).await;
+    let seed = address(&sim, 0);
+    let mut settings = mongo_topology::ClusterSettings::parse(&format!(
+        "mongodb://alice:wrong-pw@{seed}/?replicaSet=rs0&minPoolSize=1&heartbeatFrequencyMS=500"
+    ))
+    .unwrap();
+    settings.warm_up = false;
+    let (cluster, mut events) = mongo_topology::Cluster::with_events(settings).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut failed_with = None;
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let mongo_topology::EventKind::Sdam(
+            mongo_topology::sdam::SdamEvent::ServerDescriptionChanged { previous, new, .. },
+        ) = event.kind
+        {
+            if previous.server_type == ServerType::RsPrimary
+                && new.server_type == ServerType::Unknown
+            {
+                failed_with = new.error.clone();
+                break;
+            }
+        }
+    }
+    let error = failed_with.expect("the primary is marked Unknown by the failed authentication");
+    assert_eq!(error.code, Some(18), "{error}");
+    assert!(!error.message.contains("wrong-pw"), "{error}");
+    cluster.close().await;
+    sim.shutdown().await;
+}

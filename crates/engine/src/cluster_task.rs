@@ -11,10 +11,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
+use crate::commands::establishment_error;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
-use crate::pool::{CmapEvent, ConnectionFactory, Pool};
+use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
 use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerType, Topology, TopologyType};
@@ -56,6 +57,9 @@ pub(crate) struct PoolContext {
     pub(crate) factory: Arc<dyn ConnectionFactory>,
     /// Where every pool sends its CMAP events (forwarded to subscribers).
     pub(crate) events: mpsc::UnboundedSender<CmapEvent>,
+    /// Where pools (and warm-ups) report connections that failed with no caller to report
+    /// them.
+    pub(crate) failures: mpsc::UnboundedSender<BackgroundFailure>,
 }
 
 pub(crate) struct ClusterTask {
@@ -71,6 +75,7 @@ pub(crate) struct ClusterTask {
     snapshots: Publisher,
     events: EventEmitter,
     pools: PoolContext,
+    background_failures: mpsc::UnboundedReceiver<BackgroundFailure>,
     /// How many servers got a warm-up connection so far (bounded by WARM_UP_LIMIT).
     warm_ups: usize,
     cmap_events: mpsc::UnboundedReceiver<CmapEvent>,
@@ -100,6 +105,7 @@ impl ClusterTask {
         factory: Arc<dyn ConnectionFactory>,
     ) -> (ClusterTask, Subscription) {
         let (cmap_sender, cmap_events) = mpsc::unbounded_channel();
+        let (failure_sender, background_failures) = mpsc::unbounded_channel();
         let initial = Snapshot {
             description: opening.description.clone(),
             servers: Arc::default(),
@@ -120,7 +126,9 @@ impl ClusterTask {
             pools: PoolContext {
                 factory,
                 events: cmap_sender,
+                failures: failure_sender,
             },
+            background_failures,
             cmap_events,
             warm_ups: 0,
             last_complete_members: Vec::new(),
@@ -140,6 +148,7 @@ impl ClusterTask {
                 Some(request) = self.requests.recv() => self.on_request(request),
                 Some(report) = self.reports.recv() => self.on_report(report),
                 Some(event) = self.cmap_events.recv() => self.events.emit(EventKind::Cmap(event)),
+                Some(failure) = self.background_failures.recv() => self.on_background_failure(failure),
                 () = sleep_until_some(reseed_at) => self.reseed(),
             }
         }
@@ -211,6 +220,15 @@ impl ClusterTask {
                 let _ = applied.send(());
             }
         }
+    }
+
+    /// A pool connection nobody waited for failed (minPoolSize, warm-up): SDAM's error
+    /// handling applies as for a check-out's.
+    fn on_background_failure(&mut self, failure: BackgroundFailure) {
+        let error = establishment_error(&failure.address, failure.generation, &failure.error);
+        let now = self.now();
+        let changes = self.topology.apply_application_error(&error, now);
+        self.carry_out(changes, false);
     }
 
     /// A server known not to bear data (an arbiter, a hidden member, ...) gets no pool
@@ -400,11 +418,12 @@ impl ClusterTask {
         let settings = &self.monitor_shared.settings;
         // The options were validated with the settings, so this cannot fail; an error is
         // still reported rather than unwrapped.
-        let pool = match Pool::new(
+        let pool = match Pool::with_failure_reports(
             address.clone(),
             settings.pool.clone(),
             self.pools.factory.clone(),
             Some(self.pools.events.clone()),
+            Some(self.pools.failures.clone()),
         ) {
             Ok(pool) => pool,
             Err(error) => {
@@ -423,6 +442,7 @@ impl ClusterTask {
                 address.clone(),
                 self.pools.factory.clone(),
                 Arc::downgrade(&runtime),
+                self.pools.failures.clone(),
             )))
         });
         self.servers.insert(
@@ -467,13 +487,26 @@ async fn warm_up(
     address: ServerAddress,
     factory: Arc<dyn ConnectionFactory>,
     runtime: std::sync::Weak<ServerRuntime>,
+    failures: mpsc::UnboundedSender<BackgroundFailure>,
 ) {
+    let Some(generation) = runtime.upgrade().map(|runtime| runtime.pool.generation()) else {
+        return;
+    };
     match factory.establish(&address).await {
         Ok(connection) => {
             if let Some(runtime) = runtime.upgrade() {
                 runtime.offer_warm(Some(connection));
             }
         }
-        Err(error) => tracing::debug!(%address, %error, "warm-up connection failed"),
+        Err(error) => {
+            tracing::debug!(%address, %error, "warm-up connection failed");
+            // E.g. an authentication failure: SDAM marks the server Unknown and clears its
+            // pool, as for any pool connection (a network error here changes nothing).
+            let _ = failures.send(BackgroundFailure {
+                address,
+                generation,
+                error,
+            });
+        }
     }
 }

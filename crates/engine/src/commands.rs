@@ -213,7 +213,7 @@ impl ServerConnection {
 /// The SDAM error for a connection that could not be established for a check-out:
 /// authentication failures in the Authentication phase, the rest before the handshake
 /// completed.
-fn establishment_error(
+pub(crate) fn establishment_error(
     address: &ServerAddress,
     generation: u32,
     source: &ConnectionError,

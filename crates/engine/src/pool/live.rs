@@ -83,6 +83,17 @@ impl ConnectionFactory for HandshakeFactory {
     }
 }
 
+/// A connection the pool opened on its own (for minPoolSize) that could not be established.
+#[derive(Debug, Clone)]
+pub struct BackgroundFailure {
+    /// The pool's server.
+    pub address: ServerAddress,
+    /// The pool generation the connection belonged to.
+    pub generation: u32,
+    /// What went wrong.
+    pub error: ConnectionError,
+}
+
 /// Why [`Pool::check_out`] failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -131,6 +142,7 @@ struct Shared {
     origin: Instant,
     factory: Arc<dyn ConnectionFactory>,
     events: Option<mpsc::UnboundedSender<CmapEvent>>,
+    failures: Option<mpsc::UnboundedSender<BackgroundFailure>>,
     wake_background: Arc<Notify>,
     inner: Mutex<Inner>,
 }
@@ -165,6 +177,19 @@ impl Pool {
         factory: Arc<dyn ConnectionFactory>,
         events: Option<mpsc::UnboundedSender<CmapEvent>>,
     ) -> Result<Pool, PoolOptionsError> {
+        Pool::with_failure_reports(address, options, factory, events, None)
+    }
+
+    /// [`Pool::new`], reporting to `failures` each connection the pool opened on its own
+    /// (for minPoolSize) that could not be established, so that SDAM's error handling sees
+    /// it as it sees a check-out's (which the check-out's caller reports).
+    pub fn with_failure_reports(
+        address: ServerAddress,
+        options: PoolOptions,
+        factory: Arc<dyn ConnectionFactory>,
+        events: Option<mpsc::UnboundedSender<CmapEvent>>,
+        failures: Option<mpsc::UnboundedSender<BackgroundFailure>>,
+    ) -> Result<Pool, PoolOptionsError> {
         let machine = PoolMachine::new(address.clone(), options)?;
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
@@ -172,6 +197,7 @@ impl Pool {
             origin: Instant::now(),
             factory,
             events,
+            failures,
             wake_background: Arc::new(Notify::new()),
             inner: Mutex::new(Inner {
                 machine,
@@ -409,6 +435,14 @@ impl Shared {
                     }
                 }
             }
+        }
+        // An establishment failure no check-out was waiting for: a background connection.
+        if let (Some((generation, error)), Some(failures)) = (cause, &self.failures) {
+            let _ = failures.send(BackgroundFailure {
+                address: self.address.clone(),
+                generation,
+                error,
+            });
         }
         deliveries
     }

@@ -19,7 +19,8 @@ pub use events::{
     CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId,
 };
 pub use live::{
-    ConnectionFactory, EstablishFuture, HandshakeFactory, Pool, PoolError, PooledConnection,
+    BackgroundFailure, ConnectionFactory, EstablishFuture, HandshakeFactory, Pool, PoolError,
+    PooledConnection,
 };
 pub use machine::{CheckOutError, PoolAction, PoolMachine, PoolState, UnknownConnection, WaiterId};
 pub use options::{PoolOptions, PoolOptionsError, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE};
