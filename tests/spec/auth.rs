@@ -17,7 +17,7 @@ use mongo_topology::auth::MongoCredential;
 use mongo_topology::options::ConnectionString;
 use serde_json::Value;
 
-use crate::harness::{Case, Outcome};
+use crate::harness::{run_described_tests, Case, Outcome};
 
 /// Cases not run, by description, with the reason.
 const SKIPPED: &[(&str, &str)] = &[(
@@ -28,26 +28,12 @@ const SKIPPED: &[(&str, &str)] = &[(
 )];
 
 pub fn run_file(_path: &Path, json: &Value) -> Vec<Case> {
-    let Some(tests) = json.get("tests").and_then(Value::as_array) else {
-        return vec![Case::from_result(
-            "(file)",
-            Err("no \"tests\" array".to_string()),
-        )];
-    };
-    tests
-        .iter()
-        .enumerate()
-        .map(|(i, test)| {
-            let name = test
-                .get("description")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("test {i}"), str::to_string);
-            match SKIPPED.iter().find(|(skipped, _)| *skipped == name) {
-                Some((_, reason)) => Case::new(name, Outcome::Skipped((*reason).to_owned())),
-                None => Case::from_result(name, run_case(test)),
-            }
-        })
-        .collect()
+    run_described_tests(json, |name, test| {
+        match SKIPPED.iter().find(|(skipped, _)| *skipped == name) {
+            Some((_, reason)) => Case::new(name, Outcome::Skipped((*reason).to_owned())),
+            None => Case::from_result(name, run_case(test)),
+        }
+    })
 }
 
 fn run_case(test: &Value) -> Result<(), String> {

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 /// The result of one spec case.
-// `Skipped` is there for the day a case cannot apply; today no runner needs it.
-#[allow(dead_code)]
 pub enum Outcome {
     /// The case passed.
     Passed,
@@ -169,4 +169,27 @@ pub fn run_all(suites: Vec<Suite>) -> i32 {
     } else {
         0
     }
+}
+
+/// The cases of a file whose cases form a `"tests"` array, each named by its
+/// `"description"` (or its position): `run` decides each one's outcome. A file without the
+/// array is one failed case.
+pub fn run_described_tests(json: &Value, mut run: impl FnMut(String, &Value) -> Case) -> Vec<Case> {
+    let Some(tests) = json.get("tests").and_then(Value::as_array) else {
+        return vec![Case::from_result(
+            "(file)",
+            Err("no \"tests\" array".to_string()),
+        )];
+    };
+    tests
+        .iter()
+        .enumerate()
+        .map(|(i, test)| {
+            let name = test
+                .get("description")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("test {i}"), str::to_string);
+            run(name, test)
+        })
+        .collect()
 }

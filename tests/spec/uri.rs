@@ -12,7 +12,7 @@ use mongo_topology::options::{ConnectionString, OptionValue};
 use mongo_topology::ServerAddress;
 use serde_json::Value;
 
-use crate::harness::Case;
+use crate::harness::{run_described_tests, Case};
 
 pub fn run_connection_string_file(path: &Path, json: &Value) -> Vec<Case> {
     run_file(path, json)
@@ -23,23 +23,7 @@ pub fn run_uri_options_file(path: &Path, json: &Value) -> Vec<Case> {
 }
 
 fn run_file(_path: &Path, json: &Value) -> Vec<Case> {
-    let Some(tests) = json.get("tests").and_then(Value::as_array) else {
-        return vec![Case::from_result(
-            "(file)",
-            Err("no \"tests\" array".to_string()),
-        )];
-    };
-    tests
-        .iter()
-        .enumerate()
-        .map(|(i, test)| {
-            let name = test
-                .get("description")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("test {i}"), str::to_string);
-            Case::from_result(name, run_case(test))
-        })
-        .collect()
+    run_described_tests(json, |name, test| Case::from_result(name, run_case(test)))
 }
 
 fn run_case(test: &Value) -> Result<(), String> {
