@@ -1,6 +1,8 @@
 //! Helpers for the live engine's tests against the simulator.
 #![allow(dead_code)]
 
+pub mod fake_server;
+
 use std::time::Duration;
 
 use mongo_topology::sdam::{ServerType, TopologyDescription};
