@@ -1,18 +1,28 @@
-//! The live engine's performance against the targets of issue 7, on the simulator:
-//! discovery, failover (streaming and polling), 1,000 (and 10,000) servers, selection.
+//! The live engine's performance against the targets of issues 7 and 8, on the simulator:
+//! discovery, failover (streaming and polling), 1,000 (and 10,000) servers, selection; and
+//! commands: an insert reaching the new primary after a failover, the first ping from a
+//! cold start, commands per second through one pool.
 //!
 //! `cargo bench --bench engine -- [--quick] [SCENARIO...]` prints the machine, then per
 //! scenario the median, min and max over the repetitions and the median's ratio to its
 //! target, as a Markdown table. Scenarios: `discovery`, `failover-streaming`,
-//! `failover-polling`, `scale`, `selection` (default: all). Under `cargo test --benches`
-//! (no `--bench` argument) only the quick `discovery` runs, as a smoke test.
+//! `failover-polling`, `scale`, `selection`, `failover-insert`, `first-ping`,
+//! `command-throughput`, or `commands` for the last three (default: all). Under
+//! `cargo test --benches` (no `--bench` argument) only the quick `discovery` runs, as a
+//! smoke test.
 
 #![forbid(unsafe_code)]
 
+#[path = "engine/command_throughput.rs"]
+mod command_throughput;
 #[path = "engine/discovery.rs"]
 mod discovery;
 #[path = "engine/failover.rs"]
 mod failover;
+#[path = "engine/failover_insert.rs"]
+mod failover_insert;
+#[path = "engine/first_ping.rs"]
+mod first_ping;
 #[path = "engine/report.rs"]
 mod report;
 #[path = "engine/scale.rs"]
@@ -27,13 +37,19 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios, in the order of the table.
-const SCENARIOS: [&str; 5] = [
+const SCENARIOS: [&str; 8] = [
     "discovery",
     "failover-streaming",
     "failover-polling",
     "scale",
     "selection",
+    "failover-insert",
+    "first-ping",
+    "command-throughput",
 ];
+
+/// The scenarios of the command path (issue 8), also named together as `commands`.
+const COMMAND_SCENARIOS: [&str; 3] = ["failover-insert", "first-ping", "command-throughput"];
 
 /// Parsed command line.
 pub struct Options {
@@ -55,17 +71,23 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--bench" => options.benchmarking = true,
             "--quick" => options.quick = true,
             flag if flag.starts_with('-') => eprintln!("ignoring the option {flag}"),
+            "commands" => options.scenarios.extend(COMMAND_SCENARIOS),
             name => match SCENARIOS.iter().find(|known| **known == name) {
                 Some(known) => options.scenarios.push(known),
                 None => {
                     return Err(format!(
-                        "unknown scenario {name:?}; the scenarios are {}",
+                        "unknown scenario {name:?}; the scenarios are {} (or commands)",
                         SCENARIOS.join(", ")
                     ))
                 }
             },
         }
     }
+    // Each scenario once (`commands` may overlap scenarios also named alone).
+    options
+        .scenarios
+        .sort_by_key(|name| SCENARIOS.iter().position(|known| known == name));
+    options.scenarios.dedup();
     if !options.benchmarking {
         // `cargo test --benches`: a quick smoke run of the cheapest scenario.
         options.quick = true;
@@ -98,6 +120,9 @@ fn main() -> ExitCode {
             "failover-streaming" => vec![failover::streaming(&options)],
             "failover-polling" => vec![failover::polling(&options)],
             "scale" => scale::run(&options),
+            "failover-insert" => failover_insert::run(&options),
+            "first-ping" => first_ping::run(&options),
+            "command-throughput" => command_throughput::run(&options),
             _ => selection::run(&options),
         };
         results.push((name, rows));

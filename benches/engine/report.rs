@@ -8,6 +8,8 @@ use std::time::Duration;
 pub enum Unit {
     /// Durations, shown in milliseconds.
     Millis,
+    /// Durations, shown in microseconds.
+    Micros,
     /// Mebibytes.
     MiB,
     /// Percent of one core.
@@ -22,6 +24,7 @@ impl Unit {
     fn format(self, value: f64) -> String {
         match self {
             Unit::Millis => format!("{value:.3} ms"),
+            Unit::Micros => format!("{value:.1} µs"),
             Unit::MiB => format!("{value:.1} MiB"),
             Unit::PercentOfCore => format!("{value:.3} %"),
             Unit::PerSecond => format!("{value:.0} /s"),

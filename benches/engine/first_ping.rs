@@ -1,0 +1,158 @@
+//! `first-ping`: from `Cluster::new`, seeded with one secondary of a 3- or 7-member set with
+//! 5 ms of simulated latency on every reply, until `run_command("admin", {ping: 1}, write)`
+//! returns.
+//!
+//! Without warm-up the first command waits for four replies in sequence: the seed's hello,
+//! the primary's hello, the handshake of the primary's first pool connection, the ping —
+//! 4 x 5 ms. The issue's warm-up (opening each server's first pool connection alongside
+//! its first check) would take the handshake off the path: 3 x 5 ms. `ClusterSettings` has
+//! no warm-up setting yet, so only "without warm-up" is measured.
+
+use std::time::{Duration, Instant};
+
+use bson::doc;
+use mongo_topology::selection::SelectionCriteria;
+use mongo_topology::{Cluster, ClusterSettings, ConnectOptions, Connection};
+use mongo_topology_sim::{DeploymentSpec, MemberRef};
+
+use crate::report::{Row, Unit};
+use crate::support::{connect, member, runtime, start_sim, stop_sim, uri, PATIENCE};
+use crate::Options;
+
+/// The simulated latency of every reply.
+const LATENCY: Duration = Duration::from_millis(5);
+/// The issue's figure without warm-up, in milliseconds ("about 20 ms").
+const TARGET_WITHOUT_WARM_UP_MS: f64 = 20.0;
+
+pub fn run(options: &Options) -> Vec<Row> {
+    let repetitions = if options.quick { 5 } else { 20 };
+    let mut rows: Vec<Row> = [3, 7]
+        .into_iter()
+        .map(|members| {
+            let measure = format!(
+                "{members} members, 5 ms latency, secondary seed, without warm-up: \
+                 Cluster::new → ping returned"
+            );
+            let mut row = Row::new("first-ping", &measure, Unit::Millis)
+                .target(TARGET_WITHOUT_WARM_UP_MS)
+                .note(
+                    "four replies in sequence (seed hello, primary hello, pool connection \
+                     handshake, ping) at 5 ms each; the issue's figure (\"about 20 ms\") is \
+                     4 x 5 ms, compare the row of four round trips on an open connection. \
+                     No warm-up setting exists in ClusterSettings yet (the issue's figure \
+                     with it: about 15 ms). ENGINE_BENCH_TIMELINE=1 prints the events of \
+                     one more cold start",
+                );
+            for elapsed in measure_first_ping(members, repetitions) {
+                row.push_duration(elapsed);
+            }
+            row
+        })
+        .collect();
+    let mut limit = Row::new(
+        "first-ping",
+        "four ping round trips on one open connection at 5 ms latency",
+        Unit::Millis,
+    )
+    .note(
+        "a plain connection to the simulator, no cluster: the floor under the first ping's \
+         four replies (less a TCP connect, which the pool connection also pays)",
+    );
+    for elapsed in measure_four_round_trips(repetitions) {
+        limit.push_duration(elapsed);
+    }
+    rows.push(limit);
+    rows
+}
+
+/// `repetitions` times four sequential pings on one plain connection to a simulated node.
+fn measure_four_round_trips(repetitions: usize) -> Vec<Duration> {
+    let sim_runtime = runtime("sim", 1);
+    let client_runtime = runtime("client", 1);
+    let sim = start_sim(&sim_runtime, DeploymentSpec::replica_set("rs0", 1, 0, 0));
+    sim.set_latency(&MemberRef::Index(0), LATENCY)
+        .expect("set the latency");
+    let address = member(&sim, 0);
+    let samples = client_runtime.block_on(async {
+        let mut connection = Connection::connect(&address, &ConnectOptions::default())
+            .await
+            .expect("connect to the simulator");
+        let mut samples = Vec::with_capacity(repetitions);
+        for _ in 0..repetitions {
+            let started = Instant::now();
+            for _ in 0..4 {
+                connection
+                    .command("admin", doc! { "ping": 1 })
+                    .await
+                    .expect("ping");
+            }
+            samples.push(started.elapsed());
+        }
+        samples
+    });
+    stop_sim(&sim_runtime, sim);
+    samples
+}
+
+/// `repetitions` cold starts (after one discarded warm-up), each by a new cluster.
+fn measure_first_ping(members: usize, repetitions: usize) -> Vec<Duration> {
+    let sim_runtime = runtime("sim", 1);
+    let client_runtime = runtime("client", 1);
+    let sim = start_sim(
+        &sim_runtime,
+        DeploymentSpec::replica_set("rs0", members, 0, 0),
+    );
+    for index in 0..members {
+        sim.set_latency(&MemberRef::Index(index), LATENCY)
+            .expect("set the latency");
+    }
+    let seed = uri(&[member(&sim, 1)], "replicaSet=rs0");
+    let mut samples = Vec::with_capacity(repetitions);
+    for repetition in 0..=repetitions {
+        let elapsed = client_runtime.block_on(async {
+            let write = SelectionCriteria::write();
+            let started = Instant::now();
+            let cluster = connect(&seed);
+            let ping = cluster.run_command("admin", doc! { "ping": 1 }, &write);
+            let reply = tokio::time::timeout(PATIENCE, ping).await;
+            let elapsed = started.elapsed();
+            match reply {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => panic!("the first ping failed: {error}"),
+                Err(_) => panic!("the first ping did not return within {PATIENCE:?}"),
+            }
+            cluster.close().await;
+            elapsed
+        });
+        if repetition > 0 {
+            samples.push(elapsed);
+        }
+    }
+    if std::env::var_os(TIMELINE_VARIABLE).is_some() {
+        client_runtime.block_on(print_timeline(&seed));
+    }
+    stop_sim(&sim_runtime, sim);
+    samples
+}
+
+/// Set (to anything) to print the events of one more cold start per configuration, each at
+/// its offset from `Cluster::new`: where the time goes (as for `discovery`).
+const TIMELINE_VARIABLE: &str = "ENGINE_BENCH_TIMELINE";
+
+async fn print_timeline(seed: &str) {
+    let settings = ClusterSettings::parse(seed).expect("valid connection string");
+    let write = SelectionCriteria::write();
+    let started = tokio::time::Instant::now();
+    let (cluster, mut events) = Cluster::with_events(settings).expect("the cluster starts");
+    let reply = cluster
+        .run_command("admin", doc! { "ping": 1 }, &write)
+        .await;
+    let returned = started.elapsed();
+    eprintln!("timeline of a first ping from {seed} (returned {reply:?} at {returned:?}):");
+    while let Ok(Some(event)) = events.try_recv() {
+        let at = event.at.saturating_duration_since(started);
+        let what: String = format!("{:?}", event.kind).chars().take(140).collect();
+        eprintln!("  {:>9.3} ms  {what}", at.as_secs_f64() * 1e3);
+    }
+    cluster.close().await;
+}
