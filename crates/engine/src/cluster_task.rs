@@ -435,8 +435,10 @@ impl ClusterTask {
             in_flight: AtomicU64::new(0),
             pool,
             warm: std::sync::Mutex::new(None),
+            warming: tokio::sync::watch::channel(false).0,
         });
         let warm_up = (settings.warm_up && self.warm_ups < WARM_UP_LIMIT).then(|| {
+            runtime.warming.send_replace(true);
             self.warm_ups += 1;
             AbortOnDrop(tokio::spawn(warm_up(
                 address.clone(),
@@ -499,6 +501,9 @@ async fn warm_up(
             }
         }
         Err(error) => {
+            if let Some(runtime) = runtime.upgrade() {
+                runtime.warming.send_replace(false);
+            }
             tracing::debug!(%address, %error, "warm-up connection failed");
             // E.g. an authentication failure: SDAM marks the server Unknown and clears its
             // pool, as for any pool connection (a network error here changes nothing).

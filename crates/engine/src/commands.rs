@@ -23,6 +23,9 @@ use crate::selection::{read_preference_argument, SelectionCriteria};
 use crate::selection_wait::SelectedServer;
 use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
 
+/// The least a first check-out waits for a warm-up connection in flight.
+const WARM_UP_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A connection checked out of a selected server's pool, for callers that need several
 /// round trips (a cursor, a transaction's statements). It returns to the pool when dropped,
 /// and counts as an operation in progress on its server until then.
@@ -55,6 +58,12 @@ impl Cluster {
         criteria: &SelectionCriteria,
     ) -> Result<ServerConnection, ClusterError> {
         let selected = self.select_server(criteria).await?;
+        if let Some(runtime) = selected.runtime() {
+            // Waiting up to two round trips for a warm-up connection in flight costs less
+            // than opening another one (connect, handshake, authentication).
+            let rtt = selected.description().round_trip_time.unwrap_or_default();
+            runtime.await_warm_up((rtt * 2).max(WARM_UP_PATIENCE)).await;
+        }
         let pool = selected.pool().ok_or(ClusterError::Closed)?;
         let connection = match pool.check_out().await {
             Ok(connection) => connection,

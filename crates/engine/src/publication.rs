@@ -25,6 +25,9 @@ pub(crate) struct ServerRuntime {
     /// A warm-up connection waiting for the pool to become ready (see
     /// [`crate::ClusterSettings::warm_up`]).
     pub(crate) warm: std::sync::Mutex<Option<Connection>>,
+    /// `true` while a warm-up connection is being established (so that the first
+    /// check-out can wait for it rather than open another).
+    pub(crate) warming: watch::Sender<bool>,
 }
 
 impl ServerRuntime {
@@ -35,15 +38,19 @@ impl ServerRuntime {
             .warm
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let arrived_now = arrived.is_some();
         if let Some(connection) = arrived {
             *slot = Some(connection);
         }
-        if self.pool.state() != PoolState::Ready {
-            return;
+        if self.pool.state() == PoolState::Ready {
+            if let Some(connection) = slot.take() {
+                // A full pool gives it back: dropping it closes it.
+                let _ = self.pool.adopt(connection);
+            }
         }
-        if let Some(connection) = slot.take() {
-            // A full pool gives it back: dropping it closes it.
-            let _ = self.pool.adopt(connection);
+        if arrived_now {
+            // After the adoption, so that a check-out woken by this finds the connection.
+            self.warming.send_replace(false);
         }
     }
 
@@ -55,6 +62,14 @@ impl ServerRuntime {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         slot.take();
+    }
+
+    /// Waits, at most `patience`, for a warm-up connection still being established: the
+    /// first operation on a server selected the moment its first check succeeded would
+    /// otherwise open a second connection while the warm one is about to arrive.
+    pub(crate) async fn await_warm_up(&self, patience: std::time::Duration) {
+        let mut warming = self.warming.subscribe();
+        let _ = tokio::time::timeout(patience, warming.wait_for(|busy| !*busy)).await;
     }
 }
 

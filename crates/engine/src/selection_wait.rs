@@ -47,6 +47,11 @@ impl SelectedServer {
         self.runtime.as_ref().map(|runtime| &runtime.pool)
     }
 
+    /// The server's runtime (pool, counters, warm-up), while it is in the topology.
+    pub(crate) fn runtime(&self) -> Option<&Arc<ServerRuntime>> {
+        self.runtime.as_ref()
+    }
+
     /// How many operations are in progress on this server now, this one included.
     pub fn operations_in_progress(&self) -> u64 {
         self.runtime
