@@ -191,9 +191,14 @@ async fn pool_connections_authenticate_and_a_wrong_password_is_a_clear_error() {
     assert!(reply.is_ok(), "{reply:?}");
     good.close().await;
 
-    let bad = connect(&format!(
+    // Without warm-up, so that the command's own connection is the one that fails (the
+    // warm-up's failure is a_background_pool_connection_that_cannot_authenticate_...).
+    let mut settings = mongo_topology::ClusterSettings::parse(&format!(
         "mongodb://alice:wrong-pw@{seed}/?replicaSet=rs0&authSource=admin&serverSelectionTimeoutMS=2000"
-    ));
+    ))
+    .unwrap();
+    settings.warm_up = false;
+    let bad = mongo_topology::Cluster::new(settings).unwrap();
     let error = bad
         .run_command("test", insert(), &SelectionCriteria::write())
         .await
@@ -254,6 +259,31 @@ async fn a_background_pool_connection_that_cannot_authenticate_reaches_sdam() {
     let error = failed_with.expect("the primary is marked Unknown by the failed authentication");
     assert_eq!(error.code, Some(18), "{error}");
     assert!(!error.message.contains("wrong-pw"), "{error}");
+    cluster.close().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_warm_up_a_wrong_password_still_names_the_mechanism_and_the_user() {
+    let spec = DeploymentSpec::replica_set("rs0", 1, 0, 0)
+        .with_user(SimUser::parse("alice:s3cret-pw").unwrap());
+    let sim = start(spec).await;
+    let seed = address(&sim, 0);
+    let cluster = connect(&format!(
+        "mongodb://alice:wrong-pw@{seed}/?replicaSet=rs0&serverSelectionTimeoutMS=2000"
+    ));
+    // Whichever connection meets the wrong password first (the warm-up's or the
+    // command's), the caller learns why.
+    let error = cluster
+        .run_command("test", insert(), &SelectionCriteria::write())
+        .await
+        .expect_err("a wrong password is refused");
+    let text = error.to_string();
+    assert!(
+        text.contains("alice") && text.contains("SCRAM-SHA-256"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-pw"), "{text}");
     cluster.close().await;
     sim.shutdown().await;
 }

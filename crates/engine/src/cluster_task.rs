@@ -226,6 +226,14 @@ impl ClusterTask {
     /// handling applies as for a check-out's.
     fn on_background_failure(&mut self, failure: BackgroundFailure) {
         let error = establishment_error(&failure.address, failure.generation, &failure.error);
+        if let Some(slot) = self.servers.get(&failure.address) {
+            let mut last = slot
+                .runtime
+                .last_failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            *last = Some((failure.generation, failure.error));
+        }
         let now = self.now();
         let changes = self.topology.apply_application_error(&error, now);
         self.carry_out(changes, false);
@@ -302,6 +310,12 @@ impl ClusterTask {
                     if let Some(slot) = self.servers.get(address) {
                         slot.runtime.pool.ready();
                         slot.runtime.offer_warm(None);
+                        let mut last = slot
+                            .runtime
+                            .last_failure
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        last.take();
                     }
                 }
                 Action::Publish(_) => {}
@@ -436,6 +450,7 @@ impl ClusterTask {
             pool,
             warm: std::sync::Mutex::new(None),
             warming: tokio::sync::watch::channel(false).0,
+            last_failure: std::sync::Mutex::new(None),
         });
         let warm_up = (settings.warm_up && self.warm_ups < WARM_UP_LIMIT).then(|| {
             runtime.warming.send_replace(true);

@@ -14,7 +14,7 @@ use crate::cluster::Cluster;
 use crate::connection_error::ConnectionError;
 use crate::error::ClusterError;
 use crate::monitor::bson_number;
-use crate::pool::{PoolError, PooledConnection};
+use crate::pool::{CheckOutError, PoolError, PooledConnection};
 use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
 use crate::sdam::{
     ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, ServerDescription,
@@ -81,7 +81,7 @@ impl Cluster {
                     ))
                     .await;
                 }
-                return Err(ClusterError::Pool(error));
+                return Err(ClusterError::Pool(with_cause(error, &selected)));
             }
         };
         let topology_type = selected.topology().topology_type;
@@ -216,6 +216,35 @@ impl ServerConnection {
             system_overloaded,
         };
         self.cluster.report_application_error(error).await;
+    }
+}
+
+/// A check-out that failed because the pool was cleared by a connection nobody waited for
+/// (a warm-up or minPoolSize connection that could not authenticate, say) reports that
+/// connection's failure, which says why, rather than the bare "pool cleared".
+fn with_cause(error: PoolError, selected: &SelectedServer) -> PoolError {
+    let PoolError::CheckOut {
+        address,
+        error: CheckOutError::PoolCleared,
+    } = &error
+    else {
+        return error;
+    };
+    let Some(runtime) = selected.runtime() else {
+        return error;
+    };
+    let last = runtime
+        .last_failure
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    match last {
+        Some((generation, source)) => PoolError::Establishment {
+            address: address.clone(),
+            generation,
+            source,
+        },
+        None => error,
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::address::ServerAddress;
 use crate::connection::Connection;
+use crate::connection_error::ConnectionError;
 use crate::pool::{Pool, PoolState};
 use crate::sdam::TopologyDescription;
 
@@ -28,6 +29,9 @@ pub(crate) struct ServerRuntime {
     /// `true` while a warm-up connection is being established (so that the first
     /// check-out can wait for it rather than open another).
     pub(crate) warming: watch::Sender<bool>,
+    /// Why the last pool connection nobody waited for failed (warm-up, minPoolSize), until
+    /// the pool is ready again: the cause a check-out that saw the resulting clear reports.
+    pub(crate) last_failure: std::sync::Mutex<Option<(u32, ConnectionError)>>,
 }
 
 impl ServerRuntime {
