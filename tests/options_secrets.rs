@@ -1,31 +1,11 @@
-//! Secrets from a connection string never appear in Display, Debug, errors, warnings or logs.
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+//! Secrets from a connection string never appear in Display, Debug, errors or warnings
+//! (logs: `options_secrets_logs.rs`).
 
 use mongo_topology::options::ConnectionString;
 
-/// Every secret used below; none may appear in any rendering.
-const SECRETS: &[&str] = &[
-    "hunter2pw",
-    "certpass42",
-    "proxypw77",
-    "sessiontok99",
-    "tokpart55",
-    "typo_secret",
-];
+mod options_secrets_support;
 
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in SECRETS {
-        assert!(!text.contains(secret), "{what} leaks {secret:?}: {text}");
-    }
-}
-
-const FULL: &str = "mongodb://alice:hunter2pw@db1.example.com,db2.example.com/admin\
-    ?tlsCertificateKeyFilePassword=certpass42&proxyHost=proxy&proxyUsername=bob\
-    &proxyPassword=proxypw77\
-    &authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:sessiontok99\
-    &readPreference=secondary&readPreferenceTags=dc:ny,rack:1&readPreferenceTags=";
+use options_secrets_support::{assert_no_secret, FULL};
 
 #[test]
 fn display_and_debug_are_redacted() {
@@ -109,42 +89,4 @@ fn warnings_do_not_echo_secrets() {
         assert_no_secret("warning", &warning.to_string());
         assert_no_secret("warning Debug", &format!("{warning:?}"));
     }
-}
-
-/// A writer shared with the test, capturing everything the subscriber logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn logs_do_not_contain_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let uri = format!(
-            "{FULL}&unknownOption=typo_secret&authMechanismProperties=A:tokpart55,tokpart55"
-        );
-        let parsed = ConnectionString::parse(&uri).unwrap();
-        assert!(!parsed.warnings().is_empty());
-    });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("unknownOption"),
-        "the warning was logged: {logs}"
-    );
-    assert_no_secret("logs", &logs);
 }
