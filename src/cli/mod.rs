@@ -1,5 +1,8 @@
 //! Command-line parsing and dispatch: one module per command.
 
+mod discover;
+mod render;
+mod select;
 mod sim;
 
 use std::process::ExitCode;
@@ -19,16 +22,44 @@ struct Cli {
 enum Command {
     /// Run a simulated deployment on loopback until standard input closes or SIGINT/SIGTERM.
     Sim(sim::SimArgs),
+    /// Discover a deployment from a connection string and print what a client sees of it.
+    Discover(discover::DiscoverArgs),
+    /// Discover a deployment, then show which server a read preference would choose, and why
+    /// not each other server.
+    Select(select::SelectArgs),
 }
 
 /// Parses the command line and runs the chosen command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     // Kept until the command returns, so that buffered log lines are written at exit.
     let _log_writer = init_logging();
     match cli.command {
         Command::Sim(args) => sim::run(args),
+        Command::Discover(args) => discover::run(args),
+        Command::Select(args) => select::run(args),
     }
+}
+
+/// `--help` and `--version` print in full (exit 0); a usage error prints its message
+/// on one line (exit 1).
+fn usage_error(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap's message (possibly a few lines) comes before a blank line and the usage.
+    let text = error.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    eprintln!("{} (see --help)", message.join(" "));
+    ExitCode::from(1)
 }
 
 /// How many log lines may wait for standard error before new ones are dropped.

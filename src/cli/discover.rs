@@ -1,0 +1,149 @@
+//! The `discover` command: discovery from a connection string until every known server has
+//! been checked once (or a timeout), then the client's view of the deployment.
+//!
+//! [`discover`] is shared with the `select` command.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use mongo_topology::options::ConnectionString;
+use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::selection::{explain_selection, SelectionCriteria};
+use mongo_topology::{Cluster, ClusterError, ClusterSettings};
+
+use super::render;
+
+const EXAMPLES: &str = "\
+Examples:
+  mongo-topology discover 'mongodb://db1.example.net:27017/?replicaSet=rs0'
+  MONGODB_URI='mongodb://localhost:27017' mongo-topology discover --json
+  mongo-topology discover --timeout-ms 3000 'mongodb://10.0.0.5:27017/?directConnection=true'
+
+Exit status: 0 when a writable server was found, 2 when discovery finished without one,
+1 on a usage or connection string error. Output has no colour.";
+
+/// Where to discover: the connection string and how long discovery may take.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The connection string (default: the MONGODB_URI environment variable). Credentials
+    /// are never printed.
+    pub uri: Option<String>,
+    /// Stop waiting for servers to be checked after this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+/// `mongo-topology discover`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct DiscoverArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one discovery saw.
+pub struct Discovery {
+    /// The parsed connection string; its Display hides the password.
+    pub uri: ConnectionString,
+    /// The settings the cluster ran with.
+    pub settings: ClusterSettings,
+    /// The description when discovery ended.
+    pub topology: Arc<TopologyDescription>,
+    /// Time from start until every server was checked (or the timeout).
+    pub elapsed: Duration,
+    /// Whether every known server was checked before the timeout.
+    pub complete: bool,
+}
+
+impl Discovery {
+    /// Whether a write could be sent now: some server is selectable for writes.
+    pub fn has_writable_server(&self) -> bool {
+        explain_selection(
+            &self.topology,
+            &SelectionCriteria::write(),
+            &self.settings.selection(),
+            &[],
+        )
+        .has_selectable_server()
+    }
+}
+
+/// Runs `discover`.
+pub fn run(args: DiscoverArgs) -> ExitCode {
+    let discovery = match discover(&args.target) {
+        Ok(discovery) => discovery,
+        Err(message) => return usage_error(&message),
+    };
+    if args.json {
+        println!("{}", render::json(&discovery));
+    } else {
+        print!("{}", render::report(&discovery));
+    }
+    if discovery.has_writable_server() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// Prints `message` as the one line of a usage or connection string error; exit status 1.
+pub fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}
+
+/// Whether discovery is done: every server is known, or its last check failed.
+fn every_server_checked(topology: &TopologyDescription) -> bool {
+    topology.servers.values().all(|server| {
+        !matches!(
+            server.server_type,
+            ServerType::Unknown | ServerType::PossiblePrimary
+        ) || server.error.is_some()
+    })
+}
+
+/// Parses the target's connection string, runs a cluster until every known server has been
+/// checked once or the timeout, and closes it. Errors are one line, for exit status 1.
+pub fn discover(target: &Target) -> Result<Discovery, String> {
+    let text = match &target.uri {
+        Some(uri) => uri.clone(),
+        None => std::env::var("MONGODB_URI").map_err(|_| {
+            "no connection string: give one as an argument or in MONGODB_URI".to_string()
+        })?,
+    };
+    let uri = ConnectionString::parse(&text)
+        .map_err(|error| format!("invalid connection string: {error}"))?;
+    let mut settings = ClusterSettings::from_connection_string(&uri)
+        .map_err(|error| format!("invalid connection string: {error}"))?;
+    // Discovery only monitors: no pool connection, so no authentication attempt.
+    settings.warm_up = false;
+    let timeout = Duration::from_millis(target.timeout_ms);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let cluster = Cluster::new(settings.clone()).map_err(|error| error.to_string())?;
+        let outcome = cluster.wait_for(every_server_checked, timeout).await;
+        let elapsed = started.elapsed();
+        cluster.close().await;
+        let (topology, complete) = match outcome {
+            Ok(topology) => (topology, true),
+            Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
+            Err(error) => return Err(error.to_string()),
+        };
+        Ok(Discovery {
+            uri,
+            settings,
+            topology,
+            elapsed,
+            complete,
+        })
+    })
+}

@@ -1,0 +1,278 @@
+//! How `discover` prints what it saw: a plain-text table with a summary and hints, or one
+//! JSON object with the same content. No colour.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use mongo_topology::sdam::{ServerDescription, ServerErrorKind, ServerType, TopologyDescription};
+use mongo_topology::ServerAddress;
+use serde_json::{json, Value};
+
+use super::discover::Discovery;
+
+/// Estimated staleness of a secondary, in milliseconds: how far its lastWriteDate is behind
+/// the primary's (or, without a primary, behind the most recent secondary's). This is a
+/// simpler estimate than the Max Staleness spec's (it ignores when each hello was received).
+fn staleness_ms(topology: &TopologyDescription, server: &ServerDescription) -> Option<i64> {
+    if server.server_type != ServerType::RsSecondary {
+        return None;
+    }
+    let reference = match topology.primary() {
+        Some(primary) => primary.last_write_date?,
+        None => topology
+            .servers
+            .values()
+            .filter(|other| other.server_type == ServerType::RsSecondary)
+            .filter_map(|other| other.last_write_date)
+            .max()?,
+    };
+    let own = server.last_write_date?;
+    Some(
+        reference
+            .timestamp_millis()
+            .saturating_sub(own.timestamp_millis())
+            .max(0),
+    )
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+}
+
+fn tags_text(server: &ServerDescription) -> String {
+    let tags: Vec<String> = server
+        .tags
+        .iter()
+        .map(|(key, value)| format!("{key}:{value}"))
+        .collect();
+    tags.join(",")
+}
+
+fn error_text(server: &ServerDescription) -> Option<String> {
+    server
+        .error
+        .as_ref()
+        .map(|error| format!("[{}] {error}", error.kind.describe()))
+}
+
+/// The table's columns for one server; `-` where a value does not apply or is unknown.
+fn row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String> {
+    let dash = || "-".to_string();
+    let is_primary = server.server_type == ServerType::RsPrimary;
+    vec![
+        server.address.to_string(),
+        server.server_type.to_string(),
+        server.set_name.clone().unwrap_or_else(dash),
+        match (server.round_trip_time, server.min_round_trip_time) {
+            (Some(average), Some(min)) => format!("{}/{}", millis(average), millis(min)),
+            (Some(average), None) => format!("{}/-", millis(average)),
+            _ => dash(),
+        },
+        Some(tags_text(server))
+            .filter(|tags| !tags.is_empty())
+            .unwrap_or_else(dash),
+        server
+            .set_version
+            .filter(|_| is_primary)
+            .map_or_else(dash, |version| version.to_string()),
+        server
+            .election_id
+            .filter(|_| is_primary)
+            .map_or_else(dash, |id| id.to_hex()),
+        staleness_ms(topology, server).map_or_else(dash, |ms| ms.to_string()),
+        if server.server_type == ServerType::Unknown {
+            dash()
+        } else {
+            format!("{}..{}", server.min_wire_version, server.max_wire_version)
+        },
+        error_text(server).unwrap_or_else(dash),
+    ]
+}
+
+const HEADER: [&str; 10] = [
+    "ADDRESS",
+    "TYPE",
+    "SET",
+    "RTT AVG/MIN MS",
+    "TAGS",
+    "SETVERSION",
+    "ELECTIONID",
+    "STALENESS MS",
+    "WIRE",
+    "LAST ERROR",
+];
+
+/// Aligns `rows` under `HEADER`, two spaces between columns.
+fn table(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = HEADER.iter().map(|title| title.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = HEADER.iter().map(|title| title.to_string()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Seeds of the connection string that are no longer in the topology: SDAM removed them.
+fn seeds_not_members(discovery: &Discovery) -> Vec<&ServerAddress> {
+    discovery
+        .uri
+        .hosts()
+        .iter()
+        .filter(|seed| !discovery.topology.servers.contains_key(*seed))
+        .collect()
+}
+
+/// Advice for the common traps this discovery shows.
+fn hints(discovery: &Discovery) -> Vec<String> {
+    let topology = &discovery.topology;
+    let seeds = discovery.uri.hosts();
+    let mut hints = Vec::new();
+    let unresolved: Vec<String> = topology
+        .servers
+        .values()
+        .filter(|server| !seeds.contains(&server.address))
+        .filter(|server| {
+            server
+                .error
+                .as_ref()
+                .is_some_and(|error| error.kind == ServerErrorKind::Dns)
+        })
+        .map(|server| server.address.to_string())
+        .collect();
+    if !unresolved.is_empty() {
+        hints.push(format!(
+            "members advertise host names this client cannot resolve ({}): fix DNS or the \
+             replica set config, or add directConnection=true to talk to one seed alone",
+            unresolved.join(", ")
+        ));
+    }
+    let mismatch = topology.servers.values().any(|server| {
+        server
+            .error
+            .as_ref()
+            .is_some_and(|error| error.kind == ServerErrorKind::ReplicaSetNameMismatch)
+    });
+    let removed = seeds_not_members(discovery);
+    if mismatch || (!removed.is_empty() && discovery.uri.replica_set().is_some()) {
+        hints.push(format!(
+            "replica set name: the connection string asks for {:?}; a seed that reports \
+             another set name (or is not in the members' host lists) is removed",
+            discovery.uri.replica_set().unwrap_or_default()
+        ));
+    }
+    let incompatible = topology.servers.values().any(|server| {
+        server
+            .error
+            .as_ref()
+            .is_some_and(|error| error.kind == ServerErrorKind::IncompatibleWireVersion)
+    });
+    if let Some(error) = &topology.compatibility_error {
+        hints.push(format!("incompatible wire versions: {error}"));
+    } else if incompatible {
+        hints.push("incompatible wire versions: see the servers' last errors".to_string());
+    }
+    hints
+}
+
+/// The plain-text report: the table, then the topology summary and hints.
+pub fn report(discovery: &Discovery) -> String {
+    let topology = &discovery.topology;
+    let rows: Vec<Vec<String>> = topology
+        .servers
+        .values()
+        .map(|server| row(topology, server))
+        .collect();
+    let mut out = format!("connection string: {}\n\n", discovery.uri);
+    out.push_str(&table(&rows));
+    out.push('\n');
+    let _ = writeln!(out, "topology type: {}", topology.topology_type);
+    if let Some(name) = &topology.set_name {
+        let _ = writeln!(out, "replica set: {name}");
+    }
+    let primary = topology
+        .primary()
+        .map(|primary| primary.address.to_string());
+    let _ = writeln!(
+        out,
+        "primary: {}",
+        primary.unwrap_or_else(|| "none".to_string())
+    );
+    let removed: Vec<String> = seeds_not_members(discovery)
+        .iter()
+        .map(|seed| seed.to_string())
+        .collect();
+    if !removed.is_empty() {
+        let _ = writeln!(out, "seeds that are not members: {}", removed.join(", "));
+    }
+    let ms = discovery.elapsed.as_millis();
+    if discovery.complete {
+        let _ = writeln!(out, "discovery: every server checked in {ms} ms");
+    } else {
+        let _ = writeln!(
+            out,
+            "discovery: timed out after {ms} ms with servers not yet checked"
+        );
+    }
+    out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
+    for hint in hints(discovery) {
+        let _ = writeln!(out, "hint: {hint}");
+    }
+    out
+}
+
+fn server_json(topology: &TopologyDescription, server: &ServerDescription) -> Value {
+    let is_primary = server.server_type == ServerType::RsPrimary;
+    json!({
+        "address": server.address.to_string(),
+        "type": server.server_type.to_string(),
+        "set_name": server.set_name,
+        "rtt_avg_ms": server.round_trip_time.map(|rtt| rtt.as_secs_f64() * 1000.0),
+        "rtt_min_ms": server.min_round_trip_time.map(|rtt| rtt.as_secs_f64() * 1000.0),
+        "tags": server.tags,
+        "set_version": server.set_version.filter(|_| is_primary),
+        "election_id": server.election_id.filter(|_| is_primary).map(|id| id.to_hex()),
+        "staleness_ms": staleness_ms(topology, server),
+        "min_wire_version": server.min_wire_version,
+        "max_wire_version": server.max_wire_version,
+        "error": server.error.as_ref().map(|error| json!({
+            "cause": error.kind.describe(),
+            "code": error.code,
+            "message": error.message,
+        })),
+    })
+}
+
+/// The same content as [`report`], as one JSON object, plus `elapsed_ms`.
+pub fn json(discovery: &Discovery) -> Value {
+    let topology = &discovery.topology;
+    json!({
+        "connection_string": discovery.uri.to_string(),
+        "topology_type": topology.topology_type.to_string(),
+        "set_name": topology.set_name,
+        "primary": topology.primary().map(|primary| primary.address.to_string()),
+        "servers": topology
+            .servers
+            .values()
+            .map(|server| server_json(topology, server))
+            .collect::<Vec<_>>(),
+        "seeds_not_members": seeds_not_members(discovery)
+            .iter()
+            .map(|seed| seed.to_string())
+            .collect::<Vec<_>>(),
+        "complete": discovery.complete,
+        "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "writable": discovery.has_writable_server(),
+        "hints": hints(discovery),
+    })
+}
