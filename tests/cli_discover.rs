@@ -127,6 +127,28 @@ async fn a_dead_seed_exits_2_with_the_cause_class() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_ends_at_the_timeout_with_exit_2() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    // Accepts and holds every connection, never answering.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let uri = format!("mongodb://{address}/");
+    let started = std::time::Instant::now();
+    let output = run(&["discover", "--timeout-ms", "500", &uri], &[]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("timed out after"), "{text}");
+    // Well before the default connectTimeoutMS (10 s) would end the check.
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    holder.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seed_of_another_set_is_reported_with_a_hint() {
     let deployment = replica_set().await;
     let uri = format!("mongodb://{}/?replicaSet=other", deployment.addresses()[1]);

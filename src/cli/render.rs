@@ -276,3 +276,73 @@ pub fn json(discovery: &Discovery) -> Value {
         "hints": hints(discovery),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mongo_topology::options::ConnectionString;
+    use mongo_topology::sdam::{
+        ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyDescription,
+        TopologyType,
+    };
+    use mongo_topology::{ClusterSettings, MonotonicTime, ServerAddress};
+
+    use super::{hints, report, Discovery};
+
+    /// A discovery from seed `a:1` of set rs0 that learned `b.internal:1` from a's host list.
+    fn discovery(b_error: ServerErrorKind) -> Discovery {
+        let uri = ConnectionString::parse("mongodb://a:1/?replicaSet=rs0").unwrap();
+        let settings = ClusterSettings::from_connection_string(&uri).unwrap();
+        let a = ServerAddress::parse("a:1").unwrap();
+        let b = ServerAddress::parse("b.internal:1").unwrap();
+        let mut topology = TopologyDescription::with_seeds(
+            TopologyType::ReplicaSetNoPrimary,
+            Some("rs0".to_string()),
+            [a.clone(), b.clone()],
+        );
+        let mut secondary = ServerDescription::unknown(a.clone());
+        secondary.server_type = ServerType::RsSecondary;
+        secondary.set_name = Some("rs0".to_string());
+        topology.servers.insert(a, Arc::new(secondary));
+        let failed = ServerDescription::unknown_with_error(
+            b.clone(),
+            ServerError::new(b_error, "failed"),
+            MonotonicTime::ZERO,
+        );
+        topology.servers.insert(b, Arc::new(failed));
+        Discovery {
+            uri,
+            settings,
+            topology: Arc::new(topology),
+            elapsed: Duration::from_millis(5),
+            complete: true,
+        }
+    }
+
+    #[test]
+    fn unresolvable_member_names_suggest_direct_connection() {
+        let discovery = discovery(ServerErrorKind::Dns);
+        let hints = hints(&discovery);
+        assert_eq!(hints.len(), 1, "{hints:?}");
+        assert!(hints[0].contains("b.internal:1"), "{hints:?}");
+        assert!(hints[0].contains("directConnection=true"), "{hints:?}");
+        let text = report(&discovery);
+        assert!(text.contains("[DNS] failed"), "{text}");
+        assert!(text.contains("primary: none"), "{text}");
+    }
+
+    #[test]
+    fn other_errors_of_learned_members_give_no_dns_hint() {
+        let hints = hints(&discovery(ServerErrorKind::Connect));
+        assert!(hints.is_empty(), "{hints:?}");
+    }
+
+    #[test]
+    fn a_set_name_mismatch_gets_its_hint() {
+        let hints = hints(&discovery(ServerErrorKind::ReplicaSetNameMismatch));
+        assert_eq!(hints.len(), 1, "{hints:?}");
+        assert!(hints[0].starts_with("replica set name"), "{hints:?}");
+    }
+}
