@@ -4,7 +4,7 @@
 
 use std::process::Output;
 
-use mongo_topology_sim::{Deployment, DeploymentSpec, MemberSpec, TopologySpec};
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberSpec, ServerVersion, TopologySpec};
 use tokio::process::Command;
 
 /// Runs the binary with `args` (MONGODB_URI unset unless given in `env`), with debug logs so
@@ -163,6 +163,23 @@ async fn a_seed_of_another_set_is_reported_with_a_hint() {
         "{text}"
     );
     assert!(text.contains("hint: replica set name"), "{text}");
+    deployment.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_too_old_for_this_client_exits_2_with_a_wire_version_hint() {
+    let spec = DeploymentSpec::standalone().with_version(ServerVersion::V3_6);
+    let deployment = Deployment::start(spec).await.unwrap();
+    let uri = deployment.connection_string();
+    let output = run(&["discover", "--timeout-ms", "3000", &uri], &[]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("hint: incompatible wire versions"), "{text}");
+    assert!(text.contains("writable server: no"), "{text}");
+    assert!(
+        row(&text, &deployment.addresses()[0]).contains("Standalone"),
+        "{text}"
+    );
     deployment.shutdown().await;
 }
 

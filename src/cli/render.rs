@@ -208,6 +208,12 @@ pub fn report(discovery: &Discovery) -> String {
         "primary: {}",
         primary.unwrap_or_else(|| "none".to_string())
     );
+    let writable = if discovery.has_writable_server() {
+        "yes"
+    } else {
+        "no"
+    };
+    let _ = writeln!(out, "writable server: {writable}");
     let removed: Vec<String> = seeds_not_members(discovery)
         .iter()
         .map(|seed| seed.to_string())
