@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch: one module per command.
 
+mod demo;
 mod sim;
 
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run a simulated deployment on loopback until standard input closes or SIGINT/SIGTERM.
     Sim(sim::SimArgs),
+    /// Watch a client follow a simulated replica set through a narrated failover script.
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -28,6 +31,7 @@ pub fn main() -> ExitCode {
     let _log_writer = init_logging();
     match cli.command {
         Command::Sim(args) => sim::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
