@@ -123,6 +123,24 @@ async fn the_demo_runs_its_script_and_ends_with_a_summary_of_timings() {
 }
 
 #[tokio::test]
+async fn a_change_not_seen_in_time_is_one_error_line_and_exit_1() {
+    // A frozen member is only noticed when a check times out (connectTimeoutMS 1000 ms), so
+    // 200 ms per step cannot be enough for step 3.
+    let (output, _) = run_to_end(&["--pause-ms", "0", "--step-timeout-ms", "200"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("not seen"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stdout.contains("Summary"), "{stdout}");
+}
+
+#[tokio::test]
 async fn the_help_shows_an_example() {
     let (output, _) = run_to_end(&["--help"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);

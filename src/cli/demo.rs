@@ -332,7 +332,9 @@ impl Demo {
             .cluster
             .wait_for(condition, self.step_timeout)
             .await
-            .map_err(|e| format!("{what}: not seen: {e}"))?;
+            .map_err(|e| {
+                format!("not seen in time: {what} ({e}); try a larger --step-timeout-ms")
+            })?;
         let took = since.elapsed();
         self.narrate_pending().await;
         Ok((seen, took))
