@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch: one module per command.
 
+mod demo;
 mod discover;
 mod render;
 mod select;
@@ -27,6 +28,8 @@ enum Command {
     /// Discover a deployment, then show which server a read preference would choose, and why
     /// not each other server.
     Select(select::SelectArgs),
+    /// Watch a client follow a simulated replica set through a narrated failover script.
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Discover(args) => discover::run(args),
         Command::Select(args) => select::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
