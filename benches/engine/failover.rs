@@ -23,11 +23,11 @@ use crate::support::{
 use crate::Options;
 
 /// The member elected in every repetition.
-const NEW_PRIMARY: usize = 2;
+pub(crate) const NEW_PRIMARY: usize = 2;
 /// The NotWritablePrimary error code.
 const NOT_WRITABLE_PRIMARY: i32 = 10107;
 
-fn repetitions(options: &Options) -> usize {
+pub(crate) fn repetitions(options: &Options) -> usize {
     if options.quick {
         5
     } else {
@@ -36,16 +36,16 @@ fn repetitions(options: &Options) -> usize {
 }
 
 /// A deployment, and a cluster on it that knows all three members and the primary.
-struct Setup {
-    sim_runtime: Runtime,
-    client_runtime: Runtime,
-    sim: Deployment,
-    cluster: Cluster,
-    new_primary: ServerAddress,
+pub(crate) struct Setup {
+    pub(crate) sim_runtime: Runtime,
+    pub(crate) client_runtime: Runtime,
+    pub(crate) sim: Deployment,
+    pub(crate) cluster: Cluster,
+    pub(crate) new_primary: ServerAddress,
 }
 
 impl Setup {
-    fn start(options: &str) -> Setup {
+    pub(crate) fn start(options: &str) -> Setup {
         let sim_runtime = runtime("sim", 1);
         let client_runtime = runtime("client", 1);
         let sim = start_sim(&sim_runtime, DeploymentSpec::replica_set("rs0", 3, 0, 0));
@@ -80,13 +80,13 @@ impl Setup {
         });
     }
 
-    fn elect(&self) {
+    pub(crate) fn elect(&self) {
         self.sim
             .elect(&MemberRef::Index(NEW_PRIMARY))
             .expect("elect");
     }
 
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         self.client_runtime.block_on(self.cluster.close());
         stop_sim(&self.sim_runtime, self.sim);
     }

@@ -14,18 +14,13 @@ use std::time::{Duration, Instant};
 use bson::doc;
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{Cluster, ClusterError, ServerAddress};
-use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
-use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::failover::{repetitions, Setup};
 use crate::report::{Row, Unit};
-use crate::support::{
-    all_known, connect, member, primary_is, runtime, start_sim, stop_sim, wait_until, PATIENCE,
-};
+use crate::support::{all_known, primary_is, wait_until, PATIENCE};
 use crate::Options;
 
-/// The member elected in every repetition.
-const NEW_PRIMARY: usize = 2;
 /// The caller's pause after an acknowledged insert.
 const CADENCE: Duration = Duration::from_millis(10);
 /// From the client seeing the stepdown until the election: longer than [`CADENCE`], so that
@@ -33,14 +28,6 @@ const CADENCE: Duration = Duration::from_millis(10);
 const SETTLE: Duration = Duration::from_millis(30);
 /// The target for the median, in milliseconds.
 const TARGET_MS: f64 = 1.5;
-
-fn repetitions(options: &Options) -> usize {
-    if options.quick {
-        5
-    } else {
-        20
-    }
-}
 
 /// An insert the primary acknowledged.
 struct Acknowledged {
@@ -50,39 +37,7 @@ struct Acknowledged {
     at: Instant,
 }
 
-/// A deployment, and a streaming cluster on it that knows all three members and the primary.
-struct Setup {
-    sim_runtime: Runtime,
-    client_runtime: Runtime,
-    sim: Deployment,
-    cluster: Cluster,
-    new_primary: ServerAddress,
-}
-
 impl Setup {
-    fn start() -> Setup {
-        let sim_runtime = runtime("sim", 1);
-        let client_runtime = runtime("client", 1);
-        let sim = start_sim(&sim_runtime, DeploymentSpec::replica_set("rs0", 3, 0, 0));
-        let uri = sim.connection_string();
-        let cluster = client_runtime.block_on(async {
-            let cluster = connect(&uri);
-            wait_until(&cluster, "all known, with a primary", |t| {
-                all_known(t, 3) && t.primary().is_some()
-            })
-            .await;
-            cluster
-        });
-        let new_primary = member(&sim, NEW_PRIMARY);
-        Setup {
-            sim_runtime,
-            client_runtime,
-            sim,
-            cluster,
-            new_primary,
-        }
-    }
-
     /// The primary steps down; returns [`SETTLE`] after the client has seen it, with every
     /// member known (a member an insert found not writable has been checked again).
     fn step_down_and_settle(&self) {
@@ -95,21 +50,10 @@ impl Setup {
             tokio::time::sleep(SETTLE).await;
         });
     }
-
-    fn elect(&self) {
-        self.sim
-            .elect(&MemberRef::Index(NEW_PRIMARY))
-            .expect("elect");
-    }
-
-    fn stop(self) {
-        self.client_runtime.block_on(self.cluster.close());
-        stop_sim(&self.sim_runtime, self.sim);
-    }
 }
 
 pub fn run(options: &Options) -> Vec<Row> {
-    let setup = Setup::start();
+    let setup = Setup::start("heartbeatFrequencyMS=10000");
     let mut rows = vec![with_caller(&setup, repetitions(options))];
     rows.extend(with_probe(&setup, repetitions(options)));
     setup.stop();
