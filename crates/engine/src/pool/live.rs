@@ -28,7 +28,8 @@ use super::events::{CmapEvent, ConnectionId};
 use super::machine::{CheckOutError, PoolAction, PoolMachine, PoolState, WaiterId};
 use super::options::{PoolOptions, PoolOptionsError};
 
-/// The longest the background task sleeps without looking at the pool.
+/// The longest the background task of a pool with a minPoolSize sleeps without looking
+/// at the pool.
 const MAX_BACKGROUND_SLEEP: Duration = Duration::from_secs(1);
 
 /// A connection being established.
@@ -489,17 +490,31 @@ async fn background(pool: Weak<Shared>, wake: Arc<Notify>) {
     loop {
         let Some(shared) = pool.upgrade() else { return };
         shared.input(|inner, now| inner.machine.tick(now));
-        let latest = Instant::now() + MAX_BACKGROUND_SLEEP;
-        let wake_at = shared
-            .lock()
-            .machine
-            .next_deadline()
-            .map(|deadline| shared.origin + deadline.offset())
-            .map_or(latest, |deadline| deadline.min(latest));
+        let (deadline, keeps_a_minimum) = {
+            let inner = shared.lock();
+            let deadline = inner
+                .machine
+                .next_deadline()
+                .map(|deadline| shared.origin + deadline.offset());
+            (deadline, inner.machine.options().min_pool_size > 0)
+        };
+        // A pool with no deadline and no minimum to keep has nothing to do until an input
+        // wakes it: at 1,000 servers, periodic wake-ups would cost CPU for nothing.
+        let wake_at = match (deadline, keeps_a_minimum) {
+            (Some(deadline), true) => Some(deadline.min(Instant::now() + MAX_BACKGROUND_SLEEP)),
+            (Some(deadline), false) => Some(deadline),
+            (None, true) => Some(Instant::now() + MAX_BACKGROUND_SLEEP),
+            (None, false) => None,
+        };
         drop(shared);
-        tokio::select! {
-            _ = tokio::time::sleep_until(wake_at) => {}
-            _ = wake.notified() => {}
+        match wake_at {
+            Some(wake_at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake_at) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
         }
     }
 }
