@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology_sim::{DeploymentSpec, MemberRef};
-
 use crate::report::{Row, Unit};
-use mongo_topology::{Cluster, ClusterSettings, ConnectOptions, Connection, EventKind};
+use mongo_topology::{Cluster, ClusterSettings, EventKind};
 
 use crate::support::{
-    all_known, connect, member, runtime, start_sim, stop_sim, uri, wait_until, PATIENCE,
+    all_known, connect, member, plain_round_trips, runtime, start_slow_set, stop_sim, uri,
+    wait_until, PATIENCE,
 };
 use crate::Options;
 
@@ -39,7 +38,9 @@ pub fn run(options: &Options) -> Vec<Row> {
                 "a hello on a plain connection to the simulator: discovery from one seed \
                  needs two of these in sequence, so twice this is the physical limit",
             );
-            for elapsed in measure_round_trip(latency_ms, repetitions) {
+            for elapsed in
+                plain_round_trips("hello", Duration::from_millis(latency_ms), 1, repetitions)
+            {
                 row.push_duration(elapsed);
             }
             rows.push(row);
@@ -48,45 +49,11 @@ pub fn run(options: &Options) -> Vec<Row> {
     rows
 }
 
-/// `repetitions` hello round trips on one plain connection to a simulated node.
-fn measure_round_trip(latency_ms: u64, repetitions: usize) -> Vec<Duration> {
-    let sim_runtime = runtime("sim", 1);
-    let client_runtime = runtime("client", 1);
-    let sim = start_sim(&sim_runtime, DeploymentSpec::replica_set("rs0", 1, 0, 0));
-    sim.set_latency(&MemberRef::Index(0), Duration::from_millis(latency_ms))
-        .expect("set the latency");
-    let address = member(&sim, 0);
-    let samples = client_runtime.block_on(async {
-        let mut connection = Connection::connect(&address, &ConnectOptions::default())
-            .await
-            .expect("connect to the simulator");
-        let mut samples = Vec::with_capacity(repetitions);
-        for _ in 0..repetitions {
-            let started = Instant::now();
-            connection
-                .command("admin", bson::doc! { "hello": 1 })
-                .await
-                .expect("hello");
-            samples.push(started.elapsed());
-        }
-        samples
-    });
-    stop_sim(&sim_runtime, sim);
-    samples
-}
-
 /// `repetitions` discoveries (after one discarded warm-up), each by a new cluster.
 fn measure_discovery(members: usize, latency_ms: u64, repetitions: usize) -> Vec<Duration> {
     let sim_runtime = runtime("sim", 1);
     let client_runtime = runtime("client", 1);
-    let sim = start_sim(
-        &sim_runtime,
-        DeploymentSpec::replica_set("rs0", members, 0, 0),
-    );
-    for index in 0..members {
-        sim.set_latency(&MemberRef::Index(index), Duration::from_millis(latency_ms))
-            .expect("set the latency");
-    }
+    let sim = start_slow_set(&sim_runtime, members, Duration::from_millis(latency_ms));
     let seed = uri(&[member(&sim, 1)], "replicaSet=rs0");
     let mut samples = Vec::with_capacity(repetitions);
     for repetition in 0..=repetitions {

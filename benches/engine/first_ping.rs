@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use bson::doc;
 use mongo_topology::selection::SelectionCriteria;
-use mongo_topology::{Cluster, ClusterSettings, ConnectOptions, Connection};
-use mongo_topology_sim::{DeploymentSpec, MemberRef};
+use mongo_topology::{Cluster, ClusterSettings};
 
 use crate::report::{Row, Unit};
-use crate::support::{member, runtime, start_sim, stop_sim, uri, PATIENCE};
+use crate::support::{member, plain_round_trips, runtime, start_slow_set, stop_sim, uri, PATIENCE};
 use crate::Options;
 
 /// The simulated latency of every reply.
@@ -62,54 +61,18 @@ pub fn run(options: &Options) -> Vec<Row> {
         "a plain connection to the simulator, no cluster: the floor under the first ping's \
          four replies (less a TCP connect, which the pool connection also pays)",
     );
-    for elapsed in measure_four_round_trips(repetitions) {
+    for elapsed in plain_round_trips("ping", LATENCY, 4, repetitions) {
         limit.push_duration(elapsed);
     }
     rows.push(limit);
     rows
 }
 
-/// `repetitions` times four sequential pings on one plain connection to a simulated node.
-fn measure_four_round_trips(repetitions: usize) -> Vec<Duration> {
-    let sim_runtime = runtime("sim", 1);
-    let client_runtime = runtime("client", 1);
-    let sim = start_sim(&sim_runtime, DeploymentSpec::replica_set("rs0", 1, 0, 0));
-    sim.set_latency(&MemberRef::Index(0), LATENCY)
-        .expect("set the latency");
-    let address = member(&sim, 0);
-    let samples = client_runtime.block_on(async {
-        let mut connection = Connection::connect(&address, &ConnectOptions::default())
-            .await
-            .expect("connect to the simulator");
-        let mut samples = Vec::with_capacity(repetitions);
-        for _ in 0..repetitions {
-            let started = Instant::now();
-            for _ in 0..4 {
-                connection
-                    .command("admin", doc! { "ping": 1 })
-                    .await
-                    .expect("ping");
-            }
-            samples.push(started.elapsed());
-        }
-        samples
-    });
-    stop_sim(&sim_runtime, sim);
-    samples
-}
-
 /// `repetitions` cold starts (after one discarded warm-up), each by a new cluster.
 fn measure_first_ping(members: usize, repetitions: usize, warm_up: bool) -> Vec<Duration> {
     let sim_runtime = runtime("sim", 1);
     let client_runtime = runtime("client", 1);
-    let sim = start_sim(
-        &sim_runtime,
-        DeploymentSpec::replica_set("rs0", members, 0, 0),
-    );
-    for index in 0..members {
-        sim.set_latency(&MemberRef::Index(index), LATENCY)
-            .expect("set the latency");
-    }
+    let sim = start_slow_set(&sim_runtime, members, LATENCY);
     let seed = uri(&[member(&sim, 1)], "replicaSet=rs0");
     let mut samples = Vec::with_capacity(repetitions);
     for repetition in 0..=repetitions {

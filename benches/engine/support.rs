@@ -1,11 +1,11 @@
 //! What every scenario needs: the two runtimes (the simulator's and the client's, each with
 //! its own worker thread), conditions on a topology, and this process's /proc figures.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mongo_topology::sdam::{ServerType, TopologyDescription};
-use mongo_topology::{Cluster, ClusterSettings, ServerAddress};
-use mongo_topology_sim::{Deployment, DeploymentSpec};
+use mongo_topology::{Cluster, ClusterSettings, ConnectOptions, Connection, ServerAddress};
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use tokio::runtime::Runtime;
 
 /// Bound on waits that take milliseconds when all is well; only reached when the engine or
@@ -148,4 +148,51 @@ pub mod process {
             .and_then(|text| text.trim().parse().ok())
             .unwrap_or(100.0)
     }
+}
+
+/// A replica set `rs0` of `members` data-bearing members, every reply delayed by `latency`.
+pub fn start_slow_set(sim_runtime: &Runtime, members: usize, latency: Duration) -> Deployment {
+    let sim = start_sim(
+        sim_runtime,
+        DeploymentSpec::replica_set("rs0", members, 0, 0),
+    );
+    for index in 0..members {
+        sim.set_latency(&MemberRef::Index(index), latency)
+            .expect("set the latency");
+    }
+    sim
+}
+
+/// `repetitions` samples, each the time of `per_sample` sequential `command`s on one plain
+/// connection to a simulated node whose replies take `latency`: the physical floor under
+/// what a client does in that many round trips.
+pub fn plain_round_trips(
+    command: &str,
+    latency: Duration,
+    per_sample: usize,
+    repetitions: usize,
+) -> Vec<Duration> {
+    let sim_runtime = runtime("sim", 1);
+    let client_runtime = runtime("client", 1);
+    let sim = start_slow_set(&sim_runtime, 1, latency);
+    let address = member(&sim, 0);
+    let samples = client_runtime.block_on(async {
+        let mut connection = Connection::connect(&address, &ConnectOptions::default())
+            .await
+            .expect("connect to the simulator");
+        let mut samples = Vec::with_capacity(repetitions);
+        for _ in 0..repetitions {
+            let started = Instant::now();
+            for _ in 0..per_sample {
+                connection
+                    .command("admin", bson::doc! { command: 1 })
+                    .await
+                    .expect("a command on the simulator");
+            }
+            samples.push(started.elapsed());
+        }
+        samples
+    });
+    stop_sim(&sim_runtime, sim);
+    samples
 }
