@@ -35,6 +35,7 @@ mod catalog;
 mod error;
 mod parse;
 mod redact;
+pub mod srv;
 mod tags;
 mod validate;
 mod values;

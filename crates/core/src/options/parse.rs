@@ -255,7 +255,7 @@ fn parse_database(text: &str) -> Result<Option<String>, UriError> {
 /// "&"; the key is everything up to the first "=", the value everything after it; both are
 /// URL decoded. Empty segments (e.g. a trailing "&") are skipped. The legacy ";" delimiter
 /// is not supported.
-fn parse_pairs(query: &str) -> Result<Vec<(String, String)>, UriError> {
+pub(crate) fn parse_pairs(query: &str) -> Result<Vec<(String, String)>, UriError> {
     query
         .split('&')
         .enumerate()
