@@ -28,6 +28,9 @@ use crate::sdam::topology::{TopologyDescription, TopologyType};
 use crate::sdam::transition;
 use crate::time::MonotonicTime;
 
+#[path = "srv_polling.rs"]
+pub(crate) mod srv_polling;
+
 /// The CMAP pool generations of one server: the pool's, and per service behind a load
 /// balancer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,7 +9,9 @@
 //! - [`errors`]: classification of application errors;
 //! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
 //! - [`refresh`]: when a heartbeat that changes nothing SDAM compares is still published;
-//! - [`Topology`]: the state machine tying them together.
+//! - [`Topology`]: the state machine tying them together;
+//! - SRV polling ([`Topology::apply_srv_records`], [`rescan_interval`]): the Polling SRV
+//!   Records spec.
 
 pub mod compatibility;
 mod diff;
@@ -36,6 +38,7 @@ pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
 pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
 pub use events::{Action, Changes, SdamEvent};
 pub use hello::CheckTiming;
+pub use machine::srv_polling::{polled_hosts, rescan_interval, MIN_RESCAN_INTERVAL};
 pub use machine::Topology;
 pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
