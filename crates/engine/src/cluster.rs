@@ -56,9 +56,19 @@ struct ClusterInner {
 }
 
 impl Cluster {
-    /// Parses `uri` and starts a cluster for it (see [`Cluster::new`]).
+    /// Parses `uri` and starts a cluster for it (see [`Cluster::new`]). A `mongodb+srv`
+    /// string needs DNS first: use [`Cluster::connect_async`].
     pub fn connect(uri: &str) -> Result<Cluster, ClusterError> {
         Cluster::new(ClusterSettings::parse(uri)?)
+    }
+
+    /// Parses `uri`, looks its seed list up in DNS if it is a `mongodb+srv` string (with the
+    /// system's resolver; see [`ClusterSettings::resolve`] to choose the name server), and
+    /// starts a cluster for it. A `mongodb+srv` cluster of a Sharded or Unknown topology
+    /// keeps polling the SRV records for mongos added or removed.
+    pub async fn connect_async(uri: &str) -> Result<Cluster, ClusterError> {
+        let settings = ClusterSettings::resolve(uri, crate::srv::DnsSettings::default()).await?;
+        Cluster::new(settings)
     }
 
     /// Starts the engine: every seed is checked at once, in parallel, and every server
@@ -122,7 +132,7 @@ impl Cluster {
             credential: settings.credential.clone().map(Arc::new),
             scram_keys: Arc::default(),
         });
-        let (task, snapshots) = ClusterTask::new(
+        let (mut task, snapshots) = ClusterTask::new(
             topology,
             opening,
             epoch,
@@ -133,6 +143,19 @@ impl Cluster {
             events,
             factory,
         );
+        if let Some(srv) = settings
+            .srv
+            .clone()
+            .filter(|_| !settings.topology.load_balanced)
+        {
+            task.attach_srv_poller(tokio::spawn(crate::srv_poller::poll_srv_records(
+                srv,
+                settings.dns.clone(),
+                settings.heartbeat_frequency,
+                snapshots.clone(),
+                requests_tx.clone(),
+            )));
+        }
         tokio::spawn(task.run());
         let cluster = Cluster {
             inner: Arc::new(ClusterInner {

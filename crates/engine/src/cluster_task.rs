@@ -29,6 +29,13 @@ pub(crate) enum Request {
     /// An operation failed on a server (SDAM "Error handling"); the sender learns when the
     /// error has been applied.
     ApplicationError(ApplicationError, oneshot::Sender<()>),
+    /// An SRV rescan's verified hosts (see `srv_poller.rs`).
+    SrvHosts {
+        /// The hosts, each in the parent domain.
+        hosts: Vec<ServerAddress>,
+        /// `srvMaxHosts`.
+        max_hosts: u32,
+    },
 }
 
 /// One monitored server.
@@ -86,6 +93,8 @@ pub(crate) struct ClusterTask {
     /// When to re-seed an empty topology (at most once per heartbeatFrequencyMS).
     reseed_at: Option<Instant>,
     last_reseed: Option<Instant>,
+    /// The SRV poller of a `mongodb+srv` cluster, aborted with the task.
+    srv_poller: Option<AbortOnDrop>,
 }
 
 impl ClusterTask {
@@ -134,6 +143,7 @@ impl ClusterTask {
             last_complete_members: Vec::new(),
             reseed_at: None,
             last_reseed: None,
+            srv_poller: None,
         };
         task.carry_out(opening, true);
         (task, receiver)
@@ -219,7 +229,19 @@ impl ClusterTask {
                 // The caller may have stopped waiting; nothing to do then.
                 let _ = applied.send(());
             }
+            Request::SrvHosts { hosts, max_hosts } => {
+                let mut random = crate::srv::random_below;
+                let changes = self
+                    .topology
+                    .apply_srv_records(&hosts, max_hosts, &mut random);
+                self.carry_out(changes, false);
+            }
         }
+    }
+
+    /// Keeps the SRV poller's task, to abort it when the cluster closes.
+    pub(crate) fn attach_srv_poller(&mut self, poller: tokio::task::JoinHandle<()>) {
+        self.srv_poller = Some(AbortOnDrop(poller));
     }
 
     /// A pool connection nobody waited for failed (minPoolSize, warm-up): SDAM's error
@@ -476,6 +498,7 @@ impl ClusterTask {
     /// "Client closing": every monitor stopped and awaited (their sockets closed), the
     /// closing events emitted, a last snapshot marked closed.
     async fn close(mut self) {
+        self.srv_poller = None;
         let changes = self.topology.close();
         let servers = std::mem::take(&mut self.servers);
         for (_, slot) in servers {

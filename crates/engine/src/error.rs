@@ -21,6 +21,13 @@ pub enum ClusterError {
     /// The settings cannot start a cluster.
     #[error(transparent)]
     Settings(#[from] ClusterSettingsError),
+    /// A DNS lookup for a `mongodb+srv` string failed (timeout, name server error).
+    #[error(transparent)]
+    Dns(#[from] crate::srv::DnsError),
+    /// The DNS answers for a `mongodb+srv` string break the Initial DNS Seedlist Discovery
+    /// rules (no SRV record, a target outside the parent domain, a bad TXT record).
+    #[error(transparent)]
+    Srv(#[from] crate::options::srv::SrvError),
     /// The cluster must be started within a tokio runtime.
     #[error("a Cluster must be started from within a tokio runtime")]
     NoRuntime,

@@ -37,6 +37,8 @@ mod resolve;
 mod rtt_monitor;
 mod selection_wait;
 pub mod settings;
+pub mod srv;
+mod srv_poller;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};

@@ -16,6 +16,7 @@ use crate::selection::{
     ReadPreference, ReadPreferenceError, SelectionSettings, DEFAULT_HEARTBEAT_FREQUENCY,
     DEFAULT_LOCAL_THRESHOLD,
 };
+use crate::srv::{DnsSettings, SrvSettings};
 
 /// SDAM `minHeartbeatFrequencyMS`: no server is checked more often than this, however many
 /// immediate checks are requested.
@@ -73,11 +74,13 @@ pub enum ClusterSettingsError {
     /// The connection string's read preference is invalid.
     #[error(transparent)]
     ReadPreference(#[from] ReadPreferenceError),
-    /// `mongodb+srv://` needs an SRV lookup, which this engine does not perform yet.
+    /// A `mongodb+srv://` string whose seed list has not been looked up in DNS yet: use
+    /// [`ClusterSettings::resolve`] or [`crate::Cluster::connect_async`].
     #[error(
-        "mongodb+srv:// connection strings are not supported yet: list the hosts with mongodb://"
+        "mongodb+srv:// needs its seed list from DNS first: use ClusterSettings::resolve or \
+         Cluster::connect_async"
     )]
-    SrvNotSupported,
+    SrvNotResolved,
     /// The credential the connection string gives is invalid for its mechanism.
     #[error(transparent)]
     Credential(#[from] CredentialError),
@@ -135,6 +138,10 @@ pub struct ClusterSettings {
     /// server is removed. Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a
     /// deployment of many mongos does not open a connection to each of them.
     pub warm_up: bool,
+    /// Where DNS queries go (`mongodb+srv` seed lists and SRV polling).
+    pub dns: DnsSettings,
+    /// For a `mongodb+srv` string: what the SRV poller needs. `None` for `mongodb://`.
+    pub srv: Option<SrvSettings>,
 }
 
 /// How many servers of one cluster get a warm-up connection at most.
@@ -157,16 +164,25 @@ impl ClusterSettings {
             pool: PoolOptions::default(),
             credential: None,
             warm_up: true,
+            dns: DnsSettings::default(),
+            srv: None,
         }
     }
 
     /// The settings a parsed connection string asks for; options it does not set keep their
     /// defaults. `connectTimeoutMS=0` and `socketTimeoutMS=0` mean no timeout.
     pub fn from_connection_string(uri: &ConnectionString) -> Result<Self, ClusterSettingsError> {
-        if uri.is_srv() {
-            return Err(ClusterSettingsError::SrvNotSupported);
+        // A resolved mongodb+srv string has hosts (see `ClusterSettings::resolve`).
+        if uri.is_srv() && uri.hosts().is_empty() {
+            return Err(ClusterSettingsError::SrvNotResolved);
         }
         let mut settings = ClusterSettings::new(TopologySettings::from_connection_string(uri));
+        settings.srv = uri.srv_hostname().map(|hostname| SrvSettings {
+            hostname: hostname.to_string(),
+            service_name: uri.srv_service_name().map(str::to_string),
+            max_hosts: uri.srv_max_hosts().unwrap_or(0),
+            initial_records: Vec::new(),
+        });
         let nonzero = |timeout: Duration| Some(timeout).filter(|t| !t.is_zero());
         if let Some(frequency) = uri.heartbeat_frequency() {
             settings.heartbeat_frequency = frequency;

@@ -1,0 +1,263 @@
+//! `mongodb+srv://` in the live engine: the DNS lookups (SRV and TXT, with
+//! `hickory-resolver`) that the pure rules of [`crate::options::srv`] need, and the
+//! settings that say where to send them ([`DnsSettings`]).
+//!
+//! Entry points: [`ClusterSettings::resolve`] and [`crate::Cluster::connect_async`]. The
+//! SRV poller that keeps a sharded topology's mongos list in step with DNS is in
+//! `srv_poller.rs`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
+use rand::Rng;
+
+use crate::error::ClusterError;
+use crate::options::srv::{srv_query_name, SrvRecord};
+use crate::options::ConnectionString;
+use crate::settings::ClusterSettings;
+
+/// How long one DNS lookup may take by default.
+pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where and how the engine sends its DNS queries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// The one name server to ask (UDP, then TCP when the answer is truncated); `None`, the
+    /// default, uses the system's configuration (`/etc/resolv.conf`).
+    pub name_server: Option<SocketAddr>,
+    /// How long one lookup may take before it fails with [`DnsError::Timeout`].
+    pub timeout: Duration,
+    /// A test hook (the Polling SRV Records spec lets drivers have one): rescan the SRV
+    /// records this often instead of per their TTL (at least 60 s). `None` in production.
+    pub rescan_interval: Option<Duration>,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings {
+            name_server: None,
+            timeout: DEFAULT_DNS_TIMEOUT,
+            rescan_interval: None,
+        }
+    }
+}
+
+/// What the cluster keeps of its `mongodb+srv` string to poll the SRV records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrvSettings {
+    /// The host name of the connection string.
+    pub hostname: String,
+    /// `srvServiceName`, `None` for "mongodb".
+    pub service_name: Option<String>,
+    /// `srvMaxHosts` (0: no limit).
+    pub max_hosts: u32,
+    /// The SRV records of the initial lookup (their TTLs set the first rescan interval).
+    pub initial_records: Vec<SrvRecord>,
+}
+
+impl SrvSettings {
+    /// The name the SRV records are looked up under.
+    pub fn query_name(&self) -> String {
+        srv_query_name(&self.hostname, self.service_name.as_deref())
+    }
+}
+
+/// A DNS lookup that failed. Each message names the lookup and the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnsError {
+    /// No answer within [`DnsSettings::timeout`].
+    #[error("DNS {kind} lookup of {name} timed out after {} ms", timeout.as_millis())]
+    Timeout {
+        /// "SRV" or "TXT".
+        kind: &'static str,
+        /// The name looked up.
+        name: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The name server answered with an error, or could not be reached.
+    #[error("DNS {kind} lookup of {name} failed: {cause}")]
+    Failed {
+        /// "SRV" or "TXT".
+        kind: &'static str,
+        /// The name looked up.
+        name: String,
+        /// The resolver's description of the failure.
+        cause: String,
+    },
+    /// The resolver could not be configured (e.g. an unreadable `/etc/resolv.conf`).
+    #[error("DNS resolver configuration: {0}")]
+    Config(String),
+}
+
+/// Sends SRV and TXT queries with `hickory-resolver`, without a cache (each rescan must see
+/// the current records), each bounded by [`DnsSettings::timeout`].
+#[derive(Clone)]
+pub struct SrvResolver {
+    resolver: TokioResolver,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SrvResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrvResolver")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrvResolver {
+    /// A resolver per `dns`. Must be called within a tokio runtime.
+    pub fn new(dns: &DnsSettings) -> Result<SrvResolver, DnsError> {
+        let config_error = |error: NetError| DnsError::Config(error.to_string());
+        let mut builder = match dns.name_server {
+            Some(address) => {
+                let mut server = NameServerConfig::udp_and_tcp(address.ip());
+                for connection in &mut server.connections {
+                    connection.port = address.port();
+                }
+                let config = ResolverConfig::from_name_servers(vec![server]);
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            }
+            None => TokioResolver::builder_tokio().map_err(config_error)?,
+        };
+        let options = builder.options_mut();
+        options.timeout = dns.timeout;
+        options.attempts = 1;
+        options.cache_size = 0;
+        options.try_tcp_on_error = true;
+        let resolver = builder.build().map_err(config_error)?;
+        Ok(SrvResolver {
+            resolver,
+            timeout: dns.timeout,
+        })
+    }
+
+    /// The SRV records at `name` (e.g. `_mongodb._tcp.cluster0.example.com`). No record is
+    /// an empty list, not an error.
+    pub async fn lookup_srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError> {
+        let lookup = self.bounded("SRV", name, self.resolver.srv_lookup(fqdn(name)));
+        let Some(records) = lookup.await? else {
+            return Ok(Vec::new());
+        };
+        Ok(records
+            .into_iter()
+            .filter_map(|(ttl, data)| match data {
+                RData::SRV(srv) => Some(SrvRecord {
+                    target: srv.target.to_ascii(),
+                    port: srv.port,
+                    ttl: Some(Duration::from_secs(u64::from(ttl))),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The TXT records at `name`, each as its character strings. No record is an empty list.
+    pub async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+        let lookup = self.bounded("TXT", name, self.resolver.txt_lookup(fqdn(name)));
+        let Some(records) = lookup.await? else {
+            return Ok(Vec::new());
+        };
+        Ok(records
+            .into_iter()
+            .filter_map(|(_, data)| match data {
+                RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Runs one lookup within the timeout: the answers (TTL and data), or `None` when the
+    /// name has no record of the type (NXDOMAIN or an empty answer).
+    async fn bounded(
+        &self,
+        kind: &'static str,
+        name: &str,
+        lookup: impl std::future::Future<Output = Result<hickory_resolver::lookup::Lookup, NetError>>,
+    ) -> Result<Option<Vec<(u32, RData)>>, DnsError> {
+        let timeout = DnsError::Timeout {
+            kind,
+            name: name.to_string(),
+            timeout: self.timeout,
+        };
+        match tokio::time::timeout(self.timeout, lookup).await {
+            Err(_) => Err(timeout),
+            Ok(Err(error)) if error.is_no_records_found() => Ok(None),
+            Ok(Err(NetError::Timeout)) => Err(timeout),
+            Ok(Err(error)) => Err(DnsError::Failed {
+                kind,
+                name: name.to_string(),
+                cause: error.to_string(),
+            }),
+            Ok(Ok(lookup)) => Ok(Some(
+                lookup
+                    .answers()
+                    .iter()
+                    .map(|record| (record.ttl, record.data.clone()))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// The fully qualified form of `name`, so no search domain is appended.
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// A random index below `n` (at least 1), for `srvMaxHosts`.
+pub(crate) fn random_below(n: usize) -> usize {
+    rand::rng().random_range(0..n.max(1))
+}
+
+/// The initial seed list discovery of a `mongodb+srv` string (Initial DNS Seedlist
+/// Discovery spec): SRV and TXT lookups, then the pure rules. Returns the connection string
+/// as if the seeds and TXT options had been written in it, and the SRV records.
+pub async fn resolve_srv(
+    uri: &ConnectionString,
+    dns: &DnsSettings,
+) -> Result<(ConnectionString, Vec<SrvRecord>), ClusterError> {
+    let Some(hostname) = uri.srv_hostname() else {
+        return Ok((uri.clone(), Vec::new()));
+    };
+    let resolver = SrvResolver::new(dns)?;
+    let query = srv_query_name(hostname, uri.srv_service_name());
+    let (srv, txt) = tokio::join!(resolver.lookup_srv(&query), resolver.lookup_txt(hostname));
+    let (srv, txt) = (srv?, txt?);
+    let resolved = uri.with_srv_results(&srv, &txt, &mut random_below)?;
+    tracing::debug!(
+        srv_host = hostname,
+        seeds = resolved.hosts().len(),
+        records = srv.len(),
+        "resolved the SRV seed list"
+    );
+    Ok((resolved, srv))
+}
+
+impl ClusterSettings {
+    /// Parses `uri` and builds its settings; for `mongodb+srv`, first looks the seed list
+    /// and default options up in DNS per `dns` (which the settings keep, for SRV polling).
+    /// DNS failures and records that break the spec's rules are errors naming the lookup
+    /// and the cause. For `mongodb://` this is [`ClusterSettings::parse`] with `dns` kept.
+    pub async fn resolve(uri: &str, dns: DnsSettings) -> Result<ClusterSettings, ClusterError> {
+        let parsed = ConnectionString::parse(uri)?;
+        let (resolved, records) = resolve_srv(&parsed, &dns).await?;
+        let mut settings = ClusterSettings::from_connection_string(&resolved)?;
+        if let Some(srv) = settings.srv.as_mut() {
+            srv.initial_records = records;
+        }
+        settings.dns = dns;
+        Ok(settings)
+    }
+}
