@@ -254,6 +254,7 @@ async fn the_handshake_times_out_after_the_connect_timeout() {
     let options = ConnectOptions {
         connect_timeout: Some(connect_timeout),
         socket_timeout: None,
+        name_server: None,
     };
     let mut conn = connect(&d.addresses()[0], options).await;
     let started = Instant::now();

@@ -124,6 +124,7 @@ impl Cluster {
             connect: ConnectOptions {
                 connect_timeout: settings.connect_timeout,
                 socket_timeout: settings.socket_timeout,
+                name_server: settings.dns.name_server,
             },
             handshake: HandshakeOptions {
                 app_name: settings.app_name.clone(),

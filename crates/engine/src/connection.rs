@@ -26,6 +26,10 @@ pub struct ConnectOptions {
     pub connect_timeout: Option<Duration>,
     /// How long each read or write may take once connected (default: no limit).
     pub socket_timeout: Option<Duration>,
+    /// The name server host names are looked up at (A and AAAA records), as set by
+    /// [`crate::srv::DnsSettings::name_server`]; `None`, the default, uses the system's
+    /// resolver.
+    pub name_server: Option<std::net::SocketAddr>,
 }
 
 impl Default for ConnectOptions {
@@ -33,6 +37,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             connect_timeout: Some(Duration::from_secs(10)),
             socket_timeout: None,
+            name_server: None,
         }
     }
 }
@@ -92,7 +97,12 @@ impl Connection {
                 cause: "Unix domain sockets are not supported yet".to_owned(),
             });
         };
-        let addresses = resolve(host, *port, connect_timeout).await?;
+        let addresses = match options.name_server {
+            Some(name_server) => {
+                crate::srv::lookup_host(name_server, host, *port, connect_timeout).await?
+            }
+            None => resolve(host, *port, connect_timeout).await?,
+        };
         let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");

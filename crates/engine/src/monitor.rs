@@ -88,6 +88,7 @@ impl MonitorShared {
         ConnectOptions {
             connect_timeout: self.settings.connect_timeout,
             socket_timeout: self.settings.connect_timeout,
+            name_server: self.settings.dns.name_server,
         }
     }
 }

@@ -207,6 +207,40 @@ impl SrvResolver {
     }
 }
 
+/// The socket addresses of `host:port` per the A and AAAA records at `name_server` (see
+/// [`DnsSettings::name_server`]): how connections reach the hosts of a test zone. An IP
+/// literal is used as is.
+pub(crate) async fn lookup_host(
+    name_server: SocketAddr,
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+) -> Result<Vec<SocketAddr>, crate::ConnectionError> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let dns_error = |cause: String| crate::ConnectionError::Dns {
+        host: host.to_owned(),
+        cause,
+    };
+    let dns = DnsSettings {
+        name_server: Some(name_server),
+        timeout: timeout.unwrap_or(DEFAULT_DNS_TIMEOUT),
+        rescan_interval: None,
+    };
+    let resolver = SrvResolver::new(&dns).map_err(|e| dns_error(e.to_string()))?;
+    let lookup = resolver.resolver.lookup_ip(fqdn(host));
+    let found = tokio::time::timeout(dns.timeout, lookup)
+        .await
+        .map_err(|_| dns_error(format!("no answer within {:?}", dns.timeout)))?
+        .map_err(|e| dns_error(e.to_string()))?;
+    let addresses: Vec<SocketAddr> = found.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+    if addresses.is_empty() {
+        return Err(dns_error("the name resolved to no address".to_owned()));
+    }
+    Ok(addresses)
+}
+
 /// The fully qualified form of `name`, so no search domain is appended.
 fn fqdn(name: &str) -> String {
     if name.ends_with('.') {
