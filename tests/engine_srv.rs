@@ -53,7 +53,7 @@ async fn the_seed_list_and_txt_options_come_from_dns() {
     let settings = resolve(&dns, "test22", "?srvServiceName=customname")
         .await
         .unwrap();
-    assert_eq!(settings.topology.seeds, [local(27017)]);
+    assert_eq!(settings.topology.seeds, [local(27017), local(27018)]);
     let error = resolve(&dns, "test22", "").await.unwrap_err();
     assert!(
         matches!(error, ClusterError::Srv(SrvError::NoRecords { .. })),

@@ -113,6 +113,9 @@ impl Zone {
             ("mongodb", "test20", 27017, &local),
             ("mongodb", "test21", 27017, &local),
             ("customname", "test22", 27017, &local),
+            // Not in the README's list, but srv-service-name.json expects two seeds, as the
+            // live test zone serves them.
+            ("customname", "test22", 27018, &local),
             ("mongodb", "test23", 8000, &local),
             ("mongodb", "test24", 8000, &local),
         ];

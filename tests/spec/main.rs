@@ -1,5 +1,6 @@
 //! Runs the MongoDB specification test suites (JSON) against the pure core
-//! (and, for CMAP, the pure pool state machine).
+//! (and, for CMAP, the pure pool state machine; for the DNS seedlist suites, the engine
+//! against a DNS server on loopback and the simulator).
 //!
 //! The suites are read from `$MONGO_SPECS_DIR` (default `../shared/specs`); they are never
 //! committed to this repository. `scripts/fetch-specs` fetches them at the pinned commit.
@@ -10,6 +11,9 @@
 
 mod auth;
 mod cmap;
+mod dns_seedlist;
+#[path = "../dns_support/mod.rs"]
+mod dns_support;
 mod harness;
 mod sdam;
 mod selection;
@@ -50,6 +54,12 @@ fn suites() -> Vec<Suite> {
         cmap::run_file,
     ));
     suites.push(Suite::new("auth/tests/legacy", auth::run_file));
+    for dir in ["replica-set", "sharded", "load-balanced"] {
+        suites.push(Suite::new(
+            format!("initial-dns-seedlist-discovery/tests/{dir}"),
+            dns_seedlist::run_file,
+        ));
+    }
     suites
 }
 
