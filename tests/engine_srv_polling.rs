@@ -266,3 +266,30 @@ async fn closing_the_cluster_stops_the_poller() {
     assert_eq!(setup.dns.queries(), queries);
     setup.deployment.shutdown().await;
 }
+
+#[tokio::test]
+async fn no_polling_for_a_load_balanced_cluster() {
+    // 9. SRV polling is not done for load-balanced clusters.
+    let dns = DnsServer::spec().await;
+    let mut settings = dns.dns_settings();
+    settings.rescan_interval = Some(RESCAN);
+    let uri = format!("mongodb+srv://test3.{DOMAIN}/?loadBalanced=true");
+    let settings = ClusterSettings::resolve(&uri, settings).await.unwrap();
+    let cluster = Cluster::new(settings).unwrap();
+    let queries = dns.queries();
+    dns.set_srv(
+        "mongodb",
+        "test3",
+        &[(&target(), 27017), (&target(), 27018)],
+    );
+    tokio::time::sleep(RESCAN * 3).await;
+    assert_eq!(
+        dns.queries(),
+        queries,
+        "a load-balanced cluster polled SRV records"
+    );
+    let ports: Vec<u16> = server_ports(&cluster).into_iter().collect();
+    assert_eq!(ports, [27017]);
+    assert_eq!(cluster.topology().topology_type, TopologyType::LoadBalanced);
+    cluster.close().await;
+}

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use mongo_topology::options::{ConnectionString, OptionValue};
+use mongo_topology::options::ConnectionString;
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{Cluster, ClusterSettings};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
@@ -162,17 +162,12 @@ fn check_seeds(resolved: &ConnectionString, test: &Value) -> Result<(), String> 
 }
 
 /// `ssl`/`tls` compare with the effective value (on by default for mongodb+srv); other
-/// options with what was set, by the URI or the TXT record.
+/// options with what was set, by the URI or the TXT record, as the URI suites compare them.
 fn check_option(resolved: &ConnectionString, name: &str, expected: &Value) -> Result<(), String> {
     let same = if name.eq_ignore_ascii_case("ssl") || name.eq_ignore_ascii_case("tls") {
         expected.as_bool() == Some(resolved.tls())
     } else {
-        match (expected, resolved.option(name)) {
-            (Value::Bool(want), Some(OptionValue::Bool(got))) => want == got,
-            (Value::Number(want), Some(OptionValue::Int(got))) => want.as_i64() == Some(*got),
-            (Value::String(want), Some(OptionValue::String(got))) => want == got,
-            _ => false,
-        }
+        return crate::uri::check_option(resolved, name, expected);
     };
     if same {
         Ok(())

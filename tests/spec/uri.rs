@@ -152,7 +152,7 @@ fn check_auth(parsed: &ConnectionString, auth: &Value) -> Result<(), String> {
 }
 
 /// Option names compare case-insensitively; values compare by their JSON type.
-fn check_option(parsed: &ConnectionString, name: &str, expected: &Value) -> Result<(), String> {
+pub fn check_option(parsed: &ConnectionString, name: &str, expected: &Value) -> Result<(), String> {
     let actual = parsed.option(name);
     let same = match (expected, actual) {
         (Value::Bool(want), Some(OptionValue::Bool(got))) => want == got,
