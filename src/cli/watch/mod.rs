@@ -45,12 +45,14 @@ event. Then by event:
   server_description_changed                 address, previous_type, new_type,
                                              error ({cause, message} or null)
   topology_description_changed               previous_type, new_type, primary (or null)
-  primary_changed                            from, to (address or null), after_election_ms
+  primary_changed                            from, to (address or null), after_election_ms,
+                                             without_primary_ms
   heartbeat_failed                           address, duration_ms, awaited, error {cause, message}
   events_missed                              count (the watch fell behind)
 after_election_ms: from the first successful check in which `to` reported itself primary
 (isWritablePrimary, with its current electionId) to the topology change that shows it as
-the primary; null when no such check was seen.
+the primary; null when no such check was seen. without_primary_ms: from the change that
+lost the previous primary to this one; null at first discovery or when `to` is null.
 
 Metrics (--metrics-addr, GET /metrics): mongo_topology_server_up, _server_type,
 _server_rtt_seconds, _server_heartbeat_failures_total {address, set};
@@ -304,6 +306,9 @@ impl Watch<'_> {
                         ) = &event.kind
                         {
                             self.state.topology = new.clone();
+                            if let Some(metrics) = self.metrics {
+                                metrics.update(new);
+                            }
                         }
                         let mut outcome = Ok(());
                         for record in self.timeline.on_event(&event) {

@@ -114,6 +114,7 @@ pub fn describe(what: &What) -> String {
             from,
             to,
             after_election,
+            without_primary,
         } => {
             let mut line = format!(
                 "primary changed {} → {}",
@@ -125,6 +126,9 @@ pub fn describe(what: &What) -> String {
                     ", {} after {to} reported its election",
                     human(*after)
                 ));
+            }
+            if let Some(without) = without_primary {
+                line.push_str(&format!(" (no primary for {})", human(*without)));
             }
             line
         }
@@ -207,10 +211,12 @@ fn fields(what: &What) -> Value {
             from,
             to,
             after_election,
+            without_primary,
         } => json!({
             "from": from.as_ref().map(ToString::to_string),
             "to": to.as_ref().map(ToString::to_string),
             "after_election_ms": after_election.map(ms),
+            "without_primary_ms": without_primary.map(ms),
         }),
         What::HeartbeatFailed {
             address,

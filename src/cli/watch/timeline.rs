@@ -75,6 +75,10 @@ pub enum What {
         /// current electionId) to this change of the client's view; `None` when no such
         /// check was seen (no new primary, or its report predates the watch).
         after_election: Option<Duration>,
+        /// How long the client's view had no primary before `to`: from the change that
+        /// lost the previous primary to this one; `None` when `to` is none or no primary
+        /// was lost before (first discovery).
+        without_primary: Option<Duration>,
     },
     /// A check of a server failed.
     HeartbeatFailed {
@@ -131,6 +135,8 @@ pub struct Timeline {
     started: Instant,
     started_wall: SystemTime,
     primary: Option<ServerAddress>,
+    /// When the view last lost its primary, while it has none.
+    primary_lost_at: Option<Instant>,
     reports: HashMap<ServerAddress, PrimaryReport>,
 }
 
@@ -142,6 +148,7 @@ impl Timeline {
             started,
             started_wall,
             primary: None,
+            primary_lost_at: None,
             reports: HashMap::new(),
         }
     }
@@ -250,6 +257,16 @@ impl Timeline {
                         .as_ref()
                         .and_then(|to| self.reports.get(to))
                         .map(|report| at.saturating_duration_since(report.since));
+                    let without_primary = match &primary {
+                        Some(_) => self
+                            .primary_lost_at
+                            .take()
+                            .map(|lost| at.saturating_duration_since(lost)),
+                        None => {
+                            self.primary_lost_at = Some(at);
+                            None
+                        }
+                    };
                     let from = std::mem::replace(&mut self.primary, primary.clone());
                     records.push(self.record(
                         at,
@@ -257,6 +274,7 @@ impl Timeline {
                             from,
                             to: primary,
                             after_election,
+                            without_primary,
                         },
                     ));
                 }

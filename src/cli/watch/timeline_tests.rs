@@ -96,11 +96,13 @@ fn after_election_counts_from_the_first_report_as_primary() {
                 from: None,
                 to: Some(address("a:1")),
                 after_election: Some(Duration::from_millis(1)),
+                without_primary: None,
             },
             What::PrimaryChanged {
                 from: Some(address("a:1")),
                 to: Some(address("b:1")),
                 after_election: Some(Duration::from_millis(7)),
+                without_primary: None,
             },
         ]
     );
@@ -120,6 +122,15 @@ fn a_new_election_id_restarts_the_count_and_a_secondary_reply_forgets_it() {
     assert!(matches!(
         primary_changes(&records)[..],
         [What::PrimaryChanged { after_election: Some(after), .. }] if after == Duration::from_millis(5)
+    ));
+    let lost = timeline.on_event(&changed(ms(28), Some("b:1"), None));
+    assert!(matches!(
+        primary_changes(&lost)[..],
+        [What::PrimaryChanged {
+            to: None,
+            without_primary: None,
+            ..
+        }]
     ));
     timeline.on_event(&hello(ms(30), "a:1", false, 0));
     timeline.on_event(&hello(ms(31), "a:1", true, 4));

@@ -60,6 +60,7 @@ fn state() -> WatchState {
             from: Some(address("a:27017")),
             to: Some(address("b:27017")),
             after_election: Some(Duration::from_millis(3)),
+            without_primary: None,
         },
     ));
     for tick in 0..20 {
