@@ -319,3 +319,52 @@ async fn without_a_terminal_the_plain_view_has_no_escape_bytes() {
     }
     sim.shutdown().await;
 }
+
+/// `discover` and `select` waiting on a server that accepts connections and never answers:
+/// Ctrl-C stops them at once with exit status 130 (their timeout is far away).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_discover_and_select_promptly() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!(
+        "mongodb://{}/?connectTimeoutMS=20000",
+        silent.local_addr().unwrap()
+    );
+    // Accept and hold every connection, never answering.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    for command in [
+        vec!["discover", "--timeout-ms", "20000", uri.as_str()],
+        vec![
+            "select",
+            "--timeout-ms",
+            "20000",
+            "--read-preference",
+            "primary",
+            uri.as_str(),
+        ],
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+            .args(&command)
+            .env_remove("MONGODB_URI")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let signalled = Instant::now();
+        send_signal(&child, "-INT");
+        let output = output(child).await;
+        let took = signalled.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(130), "{command:?}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{command:?}: took {took:?}");
+        assert_eq!(stderr.trim(), "interrupted", "{command:?}");
+    }
+    holder.abort();
+}

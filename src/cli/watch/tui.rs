@@ -98,10 +98,19 @@ fn server_table(state: &WatchState, colour: bool) -> Table<'static> {
 }
 
 fn draw_rtt(frame: &mut Frame, area: Rect, state: &WatchState) {
-    let block = Block::bordered().title(" RTT trend (average, one sample per tick) ");
+    let block =
+        Block::bordered().title(" RTT trend (average RTT every 0.5 s, one scale for all servers) ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = Layout::vertical(vec![Constraint::Length(1); state.rtt.len()]).split(inner);
+    // One scale for every server, so that their bars compare.
+    let highest = state
+        .rtt
+        .values()
+        .flat_map(|samples| samples.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     for ((address, samples), row) in state.rtt.iter().zip(rows.iter()) {
         let [label, chart] =
             Layout::horizontal([Constraint::Length(RTT_LABEL_WIDTH), Constraint::Min(1)])
@@ -111,11 +120,11 @@ fn draw_rtt(frame: &mut Frame, area: Rect, state: &WatchState) {
             |micros| format!("{:.1} ms", *micros as f64 / 1000.0),
         );
         frame.render_widget(Paragraph::new(format!("{address}  {latest}")), label);
-        // The newest samples that fit, right-aligned like a scrolling chart.
+        // The newest samples that fit, oldest on the left.
         let width = usize::from(chart.width);
         let skip = samples.len().saturating_sub(width);
         let data: Vec<u64> = samples.iter().skip(skip).copied().collect();
-        frame.render_widget(Sparkline::default().data(&data), chart);
+        frame.render_widget(Sparkline::default().data(&data).max(highest), chart);
     }
 }
 

@@ -97,6 +97,8 @@ fn line_with<'a>(lines: &'a [String], needle: &str) -> &'a str {
 #[test]
 fn the_table_has_one_row_per_server_with_its_type_and_rtt() {
     let lines = screen_lines(&state());
+    // Shown with --nocapture: what the view looks like.
+    eprintln!("{}", lines.join("\n"));
     assert!(line_with(&lines, "ADDRESS").contains("RTT AVG/MIN MS"));
     let row = |needle: &str| {
         lines
@@ -140,6 +142,12 @@ fn each_server_has_an_rtt_sparkline() {
     let heights: std::collections::BTreeSet<char> =
         b_line.chars().filter(|c| bars.contains(c)).collect();
     assert!(heights.len() >= 2, "bars of several heights: {b_line}");
+    // One scale: a's 2 ms is below b's highest 2.2 ms, so a's bars are not full blocks.
+    let a_line = lines
+        .iter()
+        .find(|line| line.contains("a:27017  2.0 ms"))
+        .unwrap_or_else(|| panic!("no RTT line for a:\n{}", lines.join("\n")));
+    assert!(a_line.contains('▇') && !a_line.contains('█'), "{a_line}");
     // c has no RTT: its trend is empty (no bars).
     let c_line = lines
         .iter()
