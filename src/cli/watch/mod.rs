@@ -122,6 +122,7 @@ impl View {
                 writeln!(out, "{}", text::json_line(record))?;
                 out.flush()
             }
+            View::Plain if !text::for_people(&record.what) => Ok(()),
             View::Plain => {
                 let mut out = io::stdout().lock();
                 writeln!(out, "{}", text::plain_line(record))?;

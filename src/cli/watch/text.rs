@@ -82,6 +82,15 @@ fn error_line(error: &ErrorText) -> String {
     format!("[{}] {}", error.cause, error.message)
 }
 
+/// Whether people see `what`: a topology change that keeps the topology type only repeats
+/// the server change just shown, so only NDJSON has it.
+pub fn for_people(what: &What) -> bool {
+    !matches!(
+        what,
+        What::TopologyDescriptionChanged { previous_type, new_type, .. } if previous_type == new_type
+    )
+}
+
 /// One line for people, without the time stamp.
 pub fn describe(what: &What) -> String {
     match what {
@@ -93,7 +102,11 @@ pub fn describe(what: &What) -> String {
             new_type,
             error,
         } => {
-            let mut line = format!("server {address} {previous_type} → {new_type}");
+            let mut line = if previous_type == new_type {
+                format!("server {address} still {new_type}, its description changed")
+            } else {
+                format!("server {address} {previous_type} → {new_type}")
+            };
             if let Some(error) = error {
                 line.push_str(": ");
                 line.push_str(&error_line(error));
@@ -108,7 +121,7 @@ pub fn describe(what: &What) -> String {
             format!("topology {previous_type} → {new_type}")
         }
         What::TopologyDescriptionChanged { new_type, .. } => {
-            format!("topology changed, still {new_type}")
+            format!("topology still {new_type}")
         }
         What::PrimaryChanged {
             from,

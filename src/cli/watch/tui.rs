@@ -131,10 +131,14 @@ fn draw_rtt(frame: &mut Frame, area: Rect, state: &WatchState) {
 fn draw_log(frame: &mut Frame, area: Rect, state: &WatchState) {
     let block = Block::bordered().title(" events ");
     let height = usize::from(block.inner(area).height);
-    let skip = state.log.len().saturating_sub(height);
-    let lines: Vec<Line> = state
+    let shown: Vec<_> = state
         .log
         .iter()
+        .filter(|record| text::for_people(&record.what))
+        .collect();
+    let skip = shown.len().saturating_sub(height);
+    let lines: Vec<Line> = shown
+        .into_iter()
         .skip(skip)
         .map(|record| {
             Line::from(format!(
