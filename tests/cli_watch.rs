@@ -261,12 +261,18 @@ async fn sigint_exits_130_and_sigterm_143_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_stdout_ends_the_watch_quietly() {
     let sim = replica_set().await;
-    let mut child = watch(&["--json", "--duration", "2", &sim.connection_string()])
+    // No --duration, and a set that stays quiet after discovery: no further line would
+    // reveal the closed pipe, so the watch must notice it by itself.
+    let mut child = watch(&["--json", &sim.connection_string()])
         .spawn()
         .unwrap();
     let (_, lines) = first_line(&mut child).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let closed = Instant::now();
     drop(lines);
     let output = output(child).await;
+    let took = closed.elapsed();
+    assert!(took < Duration::from_secs(2), "took {took:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -58,7 +58,7 @@ Metrics (--metrics-addr, GET /metrics): mongo_topology_server_up, _server_type,
 _server_rtt_seconds, _server_heartbeat_failures_total {address, set};
 mongo_topology_topology_type, _topology_has_primary, _topology_changes_total.
 
-Exit status: 0 at the end of --duration, on q, or when stdout is closed (e.g. `| head`);
+Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone (`| head`);
 130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error. Colour only
 on a terminal and never when NO_COLOR is set.";
 
@@ -298,6 +298,8 @@ impl Watch<'_> {
     ) -> End {
         let deadline = duration.map(|duration| started + duration);
         let mut tick = tokio::time::interval(TICK);
+        let reader_gone = stdout_closed();
+        tokio::pin!(reader_gone);
         loop {
             let shown = tokio::select! {
                 event = events.recv() => match event {
@@ -333,6 +335,7 @@ impl Watch<'_> {
                     self.view.tick(self.state)
                 }
                 _ = sleep_until(deadline) => return End::Duration,
+                _ = &mut reader_gone => return End::OutputClosed,
                 _ = signals.interrupt.recv() => return End::Interrupted,
                 _ = signals.terminate.recv() => return End::Terminated,
                 key = next_key(&mut keys) => return match key {
@@ -346,6 +349,36 @@ impl Watch<'_> {
                 }
                 return End::OutputClosed;
             }
+        }
+    }
+}
+
+/// Returns when the reader of stdout has gone (a pipe whose other end closed, e.g. `| head`),
+/// so that a quiet deployment does not keep the watch running until its next line; never
+/// when stdout is a terminal or a file (epoll cannot watch files).
+async fn stdout_closed() {
+    use std::os::fd::AsFd;
+    use tokio::io::Interest;
+    use tokio::net::unix::pipe;
+
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        return std::future::pending().await;
+    }
+    // A duplicate of stdout, registered as a pipe's write end without changing its flags
+    // (stdout stays blocking); epoll reports an error on it once the read end is closed.
+    let watched = stdout
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd_unchecked);
+    let Ok(sender) = watched else {
+        return std::future::pending().await;
+    };
+    loop {
+        match sender.ready(Interest::ERROR).await {
+            Ok(ready) if ready.is_error() || ready.is_write_closed() => return,
+            Ok(_) => continue,
+            Err(_) => return std::future::pending().await,
         }
     }
 }
