@@ -207,11 +207,18 @@ async fn metrics_are_scraped_over_http() {
     .spawn()
     .unwrap();
     let _lines = first_line(&mut child).await;
-    // Discovery may still be under way at the first line.
+    // Discovery may still be under way at the first line: scrape until every member is up.
+    let up = |address: &String| {
+        format!("mongo_topology_server_up{{address=\"{address}\",set=\"rs0\"}} 1")
+    };
     let started = Instant::now();
     let body = loop {
         let response = http_get(port, "/metrics").await;
-        if response.contains("\nmongo_topology_topology_has_primary 1\n") {
+        let discovered = response.contains("\nmongo_topology_topology_has_primary 1\n")
+            && addresses
+                .iter()
+                .all(|address| response.contains(&up(address)));
+        if discovered {
             break response;
         }
         assert!(started.elapsed() < Duration::from_secs(2), "{response}");
@@ -223,11 +230,13 @@ async fn metrics_are_scraped_over_http() {
         "{body}"
     );
     for address in &addresses {
-        let up = format!("mongo_topology_server_up{{address=\"{address}\",set=\"rs0\"}} 1");
-        assert!(body.contains(&up), "{up} in {body}");
         let rtt =
             format!("mongo_topology_server_rtt_seconds{{address=\"{address}\",set=\"rs0\"}} ");
         assert!(body.contains(&rtt), "{rtt} in {body}");
+        let failures = format!(
+            "mongo_topology_server_heartbeat_failures_total{{address=\"{address}\",set=\"rs0\"}} 0"
+        );
+        assert!(body.contains(&failures), "{failures} in {body}");
     }
     let primary_type = format!(
         "mongo_topology_server_type{{address=\"{}\",set=\"rs0\",type=\"RSPrimary\"}} 1",

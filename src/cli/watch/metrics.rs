@@ -81,57 +81,60 @@ fn server_labels(labels: &ServerTypeLabels) -> ServerLabels {
 impl Metrics {
     /// Every metric registered, with no series yet.
     pub fn new() -> Metrics {
+        let up = Family::<ServerLabels, Gauge>::default();
+        let server_type = Family::<ServerTypeLabels, Gauge>::default();
+        let rtt = Family::<ServerLabels, Gauge<f64, AtomicU64>>::default();
+        let heartbeat_failures = Family::<ServerLabels, Counter>::default();
+        let topology_type = Family::<TypeLabels, Gauge>::default();
+        let has_primary = Gauge::default();
+        let changes = Counter::default();
         let mut registry = Registry::with_prefix("mongo_topology");
-        let metrics = Metrics {
-            up: Family::default(),
-            server_type: Family::default(),
-            rtt: Family::default(),
-            heartbeat_failures: Family::default(),
-            topology_type: Family::default(),
-            has_primary: Gauge::default(),
-            changes: Counter::default(),
-            last: Mutex::new(Last::default()),
-            registry: Registry::default(),
-        };
         registry.register(
             "server_up",
             "1 when the client knows the server (its type is not Unknown), else 0",
-            metrics.up.clone(),
+            up.clone(),
         );
         registry.register(
             "server_type",
             "1 for the server's SDAM type in the type label",
-            metrics.server_type.clone(),
+            server_type.clone(),
         );
         registry.register_with_unit(
             "server_rtt",
             "the server's average round-trip time as the client measures it",
             Unit::Seconds,
-            metrics.rtt.clone(),
+            rtt.clone(),
         );
         registry.register(
             "server_heartbeat_failures",
             "failed checks of the server since the watch started",
-            metrics.heartbeat_failures.clone(),
+            heartbeat_failures.clone(),
         );
         registry.register(
             "topology_type",
             "1 for the topology type in the type label",
-            metrics.topology_type.clone(),
+            topology_type.clone(),
         );
         registry.register(
             "topology_has_primary",
             "1 when the client knows a primary, else 0",
-            metrics.has_primary.clone(),
+            has_primary.clone(),
         );
         registry.register(
             "topology_changes",
             "changes of the topology description since the watch started",
-            metrics.changes.clone(),
+            changes.clone(),
         );
         Metrics {
             registry,
-            ..metrics
+            up,
+            server_type,
+            rtt,
+            heartbeat_failures,
+            topology_type,
+            has_primary,
+            changes,
+            last: Mutex::new(Last::default()),
         }
     }
 
@@ -156,6 +159,8 @@ impl Metrics {
             self.server_type.get_or_create(&labels).set(1);
             let rtt = server.round_trip_time.map_or(0.0, |rtt| rtt.as_secs_f64());
             self.rtt.get_or_create(&plain).set(rtt);
+            // A server without failures has the series too, at 0.
+            let _ = self.heartbeat_failures.get_or_create(&plain);
             current.insert(address.clone(), labels);
         }
         for (address, old) in &last.servers {
