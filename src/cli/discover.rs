@@ -22,7 +22,7 @@ Examples:
   mongo-topology discover --timeout-ms 3000 'mongodb://10.0.0.5:27017/?directConnection=true'
 
 Exit status: 0 when a writable server was found, 2 when discovery finished without one,
-1 on a usage or connection string error. Output has no colour.";
+1 on a usage or connection string error, 130 on Ctrl-C. Output has no colour.";
 
 /// Where to discover: the connection string and how long discovery may take.
 #[derive(Debug, Args)]
@@ -77,7 +77,7 @@ impl Discovery {
 pub fn run(args: DiscoverArgs) -> ExitCode {
     let discovery = match discover(&args.target) {
         Ok(discovery) => discovery,
-        Err(message) => return usage_error(&message),
+        Err(message) => return failure(&message),
     };
     if args.json {
         println!("{}", render::json(&discovery));
@@ -97,6 +97,19 @@ pub fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// The error [`discover`] returns when Ctrl-C (SIGINT) stopped it.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// The exit status for an error of [`discover`]: 130 after Ctrl-C (the message is printed
+/// as is), else a usage error (1).
+pub fn failure(message: &str) -> ExitCode {
+    if message == INTERRUPTED {
+        eprintln!("{INTERRUPTED}");
+        return ExitCode::from(130);
+    }
+    usage_error(message)
+}
+
 /// Whether discovery is done: every server is known, or its last check failed.
 fn every_server_checked(topology: &TopologyDescription) -> bool {
     topology.servers.values().all(|server| {
@@ -108,7 +121,8 @@ fn every_server_checked(topology: &TopologyDescription) -> bool {
 }
 
 /// Parses the target's connection string, runs a cluster until every known server has been
-/// checked once or the timeout, and closes it. Errors are one line, for exit status 1.
+/// checked once or the timeout, and closes it. Errors are one line, for exit status 1, or
+/// [`INTERRUPTED`] after Ctrl-C (see [`failure`]).
 pub fn discover(target: &Target) -> Result<Discovery, String> {
     let text = match &target.uri {
         Some(uri) => uri.clone(),
@@ -128,9 +142,19 @@ pub fn discover(target: &Target) -> Result<Discovery, String> {
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
     runtime.block_on(async {
+        // Installed before the client starts, so that an early Ctrl-C is seen too.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|error| format!("cannot install a signal handler: {error}"))?;
         let started = Instant::now();
         let cluster = Cluster::new(settings.clone()).map_err(|error| error.to_string())?;
-        let outcome = cluster.wait_for(every_server_checked, timeout).await;
+        let outcome = tokio::select! {
+            outcome = cluster.wait_for(every_server_checked, timeout) => outcome,
+            _ = interrupt.recv() => {
+                cluster.close().await;
+                return Err(INTERRUPTED.to_string());
+            }
+        };
         let elapsed = started.elapsed();
         cluster.close().await;
         let (topology, complete) = match outcome {

@@ -5,6 +5,7 @@ mod discover;
 mod render;
 mod select;
 mod sim;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ enum Command {
     Select(select::SelectArgs),
     /// Watch a client follow a simulated replica set through a narrated failover script.
     Demo(demo::DemoArgs),
+    /// Follow a deployment live as a client sees it: a terminal view, NDJSON events
+    /// (--json) or plain lines, and optionally Prometheus metrics.
+    Watch(watch::WatchArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Discover(args) => discover::run(args),
         Command::Select(args) => select::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Watch(args) => watch::run(args),
     }
 }
 

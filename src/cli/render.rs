@@ -56,7 +56,7 @@ fn error_text(server: &ServerDescription) -> Option<String> {
 }
 
 /// The table's columns for one server; `-` where a value does not apply or is unknown.
-fn row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String> {
+pub(super) fn row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String> {
     let dash = || "-".to_string();
     let is_primary = server.server_type == ServerType::RsPrimary;
     vec![
@@ -89,7 +89,7 @@ fn row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String
     ]
 }
 
-const HEADER: [&str; 10] = [
+pub(super) const HEADER: [&str; 10] = [
     "ADDRESS",
     "TYPE",
     "SET",

@@ -9,7 +9,7 @@ use mongo_topology::selection::{
     explain_selection, ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, TagSet,
 };
 
-use super::discover::{discover, usage_error, Target};
+use super::discover::{discover, failure, usage_error, Target};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,7 +19,7 @@ Examples:
 
 Each --tag is one tag set (k:v pairs, comma separated), tried in order; '' matches any server.
 Exit status: 0 when a server is suitable, 2 when none is, 1 on a usage or connection string
-error. Output has no colour.";
+error, 130 on Ctrl-C. Output has no colour.";
 
 /// `mongo-topology select`.
 #[derive(Debug, Args)]
@@ -75,7 +75,7 @@ pub fn run(args: SelectArgs) -> ExitCode {
     };
     let discovery = match discover(&args.target) {
         Ok(discovery) => discovery,
-        Err(message) => return usage_error(&message),
+        Err(message) => return failure(&message),
     };
     let mut settings = discovery.settings.selection();
     if let Some(ms) = args.local_threshold_ms {

@@ -1,0 +1,403 @@
+//! `mongo-topology watch`: follows a deployment as a client sees it, until `--duration`,
+//! `q`, Ctrl-C or SIGTERM. Three views of the same [`timeline::Record`]s: NDJSON
+//! (`--json`), an interactive terminal view (stdout a terminal), plain text lines
+//! (otherwise); optionally Prometheus metrics over HTTP (`--metrics-addr`).
+
+mod metrics;
+mod state;
+mod text;
+mod timeline;
+#[cfg(test)]
+mod timeline_tests;
+mod tui;
+#[cfg(test)]
+mod tui_tests;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use mongo_topology::options::ConnectionString;
+use mongo_topology::{Cluster, ClusterSettings, EventRecvError};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use self::metrics::Metrics;
+use self::state::WatchState;
+use self::timeline::{Record, Timeline, What};
+
+const WATCH_HELP: &str = "\
+Examples:
+  mongo-topology watch 'mongodb://db1:27017/?replicaSet=rs0'            interactive view
+  mongo-topology watch --json --duration 60 \"$MONGODB_URI\" > events.ndjson
+  mongo-topology watch --metrics-addr 127.0.0.1:9464 'mongodb://db1:27017/'
+
+Views: --json prints one JSON object per line (NDJSON); without it, a terminal gets the
+interactive view (q or Ctrl-C quits) and anything else gets one plain text line per event.
+
+NDJSON fields (every line): ts (RFC 3339, UTC, ms), elapsed_ms (since the watch started),
+event. Then by event:
+  topology_opening, topology_closed          (no other field)
+  server_opening, server_closed              address
+  server_description_changed                 address, previous_type, new_type,
+                                             error ({cause, message} or null)
+  topology_description_changed               previous_type, new_type, primary (or null)
+  primary_changed                            from, to (address or null), after_election_ms,
+                                             without_primary_ms
+  heartbeat_failed                           address, duration_ms, awaited, error {cause, message}
+  events_missed                              count (the watch fell behind)
+after_election_ms: from the first successful check in which `to` reported itself primary
+(isWritablePrimary, with its current electionId) to the topology change that shows it as
+the primary; null when no such check was seen. without_primary_ms: from the change that
+lost the previous primary to this one; null at first discovery or when `to` is null.
+
+Metrics (--metrics-addr, GET /metrics): mongo_topology_server_up, _server_type,
+_server_rtt_seconds, _server_heartbeat_failures_total {address, set};
+mongo_topology_topology_type, _topology_has_primary, _topology_changes_total.
+
+Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone (`| head`);
+130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error. Colour only
+on a terminal and never when NO_COLOR is set.";
+
+/// How often the RTT trend is sampled, the metrics refreshed and the view redrawn.
+const TICK: Duration = Duration::from_millis(500);
+/// How long closing the client may take before the watch exits anyway.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Options of the `watch` command.
+#[derive(Debug, Args)]
+#[command(after_help = WATCH_HELP)]
+pub struct WatchArgs {
+    /// The connection string (default: the MONGODB_URI environment variable). Credentials
+    /// are never printed.
+    uri: Option<String>,
+    /// Print NDJSON, one event per line, instead of a view for people.
+    #[arg(long)]
+    json: bool,
+    /// Stop by itself after this many seconds (exit 0).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics while watching.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
+}
+
+/// Why the watch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Duration,
+    Quit,
+    OutputClosed,
+    Interrupted,
+    Terminated,
+    ClientClosed,
+}
+
+impl End {
+    fn exit_code(self) -> ExitCode {
+        match self {
+            End::Interrupted => ExitCode::from(130),
+            End::Terminated => ExitCode::from(143),
+            _ => ExitCode::SUCCESS,
+        }
+    }
+}
+
+/// Where records go.
+enum View {
+    Json,
+    Plain,
+    Tui(tui::Screen),
+}
+
+impl View {
+    /// Shows `record` (the TUI redraws from `state`, which already holds it).
+    fn show(&mut self, record: &Record, state: &WatchState) -> io::Result<()> {
+        match self {
+            View::Json => {
+                let mut out = io::stdout().lock();
+                writeln!(out, "{}", text::json_line(record))?;
+                out.flush()
+            }
+            View::Plain if !text::for_people(&record.what) => Ok(()),
+            View::Plain => {
+                let mut out = io::stdout().lock();
+                writeln!(out, "{}", text::plain_line(record))?;
+                out.flush()
+            }
+            View::Tui(screen) => screen.draw(state),
+        }
+    }
+
+    fn tick(&mut self, state: &WatchState) -> io::Result<()> {
+        match self {
+            View::Tui(screen) => screen.draw(state),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether colours may be used: stdout is a terminal and NO_COLOR is unset or empty.
+pub fn colour_allowed() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}
+
+/// Runs `watch`; see [`WATCH_HELP`] for the exit codes.
+pub fn run(args: WatchArgs) -> ExitCode {
+    let text = match &args.uri {
+        Some(uri) => uri.clone(),
+        None => match std::env::var("MONGODB_URI") {
+            Ok(uri) => uri,
+            Err(_) => {
+                return usage_error(
+                    "no connection string: give one as an argument or in MONGODB_URI",
+                )
+            }
+        },
+    };
+    let uri = match ConnectionString::parse(&text) {
+        Ok(uri) => uri,
+        Err(error) => return usage_error(&format!("invalid connection string: {error}")),
+    };
+    let mut settings = match ClusterSettings::from_connection_string(&uri) {
+        Ok(settings) => settings,
+        Err(error) => return usage_error(&format!("invalid connection string: {error}")),
+    };
+    // Watching only monitors: no pool connection, so no authentication attempt.
+    settings.warm_up = false;
+    let duration = match args.duration.map(Duration::try_from_secs_f64) {
+        None => None,
+        Some(Ok(duration)) => Some(duration),
+        Some(Err(_)) => return usage_error("--duration must be a number of seconds, 0 or more"),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return usage_error(&format!("cannot start the async runtime: {error}")),
+    };
+    let code = runtime.block_on(async {
+        match watch(&args, uri.to_string(), settings, duration).await {
+            Ok(end) => end.exit_code(),
+            Err(message) => usage_error(&message),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+/// The signal handlers, installed before the client starts.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+async fn watch(
+    args: &WatchArgs,
+    uri: String,
+    settings: ClusterSettings,
+    duration: Option<Duration>,
+) -> Result<End, String> {
+    let mut signals = Signals {
+        interrupt: signal(SignalKind::interrupt())
+            .map_err(|error| format!("cannot install signal handlers: {error}"))?,
+        terminate: signal(SignalKind::terminate())
+            .map_err(|error| format!("cannot install signal handlers: {error}"))?,
+    };
+    let metrics = match &args.metrics_addr {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|error| format!("cannot listen on {address} for metrics: {error}"))?;
+            if let Ok(local) = listener.local_addr() {
+                eprintln!("metrics: http://{local}/metrics");
+            }
+            let metrics = Arc::new(Metrics::new());
+            tokio::spawn(metrics::serve(listener, metrics.clone()));
+            Some(metrics)
+        }
+        None => None,
+    };
+    let (mut view, keys) = if args.json {
+        (View::Json, None)
+    } else if io::stdout().is_terminal() {
+        let (screen, keys) = tui::Screen::start(colour_allowed())
+            .map_err(|error| format!("cannot use the terminal: {error}"))?;
+        (View::Tui(screen), Some(keys))
+    } else {
+        (View::Plain, None)
+    };
+    let started = Instant::now();
+    let mut timeline = Timeline::new(started, SystemTime::now());
+    let (cluster, mut events) =
+        Cluster::with_events(settings).map_err(|error| error.to_string())?;
+    let mut state = WatchState::new(uri, cluster.topology());
+    let mut watch = Watch {
+        view: &mut view,
+        state: &mut state,
+        timeline: &mut timeline,
+        metrics: metrics.as_deref(),
+    };
+    let end = watch
+        .follow(&cluster, &mut events, &mut signals, keys, duration, started)
+        .await;
+    // Closing emits the last events (servers closed, topology closed): show them too.
+    let _ = tokio::time::timeout(CLOSE_GRACE, cluster.close()).await;
+    if end != End::OutputClosed {
+        let drain = async {
+            while let Ok(event) = events.recv().await {
+                for record in watch.timeline.on_event(&event) {
+                    if watch.show(record).is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+    }
+    drop(view);
+    Ok(end)
+}
+
+/// The running watch: where records go and what they update.
+struct Watch<'a> {
+    view: &'a mut View,
+    state: &'a mut WatchState,
+    timeline: &'a mut Timeline,
+    metrics: Option<&'a Metrics>,
+}
+
+impl Watch<'_> {
+    fn show(&mut self, record: Record) -> io::Result<()> {
+        if let Some(metrics) = self.metrics {
+            metrics.count(&record);
+        }
+        self.state.push_record(record.clone());
+        self.view.show(&record, self.state)
+    }
+
+    /// Shows events until the watch should end, and says why.
+    async fn follow(
+        &mut self,
+        cluster: &Cluster,
+        events: &mut mongo_topology::EventSubscriber,
+        signals: &mut Signals,
+        mut keys: Option<mpsc::Receiver<tui::Key>>,
+        duration: Option<Duration>,
+        started: Instant,
+    ) -> End {
+        let deadline = duration.map(|duration| started + duration);
+        let mut tick = tokio::time::interval(TICK);
+        let reader_gone = stdout_closed();
+        tokio::pin!(reader_gone);
+        loop {
+            let shown = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if let mongo_topology::EventKind::Sdam(
+                            mongo_topology::sdam::SdamEvent::TopologyDescriptionChanged { new, .. },
+                        ) = &event.kind
+                        {
+                            self.state.topology = new.clone();
+                            if let Some(metrics) = self.metrics {
+                                metrics.update(new);
+                            }
+                        }
+                        let mut outcome = Ok(());
+                        for record in self.timeline.on_event(&event) {
+                            outcome = outcome.and_then(|()| self.show(record));
+                        }
+                        outcome
+                    }
+                    Err(EventRecvError::Missed(count)) => {
+                        let record = self.timeline.record(Instant::now(), What::EventsMissed { count });
+                        self.state.topology = cluster.topology();
+                        self.show(record)
+                    }
+                    Err(_) => return End::ClientClosed,
+                },
+                _ = tick.tick() => {
+                    let topology = cluster.topology();
+                    if let Some(metrics) = self.metrics {
+                        metrics.update(&topology);
+                    }
+                    self.state.sample(topology, started.elapsed());
+                    self.view.tick(self.state)
+                }
+                _ = sleep_until(deadline) => return End::Duration,
+                _ = &mut reader_gone => return End::OutputClosed,
+                _ = signals.interrupt.recv() => return End::Interrupted,
+                _ = signals.terminate.recv() => return End::Terminated,
+                key = next_key(&mut keys) => return match key {
+                    tui::Key::Quit => End::Quit,
+                    tui::Key::Interrupt => End::Interrupted,
+                },
+            };
+            if let Err(error) = shown {
+                if error.kind() != io::ErrorKind::BrokenPipe {
+                    tracing::warn!(%error, "watch: cannot write the output");
+                }
+                return End::OutputClosed;
+            }
+        }
+    }
+}
+
+/// Returns when the reader of stdout has gone (a pipe whose other end closed, e.g. `| head`),
+/// so that a quiet deployment does not keep the watch running until its next line; never
+/// when stdout is a terminal or a file (epoll cannot watch files).
+async fn stdout_closed() {
+    use std::os::fd::AsFd;
+    use tokio::io::Interest;
+    use tokio::net::unix::pipe;
+
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        return std::future::pending().await;
+    }
+    // A duplicate of stdout, registered as a pipe's write end without changing its flags
+    // (stdout stays blocking); epoll reports an error on it once the read end is closed.
+    let watched = stdout
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd_unchecked);
+    let Ok(sender) = watched else {
+        return std::future::pending().await;
+    };
+    loop {
+        match sender.ready(Interest::ERROR).await {
+            Ok(ready) if ready.is_error() || ready.is_write_closed() => return,
+            Ok(_) => continue,
+            Err(_) => return std::future::pending().await,
+        }
+    }
+}
+
+/// Waits until `deadline`; forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next key that ends the view; forever without a terminal (or when its reader ends).
+async fn next_key(keys: &mut Option<mpsc::Receiver<tui::Key>>) -> tui::Key {
+    match keys {
+        Some(receiver) => match receiver.recv().await {
+            Some(key) => key,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
