@@ -61,8 +61,8 @@ async fn the_driver_works_through_the_load_balancer_without_monitoring() {
     assert!(counts.connections >= 1, "{counts:?}");
     assert_eq!(counts.handshakes, counts.connections, "{counts:?}");
 
-    // A mongos dies: an operation may meet a closed connection once, then the other
-    // mongos serves everything.
+    // A mongos dies: an operation may meet a closed connection once; the driver then clears
+    // that service's connections and the other mongos serves everything.
     deployment.kill(&MemberRef::Index(0)).await.unwrap();
     let mut failures = 0;
     for _ in 0..10 {
@@ -75,7 +75,8 @@ async fn the_driver_works_through_the_load_balancer_without_monitoring() {
             Err(_) => failures += 1,
         }
     }
-    assert!(failures <= 4, "{failures} pings failed after the kill");
+    eprintln!("{failures} of 10 pings failed after the kill; {counts:?} before it");
+    assert!(failures <= 1, "{failures} pings failed after the kill");
 
     shut_down(client, deployment).await.unwrap();
 }
