@@ -304,3 +304,28 @@ async fn select_with_unmatched_tags_exits_2_explaining_the_tags() {
     );
     deployment.shutdown().await;
 }
+
+#[tokio::test]
+async fn discover_through_a_load_balancer_shows_the_one_load_balancer_server() {
+    let deployment = Deployment::start(DeploymentSpec::sharded(2).with_load_balancer(0))
+        .await
+        .unwrap();
+    let uri = deployment.load_balancer_connection_string().unwrap();
+    let output = run(&["discover", &uri], &[]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    let address = deployment.load_balancer_address().unwrap();
+    let line = row(&text, &address);
+    assert!(line.contains("LoadBalancer"), "{line}");
+    assert!(!line.contains("0..0"), "no wire versions to show: {line}");
+    assert!(text.contains("topology type: LoadBalanced"), "{text}");
+    assert!(
+        text.contains("discovery: none behind a load balancer"),
+        "{text}"
+    );
+    // Nothing reached the balancer: discovery checks nothing in load-balanced mode.
+    assert_eq!(deployment.load_balancer_counts().connections, 0);
+    for mongos in deployment.addresses() {
+        assert!(!text.contains(&mongos), "the mongos stay hidden: {text}");
+    }
+}

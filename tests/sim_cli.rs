@@ -250,3 +250,35 @@ async fn unread_standard_error_never_blocks_serving() {
     drop(child.stdin.take());
     exits_zero(child).await;
 }
+
+#[tokio::test]
+async fn load_balancer_prints_its_connection_string_and_kill_reaches_the_mongos() {
+    let mut child = sim(&["--mongos", "2", "--port", "0", "--load-balancer"]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let uri = line(&mut out).await;
+    assert!(uri.ends_with("/?loadBalanced=true"), "{uri}");
+    let balancer = hosts(&uri);
+    assert_eq!(balancer.len(), 1);
+    let mut client = RawClient::connect(&balancer[0]).await;
+    let hello = client
+        .command("admin", doc! { "hello": 1, "loadBalanced": true })
+        .await;
+    assert!(hello.get_object_id("serviceId").is_ok(), "{hello}");
+    stdin.write_all(b"kill 0\n").await.unwrap();
+    assert_eq!(line(&mut out).await, "ok");
+    drop(stdin);
+    exits_zero(child).await;
+}
+
+#[tokio::test]
+async fn a_load_balancer_needs_mongos() {
+    let child = sim(&["--load-balancer", "--port", "0"]);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--mongos"), "{err}");
+}

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use mongo_topology::sdam::{ServerDescription, ServerErrorKind, ServerType, TopologyDescription};
+use mongo_topology::sdam::{
+    ServerDescription, ServerErrorKind, ServerType, TopologyDescription, TopologyType,
+};
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
@@ -80,7 +82,11 @@ pub(super) fn row(topology: &TopologyDescription, server: &ServerDescription) ->
             .filter(|_| is_primary)
             .map_or_else(dash, |id| id.to_hex()),
         staleness_ms(topology, server).map_or_else(dash, |ms| ms.to_string()),
-        if server.server_type == ServerType::Unknown {
+        // A load balancer reports no wire versions (no hello reaches it from a monitor).
+        if matches!(
+            server.server_type,
+            ServerType::Unknown | ServerType::LoadBalancer
+        ) {
             dash()
         } else {
             format!("{}..{}", server.min_wire_version, server.max_wire_version)
@@ -222,7 +228,12 @@ pub fn report(discovery: &Discovery) -> String {
         let _ = writeln!(out, "seeds that are not members: {}", removed.join(", "));
     }
     let ms = discovery.elapsed.as_millis();
-    if discovery.complete {
+    if topology.topology_type == TopologyType::LoadBalanced {
+        out.push_str(
+            "discovery: none behind a load balancer: it is the one server, never monitored; \
+             each connection learns the serviceId of the mongos it reached\n",
+        );
+    } else if discovery.complete {
         let _ = writeln!(out, "discovery: every server checked in {ms} ms");
     } else {
         let _ = writeln!(

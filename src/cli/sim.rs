@@ -15,7 +15,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 
 /// Shown after the options in `sim --help`.
 const CONTROL_HELP: &str = "\
-The first line on standard output is the connection string. Then one control command per
+The first line on standard output is the connection string (the load balancer's with
+--load-balancer). Then one control command per
 line on standard input, each answered with `ok` (or `ok <details>`) or `error: <reason>`:
   stepdown                      the primary steps down (no primary until `elect`)
   elect M                       elect member M (new term and electionId)
@@ -80,6 +81,13 @@ pub struct SimArgs {
     /// authentication. The connection string printed carries no credentials.
     #[arg(long = "auth", value_name = "USER:PASSWORD", value_parser = SimUser::parse)]
     users: Vec<SimUser>,
+    /// Put a load balancer in front of the mongos routers (with --mongos): the connection
+    /// string printed is then the balancer's, with `loadBalanced=true`.
+    #[arg(long, requires = "mongos")]
+    load_balancer: bool,
+    /// The load balancer's port (0: any free port).
+    #[arg(long, default_value_t = 0, requires = "load_balancer")]
+    load_balancer_port: u16,
 }
 
 impl SimArgs {
@@ -110,6 +118,7 @@ impl SimArgs {
                 election_delay: Duration::from_millis(self.election_ms),
             },
             users: self.users.clone(),
+            load_balancer: self.load_balancer.then_some(self.load_balancer_port),
         }
     }
 }
@@ -157,7 +166,16 @@ async fn serve(spec: DeploymentSpec) -> ExitCode {
         }
     };
     let nodes = deployment.ports().len();
-    say(&deployment.connection_string());
+    match deployment.load_balancer_connection_string() {
+        Some(through_balancer) => {
+            say(&through_balancer);
+            tracing::info!(
+                "behind the load balancer: {}",
+                deployment.connection_string()
+            );
+        }
+        None => say(&deployment.connection_string()),
+    }
     tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();

@@ -156,6 +156,7 @@ fn event_json(event: &CmapEvent) -> Value {
         }
         CmapEventKind::PoolCleared {
             interrupt_in_use_connections,
+            ..
         } => {
             fields.insert(
                 "interruptInUseConnections".into(),

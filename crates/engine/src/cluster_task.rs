@@ -38,10 +38,10 @@ pub(crate) enum Request {
     },
 }
 
-/// One monitored server.
+/// One server: its monitor (none in load-balanced mode) and its pool.
 #[derive(Debug)]
 struct ServerSlot {
-    monitor: MonitorHandle,
+    monitor: Option<MonitorHandle>,
     rtt: RttTracker,
     runtime: Arc<ServerRuntime>,
     /// The warm-up task, aborted with the slot (held only to be dropped with it).
@@ -281,7 +281,7 @@ impl ClusterTask {
     ) -> Option<&mut ServerSlot> {
         self.servers
             .get_mut(address)
-            .filter(|slot| slot.monitor.id() == monitor_id)
+            .filter(|slot| slot.monitor.as_ref().map(MonitorHandle::id) == Some(monitor_id))
     }
 
     /// Performs the core's decisions in order: monitors first, then the new snapshot, then
@@ -302,33 +302,52 @@ impl ClusterTask {
                     membership_changed = true;
                 }
                 Action::RequestImmediateCheck(address) => {
-                    if let Some(slot) = self.servers.get(address) {
-                        slot.monitor.request_check();
+                    if let Some(monitor) =
+                        self.servers.get(address).and_then(|s| s.monitor.as_ref())
+                    {
+                        monitor.request_check();
                     }
                 }
                 Action::RetryCheckNow(address) => {
-                    if let Some(slot) = self.servers.get(address) {
-                        slot.monitor.retry_now();
+                    if let Some(monitor) =
+                        self.servers.get(address).and_then(|s| s.monitor.as_ref())
+                    {
+                        monitor.retry_now();
                     }
                 }
                 Action::CancelCheck(address) => {
-                    if let Some(slot) = self.servers.get(address) {
-                        slot.monitor.cancel_check();
+                    if let Some(monitor) =
+                        self.servers.get(address).and_then(|s| s.monitor.as_ref())
+                    {
+                        monitor.cancel_check();
                     }
                 }
                 Action::ClearPool {
                     address,
+                    service_id,
                     interrupt_in_use_connections,
                     new_generation,
-                    ..
                 } => {
                     if let Some(slot) = self.servers.get(address) {
-                        slot.runtime.pool.clear(*interrupt_in_use_connections);
-                        slot.runtime.discard_warm();
+                        match service_id {
+                            // Load-balanced mode: only the connections of that service.
+                            Some(service_id) => slot.runtime.pool.clear_service(*service_id),
+                            None => {
+                                slot.runtime.pool.clear(*interrupt_in_use_connections);
+                                slot.runtime.discard_warm();
+                            }
+                        }
                     }
-                    tracing::debug!(%address, new_generation, "pool cleared");
+                    tracing::debug!(%address, ?service_id, new_generation, "pool cleared");
                 }
                 Action::MarkPoolReady(address) => {
+                    if self.topology.description().topology_type == TopologyType::LoadBalanced
+                        && !self.servers.contains_key(address)
+                    {
+                        // Load-balanced mode: a pool and no monitor (Load Balancer spec).
+                        self.add_server(address.clone(), None);
+                        membership_changed = true;
+                    }
                     if let Some(slot) = self.servers.get(address) {
                         slot.runtime.pool.ready();
                         slot.runtime.offer_warm(None);
@@ -451,6 +470,12 @@ impl ClusterTask {
             self.next_monitor_id,
             self.monitor_shared.clone(),
         );
+        self.add_server(address, Some(monitor));
+    }
+
+    /// Gives `address` its slot: the monitor (if any), a paused pool, and a warm-up
+    /// connection when there is a monitor whose first check it can overlap.
+    fn add_server(&mut self, address: ServerAddress, monitor: Option<MonitorHandle>) {
         let settings = &self.monitor_shared.settings;
         // The options were validated with the settings, so this cannot fail; an error is
         // still reported rather than unwrapped.
@@ -474,16 +499,17 @@ impl ClusterTask {
             warming: tokio::sync::watch::channel(false).0,
             last_failure: std::sync::Mutex::new(None),
         });
-        let warm_up = (settings.warm_up && self.warm_ups < WARM_UP_LIMIT).then(|| {
-            runtime.warming.send_replace(true);
-            self.warm_ups += 1;
-            AbortOnDrop(tokio::spawn(warm_up(
-                address.clone(),
-                self.pools.factory.clone(),
-                Arc::downgrade(&runtime),
-                self.pools.failures.clone(),
-            )))
-        });
+        let warm_up = (monitor.is_some() && settings.warm_up && self.warm_ups < WARM_UP_LIMIT)
+            .then(|| {
+                runtime.warming.send_replace(true);
+                self.warm_ups += 1;
+                AbortOnDrop(tokio::spawn(warm_up(
+                    address.clone(),
+                    self.pools.factory.clone(),
+                    Arc::downgrade(&runtime),
+                    self.pools.failures.clone(),
+                )))
+            });
         self.servers.insert(
             address,
             ServerSlot {
@@ -503,7 +529,9 @@ impl ClusterTask {
         let servers = std::mem::take(&mut self.servers);
         for (_, slot) in servers {
             slot.runtime.pool.close();
-            slot.monitor.stop().await;
+            if let Some(monitor) = slot.monitor {
+                monitor.stop().await;
+            }
         }
         let description = changes.description.clone();
         self.carry_out(changes, true);

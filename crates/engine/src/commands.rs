@@ -107,6 +107,17 @@ impl ServerConnection {
         self.selected.description()
     }
 
+    /// The service behind the load balancer this connection reached (its handshake's
+    /// `serviceId`; load-balanced mode only).
+    pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        self.connection.service_id()
+    }
+
+    /// The pool's number for this connection (CMAP `connectionId`).
+    pub fn pool_id(&self) -> crate::pool::ConnectionId {
+        self.connection.pool_id()
+    }
+
     /// The pool generation of this connection (what SDAM error handling compares).
     pub fn generation(&self) -> u32 {
         self.connection.generation()
@@ -210,7 +221,7 @@ impl ServerConnection {
         let error = ApplicationError {
             address: self.address().clone(),
             generation: self.connection.generation(),
-            service_id: None,
+            service_id: self.connection.service_id(),
             phase: ErrorPhase::AfterHandshake,
             kind,
             system_overloaded,

@@ -77,6 +77,8 @@ pub struct Connection {
     awaiting: Option<i32>,
     /// Why the connection broke, if it did.
     broken: Option<String>,
+    /// The `serviceId` of the handshake reply, in load-balanced mode.
+    service_id: Option<bson::oid::ObjectId>,
 }
 
 impl Connection {
@@ -115,6 +117,7 @@ impl Connection {
             writer: MessageWriter::new(write_half),
             awaiting: None,
             broken: None,
+            service_id: None,
         })
     }
 
@@ -131,6 +134,17 @@ impl Connection {
     /// The timeouts this connection was opened with.
     pub fn options(&self) -> &ConnectOptions {
         &self.options
+    }
+
+    /// The service behind the load balancer this connection reached: the `serviceId` of
+    /// its handshake reply (load-balanced mode only; `None` otherwise).
+    pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        self.service_id
+    }
+
+    /// Records the `serviceId` of the handshake reply.
+    pub(crate) fn set_service_id(&mut self, service_id: bson::oid::ObjectId) {
+        self.service_id = Some(service_id);
     }
 
     /// Whether an earlier network or protocol error made the connection unusable.

@@ -57,6 +57,14 @@ pub enum ConnectionError {
         /// The reply's `errorLabels`.
         labels: Vec<String>,
     },
+    /// `loadBalanced=true`, but the handshake reply had no `serviceId` (Load Balancer spec,
+    /// "Connection Establishment"): the server is not behind a load balancer, or does not
+    /// support load-balanced mode.
+    #[error(
+        "Driver attempted to initialize in load balancing mode, but the server does not \
+         support this mode (its hello reply has no serviceId)"
+    )]
+    NoServiceId,
     /// A pool connection could not authenticate (monitors never authenticate). The error
     /// names the mechanism and the user, never the password.
     #[error(transparent)]
@@ -97,7 +105,9 @@ impl ConnectionError {
             ConnectionError::Connect { .. } => ServerErrorKind::Connect,
             ConnectionError::Timeout { .. } => ServerErrorKind::Timeout,
             ConnectionError::Network { .. } => ServerErrorKind::Network,
-            ConnectionError::Protocol { .. } => ServerErrorKind::Protocol,
+            ConnectionError::Protocol { .. } | ConnectionError::NoServiceId => {
+                ServerErrorKind::Protocol
+            }
             ConnectionError::Command { .. } | ConnectionError::Authentication(_) => {
                 ServerErrorKind::Command
             }

@@ -5,7 +5,8 @@ mod metadata;
 
 use std::time::Duration;
 
-use bson::{doc, Document};
+use bson::oid::ObjectId;
+use bson::{doc, Bson, Document};
 use tokio::time::Instant;
 
 use crate::connection::Connection;
@@ -108,6 +109,9 @@ pub async fn handshake_with_fields(
     let reply = conn.command_within("admin", command, timeout).await?;
     let round_trip_time = started.elapsed();
     let hello_ok = reply.get_bool("helloOk").unwrap_or(false);
+    if options.load_balanced {
+        conn.set_service_id(service_id(&reply)?);
+    }
     tracing::debug!(
         connection = conn.id(),
         address = %conn.address(),
@@ -120,6 +124,14 @@ pub async fn handshake_with_fields(
         round_trip_time,
         hello_ok,
     })
+}
+
+/// The `serviceId` a service behind a load balancer must put in its handshake reply.
+fn service_id(reply: &Document) -> Result<ObjectId, ConnectionError> {
+    match reply.get("serviceId") {
+        Some(Bson::ObjectId(id)) => Ok(*id),
+        _ => Err(ConnectionError::NoServiceId),
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +158,15 @@ mod tests {
         assert_eq!(command.keys().next().map(String::as_str), Some("hello"));
         assert_eq!(command.get_bool("loadBalanced").ok(), Some(true));
         assert!(!command.contains_key("helloOk"));
+    }
+
+    #[test]
+    fn a_load_balanced_handshake_needs_an_object_id_service_id() {
+        let id = ObjectId::new();
+        assert_eq!(service_id(&doc! { "ok": 1, "serviceId": id }), Ok(id));
+        for reply in [doc! { "ok": 1 }, doc! { "ok": 1, "serviceId": "abc" }] {
+            assert_eq!(service_id(&reply), Err(ConnectionError::NoServiceId));
+        }
     }
 
     #[test]

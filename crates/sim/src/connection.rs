@@ -2,6 +2,7 @@
 //! awaitable hello and exhaust streaming. A malformed message closes this connection with
 //! a log line and nothing else.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use super::auth::AuthSession;
 use super::commands::{is_handshake, run_command, CommandContext};
 use super::faults::mangle;
+use super::load_balancer::{on_hello, AfterHello};
 use super::reply::error_reply;
 use super::request::{parse_request, Request};
 use super::shared::Shared;
@@ -49,7 +51,13 @@ struct AwaitSpec {
 }
 
 /// Serves one connection until the peer closes it, it misbehaves, or the node stops.
-pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: TcpStream, id: i64) {
+pub(crate) async fn serve_connection(
+    shared: Arc<Shared>,
+    idx: usize,
+    stream: TcpStream,
+    id: i64,
+    peer: SocketAddr,
+) {
     let port = shared.nodes.get(idx).map(|n| n.port).unwrap_or_default();
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
@@ -60,6 +68,7 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
     // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
     let mut client_hello_ok = false;
     let mut auth = AuthSession::default();
+    let mut handshakes = 0u64;
     let outcome = loop {
         let message = match rd.read_message().await {
             Ok(Some(message)) => message,
@@ -69,8 +78,10 @@ pub(crate) async fn serve_connection(shared: Arc<Shared>, idx: usize, stream: Tc
         };
         let conn = Conn {
             id,
+            peer,
             client_hello_ok: &mut client_hello_ok,
             auth: &mut auth,
+            handshakes: &mut handshakes,
         };
         if let Err(close) =
             handle(&shared, idx, conn, message, &mut rd, &mut wr, &mut changes).await
@@ -99,10 +110,14 @@ fn peer_went_away(e: &std::io::Error) -> bool {
 struct Conn<'a> {
     /// The connection's id (hello's connectionId).
     id: i64,
+    /// The client's address (the load balancer's, for forwarded connections).
+    peer: SocketAddr,
     /// Whether the connection's last handshake carried `helloOk: true`.
     client_hello_ok: &'a mut bool,
     /// Who is authenticated, and the SASL conversation in progress.
     auth: &'a mut AuthSession,
+    /// Handshakes answered on this connection so far.
+    handshakes: &'a mut u64,
 }
 
 async fn handle(
@@ -149,13 +164,19 @@ async fn handle(
         )
         .await?;
     }
-    let (reply, mut tv) =
+    let (mut reply, mut tv) =
         match compute(shared, idx, id, client_hello_ok, conn.auth, &request, rd).await {
             Ok(computed) => computed,
             // Frozen: never answer; the caller goes on reading, so a peer leaving is noticed.
             Err(NoReply::Frozen(_)) => return Ok(()),
             Err(NoReply::Close(close)) => return Err(close),
         };
+    let mut after_hello = AfterHello::KeepOpen;
+    if is_handshake(&name) {
+        let first = *conn.handshakes == 0;
+        *conn.handshakes += 1;
+        after_hello = on_hello(shared, idx, conn.peer, first, &request.command, &mut reply);
+    }
     if request.more_to_come {
         return Ok(()); // fire-and-forget request: no reply
     }
@@ -171,6 +192,9 @@ async fn handle(
         streaming,
     )
     .await?;
+    if after_hello == AfterHello::Close {
+        return Err(Close::Quietly);
+    }
     let Some(spec) = awaitable.filter(|_| streaming) else {
         return Ok(());
     };

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::auth::{AuthCounts, UserStore};
+use super::load_balancer::{self, LoadBalancerCounts};
 use super::node::spawn_listener;
 use super::oplog::OpLog;
 use super::shared::{NodeRuntime, Shared};
@@ -31,6 +32,11 @@ impl Deployment {
         if count == 0 {
             return Err(SimError::InvalidRequest(
                 "a deployment needs at least one node".into(),
+            ));
+        }
+        if spec.load_balancer.is_some() && !matches!(spec.topology, TopologySpec::Sharded { .. }) {
+            return Err(SimError::InvalidRequest(
+                "only mongos nodes can stand behind a load balancer".into(),
             ));
         }
         // Bind first, so OS-chosen ports (base 0) are known before the world is built.
@@ -68,6 +74,14 @@ impl Deployment {
         for (idx, (listener, _)) in listeners.into_iter().enumerate() {
             spawn_listener(&shared, idx, listener);
         }
+        if let Some(port) = spec.load_balancer {
+            let front = load_balancer::start(&shared, &spec.host, port).await?;
+            shared
+                .background
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(front);
+        }
         Ok(Deployment { shared })
     }
 
@@ -103,6 +117,23 @@ impl Deployment {
             Some(set) => format!("mongodb://{}/?replicaSet={}", seeds.join(","), set.name),
             None => format!("mongodb://{}/", seeds.join(",")),
         }
+    }
+
+    /// The load balancer's "host:port", when the deployment has one.
+    pub fn load_balancer_address(&self) -> Option<String> {
+        self.shared.load_balancer.address().map(str::to_owned)
+    }
+
+    /// A connection string through the load balancer (`loadBalanced=true`), when the
+    /// deployment has one.
+    pub fn load_balancer_connection_string(&self) -> Option<String> {
+        self.load_balancer_address()
+            .map(|address| format!("mongodb://{address}/?loadBalanced=true"))
+    }
+
+    /// What went through the load balancer so far (zero without one).
+    pub fn load_balancer_counts(&self) -> LoadBalancerCounts {
+        self.shared.load_balancer.counts()
     }
 
     /// How many SASL steps the nodes served so far (all nodes together).

@@ -27,6 +27,7 @@ pub mod control;
 mod deployment;
 pub mod faults;
 mod hello;
+pub mod load_balancer;
 mod node;
 pub mod oplog;
 mod ops;
@@ -42,6 +43,7 @@ pub use auth::{AuthCounts, SimUser};
 pub use control::{ControlCommand, ControlParseError, MemberRef, CONTROL_USAGE};
 pub use deployment::Deployment;
 pub use faults::FaultKind;
+pub use load_balancer::LoadBalancerCounts;
 pub use spec::{DeploymentSpec, MemberSpec, SimTimers, TopologySpec};
 pub use versions::{ServerVersion, UnknownVersion};
 

@@ -62,7 +62,7 @@ async fn run_listener(
                     configure(&stream);
                     let id = shared.next_connection_id();
                     tracing::debug!(node = idx, connection = id, %peer, "accepted connection");
-                    connections.spawn(serve_connection(Arc::clone(&shared), idx, stream, id));
+                    connections.spawn(serve_connection(Arc::clone(&shared), idx, stream, id, peer));
                 }
                 Err(e) => {
                     // E.g. too many open files: back off instead of spinning.

@@ -144,6 +144,7 @@ impl Deployment {
                 node.alive = true;
                 node.frozen = false;
                 node.process_id = bson::oid::ObjectId::new();
+                node.service_id = bson::oid::ObjectId::new();
                 node.tv_counter = 0;
             }
             vec![(idx, 0)]

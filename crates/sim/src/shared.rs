@@ -8,6 +8,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::auth::UserStore;
+use super::load_balancer::LoadBalancerState;
 use super::spec::SimTimers;
 use super::state::World;
 
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) timers: SimTimers,
     /// The deployment's users (none: authentication off).
     pub(crate) users: UserStore,
+    /// The load balancer in front of the mongos nodes, if any.
+    pub(crate) load_balancer: LoadBalancerState,
     request_ids: AtomicI32,
     connection_ids: AtomicI64,
     pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
@@ -71,6 +74,7 @@ impl Shared {
             nodes,
             timers,
             users: UserStore::default(),
+            load_balancer: LoadBalancerState::default(),
             request_ids: AtomicI32::new(1),
             connection_ids: AtomicI64::new(1),
             background: Mutex::new(Vec::new()),

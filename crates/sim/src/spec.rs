@@ -140,6 +140,9 @@ pub struct DeploymentSpec {
     pub timers: SimTimers,
     /// Users in `admin` (SCRAM-SHA-1 and SCRAM-SHA-256); with any, authentication is on.
     pub users: Vec<SimUser>,
+    /// A load balancer in front of the mongos nodes (sharded only), on this port (0: a
+    /// free port); `None`: no load balancer.
+    pub load_balancer: Option<u16>,
 }
 
 impl DeploymentSpec {
@@ -152,6 +155,7 @@ impl DeploymentSpec {
             version: ServerVersion::V7_0,
             timers: SimTimers::default(),
             users: Vec::new(),
+            load_balancer: None,
         }
     }
 
@@ -192,6 +196,13 @@ impl DeploymentSpec {
     /// This spec with a user (authentication on).
     pub fn with_user(mut self, user: SimUser) -> DeploymentSpec {
         self.users.push(user);
+        self
+    }
+
+    /// This spec with a load balancer in front of its mongos nodes, on `port` (0: a free
+    /// port). Only a sharded deployment can have one.
+    pub fn with_load_balancer(mut self, port: u16) -> DeploymentSpec {
+        self.load_balancer = Some(port);
         self
     }
 

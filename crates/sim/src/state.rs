@@ -79,6 +79,8 @@ pub struct NodeState {
     pub process_id: ObjectId,
     /// topologyVersion.counter.
     pub tv_counter: i64,
+    /// The `serviceId` a mongos behind a load balancer reports, new at each (re)start.
+    pub service_id: ObjectId,
     /// The listener runs (false after `kill`).
     pub alive: bool,
     /// Accepts connections but never answers.
@@ -103,6 +105,7 @@ impl NodeState {
             recovering: false,
             process_id: ObjectId::new(),
             tv_counter: 0,
+            service_id: ObjectId::new(),
             alive: true,
             frozen: false,
             latency: Duration::ZERO,

@@ -83,10 +83,13 @@ pub enum CmapEventKind {
     },
     /// `PoolReadyEvent`: the pool was marked ready.
     PoolReady,
-    /// `PoolClearedEvent`: the pool was cleared (and paused).
+    /// `PoolClearedEvent`: the pool was cleared (and paused), or, in load-balanced mode,
+    /// the connections of one service were (the pool stays ready).
     PoolCleared {
         /// Whether in-use connections were interrupted too.
         interrupt_in_use_connections: bool,
+        /// The service whose connections were cleared (load-balanced mode only).
+        service_id: Option<bson::oid::ObjectId>,
     },
     /// `PoolClosedEvent`.
     PoolClosed,

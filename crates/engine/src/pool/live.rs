@@ -273,6 +273,20 @@ impl Pool {
         self.shared.wake_background.notify_one();
     }
 
+    /// Load-balanced mode: clears the connections of one service (see
+    /// [`PoolMachine::clear_service`]); the pool stays ready.
+    pub fn clear_service(&self, service_id: bson::oid::ObjectId) {
+        self.shared
+            .input(|inner, now| inner.machine.clear_service(service_id, now));
+    }
+
+    /// Load-balanced mode: how many established connections each service has.
+    pub fn service_connection_counts(
+        &self,
+    ) -> std::collections::BTreeMap<bson::oid::ObjectId, usize> {
+        self.shared.lock().machine.service_connection_counts()
+    }
+
     /// CMAP `ready`: a paused pool starts serving check-outs and filling to minPoolSize.
     pub fn ready(&self) {
         self.shared.input(|inner, now| inner.machine.ready(now));
@@ -456,8 +470,13 @@ impl Shared {
         match outcome {
             Ok(socket) => self.input(|inner, now| {
                 inner.pending_generations.remove(&connection);
+                let service = socket.service_id();
                 inner.idle.insert(connection, socket);
-                report(inner.machine.connection_established(connection, now));
+                report(
+                    inner
+                        .machine
+                        .connection_established_for_service(connection, service, now),
+                );
             }),
             Err(error) => {
                 tracing::debug!(address = %self.address, %connection, %error, "pool connection failed");

@@ -31,6 +31,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use bson::oid::ObjectId;
+
 use crate::{MonotonicTime, ServerAddress};
 
 use super::events::{
@@ -156,7 +158,11 @@ enum Slot {
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
+    /// The pool's generation when created; in load-balanced mode, once established, its
+    /// service's generation at that moment.
     generation: u32,
+    /// The service the connection reached (load-balanced mode), once established.
+    service: Option<ObjectId>,
     slot: Slot,
 }
 
@@ -177,6 +183,9 @@ pub struct PoolMachine {
     actions: VecDeque<PoolAction>,
     /// Set by inputs: the wait queue must be served at this time before the next action.
     unsettled_at: Option<MonotonicTime>,
+    /// Load-balanced mode: each service's generation (0, plus one per clear of it). Never
+    /// pruned, so that it stays equal to the generations the SDAM core compares.
+    service_generations: BTreeMap<ObjectId, u32>,
 }
 
 impl PoolMachine {
@@ -196,6 +205,7 @@ impl PoolMachine {
             wait_queue: VecDeque::new(),
             actions: VecDeque::new(),
             unsettled_at: None,
+            service_generations: BTreeMap::new(),
         };
         machine.emit(CmapEventKind::PoolCreated { options });
         Ok(machine)
@@ -321,7 +331,7 @@ impl PoolMachine {
         });
         let close_reason = if self.state == PoolState::Closed {
             Some(ConnectionClosedReason::PoolClosed)
-        } else if entry.generation != self.generation {
+        } else if entry.generation != self.current_generation(entry.service) {
             Some(ConnectionClosedReason::Stale)
         } else if !healthy || interrupted {
             Some(ConnectionClosedReason::Error)
@@ -344,13 +354,33 @@ impl PoolMachine {
         connection: ConnectionId,
         now: MonotonicTime,
     ) -> Result<(), UnknownConnection> {
+        self.connection_established_for_service(connection, None, now)
+    }
+
+    /// [`PoolMachine::connection_established`] in load-balanced mode: the handshake reached
+    /// `service` (its `serviceId`), whose current generation the connection takes (CMAP
+    /// "Load Balancer Mode").
+    pub fn connection_established_for_service(
+        &mut self,
+        connection: ConnectionId,
+        service: Option<ObjectId>,
+        now: MonotonicTime,
+    ) -> Result<(), UnknownConnection> {
+        self.pending_entry(connection)?;
+        if let Some(service) = service {
+            let generation = self.current_generation(Some(service));
+            if let Some(entry) = self.connections.get_mut(&connection) {
+                entry.service = Some(service);
+                entry.generation = generation;
+            }
+        }
         let (generation, created_at, waiter) = self.pending_entry(connection)?;
         if self.state == PoolState::Closed {
             self.close_connection(connection, ConnectionClosedReason::PoolClosed);
             if let Some(waiter) = waiter {
                 self.fail(waiter, CheckOutError::PoolClosed, now);
             }
-        } else if generation != self.generation {
+        } else if generation != self.current_generation(self.service_of(connection)) {
             self.close_connection(connection, ConnectionClosedReason::Stale);
             if let Some(waiter) = waiter {
                 self.fail(waiter, CheckOutError::PoolCleared, now);
@@ -423,6 +453,7 @@ impl PoolMachine {
             self.state = PoolState::Paused;
             self.emit(CmapEventKind::PoolCleared {
                 interrupt_in_use_connections,
+                service_id: None,
             });
             while let Some(waiter) = self.wait_queue.pop_front() {
                 self.fail(waiter, CheckOutError::PoolCleared, now);
@@ -533,7 +564,7 @@ impl PoolMachine {
     /// Why an available connection must be closed, if it must.
     fn perished(&self, id: ConnectionId, now: MonotonicTime) -> Option<ConnectionClosedReason> {
         let entry = self.connections.get(&id)?;
-        if entry.generation != self.generation {
+        if entry.generation != self.current_generation(entry.service) {
             return Some(ConnectionClosedReason::Stale);
         }
         let (Slot::Available { since }, Some(max_idle)) = (entry.slot, self.options.max_idle_time)
@@ -550,6 +581,7 @@ impl PoolMachine {
             connection,
             Entry {
                 generation: self.generation,
+                service: None,
                 slot: Slot::Pending {
                     created_at: now,
                     waiter,
@@ -574,6 +606,7 @@ impl PoolMachine {
             Some(Entry {
                 generation,
                 slot: Slot::Pending { created_at, waiter },
+                ..
             }) => Ok((*generation, *created_at, *waiter)),
             _ => Err(not(connection, "pending")),
         }
@@ -586,10 +619,12 @@ impl PoolMachine {
         generation: u32,
         now: MonotonicTime,
     ) {
+        let service = self.service_of(connection);
         self.connections.insert(
             connection,
             Entry {
                 generation,
+                service,
                 slot: Slot::InUse { interrupted: false },
             },
         );
@@ -605,10 +640,12 @@ impl PoolMachine {
     }
 
     fn make_available(&mut self, connection: ConnectionId, generation: u32, now: MonotonicTime) {
+        let service = self.service_of(connection);
         self.connections.insert(
             connection,
             Entry {
                 generation,
+                service,
                 slot: Slot::Available { since: now },
             },
         );
@@ -650,6 +687,9 @@ impl PoolMachine {
         }));
     }
 }
+
+#[path = "services.rs"]
+mod services;
 
 fn elapsed(waiter: Waiter, now: MonotonicTime) -> Duration {
     now.saturating_duration_since(waiter.started_at)

@@ -252,7 +252,8 @@ fn interrupting_in_use_connections_spares_newer_generations() {
         .collect();
     assert_eq!(interrupted, vec![old, newer]);
     assert!(events(&actions).contains(&CmapEventKind::PoolCleared {
-        interrupt_in_use_connections: true
+        interrupt_in_use_connections: true,
+        service_id: None,
     }));
     // A clear of an already newer generation does not interrupt again.
     let after = {
@@ -410,3 +411,6 @@ fn invalid_options_are_refused_at_creation() {
     .unwrap_err();
     assert!(matches!(error, PoolOptionsError::MinAboveMax { .. }));
 }
+
+#[path = "machine_service_tests.rs"]
+mod service_tests;
