@@ -190,12 +190,23 @@ fn close_interrupts_a_handshake_that_never_ends() {
         .await;
         cluster
     });
-    // Member 1 accepted the connection but never answers: its monitor is mid-handshake.
-    assert!(client_sockets_to(&setup.ports[1..]) >= 1);
+    // Member 1 accepts the connection but never answers: its monitor is mid-handshake
+    // once its socket exists (which may come a little after the primary is known).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client_sockets_to(&setup.ports[1..]) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no monitor connected to member 1"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let started = Instant::now();
     client.block_on(cluster.close());
+    // Without interruption close would wait for the handshake's timeout (connectTimeoutMS,
+    // 10 s by default); the bound
+    // is loose so that a loaded machine does not fail the test.
     assert!(
-        started.elapsed() < Duration::from_millis(50),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
