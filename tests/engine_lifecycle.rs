@@ -203,8 +203,7 @@ fn close_interrupts_a_handshake_that_never_ends() {
     let started = Instant::now();
     client.block_on(cluster.close());
     // Without interruption close would wait for the handshake's timeout (connectTimeoutMS,
-    // 10 s by default); the bound
-    // is loose so that a loaded machine does not fail the test.
+    // 10 s by default); the bound is loose so that a loaded machine does not fail the test.
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
