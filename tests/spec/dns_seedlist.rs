@@ -5,13 +5,13 @@
 //! (`ClusterSettings::resolve`): `error`, `seeds`/`numSeeds`, `options` and
 //! `parsed_options` are checked on the resolved connection string. For `hosts`/`numHosts`
 //! and `ping`, the simulator is started on the ports the README asks for (27017-27019: a
-//! replica set `repl0` advertising `localhost:2701x`; 27017-27018: two mongos), and a
-//! cluster discovers it and runs `ping`.
+//! replica set `repl0` advertising `localhost:2701x`; 27017-27018: two mongos, behind the
+//! simulator's load balancer on 8000 for the load-balanced suite), and a cluster discovers
+//! it and runs `ping`.
 //!
 //! Deviations, each written: the cases assume TLS, which the simulator does not serve yet,
 //! so the connection (not the checked options) adds `tls=false`; when those ports are busy,
-//! or for the load-balanced `ping` (no load balancer simulator yet), the case is skipped
-//! with the reason.
+//! the case is skipped with the reason.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -121,9 +121,6 @@ async fn check(env: &Env, suite: &'static str, test: &Value) -> Result<Option<St
     if !wants_hosts && !wants_ping {
         return Ok(None);
     }
-    if suite == "load-balanced" {
-        return check_load_balanced(env, uri, test).await;
-    }
     let deployment_ready = ensure_deployment(env, suite).await;
     if let Err(reason) = deployment_ready {
         return Ok(Some(reason));
@@ -221,6 +218,10 @@ async fn ensure_deployment(env: &Env, suite: &'static str) -> Result<(), String>
             spec.host = "localhost".to_string();
             spec
         }
+        // The README's load balancer listens on 8000 in front of the two mongos.
+        "load-balanced" => DeploymentSpec::sharded(2)
+            .with_base_port(27017)
+            .with_load_balancer(8000),
         _ => DeploymentSpec::sharded(2).with_base_port(27017),
     };
     // One deployment at a time holds the ports.
@@ -235,7 +236,10 @@ async fn ensure_deployment(env: &Env, suite: &'static str) -> Result<(), String>
         stop_deployments(env).await;
     }
     let started = Deployment::start(spec).await.map_err(|error| {
-        format!("hosts/ping not checked: the simulator cannot use ports 27017-27019 ({error})")
+        format!(
+            "hosts/ping not checked: the simulator cannot use ports 27017-27019 and 8000 \
+             ({error})"
+        )
     });
     let result = started.as_ref().map(|_| ()).map_err(Clone::clone);
     env.deployments
@@ -326,24 +330,4 @@ async fn discover_and_ping(cluster: &Cluster, test: &Value, ping: bool) -> Resul
             .map_err(|e| format!("ping: {e}"))?;
     }
     Ok(())
-}
-
-/// Load-balanced cases: the seed is described as a LoadBalancer at once, so `hosts` is
-/// checked; `ping` needs a load balancer in front of mongos on port 8000.
-async fn check_load_balanced(env: &Env, uri: &str, test: &Value) -> Result<Option<String>, String> {
-    let settings = ClusterSettings::resolve(&plain_uri(uri), env.dns.dns_settings())
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    let cluster = Cluster::new(settings).map_err(|e| format!("starting: {e}"))?;
-    let result = discover_and_ping(&cluster, test, false).await;
-    cluster.close().await;
-    result?;
-    if test.get("ping").and_then(Value::as_bool) != Some(false) {
-        return Ok(Some(
-            "seeds, options and hosts checked; ping not run: the simulator has no load \
-             balancer mode yet (issue 10, item 4)"
-                .to_string(),
-        ));
-    }
-    Ok(None)
 }
