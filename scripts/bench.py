@@ -53,8 +53,11 @@ class Process:
         return self.popen.pid
 
     def send(self, line):
-        self.popen.stdin.write(line + "\n")
-        self.popen.stdin.flush()
+        try:
+            self.popen.stdin.write(line + "\n")
+            self.popen.stdin.flush()
+        except OSError as error:  # the process has gone
+            raise Failed(f"{self.name}: cannot send {line!r}: {error}") from None
 
     def read(self, timeout):
         try:
@@ -213,12 +216,16 @@ def failover(paths, options, mode):
     insert = Row(f"failover, {mode}: elect → first insert acknowledged (inserts every 10 ms)", "ms")
     sim = Sim(paths, ["--members", "3"])
     primary = 0
+    stepped_down = False  # a failed sample must not leave the next client without a primary
     try:
         uri = f"{sim.uri}&serverMonitoringMode={mode}"
         for _ in range(options.runs):
             for client in CLIENTS:
                 def sample():
-                    nonlocal primary
+                    nonlocal primary, stepped_down
+                    if stepped_down:
+                        sim.control(f"elect {primary}")
+                        stepped_down = False
                     p = probe(paths, client, "failover", uri)
                     try:
                         if p.read(60) != "ready":
@@ -226,11 +233,13 @@ def failover(paths, options, mode):
                         # One discarded failover, then the measured one.
                         for cycle in range(2):
                             sim.control("stepdown")
+                            stepped_down = True
                             if p.ask("noprimary", 30) != "ok":
                                 raise Failed("the probe did not see the stepdown")
                             time.sleep(0.030)
                             primary = (primary + 1) % 3
                             at = sim.control(f"elect {primary}")
+                            stepped_down = False
                             figures = json.loads(p.ask(f"elected {at} {sim.hosts[primary]}", 30))
                         view.samples[client].append(figures["view_ms"])
                         insert.samples[client].append(figures["insert_ms"])
