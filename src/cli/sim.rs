@@ -88,6 +88,11 @@ pub struct SimArgs {
     /// The load balancer's port (0: any free port).
     #[arg(long, default_value_t = 0, requires = "load_balancer")]
     load_balancer_port: u16,
+    /// Append ` at=<µs>` to every control reply: the UNIX time (CLOCK_REALTIME, shared by
+    /// every process on the machine) taken just before the command was applied. Used by
+    /// `scripts/bench` to time a failover from inside the simulator.
+    #[arg(long, hide = true)]
+    reply_times: bool,
 }
 
 impl SimArgs {
@@ -133,7 +138,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(args.spec()));
+    let code = runtime.block_on(serve(args.spec(), args.reply_times));
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
     runtime.shutdown_background();
     code
@@ -150,7 +155,7 @@ fn raise_open_file_limit() {
     }
 }
 
-async fn serve(spec: DeploymentSpec) -> ExitCode {
+async fn serve(spec: DeploymentSpec, reply_times: bool) -> ExitCode {
     // Handlers first: whoever reads the connection string may signal us at once, and a
     // signal before the handlers exist would kill the process with a non-zero status.
     let Ok(mut signals) = Signals::new() else {
@@ -186,7 +191,11 @@ async fn serve(spec: DeploymentSpec) -> ExitCode {
                 Ok(true) => {
                     let reply = match std::str::from_utf8(&line) {
                         Ok(text) if text.trim().is_empty() => None,
-                        Ok(text) => Some(answer(&deployment, text.trim()).await),
+                        Ok(text) => {
+                            let at = unix_micros();
+                            let reply = answer(&deployment, text.trim()).await;
+                            Some(if reply_times { format!("{reply} at={at}") } else { reply })
+                        }
                         Err(e) => Some(format!("error: the line is not UTF-8: {e}")),
                     };
                     if let Some(reply) = reply {
@@ -236,6 +245,13 @@ async fn answer(deployment: &Deployment, line: &str) -> String {
         Ok(details) => format!("ok {details}"),
         Err(e) => format!("error: {e}"),
     }
+}
+
+/// Microseconds since the UNIX epoch (0 if the clock is before it).
+fn unix_micros() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros())
 }
 
 fn say(line: &str) {
