@@ -37,6 +37,9 @@ mod resolve;
 mod rtt_monitor;
 mod selection_wait;
 pub mod settings;
+mod stream;
+pub mod tls;
+mod tls_verify;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
@@ -48,3 +51,4 @@ pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
 pub use reply::Reply;
 pub use selection_wait::SelectedServer;
 pub use settings::{ClusterSettings, ClusterSettingsError, ServerMonitoringMode};
+pub use tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};

@@ -16,6 +16,7 @@ use crate::selection::{
     ReadPreference, ReadPreferenceError, SelectionSettings, DEFAULT_HEARTBEAT_FREQUENCY,
     DEFAULT_LOCAL_THRESHOLD,
 };
+use crate::tls::{TlsSettings, TlsSetupError};
 
 /// SDAM `minHeartbeatFrequencyMS`: no server is checked more often than this, however many
 /// immediate checks are requested.
@@ -84,6 +85,9 @@ pub enum ClusterSettingsError {
     /// The connection pool options contradict each other (e.g. minPoolSize > maxPoolSize).
     #[error(transparent)]
     Pool(#[from] PoolOptionsError),
+    /// The TLS options name files that cannot be used (read when the cluster starts).
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
     /// `heartbeatFrequencyMS` below the 500 ms minimum.
     #[error("heartbeatFrequencyMS must be at least {min:?}, not {given:?}")]
     HeartbeatTooFrequent {
@@ -135,6 +139,10 @@ pub struct ClusterSettings {
     /// server is removed. Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a
     /// deployment of many mongos does not open a connection to each of them.
     pub warm_up: bool,
+    /// TLS for every connection (monitors, RTT monitors, pools) when `Some`: from `tls`
+    /// (or `ssl`) and the other `tls*` options. The client configuration is built once,
+    /// when the cluster starts.
+    pub tls: Option<TlsSettings>,
 }
 
 /// How many servers of one cluster get a warm-up connection at most.
@@ -157,6 +165,7 @@ impl ClusterSettings {
             pool: PoolOptions::default(),
             credential: None,
             warm_up: true,
+            tls: None,
         }
     }
 
@@ -189,6 +198,7 @@ impl ClusterSettings {
         settings.read_preference = ReadPreference::from_connection_string(uri)?;
         settings.pool = PoolOptions::from_connection_string(uri);
         settings.credential = MongoCredential::from_connection_string(uri)?;
+        settings.tls = TlsSettings::from_connection_string(uri);
         settings.validate()?;
         Ok(settings)
     }
