@@ -5,6 +5,7 @@ mod discover;
 mod render;
 mod select;
 mod sim;
+mod sim_tls;
 
 use std::process::ExitCode;
 

@@ -36,6 +36,7 @@ mod shared;
 pub mod spec;
 pub mod state;
 mod status;
+pub mod tls;
 pub mod versions;
 
 pub use auth::{AuthCounts, SimUser};
@@ -43,6 +44,7 @@ pub use control::{ControlCommand, ControlParseError, MemberRef, CONTROL_USAGE};
 pub use deployment::Deployment;
 pub use faults::FaultKind;
 pub use spec::{DeploymentSpec, MemberSpec, SimTimers, TopologySpec};
+pub use tls::{SimTls, SimTlsOptions};
 pub use versions::{ServerVersion, UnknownVersion};
 
 /// Errors of the simulator's API.

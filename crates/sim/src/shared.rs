@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::auth::UserStore;
 use super::spec::SimTimers;
 use super::state::World;
+use super::tls::SimTls;
 
 /// A running listener: how to stop it and wait for it.
 pub(crate) struct Listener {
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) timers: SimTimers,
     /// The deployment's users (none: authentication off).
     pub(crate) users: UserStore,
+    /// TLS on every node, when set.
+    pub(crate) tls: Option<SimTls>,
     request_ids: AtomicI32,
     connection_ids: AtomicI64,
     pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
@@ -71,6 +74,7 @@ impl Shared {
             nodes,
             timers,
             users: UserStore::default(),
+            tls: None,
             request_ids: AtomicI32::new(1),
             connection_ids: AtomicI64::new(1),
             background: Mutex::new(Vec::new()),
@@ -80,6 +84,12 @@ impl Shared {
     /// This shared state with `users`.
     pub(crate) fn with_users(mut self, users: UserStore) -> Shared {
         self.users = users;
+        self
+    }
+
+    /// This shared state serving TLS with `tls`.
+    pub(crate) fn with_tls(mut self, tls: Option<SimTls>) -> Shared {
+        self.tls = tls;
         self
     }
 
