@@ -6,6 +6,7 @@ mod render;
 mod select;
 mod sim;
 mod sim_tls;
+mod tls_state;
 
 use std::process::ExitCode;
 

@@ -153,7 +153,8 @@ impl TlsConnector {
 pub struct TlsInfo {
     /// The protocol version, e.g. `"TLSv1.3"`.
     pub protocol: String,
-    /// The server certificate's subject (RFC 4514 style), when it could be parsed.
+    /// The server certificate's subject, RDNs in certificate order (e.g.
+    /// `O=Example, CN=db.example.net`), when it could be parsed.
     pub peer_subject: Option<String>,
     /// When the server certificate expires.
     pub peer_not_after: Option<SystemTime>,
