@@ -393,3 +393,56 @@ async fn unusable_tls_files_stop_the_cluster_from_starting() {
     );
     assert!(!error.contains("secret"), "{error}");
 }
+
+/// A listener on loopback whose every connection gets `reply` (then stays open, silent).
+async fn fake_peer(reply: &'static [u8]) -> ServerAddress {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = ServerAddress::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket.write_all(reply).await;
+            open.push(socket);
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn a_peer_sending_garbage_or_nothing_fails_clearly_within_the_timeout() {
+    let tls = generate(SimTlsOptions::default());
+    let connector = TlsConnector::new(&TlsSettings {
+        ca_file: Some(ca_file(&tls)),
+        ..TlsSettings::default()
+    })
+    .unwrap();
+    let options = ConnectOptions {
+        connect_timeout: Some(Duration::from_millis(300)),
+        socket_timeout: None,
+    };
+    let garbage = fake_peer(b"HTTP/1.1 400 Bad Request\r\n\r\nnot TLS at all").await;
+    let outcome = tokio::time::timeout(
+        PATIENCE,
+        Connection::connect_with_tls(&garbage, &options, Some(&connector)),
+    )
+    .await
+    .expect("bounded");
+    match outcome {
+        Err(ConnectionError::Tls { cause }) => {
+            assert!(cause.contains("did not answer with TLS"), "{cause}")
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    let silent = fake_peer(b"").await;
+    let outcome = tokio::time::timeout(
+        PATIENCE,
+        Connection::connect_with_tls(&silent, &options, Some(&connector)),
+    )
+    .await
+    .expect("bounded by the connect timeout");
+    match outcome {
+        Err(ConnectionError::Timeout { during }) => assert_eq!(during, "TLS handshake"),
+        other => panic!("expected a handshake timeout, got {other:?}"),
+    }
+}

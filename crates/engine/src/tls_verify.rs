@@ -153,6 +153,9 @@ pub(crate) fn describe(error: &rustls::Error) -> String {
             _ => "the server certificate is invalid",
         },
         rustls::Error::AlertReceived(_) => "the server refused the handshake",
+        rustls::Error::InvalidMessage(_) => {
+            "the server did not answer with TLS (is TLS enabled on the server?)"
+        }
         rustls::Error::NoCertificatesPresented => "the server presented no certificate",
         _ => "TLS handshake failed",
     };
