@@ -373,25 +373,63 @@ async fn unusable_tls_files_stop_the_cluster_from_starting() {
         other => panic!("expected a tlsCAFile error, got {other:?}"),
     }
     let tls = generate(SimTlsOptions::default());
-    let cert = tls.client_certificate_pem("app").unwrap();
-    let encrypted = cert
-        .lines()
-        .take_while(|l| !l.contains("PRIVATE KEY"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let encrypted = tls
+        .encrypted_client_certificate_pem("app", "s3cret-pass")
+        .unwrap();
     let path = temp_file("encrypted.pem", &encrypted);
-    let settings = ClusterSettings::parse(&format!(
-        "mongodb://h/?tls=true&tlsCertificateKeyFile={}&tlsCertificateKeyFilePassword=secret",
-        path.display()
-    ))
-    .unwrap();
-    let error = Cluster::new(settings).unwrap_err().to_string();
+    let start_with = |password: &str| {
+        let settings = ClusterSettings::parse(&format!(
+            "mongodb://h/?tls=true&tlsCertificateKeyFile={}{password}",
+            path.display()
+        ))
+        .unwrap();
+        Cluster::new(settings).map(|_| ()).unwrap_err().to_string()
+    };
+    let error = start_with("&tlsCertificateKeyFilePassword=wrong-pass");
+    assert!(error.contains("cannot decrypt the private key"), "{error}");
     assert!(
-        error.contains("encrypted keys are not supported yet"),
+        error.contains("wrong tlsCertificateKeyFilePassword"),
         "{error}"
     );
-    assert!(!error.contains("secret"), "{error}");
+    assert!(!error.contains("wrong-pass"), "{error}");
+    let error = start_with("");
+    assert!(
+        error.contains("give tlsCertificateKeyFilePassword"),
+        "{error}"
+    );
+    let legacy = format!(
+        "{}-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+        tls.ca_pem()
+    );
+    let legacy_path = temp_file("legacy.pem", &legacy);
+    let settings = ClusterSettings::parse(&format!(
+        "mongodb://h/?tls=true&tlsCertificateKeyFile={}&tlsCertificateKeyFilePassword=x",
+        legacy_path.display()
+    ))
+    .unwrap();
+    let error = Cluster::new(settings).map(|_| ()).unwrap_err().to_string();
+    assert!(
+        error.contains("legacy OpenSSL encryption is not supported"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn x509_works_with_an_encrypted_key_and_its_password() {
+    let (sim, tls, _) = x509_deployment("app").await;
+    let pem = tls
+        .encrypted_client_certificate_pem("app", "s3cret pass")
+        .unwrap();
+    assert!(pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let client = temp_file("client-encrypted.pem", &pem);
+    let cert = format!(
+        "&authMechanism=MONGODB-X509&tlsCertificateKeyFile={}&tlsCertificateKeyFilePassword=s3cret%20pass",
+        client.display()
+    );
+    let cluster = connect(&tls_uri("localhost", &sim, &tls, &cert));
+    find(&cluster).await.unwrap();
+    cluster.close().await;
+    sim.shutdown().await;
 }
 
 /// A listener on loopback whose every connection gets `reply` (then stays open, silent).

@@ -13,12 +13,12 @@ use std::time::{Duration, SystemTime};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 
 use crate::connection_error::ConnectionError;
-use crate::options::ConnectionString;
+use crate::options::{ConnectionString, Secret};
 use crate::tls_verify::{describe_io, AcceptAnyCertificate, IgnoreHostname};
 
 /// The `tls*` options of a connection string that asks for TLS.
@@ -29,9 +29,9 @@ pub struct TlsSettings {
     /// `tlsCertificateKeyFile`: PEM file with the client certificate (chain) and its key,
     /// presented to servers that ask (MONGODB-X509).
     pub certificate_key_file: Option<PathBuf>,
-    /// Whether `tlsCertificateKeyFilePassword` was given (encrypted keys are not supported
-    /// yet; the password itself is not kept).
-    pub certificate_key_file_has_password: bool,
+    /// `tlsCertificateKeyFilePassword`: decrypts an encrypted PKCS#8 key (`ENCRYPTED
+    /// PRIVATE KEY`, PBES2). Never shown by `Debug`.
+    pub certificate_key_file_password: Option<Secret>,
     /// `tlsAllowInvalidCertificates` (or `tlsInsecure`): accept any server certificate.
     pub allow_invalid_certificates: bool,
     /// `tlsAllowInvalidHostnames` (or `tlsInsecure`): verify the chain, not the name.
@@ -49,7 +49,7 @@ impl TlsSettings {
         Some(TlsSettings {
             ca_file: uri.tls_ca_file().map(PathBuf::from),
             certificate_key_file: uri.tls_certificate_key_file().map(PathBuf::from),
-            certificate_key_file_has_password: uri.tls_certificate_key_file_password().is_some(),
+            certificate_key_file_password: uri.tls_certificate_key_file_password().cloned(),
             allow_invalid_certificates: insecure
                 || uri.tls_allow_invalid_certificates().unwrap_or(false),
             allow_invalid_hostnames: insecure || uri.tls_allow_invalid_hostnames().unwrap_or(false),
@@ -71,12 +71,24 @@ pub enum TlsSetupError {
         /// Why.
         cause: String,
     },
-    /// The key of `tlsCertificateKeyFile` is encrypted.
-    #[error(
-        "the private key in tlsCertificateKeyFile {0:?} is encrypted: encrypted keys are not \
-         supported yet (decrypt it, e.g. with `openssl pkcs8 -topk8 -nocrypt`)"
-    )]
-    EncryptedKey(PathBuf),
+    /// The key of `tlsCertificateKeyFile` is encrypted in a form not supported (the legacy
+    /// OpenSSL `Proc-Type: 4,ENCRYPTED` form), or no password was given for it.
+    #[error("the private key in tlsCertificateKeyFile {path:?} is encrypted: {cause}")]
+    EncryptedKey {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or unsupported.
+        cause: String,
+    },
+    /// `tlsCertificateKeyFilePassword` does not decrypt the key (or its encryption
+    /// algorithm is not supported).
+    #[error("cannot decrypt the private key in tlsCertificateKeyFile {path:?}: {cause}")]
+    Decrypt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: String,
+    },
     /// rustls refused the configuration (e.g. a key that does not match the certificate).
     #[error("invalid TLS configuration: {0}")]
     Config(String),
@@ -114,7 +126,8 @@ impl TlsConnector {
         };
         let config = match &settings.certificate_key_file {
             Some(path) => {
-                let (chain, key) = client_identity(path)?;
+                let password = settings.certificate_key_file_password.as_ref();
+                let (chain, key) = client_identity(path, password)?;
                 builder
                     .with_client_auth_cert(chain, key)
                     .map_err(|e| TlsSetupError::Config(e.to_string()))?
@@ -205,16 +218,63 @@ fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
 /// The certificate chain and key of `tlsCertificateKeyFile`.
 fn client_identity(
     path: &Path,
+    password: Option<&Secret>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsSetupError> {
     const WHAT: &str = "tlsCertificateKeyFile";
-    let chain = read_certificates(WHAT, path)?;
     let text = std::fs::read_to_string(path).map_err(|e| file_error(WHAT, path, e))?;
-    if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
-        return Err(TlsSetupError::EncryptedKey(path.to_owned()));
+    let encrypted = |cause: &str| TlsSetupError::EncryptedKey {
+        path: path.to_owned(),
+        cause: cause.to_owned(),
+    };
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(encrypted(
+            "the legacy OpenSSL encryption is not supported: convert the key to PKCS#8 \
+             (`openssl pkcs8 -topk8`)",
+        ));
+    }
+    let chain = read_certificates(WHAT, path)?;
+    if let Some(block) = pem_block(&text, "ENCRYPTED PRIVATE KEY") {
+        let Some(password) = password else {
+            return Err(encrypted("give tlsCertificateKeyFilePassword"));
+        };
+        return Ok((chain, decrypt_key(path, block, password)?));
     }
     let key = PrivateKeyDer::from_pem_slice(text.as_bytes())
         .map_err(|e| file_error(WHAT, path, format!("no private key: {e}")))?;
     Ok((chain, key))
+}
+
+/// The PEM block labelled `label` in `text`, markers included.
+fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)?;
+    let length = text.get(start..)?.find(&end)? + end.len();
+    text.get(start..start + length)
+}
+
+/// Decrypts a PKCS#8 `ENCRYPTED PRIVATE KEY` block (PBES2: PBKDF2 or scrypt, AES).
+fn decrypt_key(
+    path: &Path,
+    block: &str,
+    password: &Secret,
+) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    let fail = |cause: String| TlsSetupError::Decrypt {
+        path: path.to_owned(),
+        cause,
+    };
+    let (_, document) =
+        pkcs8::der::Document::from_pem(block).map_err(|e| fail(format!("malformed PEM: {e}")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+        .map_err(|e| fail(format!("malformed encrypted key: {e}")))?;
+    let plain = info.decrypt(password.expose()).map_err(|e| {
+        fail(format!(
+            "wrong tlsCertificateKeyFilePassword or unsupported encryption ({e})"
+        ))
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        plain.as_bytes().to_vec(),
+    )))
 }
 
 /// Every certificate of a PEM file; at least one.

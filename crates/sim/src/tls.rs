@@ -145,6 +145,42 @@ impl SimTls {
     /// A client certificate signed by the CA, with its key, as one PEM text (what clients
     /// pass as `tlsCertificateKeyFile`). Its subject is [`SimTls::client_subject`].
     pub fn client_certificate_pem(&self, common_name: &str) -> Result<String, SimError> {
+        let (cert, key) = self.client_certificate(common_name)?;
+        Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
+    }
+
+    /// [`SimTls::client_certificate_pem`] with the key encrypted with `password` (PKCS#8
+    /// `ENCRYPTED PRIVATE KEY`: PBES2, PBKDF2-SHA256 with 2,048 iterations, AES-256-CBC, as
+    /// `openssl pkcs8 -topk8` writes by default).
+    pub fn encrypted_client_certificate_pem(
+        &self,
+        common_name: &str,
+        password: &str,
+    ) -> Result<String, SimError> {
+        use pkcs8::pkcs5::pbes2::Parameters;
+        let (cert, key) = self.client_certificate(common_name)?;
+        let der = key.serialize_der();
+        let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).map_err(tls_error)?;
+        let params = Parameters::generate_pbkdf2_sha256_aes256cbc(
+            2048,
+            &rand::random::<[u8; 16]>(),
+            rand::random::<[u8; 16]>(),
+        )
+        .map_err(tls_error)?;
+        let encrypted = info
+            .encrypt_with_params(params, password)
+            .map_err(tls_error)?;
+        let pem = encrypted
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .map_err(tls_error)?;
+        Ok(format!("{}{}", cert.pem(), pem.as_str()))
+    }
+
+    /// A client certificate signed by the CA, and its key.
+    fn client_certificate(
+        &self,
+        common_name: &str,
+    ) -> Result<(rcgen::Certificate, KeyPair), SimError> {
         let key = KeyPair::generate().map_err(tls_error)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         params.distinguished_name = DistinguishedName::new();
@@ -160,7 +196,7 @@ impl SimTls {
         let now = OffsetDateTime::now_utc();
         (params.not_before, params.not_after) = (now - Duration::days(1), now + Duration::days(90));
         let cert = params.signed_by(&key, &self.inner.ca).map_err(tls_error)?;
-        Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
+        Ok((cert, key))
     }
 
     /// The subject (RFC 2253, as mongod names `$external` users) of the certificate
