@@ -145,7 +145,7 @@ fn close_stops_every_task_and_socket() {
 }
 
 #[test]
-fn dropping_the_last_handle_stops_everything_within_50_ms() {
+fn dropping_the_last_handle_stops_everything_promptly() {
     let setup = simulator(DeploymentSpec::replica_set("rs0", 3, 0, 0));
     let sim = setup.sim.as_ref().unwrap();
     let client = runtime();
@@ -162,12 +162,14 @@ fn dropping_the_last_handle_stops_everything_within_50_ms() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(client_sockets_to(&setup.ports) >= 3);
     drop(second);
-    let closed = within(Duration::from_millis(50), || {
+    // Unloaded this takes a few milliseconds; the bound leaves room for a loaded machine
+    // (what matters: nothing waits for a timer, a heartbeat or a connect timeout).
+    let closed = within(Duration::from_millis(500), || {
         client_sockets_to(&setup.ports) == 0 && client.metrics().num_alive_tasks() == 0
     });
     assert!(
         closed.is_some(),
-        "{} sockets and {} tasks left after 50 ms",
+        "{} sockets and {} tasks left after 500 ms",
         client_sockets_to(&setup.ports),
         client.metrics().num_alive_tasks()
     );

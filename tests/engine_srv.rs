@@ -176,7 +176,8 @@ async fn a_cluster_reaches_mongos_found_through_srv() {
         "test1",
         &[(&target, ports[0]), (&target, ports[1])],
     );
-    let settings = resolve(&dns, "test1", "").await.unwrap();
+    // mongodb+srv turns TLS on by default; these simulated mongos serve plain TCP.
+    let settings = resolve(&dns, "test1", "?tls=false").await.unwrap();
     let cluster = Cluster::new(settings).unwrap();
     let topology = cluster
         .wait_for(

@@ -39,6 +39,11 @@ async fn setup(count: usize, initial: &[usize], options: &str) -> Setup {
     set_records(&dns, &ports, initial);
     let mut settings = dns.dns_settings();
     settings.rescan_interval = Some(RESCAN);
+    // mongodb+srv turns TLS on by default; these simulated mongos serve plain TCP.
+    let options = match options {
+        "" => "?tls=false".to_string(),
+        options => format!("{options}&tls=false"),
+    };
     let uri = format!("mongodb+srv://test1.{DOMAIN}/{options}");
     let settings = ClusterSettings::resolve(&uri, settings).await.unwrap();
     let cluster = Cluster::new(settings).unwrap();
@@ -231,7 +236,7 @@ async fn polling_stops_for_a_replica_set() {
     dns.set_srv("mongodb", "test1", &[(&target(), port)]);
     let mut settings = dns.dns_settings();
     settings.rescan_interval = Some(RESCAN);
-    let uri = format!("mongodb+srv://test1.{DOMAIN}/?directConnection=false");
+    let uri = format!("mongodb+srv://test1.{DOMAIN}/?directConnection=false&tls=false");
     let settings = ClusterSettings::resolve(&uri, settings).await.unwrap();
     let cluster = Cluster::new(settings).unwrap();
     cluster
@@ -273,7 +278,7 @@ async fn no_polling_for_a_load_balanced_cluster() {
     let dns = DnsServer::spec().await;
     let mut settings = dns.dns_settings();
     settings.rescan_interval = Some(RESCAN);
-    let uri = format!("mongodb+srv://test3.{DOMAIN}/?loadBalanced=true");
+    let uri = format!("mongodb+srv://test3.{DOMAIN}/?loadBalanced=true&tls=false");
     let settings = ClusterSettings::resolve(&uri, settings).await.unwrap();
     let cluster = Cluster::new(settings).unwrap();
     let queries = dns.queries();

@@ -14,6 +14,7 @@ use mongo_topology::selection::{explain_selection, SelectionCriteria};
 use mongo_topology::{Cluster, ClusterError, ClusterSettings};
 
 use super::render;
+use super::tls_state::{self, TlsStates};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -58,6 +59,8 @@ pub struct Discovery {
     pub elapsed: Duration,
     /// Whether every known server was checked before the timeout.
     pub complete: bool,
+    /// Each server's TLS state (empty without TLS).
+    pub tls: TlsStates,
 }
 
 impl Discovery {
@@ -162,12 +165,15 @@ pub fn discover(target: &Target) -> Result<Discovery, String> {
             Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
             Err(error) => return Err(error.to_string()),
         };
+        let addresses: Vec<_> = topology.servers.keys().cloned().collect();
+        let tls = tls_state::probe(&settings, &addresses).await;
         Ok(Discovery {
             uri,
             settings,
             topology,
             elapsed,
             complete,
+            tls,
         })
     })
 }

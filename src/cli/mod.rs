@@ -5,6 +5,8 @@ mod discover;
 mod render;
 mod select;
 mod sim;
+mod sim_tls;
+mod tls_state;
 mod watch;
 
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! JSON object with the same content. No colour.
 
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use mongo_topology::sdam::{
     ServerDescription, ServerErrorKind, ServerType, TopologyDescription, TopologyType,
@@ -11,6 +11,7 @@ use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
 use super::discover::Discovery;
+use super::tls_state;
 
 /// Estimated staleness of a secondary, in milliseconds: how far its lastWriteDate is behind
 /// the primary's (or, without a primary, behind the most recent secondary's). This is a
@@ -188,6 +189,7 @@ fn hints(discovery: &Discovery) -> Vec<String> {
     } else if incompatible {
         hints.push("incompatible wire versions: see the servers' last errors".to_string());
     }
+    hints.extend(tls_state::hints(&discovery.tls, SystemTime::now()));
     hints
 }
 
@@ -242,13 +244,17 @@ pub fn report(discovery: &Discovery) -> String {
         );
     }
     out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
+    for line in tls_state::lines(&discovery.tls, SystemTime::now()) {
+        let _ = writeln!(out, "tls: {line}");
+    }
     for hint in hints(discovery) {
         let _ = writeln!(out, "hint: {hint}");
     }
     out
 }
 
-fn server_json(topology: &TopologyDescription, server: &ServerDescription) -> Value {
+fn server_json(discovery: &Discovery, server: &ServerDescription) -> Value {
+    let topology = &discovery.topology;
     let is_primary = server.server_type == ServerType::RsPrimary;
     json!({
         "address": server.address.to_string(),
@@ -262,6 +268,7 @@ fn server_json(topology: &TopologyDescription, server: &ServerDescription) -> Va
         "staleness_ms": staleness_ms(topology, server),
         "min_wire_version": server.min_wire_version,
         "max_wire_version": server.max_wire_version,
+        "tls": discovery.tls.get(&server.address).map(tls_state::json_of),
         "error": server.error.as_ref().map(|error| json!({
             "cause": error.kind.describe(),
             "code": error.code,
@@ -281,7 +288,7 @@ pub fn json(discovery: &Discovery) -> Value {
         "servers": topology
             .servers
             .values()
-            .map(|server| server_json(topology, server))
+            .map(|server| server_json(discovery, server))
             .collect::<Vec<_>>(),
         "seeds_not_members": seeds_not_members(discovery)
             .iter()
@@ -335,6 +342,7 @@ mod tests {
             topology: Arc::new(topology),
             elapsed: Duration::from_millis(5),
             complete: true,
+            tls: Default::default(),
         }
     }
 

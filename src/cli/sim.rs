@@ -3,9 +3,11 @@
 //! until standard input closes or SIGINT/SIGTERM arrives; exit 0.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::sim_tls;
 use clap::Args;
 use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
@@ -93,6 +95,25 @@ pub struct SimArgs {
     /// `scripts/bench` to time a failover from inside the simulator.
     #[arg(long, hide = true)]
     reply_times: bool,
+    /// Serve TLS with certificates generated at start (a CA, and a server certificate for
+    /// localhost, 127.0.0.1 and --host). The CA is written to a file whose path is printed
+    /// on standard error and added to the connection string as tlsCAFile.
+    #[arg(long)]
+    tls: bool,
+    /// Where to write the CA (ca.pem) and client certificates (default: a new directory
+    /// under the system's temporary directory).
+    #[arg(long, requires = "tls", value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
+    /// A MONGODB-X509 user in $external: a client certificate subject in RFC 2253 form,
+    /// e.g. `CN=app,OU=clients,O=mongo-topology-sim` (repeatable). The nodes then ask
+    /// clients for certificates.
+    #[arg(long = "x509-user", requires = "tls", value_name = "SUBJECT")]
+    x509_users: Vec<String>,
+    /// Write a client certificate and key signed by the CA, with this common name (its
+    /// subject is `CN=<CN>,OU=clients,O=mongo-topology-sim`), to the TLS directory; its path
+    /// is printed on standard error (repeatable).
+    #[arg(long = "tls-client-cert", requires = "tls", value_name = "CN")]
+    client_certs: Vec<String>,
 }
 
 impl SimArgs {
@@ -124,6 +145,8 @@ impl SimArgs {
             },
             users: self.users.clone(),
             load_balancer: self.load_balancer.then_some(self.load_balancer_port),
+            x509_users: self.x509_users.clone(),
+            tls: None,
         }
     }
 }
@@ -138,7 +161,29 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(args.spec(), args.reply_times));
+    let mut spec = args.spec();
+    let mut ca_file = None;
+    if args.tls {
+        let prepared = match sim_tls::prepare(
+            &args.host,
+            args.tls_dir.as_deref(),
+            !args.x509_users.is_empty() || !args.client_certs.is_empty(),
+            &args.client_certs,
+        ) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        eprintln!("TLS CA certificate: {}", prepared.ca_file.display());
+        for (name, path) in &prepared.client_files {
+            eprintln!("TLS client certificate for CN={name}: {}", path.display());
+        }
+        spec.tls = Some(prepared.tls);
+        ca_file = Some(prepared.ca_file);
+    }
+    let code = runtime.block_on(serve(spec, ca_file, args.reply_times));
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
     runtime.shutdown_background();
     code
@@ -155,7 +200,7 @@ fn raise_open_file_limit() {
     }
 }
 
-async fn serve(spec: DeploymentSpec, reply_times: bool) -> ExitCode {
+async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool) -> ExitCode {
     // Handlers first: whoever reads the connection string may signal us at once, and a
     // signal before the handlers exist would kill the process with a non-zero status.
     let Ok(mut signals) = Signals::new() else {
@@ -171,16 +216,15 @@ async fn serve(spec: DeploymentSpec, reply_times: bool) -> ExitCode {
         }
     };
     let nodes = deployment.ports().len();
-    match deployment.load_balancer_connection_string() {
-        Some(through_balancer) => {
-            say(&through_balancer);
-            tracing::info!(
-                "behind the load balancer: {}",
-                deployment.connection_string()
-            );
-        }
-        None => say(&deployment.connection_string()),
+    let mut printed = deployment.connection_string();
+    if let Some(through_balancer) = deployment.load_balancer_connection_string() {
+        tracing::info!("behind the load balancer: {printed}");
+        printed = through_balancer;
     }
+    if let Some(ca) = &ca_file {
+        printed = format!("{printed}&tlsCAFile={}", ca.display());
+    }
+    say(&printed);
     tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 
 use crate::connection::Connection;
 use crate::connection_error::ConnectionError;
@@ -127,6 +127,9 @@ impl PreparedAuth {
     /// The fields to add to the handshake hello: `saslSupportedMechs` and
     /// `speculativeAuthenticate`.
     pub fn handshake_fields(&self) -> Document {
+        if self.credential.mechanism == Some(AuthMechanism::MongoDbX509) {
+            return doc! { "speculativeAuthenticate": x509_speculative(&self.credential) };
+        }
         let first = self
             .speculative
             .as_ref()
@@ -166,6 +169,9 @@ impl PreparedAuth {
                 "continuing speculative authentication"
             );
             return finish_scram(conn, credential, client, step, cache).await;
+        }
+        if credential.mechanism == Some(AuthMechanism::MongoDbX509) {
+            return authenticate_x509(conn, credential, speculative_reply.is_some()).await;
         }
         let mechanism = negotiated_mechanism(credential, handshake_reply);
         let Some(version) = mechanism.scram_version() else {
@@ -221,6 +227,25 @@ pub async fn authenticated_handshake(
         })?;
     prepared.authenticate(conn, &handshake.reply, cache).await?;
     Ok(handshake)
+}
+
+/// MONGODB-X509: done if the handshake's speculative authentication succeeded (the reply
+/// carries `speculativeAuthenticate`), else one `authenticate` command on `$external`.
+async fn authenticate_x509(
+    conn: &mut Connection,
+    credential: &MongoCredential,
+    speculative_succeeded: bool,
+) -> Result<(), AuthError> {
+    if speculative_succeeded {
+        tracing::debug!(
+            connection = conn.id(),
+            "MONGODB-X509 speculative authentication"
+        );
+        return Ok(());
+    }
+    let mechanism = AuthMechanism::MongoDbX509.name();
+    sasl_command(conn, credential, mechanism, x509_authenticate(credential)).await?;
+    Ok(())
 }
 
 /// A SCRAM client for `credential` with a fresh nonce: 24 random bytes in base64.

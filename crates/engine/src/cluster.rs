@@ -18,6 +18,7 @@ use crate::pool::HandshakeFactory;
 use crate::publication::{Snapshot, Subscription};
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
 use crate::settings::ClusterSettings;
+use crate::tls::TlsConnector;
 
 /// How many monitor reports may wait for the cluster task before monitors wait in turn.
 const REPORT_QUEUE: usize = 1024;
@@ -97,6 +98,12 @@ impl Cluster {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ClusterError::NoRuntime);
         }
+        let tls = match &settings.tls {
+            Some(tls) => {
+                Some(TlsConnector::new(tls).map_err(crate::settings::ClusterSettingsError::from)?)
+            }
+            None => None,
+        };
         let epoch = Instant::now();
         let (topology, opening) =
             Topology::new(settings.topology.clone(), crate::time::MonotonicTime::ZERO)
@@ -117,6 +124,7 @@ impl Cluster {
             reports: reports_tx,
             events: events.clone(),
             check_all: check_all_rx,
+            tls: tls.clone(),
         };
         let weak_events = events.downgrade();
         let subscriber = subscribe.then(|| weak_events.subscribe());
@@ -132,6 +140,7 @@ impl Cluster {
             },
             credential: settings.credential.clone().map(Arc::new),
             scram_keys: Arc::default(),
+            tls,
         });
         let (mut task, snapshots) = ClusterTask::new(
             topology,

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bson::Document;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::connection_error::ConnectionError;
 use crate::reply::{command_error, Reply};
 use crate::resolve::{connect_any, resolve};
+use crate::stream::{split, split_tcp, ReadStream, WriteStream};
+use crate::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
 use crate::ServerAddress;
@@ -56,7 +57,7 @@ fn next_request_id() -> i32 {
     }
 }
 
-/// One TCP connection to a server, speaking OP_MSG. TLS is not supported yet.
+/// One connection to a server over TCP, or TLS over TCP, speaking OP_MSG.
 ///
 /// Requests and replies alternate, except in exhaust streaming: after a request sent with
 /// [`MsgFlags::EXHAUST_ALLOWED`], each reply flagged `more_to_come` is followed by another
@@ -71,8 +72,12 @@ pub struct Connection {
     id: u64,
     address: ServerAddress,
     options: ConnectOptions,
-    reader: MessageReader<OwnedReadHalf>,
-    writer: MessageWriter<OwnedWriteHalf>,
+    reader: MessageReader<ReadStream>,
+    writer: MessageWriter<WriteStream>,
+    /// What the TLS handshake negotiated, on a TLS connection.
+    tls: Option<TlsInfo>,
+    /// Whether the server has sent any reply yet.
+    replied: bool,
     /// The requestID the next reply must answer (`responseTo`), if a reply is expected.
     awaiting: Option<i32>,
     /// Why the connection broke, if it did.
@@ -92,6 +97,17 @@ impl Connection {
         address: &ServerAddress,
         options: &ConnectOptions,
     ) -> Result<Connection, ConnectionError> {
+        Connection::connect_with_tls(address, options, None).await
+    }
+
+    /// [`Connection::connect`], then, with `tls`, the TLS handshake, under the same connect
+    /// timeout. A failed handshake is a [`ConnectionError::Tls`] naming the cause (unknown
+    /// issuer, expired certificate, name mismatch, a server that does not speak TLS).
+    pub async fn connect_with_tls(
+        address: &ServerAddress,
+        options: &ConnectOptions,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Connection, ConnectionError> {
         let connect_timeout = non_zero(options.connect_timeout);
         let ServerAddress::Tcp { host, port } = address else {
             return Err(ConnectionError::Connect {
@@ -108,17 +124,40 @@ impl Connection {
         let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");
-        let (read_half, write_half) = stream.into_split();
+        let (read_half, write_half, tls) = match tls {
+            None => {
+                let (read, write) = split_tcp(stream);
+                (read, write, None)
+            }
+            Some(connector) => {
+                let (stream, info) = within(
+                    connect_timeout,
+                    "TLS handshake",
+                    connector.handshake(host, stream),
+                )
+                .await?;
+                tracing::debug!(connection = id, protocol = %info.protocol, "TLS established");
+                let (read, write) = split(stream);
+                (read, write, Some(info))
+            }
+        };
         Ok(Connection {
             id,
             address: address.clone(),
             options: *options,
             reader: MessageReader::new(read_half, MAX_MESSAGE_SIZE_BYTES),
             writer: MessageWriter::new(write_half),
+            tls,
+            replied: false,
             awaiting: None,
             broken: None,
             service_id: None,
         })
+    }
+
+    /// What the TLS handshake negotiated; `None` on a plain TCP connection.
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// The server address this connection was opened to.
@@ -255,12 +294,25 @@ impl Connection {
 
     /// Reads one message; cancellation safe, as [`MessageReader::read_message`] is.
     async fn read_frame(&mut self) -> Result<Message, ConnectionError> {
-        match self.reader.read_message().await {
+        let outcome = match self.reader.read_message().await {
             Ok(Some(message)) => Ok(message),
             Ok(None) => Err(ConnectionError::Network {
                 cause: "the server closed the connection".to_owned(),
             }),
             Err(e) => Err(frame_error(e)),
+        };
+        match outcome {
+            Ok(message) => {
+                self.replied = true;
+                Ok(message)
+            }
+            // A server that requires TLS closes a plain connection at its first message.
+            Err(ConnectionError::Network { cause }) if !self.replied && self.tls.is_none() => {
+                Err(ConnectionError::Network {
+                    cause: format!("{cause} (if the server requires TLS, connect with tls=true)"),
+                })
+            }
+            Err(error) => Err(error),
         }
     }
 

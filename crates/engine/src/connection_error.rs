@@ -29,7 +29,8 @@ pub enum ConnectionError {
     /// A network operation took longer than its timeout.
     #[error("timed out during {during}")]
     Timeout {
-        /// The operation that timed out: `"connect"`, `"read"` or `"write"`.
+        /// The operation that timed out: `"connect"`, `"TLS handshake"`, `"read"` or
+        /// `"write"`.
         during: &'static str,
     },
     /// An established connection failed: reset, closed (also in the middle of a message).
@@ -43,6 +44,14 @@ pub enum ConnectionError {
     #[error("protocol error: {cause}")]
     Protocol {
         /// What was wrong with the message.
+        cause: String,
+    },
+    /// The TLS handshake failed: the cause names what was wrong (unknown issuer, expired
+    /// certificate, certificate not valid for the name, a server that does not speak TLS).
+    /// SDAM treats it as a network error.
+    #[error("TLS error: {cause}")]
+    Tls {
+        /// Why the handshake failed.
         cause: String,
     },
     /// The server answered the command with `ok: 0`.
@@ -104,7 +113,9 @@ impl ConnectionError {
             ConnectionError::Dns { .. } => ServerErrorKind::Dns,
             ConnectionError::Connect { .. } => ServerErrorKind::Connect,
             ConnectionError::Timeout { .. } => ServerErrorKind::Timeout,
-            ConnectionError::Network { .. } => ServerErrorKind::Network,
+            ConnectionError::Network { .. } | ConnectionError::Tls { .. } => {
+                ServerErrorKind::Network
+            }
             ConnectionError::Protocol { .. } | ConnectionError::NoServiceId => {
                 ServerErrorKind::Protocol
             }

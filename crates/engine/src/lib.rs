@@ -39,6 +39,9 @@ mod selection_wait;
 pub mod settings;
 pub mod srv;
 mod srv_poller;
+mod stream;
+pub mod tls;
+mod tls_verify;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
@@ -50,3 +53,4 @@ pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
 pub use reply::Reply;
 pub use selection_wait::SelectedServer;
 pub use settings::{ClusterSettings, ClusterSettingsError, ServerMonitoringMode};
+pub use tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};

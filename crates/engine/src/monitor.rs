@@ -32,6 +32,7 @@ use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_
 use crate::rtt_monitor::run_rtt_monitor;
 use crate::sdam::ServerError;
 use crate::settings::ClusterSettings;
+use crate::tls::TlsConnector;
 use crate::wire::MsgFlags;
 
 /// What a monitor tells the cluster task.
@@ -80,6 +81,8 @@ pub(crate) struct MonitorShared {
     pub(crate) events: EventEmitter,
     /// Bumped by `Cluster::request_check`: every polling monitor checks soon.
     pub(crate) check_all: watch::Receiver<u64>,
+    /// The cluster's TLS configuration, when it uses TLS.
+    pub(crate) tls: Option<TlsConnector>,
 }
 
 impl MonitorShared {
@@ -255,7 +258,9 @@ impl Monitor {
     async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
         let Some(connection) = self.connection.as_mut() else {
             let options = self.shared.connect_options();
-            let mut connection = Connection::connect(&self.address, &options).await?;
+            let mut connection =
+                Connection::connect_with_tls(&self.address, &options, self.shared.tls.as_ref())
+                    .await?;
             let outcome = handshake(&mut connection, &self.shared.handshake).await?;
             self.hello_ok = outcome.hello_ok;
             self.connection = Some(connection);

@@ -28,7 +28,13 @@ pub(crate) async fn run_rtt_monitor(
                     .await
                     .map(|_| started.elapsed())
             }
-            None => match Connection::connect(&address, &shared.connect_options()).await {
+            None => match Connection::connect_with_tls(
+                &address,
+                &shared.connect_options(),
+                shared.tls.as_ref(),
+            )
+            .await
+            {
                 Ok(mut open) => {
                     let outcome = handshake(&mut open, &shared.handshake).await;
                     outcome.map(|outcome| {

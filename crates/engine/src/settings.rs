@@ -17,6 +17,7 @@ use crate::selection::{
     DEFAULT_LOCAL_THRESHOLD,
 };
 use crate::srv::{DnsSettings, SrvSettings};
+use crate::tls::{TlsSettings, TlsSetupError};
 
 /// SDAM `minHeartbeatFrequencyMS`: no server is checked more often than this, however many
 /// immediate checks are requested.
@@ -87,6 +88,9 @@ pub enum ClusterSettingsError {
     /// The connection pool options contradict each other (e.g. minPoolSize > maxPoolSize).
     #[error(transparent)]
     Pool(#[from] PoolOptionsError),
+    /// The TLS options name files that cannot be used (read when the cluster starts).
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
     /// `heartbeatFrequencyMS` below the 500 ms minimum.
     #[error("heartbeatFrequencyMS must be at least {min:?}, not {given:?}")]
     HeartbeatTooFrequent {
@@ -142,6 +146,10 @@ pub struct ClusterSettings {
     pub dns: DnsSettings,
     /// For a `mongodb+srv` string: what the SRV poller needs. `None` for `mongodb://`.
     pub srv: Option<SrvSettings>,
+    /// TLS for every connection (monitors, RTT monitors, pools) when `Some`: from `tls`
+    /// (or `ssl`) and the other `tls*` options. The client configuration is built once,
+    /// when the cluster starts.
+    pub tls: Option<TlsSettings>,
 }
 
 /// How many servers of one cluster get a warm-up connection at most.
@@ -166,6 +174,7 @@ impl ClusterSettings {
             warm_up: true,
             dns: DnsSettings::default(),
             srv: None,
+            tls: None,
         }
     }
 
@@ -205,6 +214,7 @@ impl ClusterSettings {
         settings.read_preference = ReadPreference::from_connection_string(uri)?;
         settings.pool = PoolOptions::from_connection_string(uri);
         settings.credential = MongoCredential::from_connection_string(uri)?;
+        settings.tls = TlsSettings::from_connection_string(uri);
         settings.validate()?;
         Ok(settings)
     }

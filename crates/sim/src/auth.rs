@@ -15,6 +15,7 @@
 //!   "Authentication failed.".
 
 mod scram_server;
+mod x509;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,6 +97,8 @@ pub(crate) struct UserStore {
     speculative_starts: AtomicU64,
     successes: AtomicU64,
     failures: AtomicU64,
+    /// MONGODB-X509 users: client certificate subjects.
+    x509_users: Vec<String>,
 }
 
 impl UserStore {
@@ -127,9 +130,15 @@ impl UserStore {
         }
     }
 
+    /// This store with MONGODB-X509 users (certificate subjects in `$external`).
+    pub(crate) fn with_x509_users(mut self, subjects: &[String]) -> UserStore {
+        self.x509_users = subjects.to_vec();
+        self
+    }
+
     /// Whether authentication is on (any user configured).
     pub(crate) fn enabled(&self) -> bool {
-        !self.users.is_empty()
+        !self.users.is_empty() || !self.x509_users.is_empty()
     }
 
     /// The counters so far.
@@ -167,6 +176,7 @@ fn allowed_unauthenticated(name: &str) -> bool {
             | "buildinfo"
             | "saslStart"
             | "saslContinue"
+            | "authenticate"
             | "getnonce"
     )
 }
@@ -186,12 +196,22 @@ enum Conversation {
 pub(crate) struct AuthSession {
     authenticated: bool,
     conversation: Option<Conversation>,
+    /// The subject of the client's TLS certificate, if it presented one.
+    client_subject: Option<String>,
 }
 
 /// The conversation id mongod uses: always 1 (one conversation per connection).
 const CONVERSATION_ID: i32 = 1;
 
 impl AuthSession {
+    /// A session on a connection whose client presented a certificate with `subject`.
+    pub(crate) fn with_client_subject(subject: Option<String>) -> AuthSession {
+        AuthSession {
+            client_subject: subject,
+            ..AuthSession::default()
+        }
+    }
+
     /// Answers `name` if authentication decides it: a SASL command, or a refusal before
     /// authentication. `None`: run the command normally.
     pub(crate) fn intercept(
@@ -210,6 +230,7 @@ impl AuthSession {
                 users.sasl_starts.fetch_add(1, Ordering::Relaxed);
                 Some(self.sasl_start(users, version, db, command))
             }
+            "authenticate" => Some(self.authenticate_x509(users, db, command)),
             "saslContinue" => {
                 users.sasl_continues.fetch_add(1, Ordering::Relaxed);
                 Some(self.sasl_continue(users, command))
@@ -250,7 +271,11 @@ impl AuthSession {
         }
         users.speculative_starts.fetch_add(1, Ordering::Relaxed);
         let db = speculative.get_str("db").unwrap_or("");
-        let mut answer = self.sasl_start(users, version, db, speculative);
+        let mut answer = if speculative.contains_key("authenticate") {
+            self.authenticate_x509(users, db, speculative)
+        } else {
+            self.sasl_start(users, version, db, speculative)
+        };
         if answer.get_f64("ok").ok() == Some(1.0) {
             answer.remove("ok");
             reply.insert("speculativeAuthenticate", answer);

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use bson::oid::ObjectId;
 use bson::{Bson, Document};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -20,6 +20,7 @@ use super::load_balancer::{on_hello, AfterHello};
 use super::reply::error_reply;
 use super::request::{parse_request, Request};
 use super::shared::Shared;
+use super::tls::certificate_subject;
 use mongo_topology_core::wire::framing::{FrameError, MessageReader, MessageWriter};
 use mongo_topology_core::wire::{
     encode_message, Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,
@@ -28,11 +29,15 @@ use mongo_topology_core::wire::{
 /// The longest an awaitable hello waits, whatever maxAwaitTimeMS says.
 const MAX_AWAIT_CAP: Duration = Duration::from_secs(24 * 3600);
 
-/// The connection's read side: buffered, so a wait may be abandoned without losing bytes.
-type Reader = MessageReader<OwnedReadHalf>;
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connection's read side (TCP or TLS): buffered, so a wait may be abandoned without
+/// losing bytes.
+type Reader = MessageReader<Box<dyn AsyncRead + Send + Unpin>>;
 
 /// The connection's write side, encoding replies into one reused buffer.
-type Writer = MessageWriter<OwnedWriteHalf>;
+type Writer = MessageWriter<Box<dyn AsyncWrite + Send + Unpin>>;
 
 /// Why a connection ends.
 enum Close {
@@ -62,12 +67,14 @@ pub(crate) async fn serve_connection(
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
     };
-    let (rd, wr) = stream.into_split();
+    let Some((rd, wr, client_subject)) = open_streams(&shared, stream, port, id).await else {
+        return;
+    };
     let mut rd = MessageReader::new(rd, MAX_MESSAGE_SIZE_BYTES);
     let mut wr = MessageWriter::new(wr);
     // The server's `Client::supportsHello`: set by the `helloOk` of the last handshake.
     let mut client_hello_ok = false;
-    let mut auth = AuthSession::default();
+    let mut auth = AuthSession::with_client_subject(client_subject);
     let mut handshakes = 0u64;
     let outcome = loop {
         let message = match rd.read_message().await {
@@ -95,6 +102,62 @@ pub(crate) async fn serve_connection(
             tracing::warn!(port, connection = id, "closing connection: {reason}")
         }
     }
+}
+
+/// The connection's read and write sides: the TCP stream's halves, or, when the deployment
+/// serves TLS, the TLS stream's after the handshake (with the subject of the client's
+/// certificate, if it sent one). `None` when the handshake fails or times out (logged).
+async fn open_streams(
+    shared: &Shared,
+    stream: TcpStream,
+    port: u16,
+    id: i64,
+) -> Option<(
+    Box<dyn AsyncRead + Send + Unpin>,
+    Box<dyn AsyncWrite + Send + Unpin>,
+    Option<String>,
+)> {
+    let Some(tls) = &shared.tls else {
+        if starts_tls_handshake(&stream).await {
+            // As mongod without TLS: refuse, so the client fails at once instead of
+            // waiting for a "message" as long as the ClientHello's first bytes say.
+            tracing::info!(
+                port,
+                connection = id,
+                "TLS handshake received but the server is started without TLS"
+            );
+            return None;
+        }
+        let (rd, wr) = stream.into_split();
+        return Some((Box::new(rd), Box::new(wr), None));
+    };
+    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let stream = match accepted {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::info!(port, connection = id, "TLS handshake failed: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(port, connection = id, "TLS handshake timed out");
+            return None;
+        }
+    };
+    let subject = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(certificate_subject);
+    let (rd, wr) = tokio::io::split(stream);
+    Some((Box::new(rd), Box::new(wr), subject))
+}
+
+/// Whether the client's first bytes are a TLS handshake record (content type 22,
+/// version 3.x). Waits for the client's first byte; the client always speaks first.
+async fn starts_tls_handshake(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 2];
+    matches!(stream.peek(&mut first).await, Ok(2..) if first == [0x16, 0x03])
 }
 
 /// A reset or a close in the middle of a message: the client left, nothing was malformed.

@@ -69,8 +69,12 @@ impl Deployment {
             .iter()
             .map(|(_, port)| NodeRuntime::new(spec.host.clone(), *port))
             .collect();
-        let users = UserStore::new(&spec.users);
-        let shared = Arc::new(Shared::new(world, nodes, spec.timers).with_users(users));
+        let users = UserStore::new(&spec.users).with_x509_users(&spec.x509_users);
+        let shared = Arc::new(
+            Shared::new(world, nodes, spec.timers)
+                .with_users(users)
+                .with_tls(spec.tls.clone()),
+        );
         for (idx, (listener, _)) in listeners.into_iter().enumerate() {
             spawn_listener(&shared, idx, listener);
         }
@@ -101,7 +105,8 @@ impl Deployment {
     }
 
     /// A connection string for the deployment: every visible member and `replicaSet=` for
-    /// a replica set, every mongos for a sharded cluster, the server for a standalone.
+    /// a replica set, every mongos for a sharded cluster, the server for a standalone;
+    /// `tls=true` when the deployment serves TLS (clients add their `tlsCAFile`).
     pub fn connection_string(&self) -> String {
         let world = self.shared.world();
         let seeds: Vec<&str> = world
@@ -113,9 +118,20 @@ impl Deployment {
             })
             .map(|n| n.address.as_str())
             .collect();
-        match &world.set {
-            Some(set) => format!("mongodb://{}/?replicaSet={}", seeds.join(","), set.name),
-            None => format!("mongodb://{}/", seeds.join(",")),
+        let tls = if self.shared.tls.is_some() {
+            "tls=true"
+        } else {
+            ""
+        };
+        match (&world.set, tls) {
+            (Some(set), "") => format!("mongodb://{}/?replicaSet={}", seeds.join(","), set.name),
+            (Some(set), tls) => format!(
+                "mongodb://{}/?replicaSet={}&{tls}",
+                seeds.join(","),
+                set.name
+            ),
+            (None, "") => format!("mongodb://{}/", seeds.join(",")),
+            (None, tls) => format!("mongodb://{}/?{tls}", seeds.join(",")),
         }
     }
 

@@ -37,6 +37,7 @@ mod shared;
 pub mod spec;
 pub mod state;
 mod status;
+pub mod tls;
 pub mod versions;
 
 pub use auth::{AuthCounts, SimUser};
@@ -45,6 +46,7 @@ pub use deployment::Deployment;
 pub use faults::FaultKind;
 pub use load_balancer::LoadBalancerCounts;
 pub use spec::{DeploymentSpec, MemberSpec, SimTimers, TopologySpec};
+pub use tls::{SimTls, SimTlsOptions};
 pub use versions::{ServerVersion, UnknownVersion};
 
 /// Errors of the simulator's API.

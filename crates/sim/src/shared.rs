@@ -11,6 +11,7 @@ use super::auth::UserStore;
 use super::load_balancer::LoadBalancerState;
 use super::spec::SimTimers;
 use super::state::World;
+use super::tls::SimTls;
 
 /// A running listener: how to stop it and wait for it.
 pub(crate) struct Listener {
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) users: UserStore,
     /// The load balancer in front of the mongos nodes, if any.
     pub(crate) load_balancer: LoadBalancerState,
+    /// TLS on every node, when set.
+    pub(crate) tls: Option<SimTls>,
     request_ids: AtomicI32,
     connection_ids: AtomicI64,
     pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
@@ -75,6 +78,7 @@ impl Shared {
             timers,
             users: UserStore::default(),
             load_balancer: LoadBalancerState::default(),
+            tls: None,
             request_ids: AtomicI32::new(1),
             connection_ids: AtomicI64::new(1),
             background: Mutex::new(Vec::new()),
@@ -84,6 +88,12 @@ impl Shared {
     /// This shared state with `users`.
     pub(crate) fn with_users(mut self, users: UserStore) -> Shared {
         self.users = users;
+        self
+    }
+
+    /// This shared state serving TLS with `tls`.
+    pub(crate) fn with_tls(mut self, tls: Option<SimTls>) -> Shared {
+        self.tls = tls;
         self
     }
 

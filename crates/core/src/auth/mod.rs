@@ -12,6 +12,7 @@ mod error;
 mod sasl;
 mod scram;
 mod scram_version;
+mod x509;
 
 pub use credential::{AuthMechanism, MongoCredential};
 pub use error::{CredentialError, ScramError};
@@ -23,3 +24,4 @@ pub use scram::{
     ScramClient, ScramClientFinal, ScramKeyCache, MAX_ITERATION_COUNT, MIN_ITERATION_COUNT,
 };
 pub use scram_version::ScramVersion;
+pub use x509::{x509_authenticate, x509_speculative};

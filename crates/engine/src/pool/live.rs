@@ -22,6 +22,7 @@ use crate::auth::{authenticated_handshake, MongoCredential, ScramKeyCache};
 use crate::connection::{ConnectOptions, Connection};
 use crate::connection_error::ConnectionError;
 use crate::handshake::{handshake, HandshakeOptions};
+use crate::tls::TlsConnector;
 use crate::{MonotonicTime, ServerAddress};
 
 use super::events::{CmapEvent, ConnectionId};
@@ -56,6 +57,8 @@ pub struct HandshakeFactory {
     /// Derived SCRAM keys, shared by every pool of a cluster so that the expensive key
     /// derivation runs once per salt and iteration count.
     pub scram_keys: Arc<ScramKeyCache>,
+    /// The cluster's TLS configuration, when it uses TLS.
+    pub tls: Option<TlsConnector>,
 }
 
 impl ConnectionFactory for HandshakeFactory {
@@ -63,7 +66,8 @@ impl ConnectionFactory for HandshakeFactory {
         let address = address.clone();
         let this = self.clone();
         Box::pin(async move {
-            let mut connection = Connection::connect(&address, &this.connect).await?;
+            let mut connection =
+                Connection::connect_with_tls(&address, &this.connect, this.tls.as_ref()).await?;
             match &this.credential {
                 Some(credential) => {
                     authenticated_handshake(
