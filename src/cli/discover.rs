@@ -3,16 +3,19 @@
 //!
 //! [`discover`] is shared with the `select` command.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use mongo_topology::options::srv::SrvRecord;
 use mongo_topology::options::ConnectionString;
 use mongo_topology::sdam::{ServerType, TopologyDescription};
 use mongo_topology::selection::{explain_selection, SelectionCriteria};
 use mongo_topology::{Cluster, ClusterError, ClusterSettings};
 
+use super::connect::{self, Resolved};
 use super::render;
 use super::tls_state::{self, TlsStates};
 
@@ -21,6 +24,7 @@ Examples:
   mongo-topology discover 'mongodb://db1.example.net:27017/?replicaSet=rs0'
   MONGODB_URI='mongodb://localhost:27017' mongo-topology discover --json
   mongo-topology discover --timeout-ms 3000 'mongodb://10.0.0.5:27017/?directConnection=true'
+  mongo-topology discover 'mongodb+srv://cluster0.example.net/' --dns-server 10.0.0.2:53
 
 Exit status: 0 when a writable server was found, 2 when discovery finished without one,
 1 on a usage or connection string error, 130 on Ctrl-C. Output has no colour.";
@@ -34,6 +38,10 @@ pub struct Target {
     /// Stop waiting for servers to be checked after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// Send the DNS queries of a mongodb+srv string (and of host names) to this name
+    /// server instead of the system's resolver.
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// `mongo-topology discover`.
@@ -61,6 +69,8 @@ pub struct Discovery {
     pub complete: bool,
     /// Each server's TLS state (empty without TLS).
     pub tls: TlsStates,
+    /// The SRV records of a `mongodb+srv` string (empty otherwise).
+    pub srv_records: Vec<SrvRecord>,
 }
 
 impl Discovery {
@@ -80,7 +90,7 @@ impl Discovery {
 pub fn run(args: DiscoverArgs) -> ExitCode {
     let discovery = match discover(&args.target) {
         Ok(discovery) => discovery,
-        Err(message) => return failure(&message),
+        Err(error) => return failure(error),
     };
     if args.json {
         println!("{}", render::json(&discovery));
@@ -100,17 +110,37 @@ pub fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// The error [`discover`] returns when Ctrl-C (SIGINT) stopped it.
-pub const INTERRUPTED: &str = "interrupted";
+/// Why [`discover`] produced no report.
+#[derive(Debug)]
+pub enum Failure {
+    /// A usage or connection string error: exit status 1.
+    Usage(String),
+    /// The seed list could not be looked up (`mongodb+srv`): discovery found no server,
+    /// exit status 2 as for unreachable seeds.
+    SeedList(String),
+    /// Ctrl-C (SIGINT): exit status 130.
+    Interrupted,
+}
 
-/// The exit status for an error of [`discover`]: 130 after Ctrl-C (the message is printed
-/// as is), else a usage error (1).
-pub fn failure(message: &str) -> ExitCode {
-    if message == INTERRUPTED {
-        eprintln!("{INTERRUPTED}");
-        return ExitCode::from(130);
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Usage(message)
     }
-    usage_error(message)
+}
+
+/// Prints `failure` as one line and returns its exit status.
+pub fn failure(failure: Failure) -> ExitCode {
+    match failure {
+        Failure::Usage(message) => usage_error(&message),
+        Failure::SeedList(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Failure::Interrupted => {
+            eprintln!("interrupted");
+            ExitCode::from(130)
+        }
+    }
 }
 
 /// Whether discovery is done: every server is known, or its last check failed.
@@ -125,20 +155,9 @@ fn every_server_checked(topology: &TopologyDescription) -> bool {
 
 /// Parses the target's connection string, runs a cluster until every known server has been
 /// checked once or the timeout, and closes it. Errors are one line, for exit status 1, or
-/// [`INTERRUPTED`] after Ctrl-C (see [`failure`]).
-pub fn discover(target: &Target) -> Result<Discovery, String> {
-    let text = match &target.uri {
-        Some(uri) => uri.clone(),
-        None => std::env::var("MONGODB_URI").map_err(|_| {
-            "no connection string: give one as an argument or in MONGODB_URI".to_string()
-        })?,
-    };
-    let uri = ConnectionString::parse(&text)
-        .map_err(|error| format!("invalid connection string: {error}"))?;
-    let mut settings = ClusterSettings::from_connection_string(&uri)
-        .map_err(|error| format!("invalid connection string: {error}"))?;
-    // Discovery only monitors: no pool connection, so no authentication attempt.
-    settings.warm_up = false;
+/// [`Failure::Interrupted`] after Ctrl-C (see [`failure`]).
+pub fn discover(target: &Target) -> Result<Discovery, Failure> {
+    let text = connect::uri_text(target.uri.as_deref())?;
     let timeout = Duration::from_millis(target.timeout_ms);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,12 +169,30 @@ pub fn discover(target: &Target) -> Result<Discovery, String> {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
                 .map_err(|error| format!("cannot install a signal handler: {error}"))?;
         let started = Instant::now();
+        let resolved = tokio::select! {
+            resolved = connect::resolve(&text, target.dns_server) => resolved,
+            _ = interrupt.recv() => return Err(Failure::Interrupted),
+        };
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
+            Err(connect::ResolveError::Usage(message)) => return Err(Failure::Usage(message)),
+            Err(connect::ResolveError::SeedList(message)) => {
+                return Err(Failure::SeedList(message))
+            }
+        };
+        let Resolved {
+            uri,
+            mut settings,
+            srv_records,
+        } = resolved;
+        // Discovery only monitors: no pool connection, so no authentication attempt.
+        settings.warm_up = false;
         let cluster = Cluster::new(settings.clone()).map_err(|error| error.to_string())?;
         let outcome = tokio::select! {
             outcome = cluster.wait_for(every_server_checked, timeout) => outcome,
             _ = interrupt.recv() => {
                 cluster.close().await;
-                return Err(INTERRUPTED.to_string());
+                return Err(Failure::Interrupted);
             }
         };
         let elapsed = started.elapsed();
@@ -163,7 +200,7 @@ pub fn discover(target: &Target) -> Result<Discovery, String> {
         let (topology, complete) = match outcome {
             Ok(topology) => (topology, true),
             Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(Failure::Usage(error.to_string())),
         };
         let addresses: Vec<_> = topology.servers.keys().cloned().collect();
         let tls = tls_state::probe(&settings, &addresses).await;
@@ -174,6 +211,7 @@ pub fn discover(target: &Target) -> Result<Discovery, String> {
             elapsed,
             complete,
             tls,
+            srv_records,
         })
     })
 }

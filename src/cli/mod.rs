@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch: one module per command.
 
+mod connect;
 mod demo;
 mod discover;
 mod render;

@@ -10,6 +10,7 @@ use mongo_topology::sdam::{
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
+use super::connect;
 use super::discover::Discovery;
 use super::tls_state;
 
@@ -67,8 +68,11 @@ pub(super) fn row(topology: &TopologyDescription, server: &ServerDescription) ->
         server.server_type.to_string(),
         server.set_name.clone().unwrap_or_else(dash),
         match (server.round_trip_time, server.min_round_trip_time) {
-            (Some(average), Some(min)) => format!("{}/{}", millis(average), millis(min)),
-            (Some(average), None) => format!("{}/-", millis(average)),
+            // The SDAM minimum is 0 until two samples exist: shown as not known yet.
+            (Some(average), Some(min)) if !min.is_zero() => {
+                format!("{}/{}", millis(average), millis(min))
+            }
+            (Some(average), _) => format!("{}/-", millis(average)),
             _ => dash(),
         },
         Some(tags_text(server))
@@ -201,7 +205,21 @@ pub fn report(discovery: &Discovery) -> String {
         .values()
         .map(|server| row(topology, server))
         .collect();
-    let mut out = format!("connection string: {}\n\n", discovery.uri);
+    let mut out = format!("connection string: {}\n", discovery.uri);
+    if let Some(srv) = &discovery.settings.srv {
+        let records: Vec<String> = discovery
+            .srv_records
+            .iter()
+            .map(connect::srv_record_text)
+            .collect();
+        let _ = writeln!(
+            out,
+            "SRV records of {}: {}",
+            srv.query_name(),
+            records.join(", ")
+        );
+    }
+    out.push('\n');
     out.push_str(&table(&rows));
     out.push('\n');
     let _ = writeln!(out, "topology type: {}", topology.topology_type);
@@ -261,7 +279,11 @@ fn server_json(discovery: &Discovery, server: &ServerDescription) -> Value {
         "type": server.server_type.to_string(),
         "set_name": server.set_name,
         "rtt_avg_ms": server.round_trip_time.map(|rtt| rtt.as_secs_f64() * 1000.0),
-        "rtt_min_ms": server.min_round_trip_time.map(|rtt| rtt.as_secs_f64() * 1000.0),
+        // null until two samples exist (the SDAM minimum is 0 until then).
+        "rtt_min_ms": server
+            .min_round_trip_time
+            .filter(|rtt| !rtt.is_zero())
+            .map(|rtt| rtt.as_secs_f64() * 1000.0),
         "tags": server.tags,
         "set_version": server.set_version.filter(|_| is_primary),
         "election_id": server.election_id.filter(|_| is_primary).map(|id| id.to_hex()),
@@ -298,6 +320,14 @@ pub fn json(discovery: &Discovery) -> Value {
         "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
         "writable": discovery.has_writable_server(),
         "hints": hints(discovery),
+        "srv": discovery.settings.srv.as_ref().map(|srv| json!({
+            "query": srv.query_name(),
+            "records": discovery.srv_records.iter().map(|record| json!({
+                "target": connect::srv_target(record),
+                "port": record.port,
+                "ttl_s": record.ttl.map(|ttl| ttl.as_secs()),
+            })).collect::<Vec<_>>(),
+        })),
     })
 }
 
@@ -343,6 +373,7 @@ mod tests {
             elapsed: Duration::from_millis(5),
             complete: true,
             tls: Default::default(),
+            srv_records: Vec::new(),
         }
     }
 

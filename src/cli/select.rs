@@ -75,7 +75,7 @@ pub fn run(args: SelectArgs) -> ExitCode {
     };
     let discovery = match discover(&args.target) {
         Ok(discovery) => discovery,
-        Err(message) => return failure(&message),
+        Err(error) => return failure(error),
     };
     let mut settings = discovery.settings.selection();
     if let Some(ms) = args.local_threshold_ms {

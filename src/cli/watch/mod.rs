@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use mongo_topology::options::ConnectionString;
 use mongo_topology::{Cluster, ClusterSettings, EventRecvError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -28,6 +27,7 @@ use tokio::time::Instant;
 use self::metrics::Metrics;
 use self::state::WatchState;
 use self::timeline::{Record, Timeline, What};
+use super::connect::{self, ResolveError};
 
 const WATCH_HELP: &str = "\
 Examples:
@@ -83,6 +83,10 @@ pub struct WatchArgs {
     /// Serve Prometheus metrics at http://HOST:PORT/metrics while watching.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Send the DNS queries of a mongodb+srv string (and of host names) to this name
+    /// server instead of the system's resolver.
+    #[arg(long, value_name = "IP:PORT")]
+    dns_server: Option<std::net::SocketAddr>,
 }
 
 /// Why the watch ended.
@@ -152,27 +156,10 @@ fn usage_error(message: &str) -> ExitCode {
 
 /// Runs `watch`; see [`WATCH_HELP`] for the exit codes.
 pub fn run(args: WatchArgs) -> ExitCode {
-    let text = match &args.uri {
-        Some(uri) => uri.clone(),
-        None => match std::env::var("MONGODB_URI") {
-            Ok(uri) => uri,
-            Err(_) => {
-                return usage_error(
-                    "no connection string: give one as an argument or in MONGODB_URI",
-                )
-            }
-        },
+    let text = match connect::uri_text(args.uri.as_deref()) {
+        Ok(text) => text,
+        Err(message) => return usage_error(&message),
     };
-    let uri = match ConnectionString::parse(&text) {
-        Ok(uri) => uri,
-        Err(error) => return usage_error(&format!("invalid connection string: {error}")),
-    };
-    let mut settings = match ClusterSettings::from_connection_string(&uri) {
-        Ok(settings) => settings,
-        Err(error) => return usage_error(&format!("invalid connection string: {error}")),
-    };
-    // Watching only monitors: no pool connection, so no authentication attempt.
-    settings.warm_up = false;
     let duration = match args.duration.map(Duration::try_from_secs_f64) {
         None => None,
         Some(Ok(duration)) => Some(duration),
@@ -187,7 +174,30 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Err(error) => return usage_error(&format!("cannot start the async runtime: {error}")),
     };
     let code = runtime.block_on(async {
-        match watch(&args, uri.to_string(), settings, duration).await {
+        let resolved = match connect::resolve(&text, args.dns_server).await {
+            Ok(resolved) => resolved,
+            Err(ResolveError::Usage(message)) => return usage_error(&message),
+            Err(ResolveError::SeedList(message)) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(srv) = &resolved.settings.srv {
+            let records: Vec<String> = resolved
+                .srv_records
+                .iter()
+                .map(connect::srv_record_text)
+                .collect();
+            eprintln!(
+                "SRV records of {}: {}",
+                srv.query_name(),
+                records.join(", ")
+            );
+        }
+        let mut settings = resolved.settings;
+        // Watching only monitors: no pool connection, so no authentication attempt.
+        settings.warm_up = false;
+        match watch(&args, resolved.uri.to_string(), settings, duration).await {
             Ok(end) => end.exit_code(),
             Err(message) => usage_error(&message),
         }
