@@ -487,3 +487,32 @@ async fn a_peer_sending_garbage_or_nothing_fails_clearly_within_the_timeout() {
         other => panic!("expected a handshake timeout, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_prefer_tls_simulator_serves_tls_and_plain_clients() {
+    let tls = generate(SimTlsOptions {
+        allow_plain: true,
+        ..SimTlsOptions::default()
+    });
+    let sim = tls_standalone(&tls).await;
+    let over_tls = connect(&tls_uri("localhost", &sim, &tls, ""));
+    ping(&over_tls).await.unwrap();
+    over_tls.close().await;
+    let plain = connect(&format!(
+        "mongodb://localhost:{}/?serverSelectionTimeoutMS=2000",
+        sim.ports()[0]
+    ));
+    ping(&plain).await.unwrap();
+    plain.close().await;
+    sim.shutdown().await;
+
+    // Without allow_plain, the same plain client is refused.
+    let strict = tls_standalone(&generate(SimTlsOptions::default())).await;
+    let plain = connect(&format!(
+        "mongodb://localhost:{}/?serverSelectionTimeoutMS=1000",
+        strict.ports()[0]
+    ));
+    assert!(ping(&plain).await.is_err());
+    plain.close().await;
+    strict.shutdown().await;
+}

@@ -32,6 +32,7 @@ pub fn prepare(
         names,
         expired: false,
         request_client_certificates,
+        allow_plain: false,
     })
     .map_err(|e| e.to_string())?;
     let dir = match dir {

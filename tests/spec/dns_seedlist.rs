@@ -9,18 +9,20 @@
 //! simulator's load balancer on 8000 for the load-balanced suite), and a cluster discovers
 //! it and runs `ping`.
 //!
-//! Deviations, each written: the cases assume TLS, which the simulator does not serve yet,
-//! so the connection (not the checked options) adds `tls=false`; when those ports are busy,
-//! the case is skipped with the reason.
+//! The deployments serve TLS, as the README requires, with certificates for the names the
+//! cases connect to; the connection adds `tlsCAFile` (the simulator's CA). They also serve
+//! plain clients (mongod's preferTLS), for the case whose URI says `ssl=false`. When those
+//! ports are busy, the case is skipped with the reason.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use mongo_topology::options::ConnectionString;
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{Cluster, ClusterSettings};
+use mongo_topology_sim::tls::{SimTls, SimTlsOptions};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use serde_json::Value;
 use tokio::runtime::Runtime;
@@ -37,6 +39,10 @@ struct Env {
     /// The deployments started so far, by suite ("replica-set", "sharded"); `Err` holds why
     /// one could not start.
     deployments: Mutex<Vec<(&'static str, Result<Deployment, String>)>>,
+    /// The certificates every deployment serves (TLS, as the suite's README requires).
+    tls: SimTls,
+    /// Their CA, written to a file for `tlsCAFile`.
+    ca_file: PathBuf,
 }
 
 fn env() -> &'static Env {
@@ -54,10 +60,32 @@ fn env() -> &'static Env {
                 .insert("localhost".to_string(), std::net::Ipv4Addr::LOCALHOST);
             DnsServer::start(zone).await
         });
+        // Valid for every name the cases connect to; plain clients are served too, as by a
+        // mongod in preferTLS mode, for the case whose URI says ssl=false.
+        let tls = SimTls::generate(SimTlsOptions {
+            names: [
+                "localhost",
+                "localhost.test.build.10gen.cc",
+                "localhost.sub.test.build.10gen.cc",
+                "127.0.0.1",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            allow_plain: true,
+            ..SimTlsOptions::default()
+        })
+        .expect("certificates for the DNS suites");
+        let dir =
+            std::env::temp_dir().join(format!("mongo-topology-dns-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory for the CA");
+        let ca_file = dir.join("ca.pem");
+        tls.write_ca_file(&ca_file).expect("write the CA");
         Env {
             runtime,
             dns,
             deployments: Mutex::new(Vec::new()),
+            tls,
+            ca_file,
         }
     })
 }
@@ -212,18 +240,21 @@ async fn ensure_deployment(env: &Env, suite: &'static str) -> Result<(), String>
             return started.as_ref().map(|_| ()).map_err(Clone::clone);
         }
     }
-    let spec = match suite {
-        "replica-set" => {
-            let mut spec = DeploymentSpec::replica_set("repl0", 3, 0, 0).with_base_port(27017);
-            spec.host = "localhost".to_string();
-            spec
-        }
-        // The README's load balancer listens on 8000 in front of the two mongos.
-        "load-balanced" => DeploymentSpec::sharded(2)
-            .with_base_port(27017)
-            .with_load_balancer(8000),
-        _ => DeploymentSpec::sharded(2).with_base_port(27017),
-    };
+    let spec = with_tls(
+        env,
+        match suite {
+            "replica-set" => {
+                let mut spec = DeploymentSpec::replica_set("repl0", 3, 0, 0).with_base_port(27017);
+                spec.host = "localhost".to_string();
+                spec
+            }
+            // The README's load balancer listens on 8000 in front of the two mongos.
+            "load-balanced" => DeploymentSpec::sharded(2)
+                .with_base_port(27017)
+                .with_load_balancer(8000),
+            _ => DeploymentSpec::sharded(2).with_base_port(27017),
+        },
+    );
     // One deployment at a time holds the ports.
     let others = {
         let mut deployments = env.deployments.lock().expect("not poisoned");
@@ -266,11 +297,15 @@ async fn stop_deployments(env: &Env) {
     }
 }
 
-/// The URI the cluster connects with: the case's, plus `tls=false` while the simulator
-/// serves no TLS (unless the case sets tls/ssl itself).
-fn plain_uri(uri: &str) -> String {
+fn with_tls(env: &Env, spec: DeploymentSpec) -> DeploymentSpec {
+    spec.with_tls(env.tls.clone())
+}
+
+/// The URI the cluster connects with: the case's, plus `tlsCAFile` (the simulator's CA)
+/// unless the case turns TLS off itself.
+fn connection_uri(env: &Env, uri: &str) -> String {
     let lower = uri.to_ascii_lowercase();
-    if lower.contains("ssl=") || lower.contains("tls=") {
+    if lower.contains("ssl=false") || lower.contains("tls=false") {
         return uri.to_string();
     }
     let separator = if uri.contains('?') {
@@ -280,13 +315,17 @@ fn plain_uri(uri: &str) -> String {
     } else {
         "/?"
     };
-    format!("{uri}{separator}tls=false")
+    format!("{uri}{separator}tlsCAFile={}", env.ca_file.display())
 }
 
 async fn connect_and_check(env: &Env, uri: &str, test: &Value, ping: bool) -> Result<(), String> {
-    let settings = ClusterSettings::resolve(&plain_uri(uri), env.dns.dns_settings())
+    let mut settings = ClusterSettings::resolve(&connection_uri(env, uri), env.dns.dns_settings())
         .await
         .map_err(|e| format!("connecting: {e}"))?;
+    // No warm-up connection: the simulator does not know the cases' users, and a pool
+    // connection failing to authenticate marks its server Unknown (SDAM), which would hide
+    // the hosts the case checks. The `ping` cases have no credentials.
+    settings.warm_up = false;
     let cluster = Cluster::new(settings).map_err(|e| format!("starting: {e}"))?;
     let result = discover_and_ping(&cluster, test, ping).await;
     cluster.close().await;
@@ -317,8 +356,15 @@ async fn discover_and_ping(cluster: &Cluster, test: &Value, ping: bool) -> Resul
             && count.is_none_or(|n| hosts.len() as u64 == n)
     };
     if let Err(error) = cluster.wait_for(matches, PATIENCE).await {
+        let errors: Vec<String> = cluster
+            .topology()
+            .servers
+            .values()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.address)))
+            .collect();
         return Err(format!(
-            "hosts: expected {expected:?} (numHosts {count:?}), have {:?}: {error}",
+            "hosts: expected {expected:?} (numHosts {count:?}), have {:?}: {error}; \
+             server errors: {errors:?}",
             hosts_of(&cluster.topology())
         ));
     }

@@ -105,7 +105,8 @@ pub(crate) async fn serve_connection(
 }
 
 /// The connection's read and write sides: the TCP stream's halves, or, when the deployment
-/// serves TLS, the TLS stream's after the handshake (with the subject of the client's
+/// serves TLS (and the client starts a TLS handshake, if plain clients are allowed too),
+/// the TLS stream's after the handshake (with the subject of the client's
 /// certificate, if it sent one). `None` when the handshake fails or times out (logged).
 async fn open_streams(
     shared: &Shared,
@@ -131,6 +132,10 @@ async fn open_streams(
         let (rd, wr) = stream.into_split();
         return Some((Box::new(rd), Box::new(wr), None));
     };
+    if tls.options().allow_plain && !starts_tls_handshake(&stream).await {
+        let (rd, wr) = stream.into_split();
+        return Some((Box::new(rd), Box::new(wr), None));
+    }
     let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
     let stream = match accepted {
         Ok(Ok(stream)) => stream,

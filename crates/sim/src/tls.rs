@@ -30,6 +30,9 @@ pub struct SimTlsOptions {
     /// Ask clients for a certificate (optional: clients without one still connect, and
     /// then cannot use MONGODB-X509).
     pub request_client_certificates: bool,
+    /// Also serve clients that connect without TLS, as mongod's `--tlsMode preferTLS`
+    /// does (the first bytes of a connection tell which it is).
+    pub allow_plain: bool,
 }
 
 impl Default for SimTlsOptions {
@@ -39,6 +42,7 @@ impl Default for SimTlsOptions {
             names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
             expired: false,
             request_client_certificates: false,
+            allow_plain: false,
         }
     }
 }
