@@ -20,15 +20,17 @@ use super::{fault_window, options, Mode, Role};
 use crate::dns_support::{Behaviour, DnsServer, DOMAIN};
 
 /// The SRV rescan interval (test hook; the spec's minimum is 60 s).
-const RESCAN: Duration = Duration::from_millis(100);
+pub const RESCAN: Duration = Duration::from_millis(100);
 
-fn set_records(dns: &DnsServer, ports: &[u16]) {
+/// Makes the SRV records of `test1` list the mongos on `ports`.
+pub fn set_records(dns: &DnsServer, ports: &[u16]) {
     let target = format!("localhost.{DOMAIN}");
     let records: Vec<(&str, u16)> = ports.iter().map(|p| (target.as_str(), *p)).collect();
     dns.set_srv("mongodb", "test1", &records);
 }
 
-fn view_of(ports: &[u16]) -> BTreeMap<ServerAddress, ServerType> {
+/// Every SRV target on `ports` as a mongos.
+pub fn view_of(ports: &[u16]) -> BTreeMap<ServerAddress, ServerType> {
     ports
         .iter()
         .map(|p| {
