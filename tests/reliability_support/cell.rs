@@ -217,7 +217,7 @@ pub async fn run_cell(fault: Fault, role: Role, mode: Mode) -> CellReport {
     {
         problems.push("the initial view never converged".into());
     }
-    let callers = Callers::start(&cluster, fault.calls());
+    let callers = Callers::start(&cluster, fault.calls(role, &target));
     tokio::time::sleep(STEADY).await;
 
     callers.set_phase(PHASE_FAULT);
@@ -259,6 +259,14 @@ pub async fn run_cell(fault: Fault, role: Role, mode: Mode) -> CellReport {
         mode.convergence_bound(),
         &mut problems,
     );
+    let must_meet = fault.must_meet();
+    if !must_meet.is_empty()
+        && !must_meet
+            .iter()
+            .any(|kind| tally.errors.contains_key(*kind))
+    {
+        problems.push(format!("no caller met the fault ({must_meet:?})"));
+    }
     if fault == Fault::Lag && tally.served(PHASE_FAULT_SEEN, &target) > 0 {
         problems.push(format!(
             "{} reads went to the stale secondary after the view showed its lag",

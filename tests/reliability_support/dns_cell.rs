@@ -71,7 +71,11 @@ pub async fn run_dns_cell(mode: Mode, whole_dns: bool) -> CellReport {
         problems.push("the initial view never converged".into());
     }
     let last_good: BTreeSet<u16> = ports[..2].iter().copied().collect();
-    let callers = Callers::start(&cluster, Fault::GarbageReply.calls());
+    let target = view_of(&ports[..1])
+        .into_keys()
+        .next()
+        .expect("one address");
+    let callers = Callers::start(&cluster, fault.calls(Role::Dns, &target));
 
     callers.set_phase(PHASE_FAULT);
     dns.set_behaviour(if whole_dns {
@@ -83,10 +87,6 @@ pub async fn run_dns_cell(mode: Mode, whole_dns: bool) -> CellReport {
     let queries = dns.queries();
     let until = Instant::now() + fault_window();
     let any = SelectionCriteria::read(ReadPreference::with_mode(ReadPreferenceMode::Nearest));
-    let target = view_of(&ports[..1])
-        .into_keys()
-        .next()
-        .expect("one address");
     let prober = tokio::spawn(probe(cluster.clone(), any, fault, target, until));
     while Instant::now() < until {
         if ports_of(&cluster) != last_good {

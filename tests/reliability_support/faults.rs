@@ -198,8 +198,19 @@ impl Fault {
         matches!(&verdict.reason, Reason::Unavailable { error: Some(e) } if kinds.contains(&e.kind))
     }
 
-    /// The callers' calls: writes and reads with suitable read preferences.
-    pub fn calls(self) -> Vec<Call> {
+    /// The callers' calls: writes and reads with suitable read preferences; when a
+    /// secondary is the target, one caller reads from it alone, so that the fault is met.
+    pub fn calls(self, role: Role, target: &ServerAddress) -> Vec<Call> {
+        let third = if role == Role::Secondary {
+            let mut call = Call::read(ReadPreferenceMode::Secondary);
+            let wanted = target.clone();
+            call.criteria = call
+                .criteria
+                .with_filter(ServerFilter::new(move |server| server.address == wanted));
+            call
+        } else {
+            Call::read(ReadPreferenceMode::Nearest)
+        };
         let kinds = match self {
             // Every read must avoid the stale secondary.
             Fault::Lag => vec![
@@ -210,10 +221,20 @@ impl Fault {
             _ => vec![
                 Call::write(),
                 Call::read(ReadPreferenceMode::SecondaryPreferred),
-                Call::read(ReadPreferenceMode::Nearest),
+                third,
             ],
         };
         kinds.into_iter().cycle().take(caller_count()).collect()
+    }
+
+    /// The error codeNames a caller must have met while the fault was applied (the proof
+    /// that the fault was exercised), for faults that fail commands but not checks.
+    pub fn must_meet(self) -> &'static [&'static str] {
+        match self {
+            Fault::NotWritablePrimary { .. } => &["NotWritablePrimary", "NotMaster"],
+            Fault::NodeIsRecovering { .. } => &["NotPrimaryOrSecondary", "NotMasterOrSecondary"],
+            _ => &[],
+        }
     }
 }
 
