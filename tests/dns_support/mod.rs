@@ -36,6 +36,8 @@ pub enum Behaviour {
     Answer,
     /// SERVFAIL to every query.
     ServFail,
+    /// SERVFAIL to SRV queries only; other records are answered from the zone.
+    ServFailSrv,
     /// No answer at all (the client times out).
     Silent,
 }
@@ -331,12 +333,17 @@ impl RequestHandler for Handler {
                 None => (state.behaviour, Vec::new(), false),
             }
         };
+        let behaviour = match (behaviour, &question) {
+            (Behaviour::ServFailSrv, Some((_, RecordType::SRV))) => Behaviour::ServFail,
+            (Behaviour::ServFailSrv, _) => Behaviour::Answer,
+            (other, _) => other,
+        };
         let code = match (behaviour, &question) {
             (Behaviour::Silent, _) => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 ResponseCode::ServFail
             }
-            (Behaviour::ServFail, _) | (_, None) => ResponseCode::ServFail,
+            (Behaviour::ServFail | Behaviour::ServFailSrv, _) | (_, None) => ResponseCode::ServFail,
             (Behaviour::Answer, Some(_)) if !known => ResponseCode::NXDomain,
             (Behaviour::Answer, Some(_)) => ResponseCode::NoError,
         };

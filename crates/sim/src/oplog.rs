@@ -105,15 +105,26 @@ impl OpLog {
     }
 
     /// The last write visible at time `t`: the latest entry written at or before `t`,
-    /// advanced by the idle writes a primary would have made since.
+    /// advanced by the idle writes a primary would have made since. Before the first
+    /// entry (a member lagging more than the set's age) it is a write at `t` itself: the
+    /// set is taken to have been running, with idle writes, before the simulation began,
+    /// so that a lag of minutes shows at once.
     pub fn at(&self, t: SystemTime) -> OpTime {
+        let before_history = |first: &OpTime| OpTime {
+            ts: Timestamp {
+                time: unix_secs(t),
+                increment: 1,
+            },
+            term: first.term,
+            date: t,
+        };
         let base = self
             .entries
             .iter()
             .rev()
             .find(|e| e.date <= t)
-            .or_else(|| self.entries.front())
             .copied()
+            .or_else(|| self.entries.front().map(before_history))
             .unwrap_or(OpTime {
                 ts: Timestamp {
                     time: 0,
@@ -179,5 +190,17 @@ mod tests {
         let now = t0 + Duration::from_secs(6);
         assert!(log.at(now).ts > log.at(now - Duration::from_secs(3)).ts);
         assert_eq!(log.at(now - Duration::from_secs(3)).date, t0);
+    }
+
+    #[test]
+    fn a_lag_longer_than_the_history_shows_in_full() {
+        // Regression (fault matrix, lag cell): a secondary lagging 120 s behind a set
+        // started 1 s ago reported the set's first write, so it looked 1 s stale.
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let log = OpLog::new(t0, 1, Duration::from_secs(10), true);
+        let now = t0 + Duration::from_secs(1);
+        let lagging = log.at(now - Duration::from_secs(120));
+        assert_eq!(lagging.date, now - Duration::from_secs(120));
+        assert!(lagging.ts < log.at(now).ts);
     }
 }
