@@ -320,6 +320,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int)
+    parser.add_argument("--only", help="comma-separated scenarios (default: all)")
     for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe"):
         parser.add_argument(f"--{path}", required=True)
     options = parser.parse_args()
@@ -334,12 +335,21 @@ def main():
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    scenarios = {
+        "discovery": lambda: discovery(paths, options),
+        "failover-stream": lambda: failover(paths, options, "stream"),
+        "failover-poll": lambda: failover(paths, options, "poll"),
+        "scale": lambda: scale(paths, options),
+        "selection": lambda: selection(paths, options),
+    }
+    only = options.only.split(",") if options.only else list(scenarios)
+    unknown = [name for name in only if name not in scenarios]
+    if unknown:
+        parser.error(f"--only: unknown scenario(s) {unknown}; choose among {list(scenarios)}")
     try:
-        rows = discovery(paths, options)
-        rows += failover(paths, options, "stream")
-        rows += failover(paths, options, "poll")
-        rows += scale(paths, options)
-        rows += selection(paths, options)
+        rows = []
+        for name in only:
+            rows += scenarios[name]()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

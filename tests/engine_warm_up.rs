@@ -117,3 +117,32 @@ async fn without_warm_up_no_connection_is_opened_until_a_command_needs_one() {
     cluster.close().await;
     sim.shutdown().await;
 }
+
+/// Seeded with member 1 of three: the seed and the primary its reply names are warmed up at
+/// once; the other secondary only when the read preference may read from it.
+async fn warm_connections_per_member(options: &str) -> [usize; 3] {
+    let sim = start(DeploymentSpec::replica_set("rs0", 3, 0, 0)).await;
+    let (cluster, mut events) = start_cluster(&uri(&[address(&sim, 1)], options), true);
+    wait_until(&cluster, "all known", |t| {
+        t.servers.len() == 3 && all_known(t)
+    })
+    .await;
+    let warmed = cmap_events(&mut events, Duration::from_millis(500)).await;
+    let created = [0, 1, 2].map(|index| created_for(&warmed, &address(&sim, index)));
+    cluster.close().await;
+    sim.shutdown().await;
+    created
+}
+
+#[tokio::test]
+async fn with_a_primary_read_preference_only_the_seed_and_the_named_primary_are_warmed_up() {
+    let created = warm_connections_per_member("replicaSet=rs0").await;
+    assert_eq!(created, [1, 1, 0]);
+}
+
+#[tokio::test]
+async fn when_reads_may_go_to_secondaries_every_data_bearing_member_is_warmed_up() {
+    let created =
+        warm_connections_per_member("replicaSet=rs0&readPreference=secondaryPreferred").await;
+    assert_eq!(created, [1, 1, 1]);
+}

@@ -19,7 +19,7 @@ use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
 use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerType, Topology, TopologyType};
-use crate::selection::RttTracker;
+use crate::selection::{ReadPreferenceMode, RttTracker};
 use crate::settings::WARM_UP_LIMIT;
 use crate::time::MonotonicTime;
 
@@ -44,8 +44,9 @@ struct ServerSlot {
     monitor: Option<MonitorHandle>,
     rtt: RttTracker,
     runtime: Arc<ServerRuntime>,
-    /// The warm-up task, aborted with the slot (held only to be dropped with it).
-    _warm_up: Option<AbortOnDrop>,
+    /// The warm-up task, aborted with the slot; `None` until one is started (at most one
+    /// per slot).
+    warm_up: Option<AbortOnDrop>,
 }
 
 /// Aborts a task when dropped.
@@ -192,6 +193,7 @@ impl ClusterTask {
                         };
                         let changes = self.topology.apply_hello(&address, &reply, timing);
                         self.discard_warm_unless_data_bearing(&address, &changes);
+                        self.warm_up_once_data_bearing(&address, &changes);
                         changes
                     }
                     CheckOutcome::Failed(error) => {
@@ -270,6 +272,82 @@ impl ClusterTask {
         if let (true, Some(slot)) = (known_idle, self.servers.get(address)) {
             slot.runtime.discard_warm();
         }
+    }
+
+    /// The deferred warm-up (see [`ClusterTask::warms_up_early`]), when the default read
+    /// preference may read from secondaries: a server whose first check shows it bears data
+    /// gets its warm-up connection now, before the pool is marked ready, so that a
+    /// check-out woken by this change waits for it rather than opening a second one. With
+    /// the default `primary`, nothing is warmed up late: operations go to the primary (the
+    /// pool opens a connection on demand otherwise), and late handshakes would only compete
+    /// with the first operations.
+    fn warm_up_once_data_bearing(&mut self, address: &ServerAddress, changes: &Changes) {
+        let data_bearing = changes
+            .description
+            .server(address)
+            .is_some_and(|server| server.is_data_bearing());
+        let reads_secondaries =
+            self.monitor_shared.settings.read_preference.mode() != ReadPreferenceMode::Primary;
+        if !data_bearing || !reads_secondaries || !self.may_warm_up() {
+            return;
+        }
+        let Some(slot) = self.servers.get(address) else {
+            return;
+        };
+        if slot.warm_up.is_some() || slot.monitor.is_none() {
+            return;
+        }
+        let runtime = slot.runtime.clone();
+        let warm_up = self.spawn_warm_up(address, &runtime);
+        if let Some(slot) = self.servers.get_mut(address) {
+            slot.warm_up = Some(warm_up);
+        }
+    }
+
+    /// Whether `address` gets its warm-up connection as its monitor starts, overlapping its
+    /// first check. Early: the seeds, every server outside a replica set, and a member a
+    /// reply names as primary — the servers a first operation is likely to need. The other
+    /// members of a replica set get theirs later or not at all
+    /// ([`ClusterTask::warm_up_once_data_bearing`]), so that their handshakes do not compete
+    /// with the discovery checks (measured in docs/benchmarks.md, "Where the time goes").
+    fn warms_up_early(&self, address: &ServerAddress) -> bool {
+        let description = self.topology.description();
+        let replica_set = matches!(
+            description.topology_type,
+            TopologyType::ReplicaSetNoPrimary | TopologyType::ReplicaSetWithPrimary
+        );
+        !replica_set
+            || self
+                .monitor_shared
+                .settings
+                .topology
+                .seeds
+                .contains(address)
+            || description
+                .servers
+                .values()
+                .any(|server| server.primary.as_ref() == Some(address))
+    }
+
+    /// Whether warm-up is on and its bound not reached.
+    fn may_warm_up(&self) -> bool {
+        self.monitor_shared.settings.warm_up && self.warm_ups < WARM_UP_LIMIT
+    }
+
+    /// Starts the warm-up of `address`, counted against [`WARM_UP_LIMIT`].
+    fn spawn_warm_up(
+        &mut self,
+        address: &ServerAddress,
+        runtime: &Arc<ServerRuntime>,
+    ) -> AbortOnDrop {
+        runtime.warming.send_replace(true);
+        self.warm_ups += 1;
+        AbortOnDrop(tokio::spawn(warm_up(
+            address.clone(),
+            self.pools.factory.clone(),
+            Arc::downgrade(runtime),
+            self.pools.failures.clone(),
+        )))
     }
 
     /// The slot of `address` if `monitor_id` is its current monitor (a report from a
@@ -499,24 +577,15 @@ impl ClusterTask {
             warming: tokio::sync::watch::channel(false).0,
             last_failure: std::sync::Mutex::new(None),
         });
-        let warm_up = (monitor.is_some() && settings.warm_up && self.warm_ups < WARM_UP_LIMIT)
-            .then(|| {
-                runtime.warming.send_replace(true);
-                self.warm_ups += 1;
-                AbortOnDrop(tokio::spawn(warm_up(
-                    address.clone(),
-                    self.pools.factory.clone(),
-                    Arc::downgrade(&runtime),
-                    self.pools.failures.clone(),
-                )))
-            });
+        let warm_up = (monitor.is_some() && self.may_warm_up() && self.warms_up_early(&address))
+            .then(|| self.spawn_warm_up(&address, &runtime));
         self.servers.insert(
             address,
             ServerSlot {
                 monitor,
                 rtt: RttTracker::new(),
                 runtime,
-                _warm_up: warm_up,
+                warm_up,
             },
         );
     }

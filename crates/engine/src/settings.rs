@@ -133,14 +133,19 @@ pub struct ClusterSettings {
     /// from the connection string when the settings are built so that a bad one fails
     /// early. Its Debug output hides the password.
     pub credential: Option<MongoCredential>,
-    /// Warm-up (on by default): open each server's first pool connection — connect,
+    /// Warm-up (on by default): open a server's first pool connection — connect,
     /// handshake, speculative authentication — concurrently with its monitor's first check,
-    /// so that the first operation on a server does not pay for them after selection (from a
-    /// secondary seed, a first command then costs 3 round trips instead of 4). The pool
-    /// adopts the connection once the server is known to be data-bearing; it is dropped for
-    /// arbiters and other non-data-bearing members, when the pool is cleared, and when the
-    /// server is removed. Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a
-    /// deployment of many mongos does not open a connection to each of them.
+    /// so that the first operation on it does not pay for them after selection (from a
+    /// secondary seed, a first command then costs 3 round trips instead of 4). This is done
+    /// for the servers a first operation is likely to need: the seeds, every server outside
+    /// a replica set, and a member a reply names as primary. The other members of a replica
+    /// set get theirs once their first check shows they bear data, and only when
+    /// `read_preference` may read from secondaries (their handshakes would otherwise just
+    /// compete with discovery and the first operations). The pool adopts the connection
+    /// once the server is known to be data-bearing; it is dropped for arbiters and other
+    /// non-data-bearing members, when the pool is cleared, and when the server is removed.
+    /// Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a deployment of many
+    /// mongos does not open a connection to each of them.
     pub warm_up: bool,
     /// Where DNS queries go (`mongodb+srv` seed lists and SRV polling).
     pub dns: DnsSettings,
