@@ -1,0 +1,91 @@
+//! Helpers for the resource-limit tests: the process's resident memory, and a scripted
+//! server that answers hello and every other command with fixed, pre-encoded replies (so a
+//! huge reply is built once, not per request).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use bson::Document;
+use mongo_topology::wire::framing::MessageReader;
+use mongo_topology::wire::{encode_message, Message, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology::ServerAddress;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+/// The resident set size of this process, in KiB (Linux `/proc/self/status`); 0 elsewhere.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Open file descriptors of this process (Linux `/proc/self/fd`).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// An OP_MSG reply with `body`, to be patched with each request's id.
+pub fn reply_frame(body: Document) -> Vec<u8> {
+    encode_message(&Message {
+        request_id: 77,
+        response_to: 0,
+        payload: Payload::Msg(OpMsg::new(body)),
+    })
+    .expect("encodable reply")
+}
+
+fn is_hello(command: &Document) -> bool {
+    matches!(
+        command.keys().next().map(String::as_str),
+        Some("hello" | "isMaster" | "ismaster")
+    )
+}
+
+/// A server that answers hello with one frame and every other command with another.
+pub struct ScriptedServer {
+    /// Where it listens.
+    pub address: ServerAddress,
+}
+
+impl ScriptedServer {
+    /// Binds a loopback port; `frames(me)` gives the hello reply frame and the reply frame
+    /// of every other command (both answered with their responseTo patched).
+    pub async fn start(frames: impl FnOnce(&str) -> (Vec<u8>, Vec<u8>)) -> ScriptedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let address = ServerAddress::tcp("127.0.0.1", port);
+        let (hello, other) = frames(&address.to_string());
+        let (hello, other) = (Arc::new(hello), Arc::new(other));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (hello, other) = (hello.clone(), other.clone());
+                tokio::spawn(async move {
+                    // The client must accept what the server sends; allow the full limit
+                    // plus room for the over-the-limit tests' requests (they are small).
+                    let mut reader = MessageReader::new(stream, MAX_MESSAGE_SIZE_BYTES);
+                    while let Ok(Some(request)) = reader.read_message().await {
+                        let Payload::Msg(message) = &request.payload else {
+                            return;
+                        };
+                        let template = if is_hello(&message.body) {
+                            &hello
+                        } else {
+                            &other
+                        };
+                        let mut frame = template.as_ref().clone();
+                        frame[8..12].copy_from_slice(&request.request_id.to_le_bytes());
+                        if reader.get_mut().write_all(&frame).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        ScriptedServer { address }
+    }
+}
