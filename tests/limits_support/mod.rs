@@ -14,7 +14,12 @@ use tokio::net::TcpListener;
 
 /// The resident set size of this process, in KiB (Linux `/proc/self/status`); 0 elsewhere.
 pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    rss_kib_of("self")
+}
+
+/// The resident set size of process `pid` (or `"self"`), in KiB; 0 when unknown.
+pub fn rss_kib_of(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
