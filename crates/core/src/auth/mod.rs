@@ -20,6 +20,7 @@ pub use sasl::{
     SaslStep,
 };
 pub use scram::{
-    ScramClient, ScramClientFinal, ScramKeyCache, MAX_ITERATION_COUNT, MIN_ITERATION_COUNT,
+    ScramClient, ScramClientFinal, ScramKeyCache, MAX_CACHED_KEYS, MAX_ITERATION_COUNT,
+    MIN_ITERATION_COUNT,
 };
 pub use scram_version::ScramVersion;
