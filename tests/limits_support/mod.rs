@@ -99,9 +99,15 @@ impl ScriptedServer {
                         } else {
                             &other
                         };
-                        let mut frame = template.as_ref().clone();
-                        frame[8..12].copy_from_slice(&request.request_id.to_le_bytes());
-                        if reader.get_mut().write_all(&frame).await.is_err() {
+                        // The header with responseTo patched, then the shared body: a huge
+                        // reply is never copied per request.
+                        let mut header = [0u8; 16];
+                        header.copy_from_slice(&template[..16]);
+                        header[8..12].copy_from_slice(&request.request_id.to_le_bytes());
+                        let stream = reader.get_mut();
+                        if stream.write_all(&header).await.is_err()
+                            || stream.write_all(&template[16..]).await.is_err()
+                        {
                             return;
                         }
                     }
