@@ -12,6 +12,7 @@ use mongo_topology_core::options::srv::txt_options;
 use mongo_topology_core::options::ConnectionString;
 use mongo_topology_core::sdam::{CheckTiming, ServerDescription, Topology, TopologySettings};
 use mongo_topology_core::time::MonotonicTime;
+use mongo_topology_core::wire::depth::check_depth;
 use mongo_topology_core::wire::{decode_message, MessageDecoder, MAX_MESSAGE_SIZE_BYTES};
 
 /// The client nonce of every fuzzed SCRAM conversation (seeds' server nonces extend it).
@@ -99,6 +100,10 @@ fn wire(data: &[u8]) -> bool {
 }
 
 fn hello(data: &[u8]) -> bool {
+    // As the engine receives a reply: depth-checked by the wire codec, then decoded.
+    if check_depth(data, "hello").is_err() {
+        return false;
+    }
     let Ok(reply) = Document::from_reader(data) else {
         return false;
     };
