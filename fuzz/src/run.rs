@@ -43,6 +43,39 @@ pub fn run(
     rng_seed: u64,
     crash_dir: &Path,
 ) -> Report {
+    let budget = Budget {
+        max_executions,
+        max_time,
+        rng_seed,
+    };
+    run_with(target, |data| target.run(data), seeds, &budget, crash_dir)
+}
+
+/// How long a run may go on, and its random seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Stop after this many executions.
+    pub max_executions: u64,
+    /// Stop after this much time.
+    pub max_time: Duration,
+    /// The seed of the mutations' random numbers (a run is reproducible).
+    pub rng_seed: u64,
+}
+
+/// [`run`] with `execute_one` standing for the target's decoder (mutations and crash files
+/// still follow `target`).
+pub fn run_with(
+    target: Target,
+    execute_one: impl Fn(&[u8]) -> bool,
+    seeds: &[Vec<u8>],
+    budget: &Budget,
+    crash_dir: &Path,
+) -> Report {
+    let Budget {
+        max_executions,
+        max_time,
+        rng_seed,
+    } = *budget;
     let started = Instant::now();
     let mut rng = SmallRng::seed_from_u64(rng_seed);
     let mut report = Report {
@@ -59,7 +92,7 @@ pub fn run(
     let pool_cap = seeds.len() + 256;
     let execute = |input: &[u8], report: &mut Report| {
         report.executions += 1;
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| target.run(input)));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| execute_one(input)));
         if matches!(outcome, Ok(true)) {
             report.accepted += 1;
         }
@@ -106,4 +139,37 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
         (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_decoder_is_caught_counted_and_its_input_saved() {
+        let dir = std::env::temp_dir().join(format!("fuzz-run-test-{}", std::process::id()));
+        let seeds = vec![b"mongodb://host/".to_vec()];
+        let budget = Budget {
+            max_executions: 20_000,
+            max_time: Duration::from_secs(60),
+            rng_seed: 7,
+        };
+        // A "decoder" that panics on any input holding the byte 0x00.
+        let report = run_with(
+            Target::Uri,
+            |data| {
+                assert!(!data.contains(&0), "found it");
+                true
+            },
+            &seeds,
+            &budget,
+            &dir,
+        );
+        assert_eq!(report.executions, 20_000);
+        assert!(report.crashes > 0, "{report:?}");
+        assert!(!report.saved.is_empty());
+        let saved = std::fs::read(&report.saved[0]).unwrap();
+        assert!(saved.contains(&0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
