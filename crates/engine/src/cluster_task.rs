@@ -18,7 +18,7 @@ use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
 use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
-use crate::sdam::{ServerType, Topology, TopologyType};
+use crate::sdam::{ServerErrorKind, ServerType, Topology, TopologyType};
 use crate::selection::{ReadPreferenceMode, RttTracker};
 use crate::settings::WARM_UP_LIMIT;
 use crate::time::MonotonicTime;
@@ -192,6 +192,7 @@ impl ClusterTask {
                             now,
                         };
                         let changes = self.topology.apply_hello(&address, &reply, timing);
+                        self.warn_if_unusable_reply(&address);
                         self.discard_warm_unless_data_bearing(&address, &changes);
                         self.warm_up_once_data_bearing(&address, &changes);
                         changes
@@ -510,6 +511,24 @@ impl ClusterTask {
         );
         let changes = self.topology.add_servers(addresses);
         self.carry_out(changes, false);
+    }
+
+    /// A hello reply the core could not use (a limit exceeded, a field of the wrong type)
+    /// leaves the server Unknown with a protocol error: say so in the log, not only in the
+    /// description.
+    fn warn_if_unusable_reply(&self, address: &ServerAddress) {
+        let servers = &self.topology.description().servers;
+        let Some(error) = servers.get(address).and_then(|s| s.error.as_ref()) else {
+            return;
+        };
+        if error.kind == ServerErrorKind::Protocol {
+            tracing::warn!(
+                target: "mongo_topology::topology",
+                %address,
+                error = %error.message,
+                "the server's hello reply was rejected"
+            );
+        }
     }
 
     fn publish(

@@ -43,6 +43,13 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The largest message a monitoring connection accepts: a hello reply is one BSON document,
+/// which a server keeps within maxBsonObjectSize plus its 16 KiB of internal headroom
+/// (`BSONObjMaxInternalSize`). A bigger one (a server advertising a million hosts, say) is
+/// refused on its header, before it costs any memory: by the handshake of every connection
+/// and by every check of a monitor.
+pub const MAX_HELLO_REPLY_SIZE: i32 = crate::wire::MAX_BSON_OBJECT_SIZE + 16 * 1024;
+
 /// Identifiers of connections, unique in the process.
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// Request identifiers, unique in the process (wrapping, never 0).
@@ -184,6 +191,16 @@ impl Connection {
     /// Records the `serviceId` of the handshake reply.
     pub(crate) fn set_service_id(&mut self, service_id: bson::oid::ObjectId) {
         self.service_id = Some(service_id);
+    }
+
+    /// Lowers (or restores) the largest message this connection accepts, from the default
+    /// maxMessageSizeBytes; a larger announced messageLength is a protocol error before any
+    /// of the body is read. The handshake reads its hello reply under
+    /// [`MAX_HELLO_REPLY_SIZE`], and monitoring connections keep that limit.
+    pub fn set_max_message_size(&mut self, max_message_size: i32) {
+        self.reader
+            .decoder_mut()
+            .set_max_message_size(max_message_size);
     }
 
     /// Whether an earlier network or protocol error made the connection unusable.

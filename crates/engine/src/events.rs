@@ -129,6 +129,9 @@ pub(crate) struct EventEmitter {
 struct EmitterInner {
     topology_id: ObjectId,
     sender: broadcast::Sender<ClusterEvent>,
+    /// Held while an event is stamped and sent, so that the cluster task and the monitors,
+    /// emitting from several threads, deliver events in the order of their `at`.
+    ordering: std::sync::Mutex<()>,
 }
 
 /// A handle that can subscribe while the cluster runs, without keeping the channel open.
@@ -144,6 +147,7 @@ impl EventEmitter {
             inner: Arc::new(EmitterInner {
                 topology_id,
                 sender,
+                ordering: std::sync::Mutex::new(()),
             }),
         }
     }
@@ -163,6 +167,12 @@ impl EventEmitter {
         if !self.has_subscribers() {
             return;
         }
+        // A poisoned lock only means another emitter panicked; ordering still holds.
+        let _in_order = self
+            .inner
+            .ordering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let event = ClusterEvent {
             topology_id: self.inner.topology_id,
             at: Instant::now(),

@@ -9,8 +9,9 @@ use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use tokio::time::Instant;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, MAX_HELLO_REPLY_SIZE};
 use crate::connection_error::ConnectionError;
+use crate::wire::MAX_MESSAGE_SIZE_BYTES;
 
 pub use metadata::{client_metadata, MAX_APP_NAME_BYTES, MAX_METADATA_BYTES};
 
@@ -106,7 +107,12 @@ pub async fn handshake_with_fields(
     command.extend(fields);
     let timeout = conn.options().connect_timeout;
     let started = Instant::now();
-    let reply = conn.command_within("admin", command, timeout).await?;
+    // A hello reply is one document: refuse a bigger one on its header, then give the
+    // connection back its limit for commands (maxMessageSizeBytes).
+    conn.set_max_message_size(MAX_HELLO_REPLY_SIZE);
+    let reply = conn.command_within("admin", command, timeout).await;
+    conn.set_max_message_size(MAX_MESSAGE_SIZE_BYTES);
+    let reply = reply?;
     let round_trip_time = started.elapsed();
     let hello_ok = reply.get_bool("helloOk").unwrap_or(false);
     if options.load_balanced {

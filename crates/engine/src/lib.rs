@@ -46,7 +46,7 @@ mod tls_verify;
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
 pub use commands::ServerConnection;
-pub use connection::{ConnectOptions, Connection};
+pub use connection::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
 pub use connection_error::ConnectionError;
 pub use error::ClusterError;
 pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
-use crate::connection::{ConnectOptions, Connection};
+use crate::connection::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
 use crate::connection_error::ConnectionError;
 use crate::events::{EventEmitter, EventKind};
 use crate::handshake::{handshake, hello_command, HandshakeOptions};
@@ -262,6 +262,7 @@ impl Monitor {
                 Connection::connect_with_tls(&self.address, &options, self.shared.tls.as_ref())
                     .await?;
             let outcome = handshake(&mut connection, &self.shared.handshake).await?;
+            connection.set_max_message_size(MAX_HELLO_REPLY_SIZE);
             self.hello_ok = outcome.hello_ok;
             self.connection = Some(connection);
             return Ok((outcome.reply, outcome.round_trip_time));

@@ -7,7 +7,7 @@
 use tokio::time::{sleep, Instant};
 
 use crate::address::ServerAddress;
-use crate::connection::Connection;
+use crate::connection::{Connection, MAX_HELLO_REPLY_SIZE};
 use crate::handshake::{handshake, hello_command};
 use crate::monitor::{MonitorReport, MonitorShared};
 
@@ -37,6 +37,7 @@ pub(crate) async fn run_rtt_monitor(
             {
                 Ok(mut open) => {
                     let outcome = handshake(&mut open, &shared.handshake).await;
+                    open.set_max_message_size(MAX_HELLO_REPLY_SIZE);
                     outcome.map(|outcome| {
                         hello_ok = outcome.hello_ok;
                         connection = Some(open);

@@ -21,7 +21,8 @@ pub use sasl::{
     SaslStep,
 };
 pub use scram::{
-    ScramClient, ScramClientFinal, ScramKeyCache, MAX_ITERATION_COUNT, MIN_ITERATION_COUNT,
+    ScramClient, ScramClientFinal, ScramKeyCache, MAX_CACHED_KEYS, MAX_ITERATION_COUNT,
+    MIN_ITERATION_COUNT,
 };
 pub use scram_version::ScramVersion;
 pub use x509::{x509_authenticate, x509_speculative};

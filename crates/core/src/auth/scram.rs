@@ -30,6 +30,12 @@ pub const MIN_ITERATION_COUNT: u32 = 4096;
 /// build. Anything above is taken as a lying server trying to burn the client's CPU.
 pub const MAX_ITERATION_COUNT: u32 = 1_000_000;
 
+/// The most derivations a [`ScramKeyCache`] remembers. A client has a handful of
+/// credentials and its servers share each user's salt; a server that sends a fresh salt on
+/// every conversation (lying, or fuzzed) must not make the cache grow without end, so past
+/// this an arbitrary entry is forgotten.
+pub const MAX_CACHED_KEYS: usize = 64;
+
 /// The "Client Key" and "Server Key" derived from a password, salt and iteration count,
 /// remembered so that each new connection does not pay for `Hi` again (Authentication
 /// spec, "Caching credentials in SCRAM"). Shared by the connections of a client.
@@ -85,6 +91,11 @@ impl ScramKeyCache {
             server_key: version.server_key(&salted),
         };
         if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_CACHED_KEYS && !entries.contains_key(&key) {
+                if let Some(evicted) = entries.keys().next().cloned() {
+                    entries.remove(&evicted);
+                }
+            }
             entries.insert(key, derived.clone());
         }
         derived

@@ -178,3 +178,17 @@ fn debug_never_shows_the_password() {
         .unwrap();
     assert!(!shown.contains(&digest), "{shown}");
 }
+
+#[test]
+fn a_server_sending_a_new_salt_every_time_cannot_grow_the_key_cache() {
+    let cache = ScramKeyCache::default();
+    for i in 0..MAX_CACHED_KEYS + 8 {
+        let salt = BASE64.encode(format!("salt number {i}"));
+        let server_first = format!("r={}server,s={salt},i=4096", SHA256.nonce);
+        start(&SHA256)
+            .receive_server_first(server_first.as_bytes(), &cache)
+            .unwrap();
+        assert!(cache.len() <= MAX_CACHED_KEYS, "{} entries", cache.len());
+    }
+    assert_eq!(cache.len(), MAX_CACHED_KEYS);
+}
