@@ -2,7 +2,8 @@
 //! right CA passes; a wrong CA, an expired certificate and a wrong host name fail with an
 //! error naming the cause (and pass with the matching `tlsAllow*` option); TLS against a
 //! plain server and plain against a TLS server fail without hanging; MONGODB-X509 with a
-//! client certificate.
+//! client certificate. The simulator's `stall-tls-handshake` fault: new handshakes time
+//! out under connectTimeoutMS while established connections keep working.
 
 mod engine_support;
 
@@ -22,7 +23,7 @@ use mongo_topology::{
     Cluster, ClusterError, ClusterSettings, ConnectOptions, Connection, ConnectionError,
     ServerAddress, TlsConnector, TlsSettings, TlsSetupError,
 };
-use mongo_topology_sim::{Deployment, DeploymentSpec, SimTls, SimTlsOptions};
+use mongo_topology_sim::{Deployment, DeploymentSpec, FaultKind, MemberRef, SimTls, SimTlsOptions};
 
 /// A file in a fresh per-test temporary directory.
 fn temp_file(name: &str, contents: &str) -> PathBuf {
@@ -515,4 +516,113 @@ async fn a_prefer_tls_simulator_serves_tls_and_plain_clients() {
     assert!(ping(&plain).await.is_err());
     plain.close().await;
     strict.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_times_out_until_the_fault_is_cleared() {
+    let tls = generate(SimTlsOptions::default());
+    let sim = tls_standalone(&tls).await;
+    let address = address(&sim, 0);
+    let connector = TlsConnector::new(&TlsSettings {
+        ca_file: Some(ca_file(&tls)),
+        ..TlsSettings::default()
+    })
+    .unwrap();
+    let options = ConnectOptions {
+        connect_timeout: Some(Duration::from_millis(500)),
+        socket_timeout: Some(Duration::from_secs(5)),
+        name_server: None,
+    };
+    let connect = || Connection::connect_with_tls(&address, &options, Some(&connector));
+    let mut established = connect().await.unwrap();
+    let member = MemberRef::Index(0);
+
+    sim.fault(&member, FaultKind::StallTlsHandshake).unwrap();
+    let stalled = tokio::time::timeout(PATIENCE, connect())
+        .await
+        .expect("the connect timeout bounds the stalled handshake");
+    assert!(
+        matches!(
+            stalled,
+            Err(ConnectionError::Timeout {
+                during: "TLS handshake"
+            })
+        ),
+        "expected a TLS handshake timeout, got {stalled:?}"
+    );
+    let pong = established.command("admin", doc! { "ping": 1 }).await;
+    assert!(pong.is_ok(), "the established connection broke: {pong:?}");
+
+    sim.fault(&member, FaultKind::Clear).unwrap();
+    let mut fresh = connect()
+        .await
+        .expect("the handshake completes once cleared");
+    fresh.command("admin", doc! { "ping": 1 }).await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handshake_stalled_when_the_fault_is_cleared_resumes() {
+    let tls = generate(SimTlsOptions::default());
+    let sim = tls_standalone(&tls).await;
+    let address = address(&sim, 0);
+    let connector = TlsConnector::new(&TlsSettings {
+        ca_file: Some(ca_file(&tls)),
+        ..TlsSettings::default()
+    })
+    .unwrap();
+    let options = ConnectOptions {
+        connect_timeout: Some(Duration::from_secs(5)),
+        socket_timeout: Some(Duration::from_secs(5)),
+        name_server: None,
+    };
+    let member = MemberRef::Index(0);
+    sim.fault(&member, FaultKind::StallTlsHandshake).unwrap();
+    let started = tokio::time::Instant::now();
+    let pending = Connection::connect_with_tls(&address, &options, Some(&connector));
+    let clear_later = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sim.fault(&member, FaultKind::Clear).unwrap();
+    };
+    let (connected, ()) = tokio::join!(pending, clear_later);
+    let mut connected = connected.expect("the stalled handshake completes once cleared");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    connected
+        .command("admin", doc! { "ping": 1 })
+        .await
+        .unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_connections_fail_and_the_member_keeps_listening() {
+    let tls = generate(SimTlsOptions::default());
+    let sim = tls_standalone(&tls).await;
+    let address = address(&sim, 0);
+    let connector = TlsConnector::new(&TlsSettings {
+        ca_file: Some(ca_file(&tls)),
+        ..TlsSettings::default()
+    })
+    .unwrap();
+    let options = ConnectOptions {
+        connect_timeout: Some(Duration::from_secs(2)),
+        socket_timeout: Some(Duration::from_secs(2)),
+        name_server: None,
+    };
+    let connect = || Connection::connect_with_tls(&address, &options, Some(&connector));
+    let mut old = connect().await.unwrap();
+    sim.drop_connections(&MemberRef::Index(0)).unwrap();
+    let outcome = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if old.command("admin", doc! { "ping": 1 }).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "the dropped connection still answers");
+    let mut fresh = connect().await.unwrap();
+    fresh.command("admin", doc! { "ping": 1 }).await.unwrap();
+    sim.shutdown().await;
 }

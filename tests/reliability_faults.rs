@@ -22,6 +22,7 @@ mod reliability_support;
 use reliability_support::cell::{run_cell, CellReport};
 use reliability_support::dns_cell::run_dns_cell;
 use reliability_support::faults::Fault;
+use reliability_support::tls_cell::run_tls_cell;
 use reliability_support::{Mode, Role};
 use tokio::task::JoinSet;
 
@@ -140,9 +141,24 @@ async fn dns_failure_keeps_the_last_good_list() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-#[test]
-fn tls_peer_stopping_mid_handshake() {
-    // TLS is not on main yet (`git log main`: no TLS support in the engine or simulator),
-    // so this cell has nothing to run against.
-    println!("tls mid-handshake      any       -      skipped: no TLS on main yet");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_peer_stopping_mid_handshake() {
+    let cells = [(Primary, Stream), (Secondary, Stream), (Secondary, Poll)];
+    let mut running = JoinSet::new();
+    for (index, (role, mode)) in cells.into_iter().enumerate() {
+        running.spawn(async move { (index, run_tls_cell(role, mode).await) });
+    }
+    let mut problems = Vec::new();
+    let mut reports = Vec::new();
+    while let Some(joined) = running.join_next().await {
+        match joined {
+            Ok(report) => reports.push(report),
+            Err(error) => problems.push(format!("a cell panicked: {error}")),
+        }
+    }
+    reports.sort_by_key(|(index, _)| *index);
+    for (_, report) in reports {
+        report_cell(report, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

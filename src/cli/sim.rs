@@ -28,7 +28,8 @@ line on standard input, each answered with `ok` (or `ok <details>`) or `error: <
   lag M SECONDS                 replication lag of M behind the primary
   fault M KIND                  reset-after-bytes N | garbage-reply | oversized-length |
                                 wrong-setname | not-writable-primary N |
-                                node-is-recovering N | clear
+                                node-is-recovering N | stall-tls-handshake | clear
+  drop-connections M            close M's established connections (it keeps listening)
   reconfig add|remove M         change the replica set config (setVersion+1)
   recovering M on|off           put M in RECOVERING or back to SECONDARY
   status                        one line describing every node

@@ -61,7 +61,8 @@ pub async fn run_dns_cell(mode: Mode, whole_dns: bool) -> CellReport {
     set_records(&dns, &ports[..2]);
     let mut settings = dns.dns_settings();
     settings.rescan_interval = Some(RESCAN);
-    let uri = format!("mongodb+srv://test1.{DOMAIN}/?{}", options(mode));
+    // mongodb+srv implies tls=true; these mongos serve plain TCP (the TLS cell covers TLS).
+    let uri = format!("mongodb+srv://test1.{DOMAIN}/?tls=false&{}", options(mode));
     let settings = ClusterSettings::resolve(&uri, settings)
         .await
         .expect("the SRV string resolves");

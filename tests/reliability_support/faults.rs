@@ -58,6 +58,10 @@ pub enum Fault {
     Partition,
     /// The DNS server answers SERVFAIL to the SRV rescans.
     DnsFailure,
+    /// `stall-tls-handshake` on a TLS deployment: new connections stop after the client's
+    /// first handshake bytes; the member's established connections are dropped when it is
+    /// armed, so that monitors and pools reconnect into the stall.
+    TlsStall,
 }
 
 impl Fault {
@@ -83,6 +87,7 @@ impl Fault {
             Fault::ReconfigRemove => "reconfig remove".into(),
             Fault::Partition => "partition (freeze)".into(),
             Fault::DnsFailure => "DNS SERVFAIL".into(),
+            Fault::TlsStall => "TLS stall mid-handshake".into(),
         }
     }
 
@@ -156,6 +161,10 @@ impl Fault {
             Fault::ReconfigAdd => sim.reconfig(on, &member),
             Fault::ReconfigRemove => sim.reconfig(!on, &member),
             Fault::DnsFailure => Ok(()),
+            Fault::TlsStall if on => sim
+                .fault(&member, FaultKind::StallTlsHandshake)
+                .and_then(|_| sim.drop_connections(&member)),
+            Fault::TlsStall => sim.fault(&member, FaultKind::Clear),
         };
         done.expect("the simulator applies the fault");
     }
@@ -193,6 +202,18 @@ impl Fault {
             }
             Fault::KillRestart => &[ServerErrorKind::Connect, ServerErrorKind::Network],
             Fault::Lag => return matches!(verdict.reason, Reason::TooStale { .. }),
+            // A timeout (connectTimeoutMS) during the TLS handshake, as the message says; or,
+            // before the first reconnection timed out, the drop of the established
+            // connections that arming does.
+            Fault::TlsStall => {
+                return matches!(
+                    &verdict.reason,
+                    Reason::Unavailable { error: Some(e) }
+                        if e.kind == ServerErrorKind::Network
+                            || (e.kind == ServerErrorKind::Timeout
+                                && e.message.contains("TLS handshake"))
+                )
+            }
             Fault::ReconfigAdd | Fault::ReconfigRemove | Fault::DnsFailure => &[],
         };
         matches!(&verdict.reason, Reason::Unavailable { error: Some(e) } if kinds.contains(&e.kind))

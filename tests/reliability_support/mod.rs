@@ -7,6 +7,7 @@ pub mod callers;
 pub mod cell;
 pub mod dns_cell;
 pub mod faults;
+pub mod tls_cell;
 
 use std::time::Duration;
 

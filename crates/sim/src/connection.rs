@@ -67,7 +67,7 @@ pub(crate) async fn serve_connection(
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
     };
-    let Some((rd, wr, client_subject)) = open_streams(&shared, stream, port, id).await else {
+    let Some((rd, wr, client_subject)) = open_streams(&shared, idx, stream, port, id).await else {
         return;
     };
     let mut rd = MessageReader::new(rd, MAX_MESSAGE_SIZE_BYTES);
@@ -108,8 +108,10 @@ pub(crate) async fn serve_connection(
 /// serves TLS (and the client starts a TLS handshake, if plain clients are allowed too),
 /// the TLS stream's after the handshake (with the subject of the client's
 /// certificate, if it sent one). `None` when the handshake fails or times out (logged).
+/// While `stall-tls-handshake` is armed, the handshake waits after the client's first bytes.
 async fn open_streams(
     shared: &Shared,
+    idx: usize,
     stream: TcpStream,
     port: u16,
     id: i64,
@@ -136,7 +138,11 @@ async fn open_streams(
         let (rd, wr) = stream.into_split();
         return Some((Box::new(rd), Box::new(wr), None));
     }
-    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, async {
+        stall_while_armed(shared, idx, &stream, port, id).await;
+        tls.acceptor().accept(stream).await
+    })
+    .await;
     let stream = match accepted {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
@@ -156,6 +162,33 @@ async fn open_streams(
         .and_then(certificate_subject);
     let (rd, wr) = tokio::io::split(stream);
     Some((Box::new(rd), Box::new(wr), subject))
+}
+
+/// How often a stalled handshake looks whether its fault was cleared.
+const STALL_POLL: Duration = Duration::from_millis(10);
+
+/// The `stall-tls-handshake` fault: when armed on node `idx`, waits for the client's first
+/// bytes (leaving them unread), then answers nothing until the fault is cleared (the
+/// caller's handshake timeout ends the wait otherwise). A stall that is cleared resumes:
+/// the handshake goes on from the client's first bytes.
+async fn stall_while_armed(shared: &Shared, idx: usize, stream: &TcpStream, port: u16, id: i64) {
+    let armed = || {
+        shared
+            .world()
+            .node(idx)
+            .is_some_and(|n| n.faults.stall_tls_handshake)
+    };
+    if !armed() {
+        return;
+    }
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await.is_err() {
+        return;
+    }
+    tracing::debug!(port, connection = id, "stalling the TLS handshake");
+    while armed() {
+        tokio::time::sleep(STALL_POLL).await;
+    }
 }
 
 /// Whether the client's first bytes are a TLS handshake record (content type 22,

@@ -69,6 +69,8 @@ pub enum ControlCommand {
     Lag(MemberRef, Duration),
     /// Inject a fault.
     Fault(MemberRef, FaultKind),
+    /// Close every established connection to a member (it keeps listening).
+    DropConnections(MemberRef),
     /// Add a member to the config (true) or remove it (false); setVersion+1.
     Reconfig(bool, MemberRef),
     /// Put a member in RECOVERING (true) or back to SECONDARY (false).
@@ -84,7 +86,7 @@ pub struct ControlParseError(pub String);
 
 /// The usage text listing every control command.
 pub const CONTROL_USAGE: &str = "commands: stepdown | elect M | kill M | restart M | freeze M | thaw M | \
-latency M MS | lag M SECONDS | fault M KIND [N] | reconfig add|remove M | recovering M on|off | status \
+latency M MS | lag M SECONDS | fault M KIND [N] | drop-connections M | reconfig add|remove M | recovering M on|off | status \
 (M: index, port or host:port)";
 
 fn seconds(s: &str) -> Result<Duration, ControlParseError> {
@@ -139,6 +141,9 @@ impl FromStr for ControlCommand {
             "restart" => arity(2).and_then(|_| member(1).map(ControlCommand::Restart))?,
             "freeze" => arity(2).and_then(|_| member(1).map(ControlCommand::Freeze))?,
             "thaw" => arity(2).and_then(|_| member(1).map(ControlCommand::Thaw))?,
+            "drop-connections" => {
+                arity(2).and_then(|_| member(1).map(ControlCommand::DropConnections))?
+            }
             "latency" => {
                 arity(3)?;
                 ControlCommand::Latency(member(1)?, millis(arg(2)?)?)
@@ -229,6 +234,17 @@ mod tests {
                 MemberRef::Index(0),
                 FaultKind::NodeIsRecovering(3)
             ))
+        );
+        assert_eq!(
+            "fault 1 stall-tls-handshake".parse(),
+            Ok(ControlCommand::Fault(
+                MemberRef::Index(1),
+                FaultKind::StallTlsHandshake
+            ))
+        );
+        assert_eq!(
+            "drop-connections 1".parse(),
+            Ok(ControlCommand::DropConnections(MemberRef::Index(1)))
         );
         assert_eq!(
             "reconfig remove 2".parse(),

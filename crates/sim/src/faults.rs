@@ -4,6 +4,11 @@
 //! `wrong-setname` stay armed until `fault <member> clear`; the counted ones
 //! (`not-writable-primary N`, `node-is-recovering N`) fail the next N commands other than
 //! the handshake (`hello`/`isMaster`, which real servers answer in every state).
+//! `stall-tls-handshake` (TLS deployments only) makes the node accept TCP connections, wait
+//! for the client's first handshake bytes and then answer nothing, as long as it stays
+//! armed: connections already established keep working, and a handshake stalled when the
+//! fault is cleared resumes. Arming it does not close established connections
+//! (`Deployment::drop_connections` does, to make monitors reconnect).
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,13 +28,15 @@ pub enum FaultKind {
     NotWritablePrimary(u32),
     /// The next N commands fail with a node-is-recovering error (NotPrimaryOrSecondary, 13436).
     NodeIsRecovering(u32),
+    /// New TLS connections stop after the client's first handshake bytes (no answer).
+    StallTlsHandshake,
     /// Removes every fault.
     Clear,
 }
 
 /// A fault specification that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault {0:?}: expected reset-after-bytes N, garbage-reply, oversized-length, wrong-setname, not-writable-primary N, node-is-recovering N or clear")]
+#[error("unknown fault {0:?}: expected reset-after-bytes N, garbage-reply, oversized-length, wrong-setname, not-writable-primary N, node-is-recovering N, stall-tls-handshake or clear")]
 pub struct BadFault(pub String);
 
 impl FromStr for FaultKind {
@@ -60,6 +67,7 @@ impl FromStr for FaultKind {
             ("node-is-recovering", a) => {
                 FaultKind::NodeIsRecovering(u32::try_from(count(a)?).map_err(|_| bad())?)
             }
+            ("stall-tls-handshake", None) => FaultKind::StallTlsHandshake,
             ("clear", None) => FaultKind::Clear,
             _ => return Err(bad()),
         };
@@ -76,6 +84,7 @@ impl fmt::Display for FaultKind {
             FaultKind::WrongSetName => f.write_str("wrong-setname"),
             FaultKind::NotWritablePrimary(n) => write!(f, "not-writable-primary {n}"),
             FaultKind::NodeIsRecovering(n) => write!(f, "node-is-recovering {n}"),
+            FaultKind::StallTlsHandshake => f.write_str("stall-tls-handshake"),
             FaultKind::Clear => f.write_str("clear"),
         }
     }
@@ -109,6 +118,8 @@ pub struct Faults {
     pub wrong_setname: bool,
     not_writable_primary: u32,
     node_is_recovering: u32,
+    /// New TLS handshakes stop after the client's first bytes.
+    pub stall_tls_handshake: bool,
 }
 
 impl Faults {
@@ -121,6 +132,7 @@ impl Faults {
             FaultKind::WrongSetName => self.wrong_setname = true,
             FaultKind::NotWritablePrimary(n) => self.not_writable_primary = n,
             FaultKind::NodeIsRecovering(n) => self.node_is_recovering = n,
+            FaultKind::StallTlsHandshake => self.stall_tls_handshake = true,
             FaultKind::Clear => *self = Faults::default(),
         }
     }
@@ -163,6 +175,9 @@ impl Faults {
         }
         if self.node_is_recovering > 0 {
             parts.push(format!("node-is-recovering {}", self.node_is_recovering));
+        }
+        if self.stall_tls_handshake {
+            parts.push("stall-tls-handshake".to_owned());
         }
         parts.join(",")
     }
@@ -212,6 +227,25 @@ mod tests {
         assert!("not-writable-primary".parse::<FaultKind>().is_err());
         assert!("garbage-reply 3".parse::<FaultKind>().is_err());
         assert!("explode".parse::<FaultKind>().is_err());
+        assert_eq!(
+            "stall-tls-handshake".parse(),
+            Ok(FaultKind::StallTlsHandshake)
+        );
+        assert!("stall-tls-handshake 1".parse::<FaultKind>().is_err());
+        assert_eq!(
+            FaultKind::StallTlsHandshake.to_string(),
+            "stall-tls-handshake"
+        );
+    }
+
+    #[test]
+    fn a_tls_stall_stays_armed_until_cleared() {
+        let mut f = Faults::default();
+        f.arm(FaultKind::StallTlsHandshake);
+        assert!(f.stall_tls_handshake);
+        assert_eq!(f.describe(), "stall-tls-handshake");
+        f.arm(FaultKind::Clear);
+        assert!(!f.stall_tls_handshake);
     }
 
     #[test]

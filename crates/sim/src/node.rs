@@ -1,12 +1,13 @@
 //! A node's listener task: accepts connections and owns their tasks, so stopping the
-//! listener (`Shared::stop_listener`) closes every connection of the node.
+//! listener (`Shared::stop_listener`) closes every connection of the node; its
+//! `drop_connections` signal closes them while it keeps listening.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinSet;
 
 use super::connection::serve_connection;
@@ -39,24 +40,41 @@ pub(crate) async fn start_listener(shared: &Arc<Shared>, idx: usize) -> Result<(
 /// Starts node `idx`'s listener task on a bound `listener`.
 pub(crate) fn spawn_listener(shared: &Arc<Shared>, idx: usize, listener: TcpListener) {
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(run_listener(Arc::clone(shared), idx, listener, stopped));
+    let drop_connections = Arc::new(Notify::new());
+    let task = tokio::spawn(run_listener(
+        Arc::clone(shared),
+        idx,
+        listener,
+        stopped,
+        Arc::clone(&drop_connections),
+    ));
     if let Some(node) = shared.nodes.get(idx) {
-        node.set_listener(Listener { stop, task });
+        node.set_listener(Listener {
+            stop,
+            task,
+            drop_connections,
+        });
     }
 }
 
 /// Accepts connections on `listener` until `stop` fires (or its sender is dropped), then
-/// closes the listening socket and every connection.
+/// closes the listening socket and every connection. `drop_connections` closes the
+/// connections accepted so far, and accepting goes on.
 async fn run_listener(
     shared: Arc<Shared>,
     idx: usize,
     listener: TcpListener,
     mut stop: oneshot::Receiver<()>,
+    drop_connections: Arc<Notify>,
 ) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = drop_connections.notified() => {
+                tracing::debug!(node = idx, count = connections.len(), "dropping connections");
+                connections.shutdown().await;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     configure(&stream);

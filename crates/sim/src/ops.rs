@@ -28,6 +28,7 @@ impl Deployment {
             ControlCommand::Latency(m, d) => self.set_latency(&m, d).map(|_| String::new()),
             ControlCommand::Lag(m, d) => self.set_lag(&m, d).map(|_| String::new()),
             ControlCommand::Fault(m, kind) => self.fault(&m, kind).map(|_| String::new()),
+            ControlCommand::DropConnections(m) => self.drop_connections(&m).map(|_| String::new()),
             ControlCommand::Reconfig(add, m) => self.reconfig(add, &m).map(|_| String::new()),
             ControlCommand::Recovering(m, on) => self.set_recovering(&m, on).map(|_| String::new()),
             ControlCommand::Status => Ok(self.status()),
@@ -178,6 +179,23 @@ impl Deployment {
     pub fn fault(&self, member: &MemberRef, kind: FaultKind) -> Result<(), SimError> {
         let changes_hello = matches!(kind, FaultKind::WrongSetName | FaultKind::Clear);
         self.update_node(member, changes_hello, |n| n.faults.arm(kind))
+    }
+
+    /// Closes every connection established to a member, which keeps listening (clients
+    /// reconnect, meeting whatever fault is armed, e.g. `stall-tls-handshake`). The
+    /// connections close shortly after this returns, in the member's listener task.
+    pub fn drop_connections(&self, member: &MemberRef) -> Result<(), SimError> {
+        let idx = self.resolve(member)?;
+        let running = self
+            .shared
+            .nodes
+            .get(idx)
+            .is_some_and(|n| n.drop_connections());
+        if running {
+            Ok(())
+        } else {
+            Err(SimError::InvalidRequest(format!("{member} is not running")))
+        }
     }
 
     /// Puts a member in RECOVERING (RSOther) or back to SECONDARY.

@@ -17,6 +17,8 @@ use super::tls::SimTls;
 pub(crate) struct Listener {
     pub(crate) stop: oneshot::Sender<()>,
     pub(crate) task: JoinHandle<()>,
+    /// Asks the listener to close every connection it accepted so far (and keep listening).
+    pub(crate) drop_connections: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Runtime handles of one node (outside the world mutex).
@@ -42,6 +44,19 @@ impl NodeRuntime {
     /// Records the node's running listener (replacing none: the previous one was stopped).
     pub(crate) fn set_listener(&self, listener: Listener) {
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener);
+    }
+
+    /// Asks the node's listener, if running, to close its established connections; whether
+    /// it runs.
+    pub(crate) fn drop_connections(&self) -> bool {
+        let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        match listener.as_ref() {
+            Some(running) => {
+                running.drop_connections.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Takes the node's running listener, if any.
@@ -125,7 +140,7 @@ impl Shared {
     /// Stops node `idx`'s listener and closes all its connections; returns once they are closed.
     pub(crate) async fn stop_listener(&self, idx: usize) {
         let running = self.nodes.get(idx).and_then(NodeRuntime::take_listener);
-        if let Some(Listener { stop, task }) = running {
+        if let Some(Listener { stop, task, .. }) = running {
             let _ = stop.send(());
             let _ = task.await;
         }
