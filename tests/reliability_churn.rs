@@ -129,7 +129,8 @@ async fn cycle(world: &World, n: u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut dns = world.dns.dns_settings();
     dns.rescan_interval = Some(RESCAN);
-    let srv_uri = format!("mongodb+srv://test1.{DOMAIN}/?{}", options(mode));
+    // mongodb+srv implies tls=true; these mongos serve plain TCP.
+    let srv_uri = format!("mongodb+srv://test1.{DOMAIN}/?tls=false&{}", options(mode));
     let routers = Cluster::new(
         ClusterSettings::resolve(&srv_uri, dns)
             .await
