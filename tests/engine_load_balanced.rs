@@ -266,3 +266,54 @@ async fn load_balanced_conflicts_are_refused_before_anything_starts() {
     let cluster = Cluster::connect("mongodb://a,b/?loadBalanced=false").unwrap();
     cluster.close().await;
 }
+
+#[tokio::test]
+async fn an_authentication_failure_clears_only_its_service() {
+    let deployment = Deployment::start(
+        DeploymentSpec::sharded(2)
+            .with_load_balancer(0)
+            .with_user(mongo_topology_sim::SimUser::new("app", "right")),
+    )
+    .await
+    .unwrap();
+    let uri = deployment
+        .load_balancer_connection_string()
+        .unwrap()
+        .replacen("mongodb://", "mongodb://app:wrong@", 1);
+    let (cluster, mut events) =
+        Cluster::with_events(ClusterSettings::parse(&format!("{uri}&{OPTIONS}")).unwrap()).unwrap();
+    let error = cluster
+        .run_command("admin", doc! { "ping": 1 }, &SelectionCriteria::write())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("authentication failed"),
+        "{error}"
+    );
+    // The failure came after the handshake named the service: the Load Balancer spec
+    // clears that service's connections, and the balancer is never marked Unknown.
+    let services: BTreeSet<ObjectId> = service_ids(&deployment).into_iter().collect();
+    let cleared = loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("a PoolCleared event")
+            .unwrap();
+        if let EventKind::Cmap(CmapEvent {
+            kind: CmapEventKind::PoolCleared { service_id, .. },
+            ..
+        }) = event.kind
+        {
+            break service_id;
+        }
+    };
+    let cleared = cleared.expect("the cleared service is named");
+    assert!(services.contains(&cleared), "{cleared} is not a mongos");
+    let topology = cluster.topology();
+    assert_eq!(topology.topology_type, TopologyType::LoadBalanced);
+    assert!(topology
+        .servers
+        .values()
+        .all(|s| s.server_type == ServerType::LoadBalancer));
+    cluster.close().await;
+    deployment.shutdown().await;
+}

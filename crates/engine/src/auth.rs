@@ -31,6 +31,9 @@ pub struct AuthError {
     pub database: String,
     /// What went wrong (boxed: keeps `Result<_, AuthError>` small).
     pub kind: Box<AuthErrorKind>,
+    /// In load-balanced mode, the `serviceId` the handshake reported before authentication
+    /// failed: the Load Balancer spec clears only that service's connections.
+    pub service_id: Option<bson::oid::ObjectId>,
 }
 
 /// What went wrong while authenticating.
@@ -89,6 +92,7 @@ impl AuthError {
             user: credential.username_or_empty().to_owned(),
             database: credential.source.clone(),
             kind: Box::new(kind),
+            service_id: None,
         }
     }
 

@@ -307,7 +307,7 @@ pub(crate) fn establishment_error(
     ApplicationError {
         address: address.clone(),
         generation,
-        service_id: None,
+        service_id: source.service_id(),
         phase,
         kind,
         system_overloaded: false,

@@ -90,6 +90,15 @@ fn code_suffix(code: Option<i32>, code_name: Option<&str>) -> String {
 }
 
 impl ConnectionError {
+    /// In load-balanced mode, the `serviceId` of the service whose connection failed, when
+    /// the failure came after the handshake reported it (an authentication failure).
+    pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
+        match self {
+            ConnectionError::Authentication(error) => error.service_id,
+            _ => None,
+        }
+    }
+
     /// This failure as the SDAM core records it on a server description: the kind that
     /// matches the variant, the server code for command errors, and this error's text.
     pub fn to_server_error(&self) -> ServerError {

@@ -77,7 +77,10 @@ impl ConnectionFactory for HandshakeFactory {
                         &this.scram_keys,
                     )
                     .await
-                    .map_err(|error| ConnectionError::Authentication(Box::new(error)))?;
+                    .map_err(|mut error| {
+                        error.service_id = connection.service_id();
+                        ConnectionError::Authentication(Box::new(error))
+                    })?;
                 }
                 None => {
                     handshake(&mut connection, &this.handshake).await?;
@@ -484,7 +487,16 @@ impl Shared {
             }),
             Err(error) => {
                 tracing::debug!(address = %self.address, %connection, %error, "pool connection failed");
-                let generation = self.lock().pending_generations.get(&connection).copied();
+                let generation = {
+                    let inner = self.lock();
+                    let pending = inner.pending_generations.get(&connection).copied();
+                    // Load-balanced mode: an error after the handshake named the service
+                    // belongs to that service's generation (what SDAM compares it with).
+                    match (pending, error.service_id()) {
+                        (Some(_), Some(service)) => Some(inner.machine.service_generation(service)),
+                        (pending, _) => pending,
+                    }
+                };
                 let cause = generation.map(|generation| (generation, error));
                 self.input_with_cause(cause, |inner, now| {
                     report(inner.machine.connection_failed(connection, now));
