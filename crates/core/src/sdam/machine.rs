@@ -392,13 +392,22 @@ impl Topology {
             return self.changes(Vec::new());
         }
         let mut next = self.working_copy();
-        for address in new {
+        self.insert_unknown_servers(&mut next, new);
+        let actions = self.publish(next, None);
+        self.changes(actions)
+    }
+
+    /// Adds `addresses` to `next` as Unknown servers, each with a pool generation.
+    fn insert_unknown_servers(
+        &mut self,
+        next: &mut TopologyDescription,
+        addresses: impl IntoIterator<Item = ServerAddress>,
+    ) {
+        for address in addresses {
             self.pools.entry(address.clone()).or_default();
             let unknown = Arc::new(ServerDescription::unknown(address.clone()));
             next.servers.insert(address, unknown);
         }
-        let actions = self.publish(next, None);
-        self.changes(actions)
     }
 
     fn changes(&self, actions: Vec<Action>) -> Changes {

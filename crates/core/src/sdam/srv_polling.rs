@@ -7,14 +7,12 @@
 //! [`crate::options::srv`].
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Topology;
 use crate::address::ServerAddress;
 use crate::options::srv::{check_target, fisher_yates, SrvRecord};
 use crate::sdam::events::Changes;
-use crate::sdam::server::ServerDescription;
 use crate::sdam::topology::TopologyType;
 
 /// The shortest rescan interval when the records have a TTL, and the interval when they
@@ -100,11 +98,7 @@ impl Topology {
         let mut next = self.working_copy();
         next.servers.retain(|address, _| wanted.contains(address));
         self.pools.retain(|address, _| wanted.contains(address));
-        for address in new {
-            self.pools.entry(address.clone()).or_default();
-            let unknown = Arc::new(ServerDescription::unknown(address.clone()));
-            next.servers.insert(address, unknown);
-        }
+        self.insert_unknown_servers(&mut next, new);
         let actions = self.publish(next, None);
         self.changes(actions)
     }
