@@ -39,6 +39,17 @@ fn service_ids(deployment: &Deployment) -> Vec<ObjectId> {
         .collect()
 }
 
+/// The balancer is as it started: the one LoadBalancer server of a LoadBalanced topology
+/// (errors never mark it Unknown).
+fn assert_still_load_balanced(cluster: &Cluster) {
+    let topology = cluster.topology();
+    assert_eq!(topology.topology_type, TopologyType::LoadBalanced);
+    assert!(topology
+        .servers
+        .values()
+        .all(|s| s.server_type == ServerType::LoadBalancer));
+}
+
 fn drain(events: &mut EventSubscriber) -> Vec<EventKind> {
     std::iter::from_fn(|| events.try_recv().unwrap().map(|e| e.kind)).collect()
 }
@@ -205,12 +216,7 @@ async fn a_dead_mongos_clears_only_its_own_connections() {
     assert_ne!(closed[0].0, survivor);
 
     // The load balancer stays as it was: not Unknown, the pool not paused.
-    let topology = cluster.topology();
-    assert_eq!(topology.topology_type, TopologyType::LoadBalanced);
-    assert!(topology
-        .servers
-        .values()
-        .all(|s| s.server_type == ServerType::LoadBalancer));
+    assert_still_load_balanced(&cluster);
 
     cluster.close().await;
 }
@@ -237,12 +243,7 @@ async fn a_server_that_sends_no_service_id_is_refused_with_the_spec_message() {
         "{message}"
     );
     // A handshake error changes nothing in load-balanced mode.
-    let topology = cluster.topology();
-    assert_eq!(topology.topology_type, TopologyType::LoadBalanced);
-    assert!(topology
-        .servers
-        .values()
-        .all(|s| s.server_type == ServerType::LoadBalancer));
+    assert_still_load_balanced(&cluster);
     cluster.close().await;
 }
 
@@ -308,12 +309,7 @@ async fn an_authentication_failure_clears_only_its_service() {
     };
     let cleared = cleared.expect("the cleared service is named");
     assert!(services.contains(&cleared), "{cleared} is not a mongos");
-    let topology = cluster.topology();
-    assert_eq!(topology.topology_type, TopologyType::LoadBalanced);
-    assert!(topology
-        .servers
-        .values()
-        .all(|s| s.server_type == ServerType::LoadBalancer));
+    assert_still_load_balanced(&cluster);
     cluster.close().await;
     deployment.shutdown().await;
 }

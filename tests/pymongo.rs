@@ -5,48 +5,16 @@
 //! importable PyMongo the tests fail when MONGO_TOPOLOGY_REQUIRE_PYMONGO=1 or CI is set,
 //! and are skipped with a message otherwise.
 
+mod pymongo_support;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
+use pymongo_support::{pymongo_available, python};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
-
-fn python() -> String {
-    std::env::var("MONGO_TOPOLOGY_PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
-
-/// Whether PyMongo can be used; panics when it is required but missing.
-fn pymongo_available() -> bool {
-    let probe = std::process::Command::new(python())
-        .args(["-c", "import pymongo; print(pymongo.version)"])
-        .output();
-    let ok = matches!(&probe, Ok(out) if out.status.success());
-    if ok {
-        return true;
-    }
-    let required = std::env::var("MONGO_TOPOLOGY_REQUIRE_PYMONGO").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    let why = match probe {
-        Ok(out) => String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("no output")
-            .to_owned(),
-        Err(e) => e.to_string(),
-    };
-    assert!(
-        !required,
-        "PyMongo is required (MONGO_TOPOLOGY_REQUIRE_PYMONGO=1 or CI) but `{} -c 'import pymongo'` failed: {why}",
-        python()
-    );
-    eprintln!(
-        "SKIPPED: PyMongo is not importable with {} ({why}); run scripts/test to install it",
-        python()
-    );
-    false
-}
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

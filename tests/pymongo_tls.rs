@@ -7,38 +7,12 @@
 //! then `python3`). Without an importable PyMongo the test fails when
 //! MONGO_TOPOLOGY_REQUIRE_PYMONGO=1 or CI is set, and is skipped with a message otherwise.
 
+mod pymongo_support;
+
 use std::path::PathBuf;
 
 use mongo_topology_sim::{Deployment, DeploymentSpec, SimTls, SimTlsOptions};
-
-fn python() -> String {
-    if let Ok(python) = std::env::var("MONGO_TOPOLOGY_PYTHON") {
-        return python;
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    if local.exists() {
-        return local.display().to_string();
-    }
-    "python3".to_owned()
-}
-
-fn pymongo_available() -> bool {
-    let ok = std::process::Command::new(python())
-        .args(["-c", "import pymongo"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    let required = std::env::var("MONGO_TOPOLOGY_REQUIRE_PYMONGO").is_ok_and(|v| v == "1")
-        || std::env::var_os("CI").is_some();
-    assert!(
-        ok || !required,
-        "PyMongo is required but not importable with {}",
-        python()
-    );
-    if !ok {
-        eprintln!("SKIPPED: PyMongo is not importable with {}", python());
-    }
-    ok
-}
+use pymongo_support::{pymongo_available, python};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymongo_speaks_tls_and_x509_to_the_simulator() {
