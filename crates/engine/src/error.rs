@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::address::ServerAddress;
-use crate::connection_error::ConnectionError;
+use crate::connection::error::ConnectionError;
 use crate::options::UriError;
 use crate::pool::PoolError;
 use crate::sdam::TopologyDescription;
 use crate::selection::{SelectionError, SelectionExplanation};
-use crate::settings::ClusterSettingsError;
+use crate::settings::cluster_settings::ClusterSettingsError;
 
 /// Why a [`crate::Cluster`] call failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum ClusterError {
     Settings(#[from] ClusterSettingsError),
     /// A DNS lookup for a `mongodb+srv` string failed (timeout, name server error).
     #[error(transparent)]
-    Dns(#[from] crate::srv::DnsError),
+    Dns(#[from] crate::connection::dns::DnsError),
     /// The DNS answers for a `mongodb+srv` string break the Initial DNS Seedlist Discovery
     /// rules (no SRV record, a target outside the parent domain, a bad TXT record).
     #[error(transparent)]

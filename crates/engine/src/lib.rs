@@ -19,38 +19,32 @@
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
-pub mod auth;
 mod cluster;
-mod cluster_task;
-mod commands;
 pub mod connection;
-mod connection_error;
 mod error;
 pub mod events;
-pub mod handshake;
 mod logging;
 mod monitor;
 pub mod pool;
-mod publication;
-mod reply;
-mod resolve;
-mod rtt_monitor;
-mod selection_wait;
 pub mod settings;
-pub mod srv;
-mod srv_poller;
-mod stream;
-pub mod tls;
-mod tls_verify;
 
-pub use auth::{AuthError, AuthErrorKind};
-pub use cluster::{Cluster, TopologyWatcher};
-pub use commands::ServerConnection;
-pub use connection::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
-pub use connection_error::ConnectionError;
+pub use connection::{auth, handshake, tls};
+
+/// `mongodb+srv://` in the live engine: the DNS lookups (SRV and TXT, with
+/// `hickory-resolver`) that the pure rules of [`options::srv`] need, and the settings that
+/// say where to send them ([`DnsSettings`](srv::DnsSettings)).
+pub mod srv {
+    pub use crate::connection::dns::{
+        resolve_srv, DnsError, DnsSettings, SrvResolver, SrvSettings, DEFAULT_DNS_TIMEOUT,
+    };
+}
+
+pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};
+pub use connection::{
+    AuthError, AuthErrorKind, ConnectOptions, Connection, ConnectionError, Reply,
+    MAX_HELLO_REPLY_SIZE,
+};
 pub use error::ClusterError;
 pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
-pub use reply::Reply;
-pub use selection_wait::SelectedServer;
 pub use settings::{ClusterSettings, ClusterSettingsError, ServerMonitoringMode};
 pub use tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};

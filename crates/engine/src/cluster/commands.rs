@@ -9,18 +9,18 @@ use std::sync::Arc;
 use bson::Document;
 
 use crate::address::ServerAddress;
-use crate::auth::AuthErrorKind;
-use crate::cluster::Cluster;
-use crate::connection_error::ConnectionError;
+use crate::cluster::handle::Cluster;
+use crate::cluster::selection_wait::SelectedServer;
+use crate::connection::auth::AuthErrorKind;
+use crate::connection::error::ConnectionError;
 use crate::error::ClusterError;
-use crate::monitor::bson_number;
+use crate::monitor::server_monitor::bson_number;
 use crate::pool::{CheckOutError, PoolError, PooledConnection};
 use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
 use crate::sdam::{
     ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, ServerDescription,
 };
 use crate::selection::{read_preference_argument, SelectionCriteria};
-use crate::selection_wait::SelectedServer;
 use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
 
 /// The least a first check-out waits for a warm-up connection in flight.

@@ -8,17 +8,17 @@ use bson::oid::ObjectId;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::cluster_task::{ClusterTask, Request};
-use crate::connection::ConnectOptions;
+use crate::cluster::publication::{Snapshot, Subscription};
+use crate::cluster::task::{ClusterTask, Request};
+use crate::connection::channel::ConnectOptions;
+use crate::connection::handshake::HandshakeOptions;
+use crate::connection::tls::TlsConnector;
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
-use crate::handshake::HandshakeOptions;
-use crate::monitor::MonitorShared;
+use crate::monitor::server_monitor::MonitorShared;
 use crate::pool::HandshakeFactory;
-use crate::publication::{Snapshot, Subscription};
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
-use crate::settings::ClusterSettings;
-use crate::tls::TlsConnector;
+use crate::settings::cluster_settings::ClusterSettings;
 
 /// How many monitor reports may wait for the cluster task before monitors wait in turn.
 const REPORT_QUEUE: usize = 1024;
@@ -68,7 +68,8 @@ impl Cluster {
     /// starts a cluster for it. A `mongodb+srv` cluster of a Sharded or Unknown topology
     /// keeps polling the SRV records for mongos added or removed.
     pub async fn connect_async(uri: &str) -> Result<Cluster, ClusterError> {
-        let settings = ClusterSettings::resolve(uri, crate::srv::DnsSettings::default()).await?;
+        let settings =
+            ClusterSettings::resolve(uri, crate::connection::dns::DnsSettings::default()).await?;
         Cluster::new(settings)
     }
 
@@ -99,15 +100,16 @@ impl Cluster {
             return Err(ClusterError::NoRuntime);
         }
         let tls = match &settings.tls {
-            Some(tls) => {
-                Some(TlsConnector::new(tls).map_err(crate::settings::ClusterSettingsError::from)?)
-            }
+            Some(tls) => Some(
+                TlsConnector::new(tls)
+                    .map_err(crate::settings::cluster_settings::ClusterSettingsError::from)?,
+            ),
             None => None,
         };
         let epoch = Instant::now();
         let (topology, opening) =
             Topology::new(settings.topology.clone(), crate::time::MonotonicTime::ZERO)
-                .map_err(crate::settings::ClusterSettingsError::from)?;
+                .map_err(crate::settings::cluster_settings::ClusterSettingsError::from)?;
         let topology_id = ObjectId::new();
         let events = EventEmitter::new(topology_id);
         let settings = Arc::new(settings);
@@ -158,7 +160,7 @@ impl Cluster {
             .clone()
             .filter(|_| !settings.topology.load_balanced)
         {
-            task.attach_srv_poller(tokio::spawn(crate::srv_poller::poll_srv_records(
+            task.attach_srv_poller(tokio::spawn(crate::cluster::srv_poller::poll_srv_records(
                 srv,
                 settings.dns.clone(),
                 settings.heartbeat_frequency,

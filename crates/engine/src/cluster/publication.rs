@@ -10,8 +10,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::address::ServerAddress;
-use crate::connection::Connection;
-use crate::connection_error::ConnectionError;
+use crate::connection::channel::Connection;
+use crate::connection::error::ConnectionError;
 use crate::pool::{Pool, PoolState};
 use crate::sdam::TopologyDescription;
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
-use crate::cluster::Cluster;
+use crate::cluster::handle::Cluster;
+use crate::cluster::publication::{ServerRuntime, Snapshot};
 use crate::error::ClusterError;
-use crate::publication::{ServerRuntime, Snapshot};
 use crate::sdam::{ServerDescription, TopologyDescription};
 use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::cluster_task::Request;
-use crate::publication::Subscription;
+use crate::cluster::publication::Subscription;
+use crate::cluster::task::Request;
+use crate::connection::dns::{DnsSettings, SrvResolver, SrvSettings};
 use crate::sdam::{polled_hosts, rescan_interval, TopologyType};
-use crate::srv::{DnsSettings, SrvResolver, SrvSettings};
 
 /// Runs until the topology stops being Sharded or Unknown, or the cluster task is gone.
 pub(crate) async fn poll_srv_records(

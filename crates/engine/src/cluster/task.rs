@@ -11,16 +11,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
-use crate::commands::establishment_error;
+use crate::cluster::commands::establishment_error;
+use crate::cluster::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
-use crate::monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
+use crate::monitor::server_monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
-use crate::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerErrorKind, ServerType, Topology, TopologyType};
 use crate::selection::{ReadPreferenceMode, RttTracker};
-use crate::settings::WARM_UP_LIMIT;
+use crate::settings::cluster_settings::WARM_UP_LIMIT;
 use crate::time::MonotonicTime;
 
 /// Requests from cluster handles.
@@ -233,7 +233,7 @@ impl ClusterTask {
                 let _ = applied.send(());
             }
             Request::SrvHosts { hosts, max_hosts } => {
-                let mut random = crate::srv::random_below;
+                let mut random = crate::connection::dns::random_below;
                 let changes = self
                     .topology
                     .apply_srv_records(&hosts, max_hosts, &mut random);

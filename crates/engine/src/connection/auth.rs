@@ -12,9 +12,9 @@ use std::fmt;
 
 use bson::{doc, Bson, Document};
 
-use crate::connection::Connection;
-use crate::connection_error::ConnectionError;
-use crate::handshake::{handshake_with_fields, Handshake, HandshakeOptions};
+use crate::connection::channel::Connection;
+use crate::connection::error::ConnectionError;
+use crate::connection::handshake::{handshake_with_fields, Handshake, HandshakeOptions};
 
 pub use mongo_topology_core::auth::*;
 

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use bson::Document;
 
-use crate::connection_error::ConnectionError;
-use crate::reply::{command_error, Reply};
-use crate::resolve::{connect_any, resolve};
-use crate::stream::{split, split_tcp, ReadStream, WriteStream};
-use crate::tls::{TlsConnector, TlsInfo};
+use crate::connection::error::ConnectionError;
+use crate::connection::reply::{command_error, Reply};
+use crate::connection::stream::{split, split_tcp, ReadStream, WriteStream};
+use crate::connection::tcp::{connect_any, resolve};
+use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
 use crate::ServerAddress;
@@ -28,7 +28,7 @@ pub struct ConnectOptions {
     /// How long each read or write may take once connected (default: no limit).
     pub socket_timeout: Option<Duration>,
     /// The name server host names are looked up at (A and AAAA records), as set by
-    /// [`crate::srv::DnsSettings::name_server`]; `None`, the default, uses the system's
+    /// [`crate::connection::dns::DnsSettings::name_server`]; `None`, the default, uses the system's
     /// resolver.
     pub name_server: Option<std::net::SocketAddr>,
 }
@@ -124,7 +124,8 @@ impl Connection {
         };
         let addresses = match options.name_server {
             Some(name_server) => {
-                crate::srv::lookup_host(name_server, host, *port, connect_timeout).await?
+                crate::connection::dns::lookup_host(name_server, host, *port, connect_timeout)
+                    .await?
             }
             None => resolve(host, *port, connect_timeout).await?,
         };

@@ -19,7 +19,7 @@ use rand::Rng;
 use crate::error::ClusterError;
 use crate::options::srv::{srv_query_name, SrvRecord};
 use crate::options::ConnectionString;
-use crate::settings::ClusterSettings;
+use crate::settings::cluster_settings::ClusterSettings;
 
 /// How long one DNS lookup may take by default.
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,6 +1,6 @@
 //! What can go wrong on a client connection, and how each failure is classified for SDAM.
 
-use crate::auth::{AuthError, AuthErrorKind};
+use crate::connection::auth::{AuthError, AuthErrorKind};
 use crate::sdam::{ServerError, ServerErrorKind};
 
 /// Why connecting to a server, or a command on a connection, failed.

@@ -2,7 +2,7 @@
 
 use bson::{Bson, Document};
 
-use crate::connection_error::ConnectionError;
+use crate::connection::error::ConnectionError;
 
 /// A reply read from a connection.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpStream;
 
-use crate::connection_error::ConnectionError;
+use crate::connection::error::ConnectionError;
 
 /// Idle time before the first keepalive probe. The MongoDB production notes recommend
 /// 120 s, well under the typical idle timeouts of firewalls and load balancers.

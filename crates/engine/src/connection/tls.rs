@@ -17,9 +17,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 
-use crate::connection_error::ConnectionError;
+use crate::connection::error::ConnectionError;
+use crate::connection::tls_verify::{describe_io, AcceptAnyCertificate, IgnoreHostname};
 use crate::options::{ConnectionString, Secret};
-use crate::tls_verify::{describe_io, AcceptAnyCertificate, IgnoreHostname};
 
 /// The `tls*` options of a connection string that asks for TLS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -303,7 +303,7 @@ fn file_error(what: &'static str, path: &Path, cause: impl ToString) -> TlsSetup
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls_verify::describe;
+    use crate::connection::tls_verify::describe;
 
     #[test]
     fn settings_follow_the_uri() {

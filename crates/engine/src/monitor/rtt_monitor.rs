@@ -7,9 +7,9 @@
 use tokio::time::{sleep, Instant};
 
 use crate::address::ServerAddress;
-use crate::connection::{Connection, MAX_HELLO_REPLY_SIZE};
-use crate::handshake::{handshake, hello_command};
-use crate::monitor::{MonitorReport, MonitorShared};
+use crate::connection::channel::{Connection, MAX_HELLO_REPLY_SIZE};
+use crate::connection::handshake::{handshake, hello_command};
+use crate::monitor::server_monitor::{MonitorReport, MonitorShared};
 
 pub(crate) async fn run_rtt_monitor(
     address: ServerAddress,

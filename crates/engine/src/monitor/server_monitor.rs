@@ -9,7 +9,7 @@
 //! - **Streaming**: when the server's reply carries a `topologyVersion` and the monitoring
 //!   mode allows it, the monitor sends one awaitable hello with `exhaustAllowed`, and the
 //!   server pushes a reply whenever its state changes (or every heartbeatFrequencyMS). A
-//!   separate RTT monitor ([`crate::rtt_monitor`]) measures round trips meanwhile, on its own
+//!   separate RTT monitor ([`crate::monitor::rtt_monitor`]) measures round trips meanwhile, on its own
 //!   connection but inside the same task.
 //!
 //! Stopping a monitor is dropping its [`MonitorHandle`]: the task is aborted, which closes
@@ -24,15 +24,15 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
-use crate::connection::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
-use crate::connection_error::ConnectionError;
+use crate::connection::channel::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
+use crate::connection::error::ConnectionError;
+use crate::connection::handshake::{handshake, hello_command, HandshakeOptions};
+use crate::connection::tls::TlsConnector;
 use crate::events::{EventEmitter, EventKind};
-use crate::handshake::{handshake, hello_command, HandshakeOptions};
 use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
-use crate::rtt_monitor::run_rtt_monitor;
+use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::sdam::ServerError;
-use crate::settings::ClusterSettings;
-use crate::tls::TlsConnector;
+use crate::settings::cluster_settings::ClusterSettings;
 use crate::wire::MsgFlags;
 
 /// What a monitor tells the cluster task.

@@ -18,11 +18,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
-use crate::auth::{authenticated_handshake, MongoCredential, ScramKeyCache};
-use crate::connection::{ConnectOptions, Connection};
-use crate::connection_error::ConnectionError;
-use crate::handshake::{handshake, HandshakeOptions};
-use crate::tls::TlsConnector;
+use crate::connection::auth::{authenticated_handshake, MongoCredential, ScramKeyCache};
+use crate::connection::channel::{ConnectOptions, Connection};
+use crate::connection::error::ConnectionError;
+use crate::connection::handshake::{handshake, HandshakeOptions};
+use crate::connection::tls::TlsConnector;
 use crate::{MonotonicTime, ServerAddress};
 
 use super::events::{CmapEvent, ConnectionId};

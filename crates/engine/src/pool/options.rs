@@ -163,7 +163,7 @@ mod tests {
 
 #[cfg(test)]
 mod cluster_settings_tests {
-    use crate::settings::{ClusterSettings, ClusterSettingsError};
+    use crate::settings::cluster_settings::{ClusterSettings, ClusterSettingsError};
 
     use super::*;
 

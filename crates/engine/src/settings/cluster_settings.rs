@@ -8,7 +8,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::auth::{CredentialError, MongoCredential};
+use crate::connection::auth::{CredentialError, MongoCredential};
+use crate::connection::dns::{DnsSettings, SrvSettings};
+use crate::connection::tls::{TlsSettings, TlsSetupError};
 use crate::options::ConnectionString;
 use crate::pool::{PoolOptions, PoolOptionsError};
 use crate::sdam::{SettingsError, TopologySettings};
@@ -16,8 +18,6 @@ use crate::selection::{
     ReadPreference, ReadPreferenceError, SelectionSettings, DEFAULT_HEARTBEAT_FREQUENCY,
     DEFAULT_LOCAL_THRESHOLD,
 };
-use crate::srv::{DnsSettings, SrvSettings};
-use crate::tls::{TlsSettings, TlsSetupError};
 
 /// SDAM `minHeartbeatFrequencyMS`: no server is checked more often than this, however many
 /// immediate checks are requested.

@@ -1,19 +1,17 @@
 //! The connection handshake (MongoDB Handshake spec) and the hello commands of monitoring
 //! (Server Monitoring spec).
 
-mod metadata;
-
 use std::time::Duration;
 
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use tokio::time::Instant;
 
-use crate::connection::{Connection, MAX_HELLO_REPLY_SIZE};
-use crate::connection_error::ConnectionError;
+use crate::connection::channel::{Connection, MAX_HELLO_REPLY_SIZE};
+use crate::connection::error::ConnectionError;
 use crate::wire::MAX_MESSAGE_SIZE_BYTES;
 
-pub use metadata::{client_metadata, MAX_APP_NAME_BYTES, MAX_METADATA_BYTES};
+use crate::connection::handshake::metadata::client_metadata;
 
 /// What the initial handshake says about the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,7 +89,7 @@ pub async fn handshake(
 
 /// [`handshake`] with `fields` appended to the hello command: the authentication fields
 /// of a pool connection (`saslSupportedMechs`, `speculativeAuthenticate`; see
-/// [`crate::auth::PreparedAuth::handshake_fields`]).
+/// [`crate::connection::auth::PreparedAuth::handshake_fields`]).
 pub async fn handshake_with_fields(
     conn: &mut Connection,
     options: &HandshakeOptions,

@@ -1,0 +1,8 @@
+//! The connection handshake (MongoDB Handshake spec): the initial `hello` with the client's
+//! metadata, and the hello commands of monitoring (Server Monitoring spec).
+
+pub(crate) mod hello;
+pub(crate) mod metadata;
+
+pub use hello::{handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions};
+pub use metadata::{client_metadata, MAX_APP_NAME_BYTES, MAX_METADATA_BYTES};

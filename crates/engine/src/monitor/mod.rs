@@ -1,0 +1,6 @@
+//! The monitor layer: one monitor per server ("Server Monitoring" spec) checks it with hello
+//! over its own connection and reports each outcome to the cluster task; in streaming mode an
+//! RTT monitor measures round trips beside it.
+
+pub(crate) mod rtt_monitor;
+pub(crate) mod server_monitor;
