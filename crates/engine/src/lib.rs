@@ -34,9 +34,8 @@ pub use connection::{auth, handshake, tls};
 /// `hickory-resolver`) that the pure rules of [`options::srv`] need, and the settings that
 /// say where to send them ([`DnsSettings`](srv::DnsSettings)).
 pub mod srv {
-    pub use crate::connection::dns::{
-        resolve_srv, DnsError, DnsSettings, SrvResolver, SrvSettings, DEFAULT_DNS_TIMEOUT,
-    };
+    pub use crate::connection::dns::{DnsError, DnsSettings, SrvResolver, DEFAULT_DNS_TIMEOUT};
+    pub use crate::settings::{resolve_srv, SrvSettings};
 }
 
 pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};

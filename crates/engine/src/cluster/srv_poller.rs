@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 
 use crate::cluster::publication::Subscription;
 use crate::cluster::task::Request;
-use crate::connection::dns::{DnsSettings, SrvResolver, SrvSettings};
+use crate::connection::dns::{DnsSettings, SrvResolver};
 use crate::sdam::{polled_hosts, rescan_interval, TopologyType};
+use crate::settings::cluster_settings::SrvSettings;
 
 /// Runs until the topology stops being Sharded or Unknown, or the cluster task is gone.
 pub(crate) async fn poll_srv_records(

@@ -233,7 +233,7 @@ impl ClusterTask {
                 let _ = applied.send(());
             }
             Request::SrvHosts { hosts, max_hosts } => {
-                let mut random = crate::connection::dns::random_below;
+                let mut random = crate::settings::resolution::random_below;
                 let changes = self
                     .topology
                     .apply_srv_records(&hosts, max_hosts, &mut random);

@@ -8,103 +8,14 @@
 //! more round trip (`saslContinue`), not three. [`authenticate`] runs a conversation
 //! without speculation, after a handshake done elsewhere.
 
-use std::fmt;
-
 use bson::{doc, Bson, Document};
 
 use crate::connection::channel::Connection;
 use crate::connection::error::ConnectionError;
 use crate::connection::handshake::{handshake_with_fields, Handshake, HandshakeOptions};
 
+pub use crate::connection::error::{AuthError, AuthErrorKind};
 pub use mongo_topology_core::auth::*;
-
-/// Why authenticating a connection failed: the mechanism, the user and the database, and
-/// what went wrong. Never the password.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{mechanism} authentication failed for user {user:?} on database {database:?}: {kind}")]
-pub struct AuthError {
-    /// The mechanism that was tried (e.g. `"SCRAM-SHA-256"`).
-    pub mechanism: String,
-    /// The username.
-    pub user: String,
-    /// The authentication database.
-    pub database: String,
-    /// What went wrong (boxed: keeps `Result<_, AuthError>` small).
-    pub kind: Box<AuthErrorKind>,
-    /// In load-balanced mode, the `serviceId` the handshake reported before authentication
-    /// failed: the Load Balancer spec clears only that service's connections.
-    pub service_id: Option<bson::oid::ObjectId>,
-}
-
-/// What went wrong while authenticating.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthErrorKind {
-    /// The server refused (`ok: 0`), e.g. code 18 AuthenticationFailed for a wrong password.
-    Server {
-        /// The server's code.
-        code: Option<i32>,
-        /// The server's code name.
-        code_name: Option<String>,
-        /// The server's message.
-        message: String,
-    },
-    /// The handshake or a SASL command failed on the connection (network, timeout,
-    /// protocol): the pool classifies it as it does any connection error.
-    Connection(ConnectionError),
-    /// The SCRAM conversation failed on the client side: the server lied or misbehaved
-    /// (wrong signature, bad nonce, iteration count out of bounds, malformed message), or
-    /// the password cannot be prepared.
-    Scram(ScramError),
-    /// A SASL reply was malformed or the conversation did not end when it should have.
-    Protocol(String),
-    /// The mechanism is not implemented yet.
-    UnsupportedMechanism,
-}
-
-impl fmt::Display for AuthErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthErrorKind::Server {
-                code,
-                code_name,
-                message,
-            } => {
-                write!(f, "the server refused: {message}")?;
-                match (code, code_name) {
-                    (Some(code), Some(name)) => write!(f, " (code {code}, {name})"),
-                    (Some(code), None) => write!(f, " (code {code})"),
-                    _ => Ok(()),
-                }
-            }
-            AuthErrorKind::Connection(error) => write!(f, "{error}"),
-            AuthErrorKind::Scram(error) => write!(f, "{error}"),
-            AuthErrorKind::Protocol(cause) => write!(f, "unexpected SASL reply: {cause}"),
-            AuthErrorKind::UnsupportedMechanism => f.write_str("mechanism not supported yet"),
-        }
-    }
-}
-
-impl AuthError {
-    fn new(credential: &MongoCredential, mechanism: &str, kind: AuthErrorKind) -> AuthError {
-        AuthError {
-            mechanism: mechanism.to_owned(),
-            user: credential.username_or_empty().to_owned(),
-            database: credential.source.clone(),
-            kind: Box::new(kind),
-            service_id: None,
-        }
-    }
-
-    /// The connection error behind this failure, if it was one (SDAM treats it as a
-    /// network error or timeout before the handshake completed).
-    pub fn connection_error(&self) -> Option<&ConnectionError> {
-        match self.kind.as_ref() {
-            AuthErrorKind::Connection(error) => Some(error),
-            _ => None,
-        }
-    }
-}
 
 /// Authentication prepared for one new connection: the speculative first message (with
 /// its fresh nonce) to put in the handshake, and the state to continue from its reply.

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use bson::Document;
 
+use crate::connection::dns::resolve;
 use crate::connection::error::ConnectionError;
 use crate::connection::reply::{command_error, Reply};
 use crate::connection::stream::{split, split_tcp, ReadStream, WriteStream};
-use crate::connection::tcp::{connect_any, resolve};
+use crate::connection::tcp::connect_any;
 use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};

@@ -1,12 +1,13 @@
-//! `mongodb+srv://` in the live engine: the DNS lookups (SRV and TXT, with
-//! `hickory-resolver`) that the pure rules of [`crate::options::srv`] need, and the
-//! settings that say where to send them ([`DnsSettings`]).
+//! DNS, a leaf of the connection layer: a host name to its socket addresses ([`resolve`], or
+//! [`lookup_host`] at a chosen name server), and the SRV and TXT lookups (with
+//! `hickory-resolver`) that the pure rules of `mongodb+srv://` need ([`SrvResolver`]), with
+//! the settings that say where to send them ([`DnsSettings`]).
 //!
-//! Entry points: [`ClusterSettings::resolve`] and [`crate::Cluster::connect_async`]. The
-//! SRV poller that keeps a sharded topology's mongos list in step with DNS is in
-//! `srv_poller.rs`.
+//! The seed list resolution built on these lookups is in `settings/resolution.rs`; the SRV
+//! poller that keeps a sharded topology's mongos list in step with DNS in
+//! `cluster/srv_poller.rs`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
@@ -14,12 +15,9 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
-use rand::Rng;
 
-use crate::error::ClusterError;
-use crate::options::srv::{srv_query_name, SrvRecord};
-use crate::options::ConnectionString;
-use crate::settings::cluster_settings::ClusterSettings;
+use crate::connection::error::ConnectionError;
+use crate::options::srv::SrvRecord;
 
 /// How long one DNS lookup may take by default.
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,26 +42,6 @@ impl Default for DnsSettings {
             timeout: DEFAULT_DNS_TIMEOUT,
             rescan_interval: None,
         }
-    }
-}
-
-/// What the cluster keeps of its `mongodb+srv` string to poll the SRV records.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SrvSettings {
-    /// The host name of the connection string.
-    pub hostname: String,
-    /// `srvServiceName`, `None` for "mongodb".
-    pub service_name: Option<String>,
-    /// `srvMaxHosts` (0: no limit).
-    pub max_hosts: u32,
-    /// The SRV records of the initial lookup (their TTLs set the first rescan interval).
-    pub initial_records: Vec<SrvRecord>,
-}
-
-impl SrvSettings {
-    /// The name the SRV records are looked up under.
-    pub fn query_name(&self) -> String {
-        srv_query_name(&self.hostname, self.service_name.as_deref())
     }
 }
 
@@ -207,6 +185,35 @@ impl SrvResolver {
     }
 }
 
+/// Every socket address `host:port` stands for, in the resolver's order. An IP literal is
+/// used as is; a name is looked up (A and AAAA records), under `timeout` when given.
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+) -> Result<Vec<SocketAddr>, ConnectionError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let dns_error = |cause: String| ConnectionError::Dns {
+        host: host.to_owned(),
+        cause,
+    };
+    let lookup = tokio::net::lookup_host((host, port));
+    let found = match timeout {
+        Some(limit) => tokio::time::timeout(limit, lookup)
+            .await
+            .map_err(|_| dns_error(format!("no answer within {limit:?}")))?,
+        None => lookup.await,
+    };
+    let addresses: Vec<SocketAddr> = found.map_err(|e| dns_error(e.to_string()))?.collect();
+    if addresses.is_empty() {
+        return Err(dns_error("the name resolved to no address".to_owned()));
+    }
+    tracing::debug!(host, ?addresses, "resolved");
+    Ok(addresses)
+}
+
 /// The socket addresses of `host:port` per the A and AAAA records at `name_server` (see
 /// [`DnsSettings::name_server`]): how connections reach the hosts of a test zone. An IP
 /// literal is used as is.
@@ -215,11 +222,11 @@ pub(crate) async fn lookup_host(
     host: &str,
     port: u16,
     timeout: Option<Duration>,
-) -> Result<Vec<SocketAddr>, crate::ConnectionError> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+) -> Result<Vec<SocketAddr>, ConnectionError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let dns_error = |cause: String| crate::ConnectionError::Dns {
+    let dns_error = |cause: String| ConnectionError::Dns {
         host: host.to_owned(),
         cause,
     };
@@ -250,48 +257,15 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// A random index below `n` (at least 1), for `srvMaxHosts`.
-pub(crate) fn random_below(n: usize) -> usize {
-    rand::rng().random_range(0..n.max(1))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The initial seed list discovery of a `mongodb+srv` string (Initial DNS Seedlist
-/// Discovery spec): SRV and TXT lookups, then the pure rules. Returns the connection string
-/// as if the seeds and TXT options had been written in it, and the SRV records.
-pub async fn resolve_srv(
-    uri: &ConnectionString,
-    dns: &DnsSettings,
-) -> Result<(ConnectionString, Vec<SrvRecord>), ClusterError> {
-    let Some(hostname) = uri.srv_hostname() else {
-        return Ok((uri.clone(), Vec::new()));
-    };
-    let resolver = SrvResolver::new(dns)?;
-    let query = srv_query_name(hostname, uri.srv_service_name());
-    let (srv, txt) = tokio::join!(resolver.lookup_srv(&query), resolver.lookup_txt(hostname));
-    let (srv, txt) = (srv?, txt?);
-    let resolved = uri.with_srv_results(&srv, &txt, &mut random_below)?;
-    tracing::debug!(
-        srv_host = hostname,
-        seeds = resolved.hosts().len(),
-        records = srv.len(),
-        "resolved the SRV seed list"
-    );
-    Ok((resolved, srv))
-}
-
-impl ClusterSettings {
-    /// Parses `uri` and builds its settings; for `mongodb+srv`, first looks the seed list
-    /// and default options up in DNS per `dns` (which the settings keep, for SRV polling).
-    /// DNS failures and records that break the spec's rules are errors naming the lookup
-    /// and the cause. For `mongodb://` this is [`ClusterSettings::parse`] with `dns` kept.
-    pub async fn resolve(uri: &str, dns: DnsSettings) -> Result<ClusterSettings, ClusterError> {
-        let parsed = ConnectionString::parse(uri)?;
-        let (resolved, records) = resolve_srv(&parsed, &dns).await?;
-        let mut settings = ClusterSettings::from_connection_string(&resolved)?;
-        if let Some(srv) = settings.srv.as_mut() {
-            srv.initial_records = records;
-        }
-        settings.dns = dns;
-        Ok(settings)
+    #[tokio::test]
+    async fn ip_literals_need_no_lookup() {
+        let v4 = resolve("127.0.0.1", 5, None).await.unwrap();
+        assert_eq!(v4, vec!["127.0.0.1:5".parse().unwrap()]);
+        let v6 = resolve("::1", 6, None).await.unwrap();
+        assert_eq!(v6, vec!["[::1]:6".parse().unwrap()]);
     }
 }

@@ -1,7 +1,7 @@
-//! From a server address to an open TCP stream: resolve the host (IPv4 and IPv6), then try
-//! each resolved address in order until one connects.
+//! From resolved socket addresses to an open TCP stream: try each address in order until one
+//! connects (the host is resolved first, in `dns.rs`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
@@ -12,35 +12,6 @@ use crate::connection::error::ConnectionError;
 /// Idle time before the first keepalive probe. The MongoDB production notes recommend
 /// 120 s, well under the typical idle timeouts of firewalls and load balancers.
 const KEEPALIVE_TIME: Duration = Duration::from_secs(120);
-
-/// Every socket address `host:port` stands for, in the resolver's order. An IP literal is
-/// used as is; a name is looked up (A and AAAA records), under `timeout` when given.
-pub(crate) async fn resolve(
-    host: &str,
-    port: u16,
-    timeout: Option<Duration>,
-) -> Result<Vec<SocketAddr>, ConnectionError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let dns_error = |cause: String| ConnectionError::Dns {
-        host: host.to_owned(),
-        cause,
-    };
-    let lookup = tokio::net::lookup_host((host, port));
-    let found = match timeout {
-        Some(limit) => tokio::time::timeout(limit, lookup)
-            .await
-            .map_err(|_| dns_error(format!("no answer within {limit:?}")))?,
-        None => lookup.await,
-    };
-    let addresses: Vec<SocketAddr> = found.map_err(|e| dns_error(e.to_string()))?.collect();
-    if addresses.is_empty() {
-        return Err(dns_error("the name resolved to no address".to_owned()));
-    }
-    tracing::debug!(host, ?addresses, "resolved");
-    Ok(addresses)
-}
 
 /// Connects to the first of `addresses` that accepts, each attempt under `timeout` when
 /// given, and sets TCP_NODELAY and TCP keepalive on the stream. When every attempt fails,
@@ -98,14 +69,6 @@ mod tests {
     async fn closed_port(ip: &str) -> SocketAddr {
         let listener = TcpListener::bind((ip, 0)).await.unwrap();
         listener.local_addr().unwrap()
-    }
-
-    #[tokio::test]
-    async fn ip_literals_need_no_lookup() {
-        let v4 = resolve("127.0.0.1", 5, None).await.unwrap();
-        assert_eq!(v4, vec!["127.0.0.1:5".parse().unwrap()]);
-        let v6 = resolve("::1", 6, None).await.unwrap();
-        assert_eq!(v6, vec!["[::1]:6".parse().unwrap()]);
     }
 
     #[tokio::test]

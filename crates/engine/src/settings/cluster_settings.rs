@@ -9,8 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::connection::auth::{CredentialError, MongoCredential};
-use crate::connection::dns::{DnsSettings, SrvSettings};
+use crate::connection::dns::DnsSettings;
 use crate::connection::tls::{TlsSettings, TlsSetupError};
+use crate::options::srv::{srv_query_name, SrvRecord};
 use crate::options::ConnectionString;
 use crate::pool::{PoolOptions, PoolOptionsError};
 use crate::sdam::{SettingsError, TopologySettings};
@@ -157,6 +158,26 @@ pub struct ClusterSettings {
     pub tls: Option<TlsSettings>,
 }
 
+/// What the cluster keeps of its `mongodb+srv` string to poll the SRV records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrvSettings {
+    /// The host name of the connection string.
+    pub hostname: String,
+    /// `srvServiceName`, `None` for "mongodb".
+    pub service_name: Option<String>,
+    /// `srvMaxHosts` (0: no limit).
+    pub max_hosts: u32,
+    /// The SRV records of the initial lookup (their TTLs set the first rescan interval).
+    pub initial_records: Vec<SrvRecord>,
+}
+
+impl SrvSettings {
+    /// The name the SRV records are looked up under.
+    pub fn query_name(&self) -> String {
+        srv_query_name(&self.hostname, self.service_name.as_deref())
+    }
+}
+
 /// How many servers of one cluster get a warm-up connection at most.
 pub const WARM_UP_LIMIT: usize = 50;
 
@@ -222,12 +243,6 @@ impl ClusterSettings {
         settings.tls = TlsSettings::from_connection_string(uri);
         settings.validate()?;
         Ok(settings)
-    }
-
-    /// Parses `uri` and builds its settings.
-    pub fn parse(uri: &str) -> Result<Self, crate::ClusterError> {
-        let parsed = ConnectionString::parse(uri)?;
-        Ok(ClusterSettings::from_connection_string(&parsed)?)
     }
 
     /// Checks the combinations the engine cannot run with.
