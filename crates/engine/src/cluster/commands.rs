@@ -11,8 +11,7 @@ use bson::Document;
 use crate::address::ServerAddress;
 use crate::cluster::handle::Cluster;
 use crate::cluster::selection_wait::SelectedServer;
-use crate::connection::auth::AuthErrorKind;
-use crate::connection::error::ConnectionError;
+use crate::connection::error::{establishment_error, ConnectionError};
 use crate::error::ClusterError;
 use crate::monitor::server_monitor::bson_number;
 use crate::pool::{CheckOutError, PoolError, PooledConnection};
@@ -256,61 +255,6 @@ fn with_cause(error: PoolError, selected: &SelectedServer) -> PoolError {
             source,
         },
         None => error,
-    }
-}
-
-/// The SDAM error for a connection that could not be established for a check-out:
-/// authentication failures in the Authentication phase, the rest before the handshake
-/// completed.
-pub(crate) fn establishment_error(
-    address: &ServerAddress,
-    generation: u32,
-    source: &ConnectionError,
-) -> ApplicationError {
-    let (phase, kind) = match source {
-        ConnectionError::Authentication(error) => {
-            let kind = match (error.connection_error(), &*error.kind) {
-                (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
-                (Some(_), _) => ApplicationErrorKind::Network,
-                (None, AuthErrorKind::Server { code, message, .. }) => {
-                    ApplicationErrorKind::Command(CommandError {
-                        code: *code,
-                        message: message.clone(),
-                        topology_version: None,
-                    })
-                }
-                (None, _) => ApplicationErrorKind::Command(CommandError {
-                    code: None,
-                    message: error.to_string(),
-                    topology_version: None,
-                }),
-            };
-            (ErrorPhase::Authentication, kind)
-        }
-        ConnectionError::Timeout { .. } => (
-            ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Timeout,
-        ),
-        ConnectionError::Command { code, message, .. } => (
-            ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Command(CommandError {
-                code: *code,
-                message: message.clone(),
-                topology_version: None,
-            }),
-        ),
-        _ => (
-            ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Network,
-        ),
-    };
-    ApplicationError {
-        address: address.clone(),
-        generation,
-        service_id: source.service_id(),
-        phase,
-        kind,
-        system_overloaded: false,
     }
 }
 

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
-use crate::cluster::commands::establishment_error;
 use crate::cluster::publication::{Publisher, ServerRuntime, Snapshot, Subscription};
+use crate::connection::error::establishment_error;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::server_monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};

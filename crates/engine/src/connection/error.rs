@@ -5,6 +5,8 @@ use std::fmt;
 
 use mongo_topology_core::auth::{MongoCredential, ScramError};
 
+use crate::address::ServerAddress;
+use crate::sdam::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
 use crate::sdam::{ServerError, ServerErrorKind};
 
 /// Why connecting to a server, or a command on a connection, failed.
@@ -145,6 +147,61 @@ impl ConnectionError {
             code,
             message: self.to_string(),
         }
+    }
+}
+
+/// The SDAM error for a connection that could not be established for a check-out:
+/// authentication failures in the Authentication phase, the rest before the handshake
+/// completed.
+pub(crate) fn establishment_error(
+    address: &ServerAddress,
+    generation: u32,
+    source: &ConnectionError,
+) -> ApplicationError {
+    let (phase, kind) = match source {
+        ConnectionError::Authentication(error) => {
+            let kind = match (error.connection_error(), &*error.kind) {
+                (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
+                (Some(_), _) => ApplicationErrorKind::Network,
+                (None, AuthErrorKind::Server { code, message, .. }) => {
+                    ApplicationErrorKind::Command(CommandError {
+                        code: *code,
+                        message: message.clone(),
+                        topology_version: None,
+                    })
+                }
+                (None, _) => ApplicationErrorKind::Command(CommandError {
+                    code: None,
+                    message: error.to_string(),
+                    topology_version: None,
+                }),
+            };
+            (ErrorPhase::Authentication, kind)
+        }
+        ConnectionError::Timeout { .. } => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Timeout,
+        ),
+        ConnectionError::Command { code, message, .. } => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Command(CommandError {
+                code: *code,
+                message: message.clone(),
+                topology_version: None,
+            }),
+        ),
+        _ => (
+            ErrorPhase::ConnectionEstablishment,
+            ApplicationErrorKind::Network,
+        ),
+    };
+    ApplicationError {
+        address: address.clone(),
+        generation,
+        service_id: source.service_id(),
+        phase,
+        kind,
+        system_overloaded: false,
     }
 }
 
