@@ -15,7 +15,8 @@ use crate::connection::handshake::HandshakeOptions;
 use crate::connection::tls::TlsConnector;
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
-use crate::monitor::server_monitor::MonitorShared;
+use crate::monitor::monitoring_connection::MonitorConnector;
+use crate::monitor::shared::MonitorShared;
 use crate::pool::HandshakeFactory;
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
 use crate::settings::cluster_settings::ClusterSettings;
@@ -117,16 +118,21 @@ impl Cluster {
         let (requests_tx, requests_rx) = mpsc::channel(REPORT_QUEUE);
         let (check_all, check_all_rx) = watch::channel(0u64);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        // Built once, for the monitors' connections and the pools' alike.
+        let handshake = HandshakeOptions {
+            app_name: settings.app_name.clone(),
+            load_balanced: settings.topology.load_balanced,
+        };
         let monitor_shared = MonitorShared {
             settings: settings.clone(),
-            handshake: Arc::new(HandshakeOptions {
-                app_name: settings.app_name.clone(),
-                load_balanced: settings.topology.load_balanced,
-            }),
+            connector: Arc::new(MonitorConnector::new(
+                &settings,
+                handshake.clone(),
+                tls.clone(),
+            )),
             reports: reports_tx,
             events: events.clone(),
             check_all: check_all_rx,
-            tls: tls.clone(),
         };
         let weak_events = events.downgrade();
         let subscriber = subscribe.then(|| weak_events.subscribe());
@@ -136,10 +142,7 @@ impl Cluster {
                 socket_timeout: settings.socket_timeout,
                 name_server: settings.dns.name_server,
             },
-            handshake: HandshakeOptions {
-                app_name: settings.app_name.clone(),
-                load_balanced: settings.topology.load_balanced,
-            },
+            handshake,
             credential: settings.credential.clone().map(Arc::new),
             scram_keys: Arc::default(),
             tls,

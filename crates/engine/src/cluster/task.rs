@@ -15,7 +15,8 @@ use crate::cluster::publication::{Publisher, ServerRuntime, Snapshot, Subscripti
 use crate::connection::error::establishment_error;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
-use crate::monitor::server_monitor::{CheckOutcome, MonitorHandle, MonitorReport, MonitorShared};
+use crate::monitor::server_monitor::MonitorHandle;
+use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, TopologyDescription};
 use crate::sdam::{ServerErrorKind, ServerType, Topology, TopologyType};

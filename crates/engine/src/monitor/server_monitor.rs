@@ -19,82 +19,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::Document;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
-use crate::connection::channel::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
 use crate::connection::error::ConnectionError;
-use crate::connection::handshake::{handshake, hello_command, HandshakeOptions};
-use crate::connection::tls::TlsConnector;
-use crate::events::{EventEmitter, EventKind};
+use crate::events::EventKind;
 use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
+use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
-use crate::sdam::ServerError;
-use crate::settings::cluster_settings::ClusterSettings;
-use crate::wire::MsgFlags;
-
-/// What a monitor tells the cluster task.
-#[derive(Debug)]
-pub(crate) enum MonitorReport {
-    /// A check finished: a hello reply, or why there is none.
-    Checked {
-        /// The server.
-        address: ServerAddress,
-        /// Which monitor (a server removed and added again gets a new one).
-        monitor_id: u64,
-        /// The outcome.
-        outcome: CheckOutcome,
-    },
-    /// The RTT monitor measured one round trip.
-    RoundTrip {
-        /// The server.
-        address: ServerAddress,
-        /// Which monitor.
-        monitor_id: u64,
-        /// The sample.
-        sample: Duration,
-    },
-}
-
-/// The outcome of one check.
-#[derive(Debug)]
-pub(crate) enum CheckOutcome {
-    /// The server answered hello.
-    Hello {
-        /// The reply.
-        reply: Document,
-        /// The round trip of a non-awaited check (`None` for streamed replies).
-        round_trip: Option<Duration>,
-    },
-    /// The check failed.
-    Failed(ServerError),
-}
-
-/// What every monitor shares: settings, where to report, events, the handshake.
-#[derive(Clone, Debug)]
-pub(crate) struct MonitorShared {
-    pub(crate) settings: Arc<ClusterSettings>,
-    pub(crate) handshake: Arc<HandshakeOptions>,
-    pub(crate) reports: mpsc::Sender<MonitorReport>,
-    pub(crate) events: EventEmitter,
-    /// Bumped by `Cluster::request_check`: every polling monitor checks soon.
-    pub(crate) check_all: watch::Receiver<u64>,
-    /// The cluster's TLS configuration, when it uses TLS.
-    pub(crate) tls: Option<TlsConnector>,
-}
-
-impl MonitorShared {
-    pub(crate) fn connect_options(&self) -> ConnectOptions {
-        // Monitoring sockets use connectTimeoutMS for reads too (Server Monitoring spec).
-        ConnectOptions {
-            connect_timeout: self.settings.connect_timeout,
-            socket_timeout: self.settings.connect_timeout,
-            name_server: self.settings.dns.name_server,
-        }
-    }
-}
+use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
 #[derive(Debug)]
@@ -117,7 +52,6 @@ impl MonitorHandle {
             id,
             shared,
             connection: None,
-            hello_ok: false,
             topology_version: None,
             request: request_rx,
             retry: retry_rx,
@@ -180,9 +114,7 @@ struct Monitor {
     address: ServerAddress,
     id: u64,
     shared: MonitorShared,
-    connection: Option<Connection>,
-    /// Whether the server answered `helloOk: true` (then `hello` replaces legacy hello).
-    hello_ok: bool,
+    connection: Option<MonitoringConnection>,
     /// The topologyVersion of the last reply, which makes streaming possible.
     topology_version: Option<Document>,
     request: watch::Receiver<()>,
@@ -256,26 +188,8 @@ impl Monitor {
     }
 
     async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
-        let Some(connection) = self.connection.as_mut() else {
-            let options = self.shared.connect_options();
-            let mut connection =
-                Connection::connect_with_tls(&self.address, &options, self.shared.tls.as_ref())
-                    .await?;
-            let outcome = handshake(&mut connection, &self.shared.handshake).await?;
-            connection.set_max_message_size(MAX_HELLO_REPLY_SIZE);
-            self.hello_ok = outcome.hello_ok;
-            self.connection = Some(connection);
-            return Ok((outcome.reply, outcome.round_trip_time));
-        };
-        let command = hello_command(
-            !self.hello_ok,
-            None,
-            self.shared.handshake.load_balanced,
-            None,
-        );
-        let started = Instant::now();
-        let reply = connection.command("admin", command).await?;
-        Ok((reply, started.elapsed()))
+        let connector = &self.shared.connector;
+        connector.check(&mut self.connection, &self.address).await
     }
 
     /// The streaming protocol, with the RTT monitor running beside it in the same task (so
@@ -305,17 +219,11 @@ impl Monitor {
                 return;
             };
             if must_send {
-                let command = hello_command(
-                    !self.hello_ok,
-                    None,
-                    self.shared.handshake.load_balanced,
-                    Some((&topology_version, heartbeat)),
-                );
                 let Some(connection) = self.connection.as_mut() else {
                     return;
                 };
                 let sent = connection
-                    .send("admin", command, MsgFlags::EXHAUST_ALLOWED)
+                    .send_awaitable_hello(&topology_version, heartbeat)
                     .await;
                 if let Err(error) = sent {
                     self.failed(error, Duration::ZERO, true).await;

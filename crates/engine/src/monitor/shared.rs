@@ -1,0 +1,65 @@
+//! What the monitors of one cluster share ([`MonitorShared`]) and what they tell the cluster
+//! task ([`MonitorReport`]): the server monitor and the RTT monitor both build on this file,
+//! so neither imports the other's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::Document;
+use tokio::sync::{mpsc, watch};
+
+use crate::address::ServerAddress;
+use crate::events::EventEmitter;
+use crate::monitor::monitoring_connection::MonitorConnector;
+use crate::sdam::ServerError;
+use crate::settings::cluster_settings::ClusterSettings;
+
+/// What a monitor tells the cluster task.
+#[derive(Debug)]
+pub(crate) enum MonitorReport {
+    /// A check finished: a hello reply, or why there is none.
+    Checked {
+        /// The server.
+        address: ServerAddress,
+        /// Which monitor (a server removed and added again gets a new one).
+        monitor_id: u64,
+        /// The outcome.
+        outcome: CheckOutcome,
+    },
+    /// The RTT monitor measured one round trip.
+    RoundTrip {
+        /// The server.
+        address: ServerAddress,
+        /// Which monitor.
+        monitor_id: u64,
+        /// The sample.
+        sample: Duration,
+    },
+}
+
+/// The outcome of one check.
+#[derive(Debug)]
+pub(crate) enum CheckOutcome {
+    /// The server answered hello.
+    Hello {
+        /// The reply.
+        reply: Document,
+        /// The round trip of a non-awaited check (`None` for streamed replies).
+        round_trip: Option<Duration>,
+    },
+    /// The check failed.
+    Failed(ServerError),
+}
+
+/// What every monitor shares: settings, how to open monitoring connections, where to
+/// report, events.
+#[derive(Clone, Debug)]
+pub(crate) struct MonitorShared {
+    pub(crate) settings: Arc<ClusterSettings>,
+    /// Opens the monitoring connections (handshake and TLS included).
+    pub(crate) connector: Arc<MonitorConnector>,
+    pub(crate) reports: mpsc::Sender<MonitorReport>,
+    pub(crate) events: EventEmitter,
+    /// Bumped by `Cluster::request_check`: every polling monitor checks soon.
+    pub(crate) check_all: watch::Receiver<u64>,
+}
