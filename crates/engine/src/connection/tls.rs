@@ -1,4 +1,4 @@
-//! TLS with rustls (ring provider; no OpenSSL): the `tls*` options of a connection string
+//! TLS with rustls (no OpenSSL): the `tls*` options of a connection string
 //! ([`TlsSettings`]), the client configuration built once per cluster ([`TlsConnector`]),
 //! and what a handshake negotiated ([`TlsInfo`]).
 //!
@@ -6,6 +6,12 @@
 //! bundled by `webpki-roots`. `tlsAllowInvalidCertificates` (and `tlsInsecure`) accept any
 //! certificate; `tlsAllowInvalidHostnames` checks the chain but not the name. The host name
 //! is sent as SNI (an IP literal is not, as TLS forbids).
+//!
+//! The cryptography is rustls's process-default provider: the one the application installed
+//! with `rustls::crypto::CryptoProvider::install_default`, else the one rustls's crate
+//! features name (*ring*, the only provider this crate enables). An application whose
+//! dependencies enable several rustls providers must install one before starting a TLS
+//! cluster, as rustls requires of every client.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +24,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 
 use crate::connection::error::ConnectionError;
-use crate::connection::tls_verify::{describe_io, AcceptAnyCertificate, IgnoreHostname};
+use crate::connection::tls_verify::{describe_io, Forgive, ForgivingVerifier};
 use crate::options::{ConnectionString, Secret};
 
 /// The `tls*` options of a connection string that asks for TLS.
@@ -103,23 +109,23 @@ pub struct TlsConnector {
 impl TlsConnector {
     /// Builds the configuration: root store, verifier, client certificate.
     pub fn new(settings: &TlsSettings) -> Result<TlsConnector, TlsSetupError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsSetupError::Config(e.to_string()))?;
+        let builder = ClientConfig::builder();
+        let provider = Arc::clone(builder.crypto_provider());
         let builder = if settings.allow_invalid_certificates {
+            let verifier = ForgivingVerifier::new(Forgive::AnyCertificate, provider);
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate::new(provider)))
+                .with_custom_certificate_verifier(Arc::new(verifier))
         } else {
             let roots = Arc::new(root_store(settings.ca_file.as_deref())?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|e| TlsSetupError::Config(e.to_string()))?;
             if settings.allow_invalid_hostnames {
+                let verifier = ForgivingVerifier::new(Forgive::WrongHostname(webpki), provider);
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(IgnoreHostname::new(webpki)))
+                    .with_custom_certificate_verifier(Arc::new(verifier))
             } else {
                 builder.with_webpki_verifier(webpki)
             }

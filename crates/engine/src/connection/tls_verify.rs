@@ -1,6 +1,6 @@
-//! The server certificate verifiers behind `tlsAllowInvalidCertificates` (and
-//! `tlsInsecure`) and `tlsAllowInvalidHostnames`, and the plain words for why rustls
-//! rejected a certificate.
+//! The server certificate verifier behind `tlsAllowInvalidCertificates` (and `tlsInsecure`)
+//! and `tlsAllowInvalidHostnames`, one verifier told what to forgive, and the plain words for
+//! why rustls rejected a certificate.
 
 use std::sync::Arc;
 
@@ -10,29 +10,54 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-/// `tlsAllowInvalidCertificates=true`: any certificate chain is accepted, for any name.
-/// The handshake is still TLS: the server must prove it holds the certificate's key.
+/// What a [`ForgivingVerifier`] lets pass that certificate verification would refuse.
 #[derive(Debug)]
-pub(crate) struct AcceptAnyCertificate {
+pub(crate) enum Forgive {
+    /// `tlsAllowInvalidCertificates=true` (and `tlsInsecure`): any certificate chain, for
+    /// any name.
+    AnyCertificate,
+    /// `tlsAllowInvalidHostnames=true`: the chain must satisfy this verifier (lead to a
+    /// trusted root, be valid now), but the certificate need not name the host. webpki
+    /// checks the chain before the name, so a name mismatch is the only error forgiven.
+    WrongHostname(Arc<WebPkiServerVerifier>),
+}
+
+/// The server certificate verifier of the `tlsAllow*` options: verification as rustls does
+/// it, less what [`Forgive`] says. The handshake is still TLS: whatever is forgiven, the
+/// server must prove it holds the certificate's key (the handshake signatures are checked).
+#[derive(Debug)]
+pub(crate) struct ForgivingVerifier {
+    forgive: Forgive,
     provider: Arc<CryptoProvider>,
 }
 
-impl AcceptAnyCertificate {
-    pub(crate) fn new(provider: Arc<CryptoProvider>) -> Self {
-        AcceptAnyCertificate { provider }
+impl ForgivingVerifier {
+    /// A verifier forgiving `forgive`, checking handshake signatures with `provider`'s
+    /// algorithms.
+    pub(crate) fn new(forgive: Forgive, provider: Arc<CryptoProvider>) -> Self {
+        ForgivingVerifier { forgive, provider }
     }
 }
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl ServerCertVerifier for ForgivingVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let chain = match &self.forgive {
+            Forgive::AnyCertificate => return Ok(ServerCertVerified::assertion()),
+            Forgive::WrongHostname(chain) => chain,
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -67,66 +92,6 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// `tlsAllowInvalidHostnames=true`: the chain must lead to a trusted root and be valid
-/// now, but the certificate need not name the host. webpki checks the chain before the
-/// name, so a name mismatch is the only error this verifier forgives.
-#[derive(Debug)]
-pub(crate) struct IgnoreHostname {
-    inner: Arc<WebPkiServerVerifier>,
-}
-
-impl IgnoreHostname {
-    pub(crate) fn new(inner: Arc<WebPkiServerVerifier>) -> Self {
-        IgnoreHostname { inner }
-    }
-}
-
-impl ServerCertVerifier for IgnoreHostname {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 
