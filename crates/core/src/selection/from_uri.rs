@@ -1,12 +1,12 @@
-//! Selection criteria and settings from a parsed connection string.
+//! The read preference of a parsed connection string.
 //!
 //! The connection string carries `readPreference`, `readPreferenceTags` (repeatable, in
-//! order), `maxStalenessSeconds`, `localThresholdMS` and `heartbeatFrequencyMS`; the
-//! options module has already parsed and type-checked each value, and this module applies
-//! the read preference rules to them.
+//! order) and `maxStalenessSeconds`; the options module has already parsed and type-checked
+//! each value, and this module applies the read preference rules to them. (The selection
+//! settings, `localThresholdMS` and `heartbeatFrequencyMS`, come with the engine's
+//! `ClusterSettings::selection`.)
 
 use crate::options::ConnectionString;
-use crate::selection::criteria::SelectionSettings;
 use crate::selection::read_preference::{ReadPreference, ReadPreferenceError};
 
 impl ReadPreference {
@@ -21,20 +21,6 @@ impl ReadPreference {
             uri.read_preference_tags(),
             uri.max_staleness_seconds().map(i64::from),
         )
-    }
-}
-
-impl SelectionSettings {
-    /// `localThresholdMS` and `heartbeatFrequencyMS` from a connection string, with the
-    /// spec defaults (15 ms, 10 s) for those it does not set.
-    pub fn from_connection_string(uri: &ConnectionString) -> Self {
-        let defaults = SelectionSettings::default();
-        SelectionSettings {
-            local_threshold: uri.local_threshold().unwrap_or(defaults.local_threshold),
-            heartbeat_frequency: uri
-                .heartbeat_frequency()
-                .unwrap_or(defaults.heartbeat_frequency),
-        }
     }
 }
 
@@ -77,17 +63,5 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(rp.max_staleness(), None);
-    }
-
-    #[test]
-    fn settings_take_uri_values_or_spec_defaults() {
-        let settings = SelectionSettings::from_connection_string(&parse(
-            "mongodb://a/?localThresholdMS=40&heartbeatFrequencyMS=2000",
-        ));
-        assert_eq!(settings.local_threshold, Duration::from_millis(40));
-        assert_eq!(settings.heartbeat_frequency, Duration::from_secs(2));
-        let defaults = SelectionSettings::from_connection_string(&parse("mongodb://a"));
-        assert_eq!(defaults.local_threshold, Duration::from_millis(15));
-        assert_eq!(defaults.heartbeat_frequency, Duration::from_secs(10));
     }
 }

@@ -266,3 +266,26 @@ impl ClusterSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_settings_take_uri_values_or_spec_defaults() {
+        let uri =
+            ConnectionString::parse("mongodb://a/?localThresholdMS=40&heartbeatFrequencyMS=2000")
+                .unwrap();
+        let settings = ClusterSettings::from_connection_string(&uri)
+            .unwrap()
+            .selection();
+        assert_eq!(settings.local_threshold, Duration::from_millis(40));
+        assert_eq!(settings.heartbeat_frequency, Duration::from_secs(2));
+        let uri = ConnectionString::parse("mongodb://a").unwrap();
+        let defaults = ClusterSettings::from_connection_string(&uri)
+            .unwrap()
+            .selection();
+        assert_eq!(defaults.local_threshold, Duration::from_millis(15));
+        assert_eq!(defaults.heartbeat_frequency, Duration::from_secs(10));
+    }
+}
