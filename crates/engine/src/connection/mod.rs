@@ -1,7 +1,7 @@
 //! The connection layer: one client connection to one server and everything it is made of.
 //!
-//! - [`stream`](self::stream), [`tcp`](self::tcp), [`tls`]: the byte stream (TCP, optionally
-//!   TLS with rustls) and its timeouts;
+//! - `stream`, `tcp`, [`tls`]: the byte stream (TCP, optionally TLS with rustls) and its
+//!   timeouts;
 //! - `dns`: host and SRV lookups (`hickory-resolver`), a leaf;
 //! - `channel`: the [`Connection`] speaking OP_MSG over the stream, with its `reply` reader;
 //! - [`handshake`]: the initial handshake and the hello commands of monitoring;
