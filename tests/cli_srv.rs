@@ -2,6 +2,7 @@
 //! in-process DNS server (tests/dns_support) and simulated mongos: the SRV records shown,
 //! and a failed lookup as one line with exit status 2.
 
+#[path = "../crates/engine/tests/dns_support/mod.rs"]
 mod dns_support;
 
 use std::process::Output;

@@ -3,6 +3,7 @@
 //! stays flat however many events go by, and when the subscriber reads at last it is told
 //! how many it missed (`EventRecvError::Missed`), then gets the newest buffered events.
 
+#[path = "../crates/engine/tests/engine_support/mod.rs"]
 mod engine_support;
 mod limits_support;
 

@@ -5,6 +5,7 @@
 //! A reply too big to be one document (`MAX_HELLO_REPLY_SIZE`: a million hosts take 42 MB)
 //! is refused by the monitor on its header, before it is read.
 
+#[path = "../crates/engine/tests/engine_support/mod.rs"]
 mod engine_support;
 mod limits_support;
 

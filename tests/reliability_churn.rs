@@ -12,6 +12,7 @@
 //! that the RSS grows less than 1 MB from the end of the first (warm-up) minute to the end.
 //! Without it, the test runs [`SHORT_RUN`] and only prints the RSS.
 
+#[path = "../crates/engine/tests/dns_support/mod.rs"]
 mod dns_support;
 mod reliability_support;
 

@@ -16,6 +16,7 @@
 //! `RELIABILITY_LONG=1` (scripts/soak) applies every fault for 10 s with 6 callers instead
 //! of 1.2 s with 3.
 
+#[path = "../crates/engine/tests/dns_support/mod.rs"]
 mod dns_support;
 mod reliability_support;
 

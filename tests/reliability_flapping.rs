@@ -6,6 +6,7 @@
 //! and CPU use are printed every second and stay roughly flat; at the end the client
 //! converges on the last primary.
 
+#[path = "../crates/engine/tests/engine_support/mod.rs"]
 mod engine_support;
 mod limits_support;
 

@@ -12,7 +12,7 @@
 mod auth;
 mod cmap;
 mod dns_seedlist;
-#[path = "../dns_support/mod.rs"]
+#[path = "../../crates/engine/tests/dns_support/mod.rs"]
 mod dns_support;
 mod harness;
 mod sdam;
