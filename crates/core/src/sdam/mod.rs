@@ -35,7 +35,7 @@ mod tests_hello;
 mod tests_topology;
 
 pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
-pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+pub use errors::{ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase};
 pub use events::{Action, Changes, SdamEvent};
 pub use hello::CheckTiming;
 pub use machine::srv_polling::{polled_hosts, rescan_interval, MIN_RESCAN_INTERVAL};
