@@ -27,8 +27,8 @@ use mongo_topology::pool::{
 use mongo_topology::sdam::{SdamEvent, ServerDescription, ServerErrorKind, ServerType};
 use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
 use mongo_topology::{
-    Cluster, ClusterError, ClusterSettings, ConnectionError, EventKind, EventRecvError,
-    EventSubscriber, ServerAddress,
+    Cluster, ClusterError, ClusterSettings, CommandFailure, ConnectionError, EventKind,
+    EventRecvError, EventSubscriber, ServerAddress,
 };
 use mongo_topology_sim::{DeploymentSpec, FaultKind, MemberRef, ServerVersion};
 use tokio::time::Instant;
@@ -223,12 +223,14 @@ async fn state_change_case(case: Case, hello: FakeHello) {
         match &outcome {
             Err(ClusterError::Command {
                 address: failed,
-                code: got_code,
-                message: got_message,
-                ..
+                failure,
             }) => {
                 assert_eq!(failed, &address, "{what}");
-                assert_eq!((got_code, got_message), (&code, &message), "{what}");
+                assert_eq!(
+                    (&failure.code, &failure.message),
+                    (&code, &message),
+                    "{what}"
+                );
             }
             other => panic!("{what}: expected the server's error, got {other:?}"),
         }
@@ -485,7 +487,10 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
         matches!(
             refused,
             Err(ClusterError::Command {
-                code: Some(10107),
+                failure: CommandFailure {
+                    code: Some(10107),
+                    ..
+                },
                 ..
             })
         ),
@@ -512,7 +517,10 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
         matches!(
             recovering,
             Err(ClusterError::Command {
-                code: Some(13436),
+                failure: CommandFailure {
+                    code: Some(13436),
+                    ..
+                },
                 ..
             })
         ),

@@ -21,8 +21,8 @@ use bson::{doc, Document};
 use engine_support::*;
 use mongo_topology::handshake::{handshake, HandshakeOptions};
 use mongo_topology::sdam::{
-    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, SdamEvent, ServerDescription,
-    ServerErrorKind, ServerType, TopologyDescription,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, SdamEvent,
+    ServerDescription, ServerErrorKind, ServerType, TopologyDescription,
 };
 use mongo_topology::selection::{
     ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, ServerFilter,

@@ -13,15 +13,15 @@ use crate::auth::AuthErrorKind;
 use crate::cluster::Cluster;
 use crate::connection_error::ConnectionError;
 use crate::error::ClusterError;
-use crate::monitor::bson_number;
 use crate::pool::{CheckOutError, PoolError, PooledConnection};
 use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
 use crate::sdam::{
-    ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, ServerDescription,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, ServerDescription,
 };
 use crate::selection::{read_preference_argument, SelectionCriteria};
 use crate::selection_wait::SelectedServer;
 use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology_core::reply as reply_fields;
 
 /// The least a first check-out waits for a warm-up connection in flight.
 const WARM_UP_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
@@ -164,27 +164,18 @@ impl ServerConnection {
                 return Err(ClusterError::Connection { address, source });
             }
         };
-        let Some(error) = CommandError::from_reply(&reply) else {
+        let Some(failure) = CommandFailure::from_reply(&reply) else {
             return Ok(reply);
         };
-        let labels = error_labels(&reply);
-        let overloaded = labels.iter().any(|label| label == SYSTEM_OVERLOADED_LABEL);
-        let failed = !matches!(reply.get("ok").and_then(bson_number), Some(ok) if ok == 1.0);
-        let code_name = reply.get_str("codeName").ok().map(str::to_string);
-        self.report(ApplicationErrorKind::Command(error.clone()), overloaded)
+        let overloaded = failure.has_label(SYSTEM_OVERLOADED_LABEL);
+        self.report(ApplicationErrorKind::Command(failure.clone()), overloaded)
             .await;
-        if !failed {
+        if reply_fields::succeeded(&reply) {
             // A write concern error rides on `ok: 1`: SDAM has seen it; the reply is the
             // caller's to read.
             return Ok(reply);
         }
-        Err(ClusterError::Command {
-            address,
-            code: error.code,
-            code_name,
-            message: error.message,
-            labels,
-        })
+        Err(ClusterError::Command { address, failure })
     }
 
     /// Refuses a command the server would refuse for its size: more than maxBsonObjectSize,
@@ -273,17 +264,11 @@ pub(crate) fn establishment_error(
                 (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
                 (Some(_), _) => ApplicationErrorKind::Network,
                 (None, AuthErrorKind::Server { code, message, .. }) => {
-                    ApplicationErrorKind::Command(CommandError {
-                        code: *code,
-                        message: message.clone(),
-                        topology_version: None,
-                    })
+                    ApplicationErrorKind::Command(CommandFailure::new(*code, message.clone()))
                 }
-                (None, _) => ApplicationErrorKind::Command(CommandError {
-                    code: None,
-                    message: error.to_string(),
-                    topology_version: None,
-                }),
+                (None, _) => {
+                    ApplicationErrorKind::Command(CommandFailure::new(None, error.to_string()))
+                }
             };
             (ErrorPhase::Authentication, kind)
         }
@@ -291,13 +276,9 @@ pub(crate) fn establishment_error(
             ErrorPhase::ConnectionEstablishment,
             ApplicationErrorKind::Timeout,
         ),
-        ConnectionError::Command { code, message, .. } => (
+        ConnectionError::Command(failure) => (
             ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Command(CommandError {
-                code: *code,
-                message: message.clone(),
-                topology_version: None,
-            }),
+            ApplicationErrorKind::Command(failure.clone()),
         ),
         _ => (
             ErrorPhase::ConnectionEstablishment,
@@ -312,19 +293,6 @@ pub(crate) fn establishment_error(
         kind,
         system_overloaded: false,
     }
-}
-
-/// The reply's `errorLabels` (strings only).
-fn error_labels(reply: &Document) -> Vec<String> {
-    reply
-        .get_array("errorLabels")
-        .map(|labels| {
-            labels
-                .iter()
-                .filter_map(|label| label.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Completes when `interruption` turns `true`; never if its pool is gone.

@@ -34,6 +34,7 @@ use crate::sdam::ServerError;
 use crate::settings::ClusterSettings;
 use crate::tls::TlsConnector;
 use crate::wire::MsgFlags;
+use mongo_topology_core::reply as reply_fields;
 
 /// What a monitor tells the cluster task.
 #[derive(Debug)]
@@ -237,7 +238,7 @@ impl Monitor {
         let started = Instant::now();
         match self.hello().await {
             Ok((reply, round_trip)) => {
-                self.topology_version = reply.get_document("topologyVersion").ok().cloned();
+                self.topology_version = streamable_topology_version(&reply);
                 let streams = self.shared.settings.server_monitoring_mode.streams()
                     && self.topology_version.is_some();
                 self.succeeded(reply, Some(round_trip), started.elapsed(), false)
@@ -331,13 +332,8 @@ impl Monitor {
             match received {
                 Ok(reply) => {
                     must_send = !reply.more_to_come;
-                    self.topology_version =
-                        reply.body.get_document("topologyVersion").ok().cloned();
-                    let ok = reply
-                        .body
-                        .get("ok")
-                        .and_then(bson_number)
-                        .is_some_and(|ok| ok == 1.0);
+                    self.topology_version = streamable_topology_version(&reply.body);
+                    let ok = reply_fields::succeeded(&reply.body);
                     self.succeeded(reply.body, None, started.elapsed(), true)
                         .await;
                     if !ok {
@@ -430,12 +426,10 @@ impl Monitor {
     }
 }
 
-/// A BSON number as f64 (`ok` may be an int32, int64 or double).
-pub(crate) fn bson_number(value: &bson::Bson) -> Option<f64> {
-    match value {
-        bson::Bson::Int32(n) => Some(f64::from(*n)),
-        bson::Bson::Int64(n) => Some(*n as f64),
-        bson::Bson::Double(n) => Some(*n),
-        _ => None,
-    }
+/// The reply's `topologyVersion`, as sent (to send it back in the next awaitable hello),
+/// when it is well formed: a reply with a malformed one is not streamed from (the core
+/// rejects that reply anyway).
+fn streamable_topology_version(reply: &Document) -> Option<Document> {
+    reply_fields::topology_version(reply).ok().flatten()?;
+    reply.get_document("topologyVersion").ok().cloned()
 }

@@ -124,7 +124,9 @@ fn error_labels_keep_bounded_strings_only() {
     assert!(error_labels(&doc! {}).is_empty());
     let too_long = "L".repeat(MAX_LABEL_BYTES + 1);
     assert!(error_labels(&doc! { "errorLabels": [too_long] }).is_empty());
-    let many: Vec<Bson> = (0..100_000).map(|i| Bson::String(format!("L{i}"))).collect();
+    let many: Vec<Bson> = (0..100_000)
+        .map(|i| Bson::String(format!("L{i}")))
+        .collect();
     assert_eq!(
         error_labels(&doc! { "errorLabels": many }).len(),
         MAX_ERROR_LABELS
@@ -212,7 +214,7 @@ fn missing_or_wrongly_typed_fields_leave_an_empty_failure() {
     for reply in [
         doc! {},
         doc! { "ok": 0, "code": "x", "codeName": 1, "errmsg": [], "errorLabels": {},
-               "topologyVersion": "new" },
+        "topologyVersion": "new" },
         doc! { "ok": "no" },
     ] {
         assert_eq!(

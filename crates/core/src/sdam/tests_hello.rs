@@ -251,7 +251,8 @@ fn command_errors_are_found_in_replies() {
     )
     .unwrap();
     assert_eq!(wce.code, Some(91));
-    let legacy = CommandFailure::from_reply(&doc! {"$err": "not master and slaveOk=false"}).unwrap();
+    let legacy =
+        CommandFailure::from_reply(&doc! {"$err": "not master and slaveOk=false"}).unwrap();
     assert!(legacy.is_not_writable_primary());
     assert_eq!(
         CommandFailure::from_reply(&doc! {"ok": 1, "writeErrors": [{"code": 10107}]}),
