@@ -37,12 +37,14 @@ mod reply;
 mod resolve;
 mod rtt_monitor;
 mod selection_wait;
+mod server_slots;
 pub mod settings;
 pub mod srv;
 mod srv_poller;
 mod stream;
 pub mod tls;
 mod tls_verify;
+mod warm_up;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use cluster::{Cluster, TopologyWatcher};
