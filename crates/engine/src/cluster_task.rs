@@ -190,7 +190,7 @@ impl ClusterTask {
 
     /// Keeps the SRV poller's task, to abort it when the cluster closes.
     pub(crate) fn attach_srv_poller(&mut self, poller: tokio::task::JoinHandle<()>) {
-        self.srv_poller = Some(AbortOnDrop(poller));
+        self.srv_poller = Some(AbortOnDrop::new(poller));
     }
 
     /// A pool connection nobody waited for failed (minPoolSize, warm-up): SDAM's error
@@ -328,10 +328,7 @@ impl ClusterTask {
         self.srv_poller = None;
         let changes = self.topology.close();
         for (_, slot) in self.servers.take_all() {
-            slot.runtime.pool.close();
-            if let Some(monitor) = slot.monitor {
-                monitor.stop().await;
-            }
+            slot.stop().await;
         }
         let description = changes.description.clone();
         self.carry_out(changes, true);

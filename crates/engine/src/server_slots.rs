@@ -29,6 +29,21 @@ pub(crate) struct ServerSlot {
     warm_up: Option<AbortOnDrop>,
 }
 
+impl ServerSlot {
+    /// Closes the pool, stops the monitor and the warm-up, and waits for both (their
+    /// sockets closed); a warm-up connection still waiting for the pool is dropped.
+    pub(crate) async fn stop(self) {
+        self.runtime.pool.close();
+        if let Some(monitor) = self.monitor {
+            monitor.stop().await;
+        }
+        if let Some(warm_up) = self.warm_up {
+            warm_up.stop().await;
+        }
+        self.runtime.discard_warm();
+    }
+}
+
 /// What the cluster task needs to give every server its connection pool.
 pub(crate) struct PoolContext {
     /// Opens, handshakes and authenticates pool connections.

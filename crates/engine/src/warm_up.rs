@@ -13,11 +13,29 @@ use crate::publication::ServerRuntime;
 
 /// Aborts a task when dropped.
 #[derive(Debug)]
-pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
+pub(crate) struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    /// Takes charge of `task`.
+    pub(crate) fn new(task: JoinHandle<()>) -> Self {
+        AbortOnDrop(Some(task))
+    }
+
+    /// Aborts the task and waits until it has stopped, its sockets closed.
+    pub(crate) async fn stop(mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            // A cancelled task's error is the expected outcome.
+            let _ = task.await;
+        }
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
     }
 }
 
@@ -31,7 +49,7 @@ pub(crate) fn spawn_warm_up(
     failures: mpsc::UnboundedSender<BackgroundFailure>,
 ) -> AbortOnDrop {
     runtime.warming.send_replace(true);
-    AbortOnDrop(tokio::spawn(warm_up(
+    AbortOnDrop::new(tokio::spawn(warm_up(
         address.clone(),
         factory,
         Arc::downgrade(runtime),
