@@ -88,13 +88,13 @@ async fn without_speculation_the_conversation_takes_start_and_continue() {
             .unwrap();
         assert_eq!(
             find_works(&mut conn).await.unwrap_err(),
-            ConnectionError::Command(CommandFailure {
+            ConnectionError::Command(Box::new(CommandFailure {
                 code: Some(13),
                 code_name: Some("Unauthorized".into()),
                 message: "Command find requires authentication".into(),
                 labels: vec![],
                 topology_version: None,
-            })
+            }))
         );
         let before = d.auth_counts();
         authenticate(&mut conn, &credential(PASSWORD, mechanism), &done.reply)

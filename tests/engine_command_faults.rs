@@ -27,8 +27,8 @@ use mongo_topology::pool::{
 use mongo_topology::sdam::{SdamEvent, ServerDescription, ServerErrorKind, ServerType};
 use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
 use mongo_topology::{
-    Cluster, ClusterError, ClusterSettings, CommandFailure, ConnectionError, EventKind,
-    EventRecvError, EventSubscriber, ServerAddress,
+    Cluster, ClusterError, ClusterSettings, ConnectionError, EventKind, EventRecvError,
+    EventSubscriber, ServerAddress,
 };
 use mongo_topology_sim::{DeploymentSpec, FaultKind, MemberRef, ServerVersion};
 use tokio::time::Instant;
@@ -486,13 +486,7 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
     assert!(
         matches!(
             refused,
-            Err(ClusterError::Command {
-                failure: CommandFailure {
-                    code: Some(10107),
-                    ..
-                },
-                ..
-            })
+            Err(ClusterError::Command { ref failure, .. }) if failure.code == Some(10107)
         ),
         "{refused:?}"
     );
@@ -516,13 +510,7 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
     assert!(
         matches!(
             recovering,
-            Err(ClusterError::Command {
-                failure: CommandFailure {
-                    code: Some(13436),
-                    ..
-                },
-                ..
-            })
+            Err(ClusterError::Command { ref failure, .. }) if failure.code == Some(13436)
         ),
         "{recovering:?}"
     );

@@ -175,7 +175,10 @@ impl ServerConnection {
             // caller's to read.
             return Ok(reply);
         }
-        Err(ClusterError::Command { address, failure })
+        Err(ClusterError::Command {
+            address,
+            failure: Box::new(failure),
+        })
     }
 
     /// Refuses a command the server would refuse for its size: more than maxBsonObjectSize,
@@ -278,7 +281,7 @@ pub(crate) fn establishment_error(
         ),
         ConnectionError::Command(failure) => (
             ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Command(failure.clone()),
+            ApplicationErrorKind::Command(CommandFailure::clone(failure)),
         ),
         _ => (
             ErrorPhase::ConnectionEstablishment,

@@ -56,8 +56,9 @@ pub enum ConnectionError {
         cause: String,
     },
     /// The server answered the command with `ok: 0`.
+    /// Boxed to keep the error small.
     #[error("command failed: {0}")]
-    Command(CommandFailure),
+    Command(Box<CommandFailure>),
     /// `loadBalanced=true`, but the handshake reply had no `serviceId` (Load Balancer spec,
     /// "Connection Establishment"): the server is not behind a load balancer, or does not
     /// support load-balanced mode.
@@ -180,12 +181,12 @@ mod tests {
 
     #[test]
     fn command_errors_keep_code_and_name() {
-        let error = ConnectionError::Command(CommandFailure {
+        let error = ConnectionError::Command(Box::new(CommandFailure {
             code: Some(10107),
             code_name: Some("NotWritablePrimary".into()),
             message: "not primary".into(),
             ..CommandFailure::default()
-        });
+        }));
         assert_eq!(
             error.to_string(),
             "command failed: not primary (code 10107, NotWritablePrimary)"
@@ -193,7 +194,7 @@ mod tests {
         let server_error = error.to_server_error();
         assert_eq!(server_error.kind, ServerErrorKind::Command);
         assert_eq!(server_error.code, Some(10107));
-        let no_code = ConnectionError::Command(CommandFailure::new(None, "oops"));
+        let no_code = ConnectionError::Command(Box::new(CommandFailure::new(None, "oops")));
         assert_eq!(no_code.to_string(), "command failed: oops");
     }
 }

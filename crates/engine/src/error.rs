@@ -54,8 +54,8 @@ pub enum ClusterError {
         /// The server that answered.
         address: ServerAddress,
         /// The server's code, codeName, message and `errorLabels` (e.g.
-        /// `RetryableWriteError`).
-        failure: CommandFailure,
+        /// `RetryableWriteError`); boxed to keep the error small.
+        failure: Box<CommandFailure>,
     },
     /// The command's connection failed (network error, timeout, malformed reply); the
     /// connection was discarded and the error reported to SDAM.

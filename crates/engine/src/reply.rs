@@ -23,8 +23,8 @@ pub struct Reply {
 pub(crate) fn command_error(reply: &Document) -> Option<ConnectionError> {
     match reply_fields::ok(reply) {
         Ok(true) => None,
-        Ok(false) => Some(ConnectionError::Command(CommandFailure::from_failed_reply(
-            reply,
+        Ok(false) => Some(ConnectionError::Command(Box::new(
+            CommandFailure::from_failed_reply(reply),
         ))),
         Err(malformed) => Some(ConnectionError::Protocol {
             cause: format!("malformed reply: {malformed}"),
@@ -57,17 +57,17 @@ mod tests {
         };
         assert_eq!(
             command_error(&reply),
-            Some(ConnectionError::Command(CommandFailure {
+            Some(ConnectionError::Command(Box::new(CommandFailure {
                 code: Some(10107),
                 code_name: Some("NotWritablePrimary".into()),
                 message: "not primary".into(),
                 labels: vec!["RetryableWriteError".into()],
                 topology_version: None,
-            }))
+            })))
         );
         assert!(matches!(
             command_error(&doc! { "isWritablePrimary": true }),
-            Some(ConnectionError::Command(CommandFailure { code: None, .. }))
+            Some(ConnectionError::Command(failure)) if failure.code.is_none()
         ));
     }
 
