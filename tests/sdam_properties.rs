@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use mongo_topology::sdam::{
-    ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase,
+    ApplicationError, ApplicationErrorKind, CheckTiming, CommandFailure, ErrorPhase,
     ServerDescription, ServerError, ServerErrorKind, ServerType, Topology, TopologySettings,
     TopologyType, TopologyVersion,
 };
@@ -265,12 +265,13 @@ fn settings() -> impl Strategy<Value = TopologySettings> {
 
 fn app_error(address: ServerAddress, input: &AppErrorInput) -> ApplicationError {
     let kind = match input.code {
-        Some(code) => ApplicationErrorKind::Command(CommandError {
+        Some(code) => ApplicationErrorKind::Command(CommandFailure {
             code: Some(code),
             message: "injected".into(),
             topology_version: input
                 .topology_version
                 .map(|(process, counter)| topology_version(process, counter)),
+            ..CommandFailure::default()
         }),
         None => ApplicationErrorKind::Network,
     };

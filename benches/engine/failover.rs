@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use mongo_topology::sdam::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+use mongo_topology::sdam::{ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase};
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{Cluster, ServerAddress};
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
@@ -196,10 +196,10 @@ fn not_writable_primary(address: ServerAddress) -> ApplicationError {
         generation: 0,
         service_id: None,
         phase: ErrorPhase::AfterHandshake,
-        kind: ApplicationErrorKind::Command(CommandError {
+        kind: ApplicationErrorKind::Command(CommandFailure {
             code: Some(NOT_WRITABLE_PRIMARY),
             message: "not primary".to_owned(),
-            topology_version: None,
+            ..CommandFailure::default()
         }),
         system_overloaded: false,
     }

@@ -122,9 +122,7 @@ pub fn error_kind(error: &ClusterError) -> String {
     match error {
         ClusterError::ServerSelectionTimeout { .. } => "selection-timeout".into(),
         ClusterError::Selection(_) => "selection".into(),
-        ClusterError::Command {
-            code, code_name, ..
-        } => match (code_name, code) {
+        ClusterError::Command { failure, .. } => match (&failure.code_name, failure.code) {
             (Some(name), _) => name.clone(),
             (None, Some(code)) => format!("code-{code}"),
             (None, None) => "command".into(),

@@ -9,7 +9,7 @@ use bson::oid::ObjectId;
 use bson::Bson;
 use mongo_topology::options::ConnectionString;
 use mongo_topology::sdam::{
-    ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase, SdamEvent,
+    ApplicationError, ApplicationErrorKind, CheckTiming, CommandFailure, ErrorPhase, SdamEvent,
     ServerDescription, ServerError, ServerErrorKind, Topology, TopologySettings,
 };
 use mongo_topology::{MonotonicTime, ServerAddress};
@@ -110,7 +110,7 @@ impl Client {
                     to_document(spec.get("response").ok_or("command without response")?)?;
                 // A reply that carries no error the SDAM rules look at (for instance only
                 // `writeErrors`, which "MUST NOT be checked") reaches no error handling.
-                let Some(error) = CommandError::from_reply(&response) else {
+                let Some(error) = CommandFailure::from_reply(&response) else {
                     return Ok(());
                 };
                 ApplicationErrorKind::Command(error)

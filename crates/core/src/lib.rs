@@ -4,7 +4,8 @@
 //! crate, which re-exports everything here and adds the live engine.
 //!
 //! Everything here is pure: no I/O, no clock reads, no tasks ([`options`], [`sdam`],
-//! [`selection`], [`wire`], [`auth`]). Time is passed in as [`MonotonicTime`], so the spec test suites,
+//! [`selection`], [`wire`], [`auth`], and [`reply`], the one reader of a reply's status
+//! fields). Time is passed in as [`MonotonicTime`], so the spec test suites,
 //! the property tests and the live engine all run exactly the same rules. The one exception
 //! is `wire::framing`, a thin async wrapper over the codec, compiled only with the `tokio`
 //! feature.
@@ -15,6 +16,7 @@
 pub mod address;
 pub mod auth;
 pub mod options;
+pub mod reply;
 pub mod sdam;
 pub mod selection;
 pub mod time;

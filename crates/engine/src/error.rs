@@ -10,6 +10,7 @@ use crate::pool::PoolError;
 use crate::sdam::TopologyDescription;
 use crate::selection::{SelectionError, SelectionExplanation};
 use crate::settings::cluster_settings::ClusterSettingsError;
+use mongo_topology_core::reply::CommandFailure;
 
 /// Why a [`crate::Cluster`] call failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,18 +49,13 @@ pub enum ClusterError {
         explanation: Box<SelectionExplanation>,
     },
     /// The server answered the command with `ok: 0`.
-    #[error("{address}: command failed: {message}{}", code_text(*code, code_name.as_deref()))]
+    #[error("{address}: command failed: {failure}")]
     Command {
         /// The server that answered.
         address: ServerAddress,
-        /// The server's error code.
-        code: Option<i32>,
-        /// The server's name for the code.
-        code_name: Option<String>,
-        /// The server's message.
-        message: String,
-        /// The reply's `errorLabels` (e.g. `RetryableWriteError`).
-        labels: Vec<String>,
+        /// The server's code, codeName, message and `errorLabels` (e.g.
+        /// `RetryableWriteError`); boxed to keep the error small.
+        failure: Box<CommandFailure>,
     },
     /// The command's connection failed (network error, timeout, malformed reply); the
     /// connection was discarded and the error reported to SDAM.
@@ -91,13 +87,4 @@ pub enum ClusterError {
         /// The last description seen.
         topology: Arc<TopologyDescription>,
     },
-}
-
-/// `" (code 10107, NotWritablePrimary)"`, `" (code 10107)"` or nothing.
-fn code_text(code: Option<i32>, code_name: Option<&str>) -> String {
-    match (code, code_name) {
-        (Some(code), Some(name)) => format!(" (code {code}, {name})"),
-        (Some(code), None) => format!(" (code {code})"),
-        (None, _) => String::new(),
-    }
 }

@@ -19,6 +19,7 @@
 /// The BSON crate the engine's documents are made of (`Cluster::run_command` takes and
 /// returns [`bson::Document`]s): re-exported so users need no dependency of their own.
 pub use bson;
+pub use mongo_topology_core::reply::CommandFailure;
 pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 

@@ -12,7 +12,9 @@ use mongo_topology::auth::{
 use mongo_topology::handshake::{handshake, HandshakeOptions};
 use mongo_topology::wire::framing::{MessageReader, MessageWriter};
 use mongo_topology::wire::{Message, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
-use mongo_topology::{AuthError, ConnectOptions, Connection, ConnectionError, ServerAddress};
+use mongo_topology::{
+    AuthError, CommandFailure, ConnectOptions, Connection, ConnectionError, ServerAddress,
+};
 use mongo_topology_sim::{AuthCounts, Deployment, DeploymentSpec, ServerVersion, SimUser};
 use tokio::net::TcpListener;
 
@@ -86,12 +88,13 @@ async fn without_speculation_the_conversation_takes_start_and_continue() {
             .unwrap();
         assert_eq!(
             find_works(&mut conn).await.unwrap_err(),
-            ConnectionError::Command {
+            ConnectionError::Command(Box::new(CommandFailure {
                 code: Some(13),
                 code_name: Some("Unauthorized".into()),
                 message: "Command find requires authentication".into(),
                 labels: vec![],
-            }
+                topology_version: None,
+            }))
         );
         let before = d.auth_counts();
         authenticate(&mut conn, &credential(PASSWORD, mechanism), &done.reply)

@@ -223,12 +223,14 @@ async fn state_change_case(case: Case, hello: FakeHello) {
         match &outcome {
             Err(ClusterError::Command {
                 address: failed,
-                code: got_code,
-                message: got_message,
-                ..
+                failure,
             }) => {
                 assert_eq!(failed, &address, "{what}");
-                assert_eq!((got_code, got_message), (&code, &message), "{what}");
+                assert_eq!(
+                    (&failure.code, &failure.message),
+                    (&code, &message),
+                    "{what}"
+                );
             }
             other => panic!("{what}: expected the server's error, got {other:?}"),
         }
@@ -484,10 +486,7 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
     assert!(
         matches!(
             refused,
-            Err(ClusterError::Command {
-                code: Some(10107),
-                ..
-            })
+            Err(ClusterError::Command { ref failure, .. }) if failure.code == Some(10107)
         ),
         "{refused:?}"
     );
@@ -511,10 +510,7 @@ async fn a_simulated_not_writable_primary_and_node_is_recovering_are_handled_as_
     assert!(
         matches!(
             recovering,
-            Err(ClusterError::Command {
-                code: Some(13436),
-                ..
-            })
+            Err(ClusterError::Command { ref failure, .. }) if failure.code == Some(13436)
         ),
         "{recovering:?}"
     );

@@ -67,11 +67,9 @@ async fn a_direct_connection_reads_from_a_secondary_and_its_writes_are_refused()
         .await
         .expect_err("a secondary refuses writes");
     match refused {
-        ClusterError::Command {
-            code, code_name, ..
-        } => {
-            assert_eq!(code, Some(10107));
-            assert_eq!(code_name.as_deref(), Some("NotWritablePrimary"));
+        ClusterError::Command { failure, .. } => {
+            assert_eq!(failure.code, Some(10107));
+            assert_eq!(failure.code_name.as_deref(), Some("NotWritablePrimary"));
         }
         other => panic!("{other}"),
     }
@@ -102,7 +100,7 @@ async fn an_insert_retried_after_a_failover_reaches_the_new_primary() {
         .run_command("test", insert(), &SelectionCriteria::write())
         .await;
     match &first {
-        Err(ClusterError::Command { code, .. }) => assert_eq!(*code, Some(10107)),
+        Err(ClusterError::Command { failure, .. }) => assert_eq!(failure.code, Some(10107)),
         other => panic!("the old primary must refuse: {other:?}"),
     }
     let started = tokio::time::Instant::now();

@@ -318,11 +318,9 @@ async fn ok_zero_is_a_command_error_with_code_and_name() {
         .unwrap();
     let error = conn.command("admin", doc! { "ping": 1 }).await.unwrap_err();
     match &error {
-        ConnectionError::Command {
-            code, code_name, ..
-        } => {
-            assert_eq!(*code, Some(10107));
-            assert_eq!(code_name.as_deref(), Some("NotWritablePrimary"));
+        ConnectionError::Command(failure) => {
+            assert_eq!(failure.code, Some(10107));
+            assert_eq!(failure.code_name.as_deref(), Some("NotWritablePrimary"));
         }
         other => panic!("expected Command, got {other:?}"),
     }

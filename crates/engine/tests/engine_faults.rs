@@ -21,8 +21,8 @@ use bson::{doc, Document};
 use engine_support::*;
 use mongo_topology::handshake::{handshake, HandshakeOptions};
 use mongo_topology::sdam::{
-    ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, SdamEvent, ServerDescription,
-    ServerErrorKind, ServerType, TopologyDescription,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, SdamEvent,
+    ServerDescription, ServerErrorKind, ServerType, TopologyDescription,
 };
 use mongo_topology::selection::{
     ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, ServerFilter,
@@ -464,7 +464,7 @@ async fn run_command(address: &ServerAddress, db: &str, command: Document) -> Do
 /// The error an application reports after `reply` failed on `address` (a connection of
 /// generation 0: nothing was cleared before).
 fn application_error(address: &ServerAddress, reply: &Document) -> ApplicationError {
-    let error = CommandError::from_reply(reply).expect("the command failed");
+    let error = CommandFailure::from_reply(reply).expect("the command failed");
     ApplicationError {
         address: address.clone(),
         generation: 0,

@@ -6,10 +6,9 @@
 //! `ApplicationError::decision` after its staleness checks.
 
 use bson::oid::ObjectId;
-use bson::{Bson, Document};
 
 use crate::address::ServerAddress;
-use crate::sdam::hello::parse_topology_version;
+pub use crate::reply::CommandFailure;
 use crate::sdam::server::{ServerError, ServerErrorKind, TopologyVersion};
 
 /// "node is recovering" codes (SDAM "not writable primary" and "node is recovering").
@@ -42,17 +41,6 @@ impl ErrorPhase {
     }
 }
 
-/// A server's command error (`ok: 0`) or write concern error, as far as SDAM cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommandError {
-    /// The numeric error code, if the reply has one.
-    pub code: Option<i32>,
-    /// The error message (`errmsg`, or `$err` for legacy queries).
-    pub message: String,
-    /// The reply's topologyVersion, if present and well formed.
-    pub topology_version: Option<TopologyVersion>,
-}
-
 /// What kind of failure an application operation saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -62,7 +50,7 @@ pub enum ApplicationErrorKind {
     /// A network timeout.
     Timeout,
     /// A command error or write concern error returned by the server.
-    Command(CommandError),
+    Command(CommandFailure),
 }
 
 /// An error from an application operation on a server, with what SDAM needs to judge it.
@@ -98,59 +86,10 @@ pub(crate) enum ErrorDecision {
     MarkUnknownAndClear,
 }
 
-impl CommandError {
-    /// Extracts the command error of a command reply: its `ok: 0` error, else its
-    /// `writeConcernError` (SDAM `parseCommandResponse`), else a legacy `$err` (query
-    /// failure). `None` when the reply reports no error. `writeErrors` are never checked.
-    pub fn from_reply(reply: &Document) -> Option<CommandError> {
-        let topology_version = parse_topology_version(reply).ok().flatten();
-        let ok = match reply.get("ok") {
-            Some(Bson::Double(ok)) => *ok == 1.0,
-            Some(Bson::Int32(ok)) => *ok == 1,
-            Some(Bson::Int64(ok)) => *ok == 1,
-            Some(Bson::Boolean(ok)) => *ok,
-            _ => false,
-        };
-        if !ok {
-            if let Some(Bson::String(message)) = reply.get("$err") {
-                return Some(CommandError::from_parts(reply, message, topology_version));
-            }
-            let message = match reply.get("errmsg") {
-                Some(Bson::String(message)) => message.as_str(),
-                _ => "",
-            };
-            return Some(CommandError::from_parts(reply, message, topology_version));
-        }
-        match reply.get("writeConcernError") {
-            Some(Bson::Document(wce)) => {
-                let message = match wce.get("errmsg") {
-                    Some(Bson::String(message)) => message.as_str(),
-                    _ => "",
-                };
-                Some(CommandError::from_parts(wce, message, topology_version))
-            }
-            _ => None,
-        }
-    }
-
-    fn from_parts(
-        holder: &Document,
-        message: &str,
-        topology_version: Option<TopologyVersion>,
-    ) -> CommandError {
-        let code = match holder.get("code") {
-            Some(Bson::Int32(code)) => Some(*code),
-            Some(Bson::Int64(code)) => i32::try_from(*code).ok(),
-            Some(Bson::Double(code)) if code.fract() == 0.0 => i32::try_from(*code as i64).ok(),
-            _ => None,
-        };
-        CommandError {
-            code,
-            message: message.to_string(),
-            topology_version,
-        }
-    }
-
+/// SDAM's classification of a command failure ("not writable primary", "node is
+/// recovering", "node is shutting down"). The failure itself is read by
+/// [`CommandFailure::from_reply`] (SDAM `parseCommandResponse`).
+impl CommandFailure {
     /// SDAM `isRecovering`: by code when there is one, else by message.
     pub fn is_recovering(&self) -> bool {
         match self.code {

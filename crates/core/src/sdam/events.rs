@@ -11,6 +11,7 @@ use bson::oid::ObjectId;
 use crate::address::ServerAddress;
 use crate::sdam::server::ServerDescription;
 use crate::sdam::topology::TopologyDescription;
+use crate::time::MonotonicTime;
 
 /// One SDAM monitoring event (without the topology id, which the engine adds).
 ///
@@ -54,8 +55,10 @@ pub enum SdamEvent {
 /// Something the live engine must do, in the order given, while still holding the lock
 /// under which the description was replaced (SDAM "Why synchronize clearing a server's pool
 /// with updating the topology?").
+///
+/// Exhaustive on purpose: the engine matches every action, so a new decision does not
+/// compile until the engine carries it out.
 #[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
 pub enum Action {
     /// Create a monitor for a newly added server and start checking it.
     StartMonitoring(ServerAddress),
@@ -87,6 +90,13 @@ pub enum Action {
     /// Cancel the monitor's in-progress check (SDAM error handling pseudocode, after a
     /// network error on an application connection).
     CancelCheck(ServerAddress),
+    /// Every server has been removed: call [`crate::sdam::Topology::reseed`] at `at` (or
+    /// later) to start again from the last complete member list and the seeds (mgo's
+    /// "dynamic seeds"; at most once per heartbeatFrequencyMS).
+    ScheduleReseed {
+        /// When the re-seed is due.
+        at: MonotonicTime,
+    },
     /// Publish a monitoring event.
     Publish(SdamEvent),
 }

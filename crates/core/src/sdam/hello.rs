@@ -13,6 +13,7 @@ use bson::oid::ObjectId;
 use bson::{Bson, Document};
 
 use crate::address::ServerAddress;
+use crate::reply::{self, ReplyFieldError};
 use crate::sdam::server::{
     ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion,
 };
@@ -46,26 +47,12 @@ impl CheckTiming {
     }
 }
 
-/// Why a hello reply could not be used: which field is wrong and how.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid hello reply: field `{field}`: {problem}")]
-struct HelloFieldError {
-    field: String,
-    problem: String,
+fn field_error(field: &str, problem: impl Into<String>) -> ReplyFieldError {
+    ReplyFieldError::new(field, problem)
 }
 
-fn field_error(field: &str, problem: impl Into<String>) -> HelloFieldError {
-    HelloFieldError {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
-}
-
-fn wrong_type(field: &str, expected: &str, found: &Bson) -> HelloFieldError {
-    field_error(
-        field,
-        format!("expected {expected}, found {:?}", found.element_type()),
-    )
+fn wrong_type(field: &str, expected: &str, found: &Bson) -> ReplyFieldError {
+    ReplyFieldError::wrong_type(field, expected, found)
 }
 
 impl ServerDescription {
@@ -81,7 +68,10 @@ impl ServerDescription {
             Ok(description) => description,
             Err(error) => ServerDescription::unknown_with_error(
                 address,
-                ServerError::new(ServerErrorKind::Protocol, error.to_string()),
+                ServerError::new(
+                    ServerErrorKind::Protocol,
+                    format!("invalid hello reply: {error}"),
+                ),
                 now,
             ),
         }
@@ -98,35 +88,15 @@ impl ServerDescription {
     }
 }
 
-/// Whether the reply's `ok` field says success: a number equal to 1 or `true`.
-fn is_ok(reply: &Document) -> Result<bool, HelloFieldError> {
-    match reply.get("ok") {
-        None => Ok(false),
-        Some(Bson::Double(ok)) => Ok(*ok == 1.0),
-        Some(Bson::Int32(ok)) => Ok(*ok == 1),
-        Some(Bson::Int64(ok)) => Ok(*ok == 1),
-        Some(Bson::Boolean(ok)) => Ok(*ok),
-        Some(other) => Err(wrong_type("ok", "a number", other)),
-    }
-}
-
 /// The server error carried by a reply whose `ok` is not 1.
 fn not_ok_error(reply: &Document) -> ServerError {
-    let code = match reply.get("code") {
-        Some(Bson::Int32(code)) => Some(*code),
-        Some(Bson::Int64(code)) => i32::try_from(*code).ok(),
-        Some(Bson::Double(code)) if code.fract() == 0.0 && code.abs() <= f64::from(i32::MAX) => {
-            Some(*code as i32)
-        }
-        _ => None,
-    };
-    let message = match reply.get("errmsg") {
-        Some(Bson::String(message)) => format!("hello failed: {message}"),
-        _ => "hello failed: the reply does not have ok: 1".to_string(),
+    let message = match reply::error_message(reply) {
+        Some(message) => format!("hello failed: {message}"),
+        None => "hello failed: the reply does not have ok: 1".to_string(),
     };
     ServerError {
         kind: ServerErrorKind::Command,
-        code,
+        code: reply::code(reply),
         message,
     }
 }
@@ -135,8 +105,8 @@ fn parse_reply(
     address: ServerAddress,
     reply: &Document,
     timing: CheckTiming,
-) -> Result<ServerDescription, HelloFieldError> {
-    if !is_ok(reply)? {
+) -> Result<ServerDescription, ReplyFieldError> {
+    if !reply::ok(reply)? {
         return Ok(ServerDescription::unknown_with_error(
             address,
             not_ok_error(reply),
@@ -220,7 +190,7 @@ fn server_type(
 }
 
 /// A boolean field; absent (or null) means false.
-fn boolean(reply: &Document, field: &str) -> Result<bool, HelloFieldError> {
+fn boolean(reply: &Document, field: &str) -> Result<bool, ReplyFieldError> {
     match reply.get(field) {
         None | Some(Bson::Null) => Ok(false),
         Some(Bson::Boolean(value)) => Ok(*value),
@@ -229,7 +199,7 @@ fn boolean(reply: &Document, field: &str) -> Result<bool, HelloFieldError> {
 }
 
 /// A string field; absent (or null) means `None`.
-fn string(reply: &Document, field: &str) -> Result<Option<String>, HelloFieldError> {
+fn string(reply: &Document, field: &str) -> Result<Option<String>, ReplyFieldError> {
     match reply.get(field) {
         None | Some(Bson::Null) => Ok(None),
         Some(Bson::String(value)) => Ok(Some(value.clone())),
@@ -238,21 +208,11 @@ fn string(reply: &Document, field: &str) -> Result<Option<String>, HelloFieldErr
 }
 
 /// An integer field given as int32, int64 or an integral double; absent means `None`.
-fn integer(reply: &Document, field: &str) -> Result<Option<i64>, HelloFieldError> {
-    match reply.get(field) {
-        None | Some(Bson::Null) => Ok(None),
-        Some(Bson::Int32(value)) => Ok(Some(i64::from(*value))),
-        Some(Bson::Int64(value)) => Ok(Some(*value)),
-        Some(Bson::Double(value))
-            if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 =>
-        {
-            Ok(Some(*value as i64))
-        }
-        Some(other) => Err(wrong_type(field, "an integer", other)),
-    }
+fn integer(reply: &Document, field: &str) -> Result<Option<i64>, ReplyFieldError> {
+    reply::integer(reply.get(field)).map_err(|found| wrong_type(field, "an integer", found))
 }
 
-fn non_negative(reply: &Document, field: &str) -> Result<Option<i64>, HelloFieldError> {
+fn non_negative(reply: &Document, field: &str) -> Result<Option<i64>, ReplyFieldError> {
     match integer(reply, field)? {
         Some(value) if value < 0 => Err(field_error(field, format!("negative value {value}"))),
         value => Ok(value),
@@ -260,7 +220,7 @@ fn non_negative(reply: &Document, field: &str) -> Result<Option<i64>, HelloField
 }
 
 /// `minWireVersion` / `maxWireVersion`: a non-negative int32, default 0.
-fn wire_version(reply: &Document, field: &str) -> Result<i32, HelloFieldError> {
+fn wire_version(reply: &Document, field: &str) -> Result<i32, ReplyFieldError> {
     match non_negative(reply, field)? {
         None => Ok(0),
         Some(value) => i32::try_from(value)
@@ -268,7 +228,7 @@ fn wire_version(reply: &Document, field: &str) -> Result<i32, HelloFieldError> {
     }
 }
 
-fn object_id(reply: &Document, field: &str) -> Result<Option<ObjectId>, HelloFieldError> {
+fn object_id(reply: &Document, field: &str) -> Result<Option<ObjectId>, ReplyFieldError> {
     match reply.get(field) {
         None | Some(Bson::Null) => Ok(None),
         Some(Bson::ObjectId(id)) => Ok(Some(*id)),
@@ -276,14 +236,14 @@ fn object_id(reply: &Document, field: &str) -> Result<Option<ObjectId>, HelloFie
     }
 }
 
-fn parse_address(field: &str, text: &str) -> Result<ServerAddress, HelloFieldError> {
+fn parse_address(field: &str, text: &str) -> Result<ServerAddress, ReplyFieldError> {
     ServerAddress::parse(text).map_err(|error| field_error(field, error.to_string()))
 }
 
 fn optional_address(
     reply: &Document,
     field: &str,
-) -> Result<Option<ServerAddress>, HelloFieldError> {
+) -> Result<Option<ServerAddress>, ReplyFieldError> {
     string(reply, field)?
         .map(|text| parse_address(field, &text))
         .transpose()
@@ -291,7 +251,7 @@ fn optional_address(
 
 /// `hosts`, `passives` or `arbiters`: an array of address strings, lower-cased by
 /// [`ServerAddress::parse`] (SDAM "Hostnames are normalized to lower-case").
-fn address_list(reply: &Document, field: &str) -> Result<BTreeSet<ServerAddress>, HelloFieldError> {
+fn address_list(reply: &Document, field: &str) -> Result<BTreeSet<ServerAddress>, ReplyFieldError> {
     let items = match reply.get(field) {
         None | Some(Bson::Null) => return Ok(BTreeSet::new()),
         Some(Bson::Array(items)) => items,
@@ -319,7 +279,7 @@ fn address_list(reply: &Document, field: &str) -> Result<BTreeSet<ServerAddress>
         .collect()
 }
 
-fn tags(reply: &Document) -> Result<BTreeMap<String, String>, HelloFieldError> {
+fn tags(reply: &Document) -> Result<BTreeMap<String, String>, ReplyFieldError> {
     let tags = match reply.get("tags") {
         None | Some(Bson::Null) => return Ok(BTreeMap::new()),
         Some(Bson::Document(tags)) => tags,
@@ -336,7 +296,7 @@ fn tags(reply: &Document) -> Result<BTreeMap<String, String>, HelloFieldError> {
 /// `lastWrite.lastWriteDate` and `lastWrite.opTime` (SDAM "lastWriteDate and opTime").
 fn last_write(
     reply: &Document,
-) -> Result<(Option<bson::DateTime>, Option<Document>), HelloFieldError> {
+) -> Result<(Option<bson::DateTime>, Option<Document>), ReplyFieldError> {
     let last_write = match reply.get("lastWrite") {
         None | Some(Bson::Null) => return Ok((None, None)),
         Some(Bson::Document(last_write)) => last_write,
@@ -355,38 +315,6 @@ fn last_write(
     Ok((date, op_time))
 }
 
-/// Parses a `topologyVersion` sub-document `{processId: ObjectId, counter: int64}` found
-/// in `container` (a hello reply or a command error reply); the error names the bad field.
-pub(crate) fn parse_topology_version(
-    container: &Document,
-) -> Result<Option<TopologyVersion>, String> {
-    topology_version(container).map_err(|error| error.to_string())
-}
-
-fn topology_version(container: &Document) -> Result<Option<TopologyVersion>, HelloFieldError> {
-    let version = match container.get("topologyVersion") {
-        None | Some(Bson::Null) => return Ok(None),
-        Some(Bson::Document(version)) => version,
-        Some(other) => return Err(wrong_type("topologyVersion", "a document", other)),
-    };
-    let process_id = match version.get("processId") {
-        Some(Bson::ObjectId(id)) => *id,
-        Some(other) => {
-            return Err(wrong_type(
-                "topologyVersion.processId",
-                "an ObjectId",
-                other,
-            ))
-        }
-        None => return Err(field_error("topologyVersion.processId", "missing")),
-    };
-    let counter = match integer(version, "counter") {
-        Ok(Some(counter)) => counter,
-        Ok(None) => return Err(field_error("topologyVersion.counter", "missing")),
-        Err(error) => return Err(field_error("topologyVersion.counter", error.problem)),
-    };
-    Ok(Some(TopologyVersion {
-        process_id,
-        counter,
-    }))
+fn topology_version(container: &Document) -> Result<Option<TopologyVersion>, ReplyFieldError> {
+    reply::topology_version(container)
 }

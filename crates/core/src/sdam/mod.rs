@@ -9,7 +9,9 @@
 //! - [`errors`]: classification of application errors;
 //! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
 //! - [`refresh`]: when a heartbeat that changes nothing SDAM compares is still published;
-//! - [`Topology`]: the state machine tying them together;
+//! - [`Topology`]: the state machine tying them together, with the re-seed rule (mgo's
+//!   "dynamic seeds", [`Topology::reseed`]);
+//! - [`warm_up`]: which servers get a pool connection early, and when;
 //! - SRV polling ([`Topology::apply_srv_records`], [`rescan_interval`]): the Polling SRV
 //!   Records spec.
 
@@ -24,6 +26,7 @@ pub mod server;
 pub mod settings;
 pub mod topology;
 mod transition;
+pub mod warm_up;
 
 #[cfg(test)]
 mod tests_derived;
@@ -32,15 +35,20 @@ mod tests_fast_path;
 #[cfg(test)]
 mod tests_hello;
 #[cfg(test)]
+mod tests_reseed;
+#[cfg(test)]
 mod tests_topology;
+#[cfg(test)]
+mod tests_warm_up;
 
 pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
-pub use errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+pub use errors::{ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase};
 pub use events::{Action, Changes, SdamEvent};
 pub use hello::CheckTiming;
 pub use machine::srv_polling::{polled_hosts, rescan_interval, MIN_RESCAN_INTERVAL};
-pub use machine::Topology;
+pub use machine::{Topology, DEFAULT_RESEED_INTERVAL};
 pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
 pub use settings::{SettingsError, TopologySettings};
 pub use topology::{TopologyDescription, TopologyType};
+pub use warm_up::{WarmUpAfterCheck, WarmUpPolicy, WARM_UP_LIMIT};

@@ -9,7 +9,7 @@ use bson::{doc, Bson};
 
 use crate::address::ServerAddress;
 use crate::sdam::errors::{
-    ApplicationError, ApplicationErrorKind, CommandError, ErrorDecision, ErrorPhase,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorDecision, ErrorPhase,
 };
 use crate::sdam::hello::{CheckTiming, MAX_MEMBERS_PER_LIST};
 use crate::sdam::server::{ServerDescription, ServerErrorKind, ServerType, TopologyVersion};
@@ -222,11 +222,11 @@ fn topology_version_comparison() {
     );
 }
 
-fn command(code: Option<i32>, message: &str) -> CommandError {
-    CommandError {
+fn command(code: Option<i32>, message: &str) -> CommandFailure {
+    CommandFailure {
         code,
         message: message.into(),
-        topology_version: None,
+        ..CommandFailure::default()
     }
 }
 
@@ -246,15 +246,16 @@ fn state_change_errors_by_code_and_by_message() {
 
 #[test]
 fn command_errors_are_found_in_replies() {
-    let wce = CommandError::from_reply(
+    let wce = CommandFailure::from_reply(
         &doc! {"ok": 1, "writeConcernError": {"code": 91, "errmsg": "shutting down"}},
     )
     .unwrap();
     assert_eq!(wce.code, Some(91));
-    let legacy = CommandError::from_reply(&doc! {"$err": "not master and slaveOk=false"}).unwrap();
+    let legacy =
+        CommandFailure::from_reply(&doc! {"$err": "not master and slaveOk=false"}).unwrap();
     assert!(legacy.is_not_writable_primary());
     assert_eq!(
-        CommandError::from_reply(&doc! {"ok": 1, "writeErrors": [{"code": 10107}]}),
+        CommandFailure::from_reply(&doc! {"ok": 1, "writeErrors": [{"code": 10107}]}),
         None
     );
 }

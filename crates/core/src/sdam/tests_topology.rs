@@ -7,7 +7,7 @@ use bson::oid::ObjectId;
 use bson::{doc, Document};
 
 use crate::address::ServerAddress;
-use crate::sdam::errors::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+use crate::sdam::errors::{ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase};
 use crate::sdam::events::{Action, Changes, SdamEvent};
 use crate::sdam::hello::CheckTiming;
 use crate::sdam::server::{ServerError, ServerErrorKind, ServerType, TopologyVersion};
@@ -237,13 +237,14 @@ fn state_change_errors_respect_topology_versions() {
         generation: 0,
         service_id: None,
         phase: ErrorPhase::AfterHandshake,
-        kind: ApplicationErrorKind::Command(CommandError {
+        kind: ApplicationErrorKind::Command(CommandFailure {
             code: Some(10107),
             message: "not primary".into(),
             topology_version: Some(TopologyVersion {
                 process_id,
                 counter,
             }),
+            ..CommandFailure::default()
         }),
         system_overloaded: false,
     };

@@ -13,14 +13,14 @@ use crate::cluster::handle::Cluster;
 use crate::cluster::selection_wait::SelectedServer;
 use crate::connection::error::{establishment_error, ConnectionError};
 use crate::error::ClusterError;
-use crate::monitor::server_monitor::bson_number;
 use crate::pool::{CheckOutError, PoolError, PooledConnection};
 use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
 use crate::sdam::{
-    ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase, ServerDescription,
+    ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, ServerDescription,
 };
 use crate::selection::{read_preference_argument, SelectionCriteria};
 use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology_core::reply as reply_fields;
 
 /// The least a first check-out waits for a warm-up connection in flight.
 const WARM_UP_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
@@ -163,26 +163,20 @@ impl ServerConnection {
                 return Err(ClusterError::Connection { address, source });
             }
         };
-        let Some(error) = CommandError::from_reply(&reply) else {
+        let Some(failure) = CommandFailure::from_reply(&reply) else {
             return Ok(reply);
         };
-        let labels = error_labels(&reply);
-        let overloaded = labels.iter().any(|label| label == SYSTEM_OVERLOADED_LABEL);
-        let failed = !matches!(reply.get("ok").and_then(bson_number), Some(ok) if ok == 1.0);
-        let code_name = reply.get_str("codeName").ok().map(str::to_string);
-        self.report(ApplicationErrorKind::Command(error.clone()), overloaded)
+        let overloaded = failure.has_label(SYSTEM_OVERLOADED_LABEL);
+        self.report(ApplicationErrorKind::Command(failure.clone()), overloaded)
             .await;
-        if !failed {
+        if reply_fields::succeeded(&reply) {
             // A write concern error rides on `ok: 1`: SDAM has seen it; the reply is the
             // caller's to read.
             return Ok(reply);
         }
         Err(ClusterError::Command {
             address,
-            code: error.code,
-            code_name,
-            message: error.message,
-            labels,
+            failure: Box::new(failure),
         })
     }
 
@@ -256,19 +250,6 @@ fn with_cause(error: PoolError, selected: &SelectedServer) -> PoolError {
         },
         None => error,
     }
-}
-
-/// The reply's `errorLabels` (strings only).
-fn error_labels(reply: &Document) -> Vec<String> {
-    reply
-        .get_array("errorLabels")
-        .map(|labels| {
-            labels
-                .iter()
-                .filter_map(|label| label.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Completes when `interruption` turns `true`; never if its pool is gone.

@@ -6,8 +6,10 @@ pub(crate) mod commands;
 pub(crate) mod handle;
 pub(crate) mod publication;
 pub(crate) mod selection_wait;
+pub(crate) mod server_slots;
 pub(crate) mod srv_poller;
 pub(crate) mod task;
+pub(crate) mod warm_up;
 
 pub use commands::ServerConnection;
 pub use handle::{Cluster, TopologyWatcher};

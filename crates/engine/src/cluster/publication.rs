@@ -68,6 +68,25 @@ impl ServerRuntime {
         slot.take();
     }
 
+    /// Remembers why a pool connection nobody waited for failed (see
+    /// [`ServerRuntime::last_failure`]).
+    pub(crate) fn remember_failure(&self, generation: u32, error: ConnectionError) {
+        let mut last = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *last = Some((generation, error));
+    }
+
+    /// Forgets the last background failure (the pool is ready again).
+    pub(crate) fn forget_failure(&self) {
+        let mut last = self
+            .last_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.take();
+    }
+
     /// Waits, at most `patience`, for a warm-up connection still being established: the
     /// first operation on a server selected the moment its first check succeeded would
     /// otherwise open a second connection while the warm one is about to arrive.

@@ -231,15 +231,10 @@ async fn sasl_command(
         .await
         .map_err(|error| {
             let kind = match error {
-                ConnectionError::Command {
-                    code,
-                    code_name,
-                    message,
-                    ..
-                } => AuthErrorKind::Server {
-                    code,
-                    code_name,
-                    message,
+                ConnectionError::Command(failure) => AuthErrorKind::Server {
+                    code: failure.code,
+                    code_name: failure.code_name,
+                    message: failure.message,
                 },
                 other => AuthErrorKind::Connection(other),
             };

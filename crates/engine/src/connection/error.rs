@@ -6,8 +6,9 @@ use std::fmt;
 use mongo_topology_core::auth::{MongoCredential, ScramError};
 
 use crate::address::ServerAddress;
-use crate::sdam::{ApplicationError, ApplicationErrorKind, CommandError, ErrorPhase};
+use crate::sdam::{ApplicationError, ApplicationErrorKind, ErrorPhase};
 use crate::sdam::{ServerError, ServerErrorKind};
+use mongo_topology_core::reply::CommandFailure;
 
 /// Why connecting to a server, or a command on a connection, failed.
 ///
@@ -61,17 +62,9 @@ pub enum ConnectionError {
         cause: String,
     },
     /// The server answered the command with `ok: 0`.
-    #[error("command failed: {message}{}", code_suffix(*code, code_name.as_deref()))]
-    Command {
-        /// The server's error code, when it sent one.
-        code: Option<i32>,
-        /// The server's name for the code, when it sent one.
-        code_name: Option<String>,
-        /// The server's error message (`errmsg`).
-        message: String,
-        /// The reply's `errorLabels`.
-        labels: Vec<String>,
-    },
+    /// Boxed to keep the error small.
+    #[error("command failed: {0}")]
+    Command(Box<CommandFailure>),
     /// `loadBalanced=true`, but the handshake reply had no `serviceId` (Load Balancer spec,
     /// "Connection Establishment"): the server is not behind a load balancer, or does not
     /// support load-balanced mode.
@@ -84,15 +77,6 @@ pub enum ConnectionError {
     /// names the mechanism and the user, never the password.
     #[error(transparent)]
     Authentication(Box<AuthError>),
-}
-
-/// `" (code 10107, NotWritablePrimary)"`, `" (code 10107)"` or nothing.
-fn code_suffix(code: Option<i32>, code_name: Option<&str>) -> String {
-    match (code, code_name) {
-        (Some(code), Some(name)) => format!(" (code {code}, {name})"),
-        (Some(code), None) => format!(" (code {code})"),
-        (None, _) => String::new(),
-    }
 }
 
 impl ConnectionError {
@@ -134,12 +118,12 @@ impl ConnectionError {
             ConnectionError::Protocol { .. } | ConnectionError::NoServiceId => {
                 ServerErrorKind::Protocol
             }
-            ConnectionError::Command { .. } | ConnectionError::Authentication(_) => {
+            ConnectionError::Command(_) | ConnectionError::Authentication(_) => {
                 ServerErrorKind::Command
             }
         };
         let code = match self {
-            ConnectionError::Command { code, .. } => *code,
+            ConnectionError::Command(failure) => failure.code,
             _ => None,
         };
         ServerError {
@@ -164,17 +148,11 @@ pub(crate) fn establishment_error(
                 (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
                 (Some(_), _) => ApplicationErrorKind::Network,
                 (None, AuthErrorKind::Server { code, message, .. }) => {
-                    ApplicationErrorKind::Command(CommandError {
-                        code: *code,
-                        message: message.clone(),
-                        topology_version: None,
-                    })
+                    ApplicationErrorKind::Command(CommandFailure::new(*code, message.clone()))
                 }
-                (None, _) => ApplicationErrorKind::Command(CommandError {
-                    code: None,
-                    message: error.to_string(),
-                    topology_version: None,
-                }),
+                (None, _) => {
+                    ApplicationErrorKind::Command(CommandFailure::new(None, error.to_string()))
+                }
             };
             (ErrorPhase::Authentication, kind)
         }
@@ -182,13 +160,9 @@ pub(crate) fn establishment_error(
             ErrorPhase::ConnectionEstablishment,
             ApplicationErrorKind::Timeout,
         ),
-        ConnectionError::Command { code, message, .. } => (
+        ConnectionError::Command(failure) => (
             ErrorPhase::ConnectionEstablishment,
-            ApplicationErrorKind::Command(CommandError {
-                code: *code,
-                message: message.clone(),
-                topology_version: None,
-            }),
+            ApplicationErrorKind::Command(CommandFailure::clone(failure)),
         ),
         _ => (
             ErrorPhase::ConnectionEstablishment,
@@ -350,12 +324,12 @@ mod tests {
 
     #[test]
     fn command_errors_keep_code_and_name() {
-        let error = ConnectionError::Command {
+        let error = ConnectionError::Command(Box::new(CommandFailure {
             code: Some(10107),
             code_name: Some("NotWritablePrimary".into()),
             message: "not primary".into(),
-            labels: vec![],
-        };
+            ..CommandFailure::default()
+        }));
         assert_eq!(
             error.to_string(),
             "command failed: not primary (code 10107, NotWritablePrimary)"
@@ -363,12 +337,7 @@ mod tests {
         let server_error = error.to_server_error();
         assert_eq!(server_error.kind, ServerErrorKind::Command);
         assert_eq!(server_error.code, Some(10107));
-        let no_code = ConnectionError::Command {
-            code: None,
-            code_name: None,
-            message: "oops".into(),
-            labels: vec![],
-        };
+        let no_code = ConnectionError::Command(Box::new(CommandFailure::new(None, "oops")));
         assert_eq!(no_code.to_string(), "command failed: oops");
     }
 }

@@ -1,6 +1,8 @@
 //! What a connection reads: a reply, and the command error an `ok: 0` reply stands for.
 
-use bson::{Bson, Document};
+use bson::Document;
+
+use mongo_topology_core::reply::{self as reply_fields, CommandFailure};
 
 use crate::connection::error::ConnectionError;
 
@@ -16,45 +18,18 @@ pub struct Reply {
 
 /// The error of a reply whose `ok` is not 1 (missing counts as failure), else `None`. An
 /// `ok` that is neither a number nor a boolean makes the reply malformed: a protocol error
-/// (as the SDAM core judges such a hello reply), not a command failure.
+/// (as the SDAM core judges such a hello reply), not a command failure. The fields are read
+/// by the core's reply reader ([`mongo_topology_core::reply`]).
 pub(crate) fn command_error(reply: &Document) -> Option<ConnectionError> {
-    let ok = match reply.get("ok") {
-        Some(Bson::Double(ok)) => *ok == 1.0,
-        Some(Bson::Int32(ok)) => *ok == 1,
-        Some(Bson::Int64(ok)) => *ok == 1,
-        Some(Bson::Boolean(ok)) => *ok,
-        None => false,
-        Some(other) => {
-            return Some(ConnectionError::Protocol {
-                cause: format!(
-                    "the reply's `ok` is a {:?}, not a number",
-                    other.element_type()
-                ),
-            })
-        }
-    };
-    if ok {
-        return None;
+    match reply_fields::ok(reply) {
+        Ok(true) => None,
+        Ok(false) => Some(ConnectionError::Command(Box::new(
+            CommandFailure::from_failed_reply(reply),
+        ))),
+        Err(malformed) => Some(ConnectionError::Protocol {
+            cause: format!("malformed reply: {malformed}"),
+        }),
     }
-    let code = match reply.get("code") {
-        Some(Bson::Int32(code)) => Some(*code),
-        Some(Bson::Int64(code)) => i32::try_from(*code).ok(),
-        Some(Bson::Double(code)) if code.fract() == 0.0 => i32::try_from(*code as i64).ok(),
-        _ => None,
-    };
-    let labels = match reply.get("errorLabels") {
-        Some(Bson::Array(labels)) => labels
-            .iter()
-            .filter_map(|label| label.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(ConnectionError::Command {
-        code,
-        code_name: reply.get_str("codeName").ok().map(str::to_owned),
-        message: reply.get_str("errmsg").unwrap_or_default().to_owned(),
-        labels,
-    })
 }
 
 #[cfg(test)]
@@ -82,16 +57,17 @@ mod tests {
         };
         assert_eq!(
             command_error(&reply),
-            Some(ConnectionError::Command {
+            Some(ConnectionError::Command(Box::new(CommandFailure {
                 code: Some(10107),
                 code_name: Some("NotWritablePrimary".into()),
                 message: "not primary".into(),
                 labels: vec!["RetryableWriteError".into()],
-            })
+                topology_version: None,
+            })))
         );
         assert!(matches!(
             command_error(&doc! { "isWritablePrimary": true }),
-            Some(ConnectionError::Command { code: None, .. })
+            Some(ConnectionError::Command(failure)) if failure.code.is_none()
         ));
     }
 

@@ -30,6 +30,7 @@ use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
+use mongo_topology_core::reply as reply_fields;
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
 #[derive(Debug)]
@@ -169,7 +170,7 @@ impl Monitor {
         let started = Instant::now();
         match self.hello().await {
             Ok((reply, round_trip)) => {
-                self.topology_version = reply.get_document("topologyVersion").ok().cloned();
+                self.topology_version = streamable_topology_version(&reply);
                 let streams = self.shared.settings.server_monitoring_mode.streams()
                     && self.topology_version.is_some();
                 self.succeeded(reply, Some(round_trip), started.elapsed(), false)
@@ -239,13 +240,8 @@ impl Monitor {
             match received {
                 Ok(reply) => {
                     must_send = !reply.more_to_come;
-                    self.topology_version =
-                        reply.body.get_document("topologyVersion").ok().cloned();
-                    let ok = reply
-                        .body
-                        .get("ok")
-                        .and_then(bson_number)
-                        .is_some_and(|ok| ok == 1.0);
+                    self.topology_version = streamable_topology_version(&reply.body);
+                    let ok = reply_fields::succeeded(&reply.body);
                     self.succeeded(reply.body, None, started.elapsed(), true)
                         .await;
                     if !ok {
@@ -338,12 +334,10 @@ impl Monitor {
     }
 }
 
-/// A BSON number as f64 (`ok` may be an int32, int64 or double).
-pub(crate) fn bson_number(value: &bson::Bson) -> Option<f64> {
-    match value {
-        bson::Bson::Int32(n) => Some(f64::from(*n)),
-        bson::Bson::Int64(n) => Some(*n as f64),
-        bson::Bson::Double(n) => Some(*n),
-        _ => None,
-    }
+/// The reply's `topologyVersion`, as sent (to send it back in the next awaitable hello),
+/// when it is well formed: a reply with a malformed one is not streamed from (the core
+/// rejects that reply anyway).
+fn streamable_topology_version(reply: &Document) -> Option<Document> {
+    reply_fields::topology_version(reply).ok().flatten()?;
+    reply.get_document("topologyVersion").ok().cloned()
 }

@@ -37,6 +37,24 @@ pub(crate) enum MonitorReport {
     },
 }
 
+impl MonitorReport {
+    /// The server and the monitor the report comes from.
+    pub(crate) fn source(&self) -> (&ServerAddress, u64) {
+        match self {
+            MonitorReport::Checked {
+                address,
+                monitor_id,
+                ..
+            }
+            | MonitorReport::RoundTrip {
+                address,
+                monitor_id,
+                ..
+            } => (address, *monitor_id),
+        }
+    }
+}
+
 /// The outcome of one check.
 #[derive(Debug)]
 pub(crate) enum CheckOutcome {

@@ -178,8 +178,9 @@ impl SrvSettings {
     }
 }
 
-/// How many servers of one cluster get a warm-up connection at most.
-pub const WARM_UP_LIMIT: usize = 50;
+/// How many servers of one cluster get a warm-up connection at most (the core's warm-up
+/// policy, [`crate::sdam::warm_up`]).
+pub use crate::sdam::WARM_UP_LIMIT;
 
 impl ClusterSettings {
     /// Settings for `seeds` with every option at its default.

@@ -99,11 +99,10 @@ impl Topology {
         next.servers.retain(|address, _| wanted.contains(address));
         self.pools.retain(|address, _| wanted.contains(address));
         self.insert_unknown_servers(&mut next, new);
-        let actions = self.publish(next, None);
+        let actions = self.publish(next, None, None);
         self.changes(actions)
     }
 }
 
 #[cfg(test)]
-#[path = "tests_srv_polling.rs"]
 mod tests;
