@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use mongo_topology::options::{ConnectionString, OptionValue, UriError, UriWarning};
-use mongo_topology::ServerAddress;
+use mongo_topology_core::options::{ConnectionString, OptionValue, UriError, UriWarning};
+use mongo_topology_core::ServerAddress;
 
 fn parse(uri: &str) -> ConnectionString {
     ConnectionString::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"))

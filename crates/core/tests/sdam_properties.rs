@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
-use mongo_topology::sdam::{
+use mongo_topology_core::sdam::{
     ApplicationError, ApplicationErrorKind, CheckTiming, CommandError, ErrorPhase,
     ServerDescription, ServerError, ServerErrorKind, ServerType, Topology, TopologySettings,
     TopologyType, TopologyVersion,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 use proptest::prelude::*;
 use sdam_support::{check_close, check_input, check_opening, described, Applied};
 

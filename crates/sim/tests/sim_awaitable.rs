@@ -5,7 +5,7 @@ mod sim_support;
 use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
-use mongo_topology::wire::MsgFlags;
+use mongo_topology_core::wire::MsgFlags;
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef, ServerVersion};
 use sim_support::RawClient;
 

@@ -26,11 +26,11 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use bson::oid::ObjectId;
-use mongo_topology::sdam::{
+use mongo_topology_core::sdam::{
     Action, ApplicationError, Changes, SdamEvent, ServerDescription, ServerErrorKind, ServerType,
     Topology, TopologyDescription, TopologyType, TopologyVersion,
 };
-use mongo_topology::ServerAddress;
+use mongo_topology_core::ServerAddress;
 use proptest::prelude::*;
 
 /// One input to the state machine, as far as the rules care.

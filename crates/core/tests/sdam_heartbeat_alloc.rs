@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::sdam::{ServerError, ServerErrorKind, Topology};
-use mongo_topology::MonotonicTime;
+use mongo_topology_core::sdam::{ServerError, ServerErrorKind, Topology};
+use mongo_topology_core::MonotonicTime;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 mod sdam_fixture;

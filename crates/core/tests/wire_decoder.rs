@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use bson::{doc, Document};
-use mongo_topology::wire::framing::{FrameError, MessageReader, MessageWriter};
-use mongo_topology::wire::{
+use mongo_topology_core::wire::framing::{FrameError, MessageReader, MessageWriter};
+use mongo_topology_core::wire::{
     decode_message, encode_message, encode_message_into, DocumentSequence, Message, MessageDecoder,
     MsgFlags, OpMsg, OpQuery, OpReply, Payload, WireError, MAX_MESSAGE_SIZE_BYTES,
 };

@@ -6,7 +6,7 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::wire::{encode_message, Message, MsgFlags, OpMsg, OpReply, Payload};
+use mongo_topology_core::wire::{encode_message, Message, MsgFlags, OpMsg, OpReply, Payload};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use sim_support::{ok, RawClient};
 use tokio::io::AsyncWriteExt;

@@ -9,7 +9,7 @@ mod options_secrets_support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use mongo_topology::options::ConnectionString;
+use mongo_topology_core::options::ConnectionString;
 use options_secrets_support::{assert_no_secret, FULL};
 
 /// A writer shared with the test, capturing everything the subscriber logs.

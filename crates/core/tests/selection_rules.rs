@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
-use mongo_topology::selection::{
+use mongo_topology_core::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
+use mongo_topology_core::selection::{
     explain_selection, select_suitable, select_suitable_with_deprioritized, ReadPreference,
     ReadPreferenceMode, Reason, SelectionCriteria, SelectionError, SelectionSettings, ServerFilter,
     TagSet, INLINE_CAPACITY,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -5,7 +5,7 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::wire::{decode_message, MsgFlags};
+use mongo_topology_core::wire::{decode_message, MsgFlags};
 use mongo_topology_sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
 use sim_support::{code, ok, RawClient};
 

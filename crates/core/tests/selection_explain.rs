@@ -4,15 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::sdam::{
+use mongo_topology_core::sdam::{
     ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyDescription, TopologyType,
 };
-use mongo_topology::selection::{
+use mongo_topology_core::selection::{
     explain_selection, select_suitable, select_suitable_with_deprioritized, ReadPreference,
     ReadPreferenceMode, Reason, SelectionCriteria, SelectionError, SelectionExplanation,
     SelectionSettings, ServerFilter, TopologyProblem,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 
 fn address(host: &str) -> ServerAddress {
     ServerAddress::tcp(host, 27017)

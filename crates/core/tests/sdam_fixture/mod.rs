@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use bson::{doc, Document};
-use mongo_topology::sdam::{CheckTiming, Topology, TopologySettings, TopologyType};
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::sdam::{CheckTiming, Topology, TopologySettings, TopologyType};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 
 /// The address of router `i`.
 pub fn router(i: usize) -> ServerAddress {
@@ -29,7 +29,7 @@ pub fn heartbeat(
     reply: &Document,
     now_ms: u64,
     rtt_ms: u64,
-) -> mongo_topology::sdam::Changes {
+) -> mongo_topology_core::sdam::Changes {
     let timing = CheckTiming {
         round_trip_time: Some(Duration::from_millis(rtt_ms)),
         min_round_trip_time: Some(Duration::from_millis(rtt_ms)),

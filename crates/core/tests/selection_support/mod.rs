@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
-use mongo_topology::selection::TagSet;
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
+use mongo_topology_core::selection::TagSet;
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 
 /// The tags of a member in data centre `dc` (every member is in rack r1).
 pub fn tags(dc: &str) -> TagSet {

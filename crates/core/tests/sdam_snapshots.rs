@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::sdam::{
+use mongo_topology_core::sdam::{
     Action, CheckTiming, SdamEvent, ServerError, ServerErrorKind, ServerType, Topology,
     TopologyDescription, TopologySettings,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 
 mod sdam_fixture;
 

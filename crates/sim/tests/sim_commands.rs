@@ -3,7 +3,7 @@
 mod sim_support;
 
 use bson::{doc, Bson};
-use mongo_topology::wire::{DocumentSequence, Message, MsgFlags, OpMsg, Payload};
+use mongo_topology_core::wire::{DocumentSequence, Message, MsgFlags, OpMsg, Payload};
 use mongo_topology_sim::{Deployment, DeploymentSpec, ServerVersion};
 use sim_support::{code, ok, RawClient};
 

@@ -9,8 +9,8 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use mongo_topology::sdam::ServerDescription;
-use mongo_topology::selection::{
+use mongo_topology_core::sdam::ServerDescription;
+use mongo_topology_core::selection::{
     select_server, ReadPreference, SelectionCriteria, SelectionSettings, TagSet,
 };
 use rand::rngs::StdRng;

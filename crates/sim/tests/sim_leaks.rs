@@ -8,7 +8,7 @@ mod sim_support;
 use std::time::Duration;
 
 use bson::doc;
-use mongo_topology::wire::{encode_message, Message, MsgFlags, OpMsg, Payload};
+use mongo_topology_core::wire::{encode_message, Message, MsgFlags, OpMsg, Payload};
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use sim_support::RawClient;
 use tokio::task::JoinSet;

@@ -1,8 +1,8 @@
 //! The wire codec: symmetric encode/decode, and rejection of malformed input without panics.
 
 use bson::doc;
-use mongo_topology::wire::framing::{FrameError, MessageReader};
-use mongo_topology::wire::{
+use mongo_topology_core::wire::framing::{FrameError, MessageReader};
+use mongo_topology_core::wire::{
     checksum::crc32c, decode_message, encode_message, DocumentSequence, Message, MsgFlags,
     MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError, HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
 };

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use bson::{doc, Document};
-use mongo_topology::wire::framing::{FrameError, MessageReader};
-use mongo_topology::wire::{
+use mongo_topology_core::wire::framing::{FrameError, MessageReader};
+use mongo_topology_core::wire::{
     encode_message, Message, MsgFlags, OpMsg, OpQuery, Payload, MAX_MESSAGE_SIZE_BYTES,
 };
 use tokio::io::AsyncWriteExt;

@@ -10,8 +10,8 @@
 use std::alloc::System;
 use std::time::Duration;
 
-use mongo_topology::wire::framing::MessageReader;
-use mongo_topology::wire::{MessageDecoder, WireError, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology_core::wire::framing::MessageReader;
+use mongo_topology_core::wire::{MessageDecoder, WireError, MAX_MESSAGE_SIZE_BYTES};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::io::AsyncWriteExt;
 

@@ -1,7 +1,7 @@
 //! Property tests: no input makes the connection string parser panic, and whatever parses
 //! renders to a string that parses again to the same hosts.
 
-use mongo_topology::options::ConnectionString;
+use mongo_topology_core::options::ConnectionString;
 use proptest::prelude::*;
 
 const SEEDS: &[&str] = &[

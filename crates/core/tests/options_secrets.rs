@@ -1,7 +1,7 @@
 //! Secrets from a connection string never appear in Display, Debug, errors or warnings
 //! (logs: `options_secrets_logs.rs`).
 
-use mongo_topology::options::ConnectionString;
+use mongo_topology_core::options::ConnectionString;
 
 mod options_secrets_support;
 

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
-use mongo_topology::selection::{
+use mongo_topology_core::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
+use mongo_topology_core::selection::{
     select_suitable, ReadPreference, ReadPreferenceError, SelectionCriteria, SelectionError,
     SelectionSettings, TagSet,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 
 /// A server of `kind` with an average RTT, a last update time and a last write date (both in
 /// milliseconds) and tags.
