@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use mongo_topology::sdam::{ServerError, ServerErrorKind};
 use mongo_topology::MonotonicTime;
 
-#[path = "../tests/sdam_fixture/mod.rs"]
+#[path = "../crates/core/tests/sdam_fixture/mod.rs"]
 mod sdam_fixture;
 
 use sdam_fixture::{heartbeat, mongos_reply, router, sharded};

@@ -12,7 +12,7 @@ use mongo_topology::selection::{
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-#[path = "../tests/selection_support/mod.rs"]
+#[path = "../crates/core/tests/selection_support/mod.rs"]
 mod selection_support;
 
 use selection_support::replica_set;

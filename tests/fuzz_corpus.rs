@@ -5,6 +5,7 @@
 //! exchanges, and a real SCRAM-SHA-256 conversation's server messages. The other test
 //! checks that the checked-in corpus still decodes, so the fuzzers start from real input.
 
+#[path = "../crates/sim/tests/sim_support/mod.rs"]
 mod sim_support;
 
 use std::path::PathBuf;

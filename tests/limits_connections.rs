@@ -6,6 +6,7 @@
 //! this test raises its own soft limit, and skips, saying why, if the hard limit is too low.
 
 mod limits_support;
+#[path = "../crates/sim/tests/sim_support/mod.rs"]
 mod sim_support;
 
 use std::process::Stdio;

@@ -1,6 +1,7 @@
 //! The `sim` command as a process: first line is the connection string, control commands
 //! on stdin, graceful exit 0 on stdin EOF, SIGINT and SIGTERM.
 
+#[path = "../crates/sim/tests/sim_support/mod.rs"]
 mod sim_support;
 
 use std::process::Stdio;

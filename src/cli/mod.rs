@@ -3,6 +3,7 @@
 mod connect;
 mod demo;
 mod discover;
+mod discovery;
 mod render;
 mod select;
 mod sim;

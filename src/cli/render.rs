@@ -11,7 +11,7 @@ use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
 use super::connect;
-use super::discover::Discovery;
+use super::discovery::Discovery;
 use super::tls_state;
 
 /// Estimated staleness of a secondary, in milliseconds: how far its lastWriteDate is behind

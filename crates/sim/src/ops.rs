@@ -320,6 +320,9 @@ impl Deployment {
             }
         };
         self.shared.notify(&bumped);
+        if let Some(node) = self.shared.nodes.get(idx) {
+            node.state_changed();
+        }
         Ok(())
     }
 }

@@ -27,6 +27,9 @@ pub(crate) struct NodeRuntime {
     pub(crate) port: u16,
     /// Signals topologyVersion changes to waiting hellos.
     pub(crate) changes: watch::Sender<i64>,
+    /// Signals any change a control operation made to the node's state (its faults, say),
+    /// to connections waiting for one (a stalled TLS handshake).
+    state_changes: watch::Sender<()>,
     pub(crate) listener: Mutex<Option<Listener>>,
 }
 
@@ -37,8 +40,20 @@ impl NodeRuntime {
             host,
             port,
             changes: watch::channel(0).0,
+            state_changes: watch::channel(()).0,
             listener: Mutex::new(None),
         }
+    }
+
+    /// A receiver woken by the next [`Self::state_changed`].
+    pub(crate) fn subscribe_state_changes(&self) -> watch::Receiver<()> {
+        self.state_changes.subscribe()
+    }
+
+    /// Wakes the connections waiting for a change of the node's state (call after changing
+    /// it and releasing the world lock).
+    pub(crate) fn state_changed(&self) {
+        self.state_changes.send_replace(());
     }
 
     /// Records the node's running listener (replacing none: the previous one was stopped).

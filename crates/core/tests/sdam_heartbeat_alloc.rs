@@ -1,0 +1,98 @@
+//! A heartbeat that changes nothing does O(1) work: it allocates the same, small amount on a
+//! topology of 20 and of 200 servers, and returns the same snapshot. A heartbeat that
+//! changes the description, for contrast, allocates in proportion to the servers.
+//!
+//! A counting global allocator (the `stats_alloc` crate, so no unsafe code here) records
+//! every allocation of the process. This file holds a single test so that no other test
+//! thread allocates while it measures.
+
+#![forbid(unsafe_code)]
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mongo_topology_core::sdam::{ServerError, ServerErrorKind, Topology};
+use mongo_topology_core::MonotonicTime;
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+mod sdam_fixture;
+
+use sdam_fixture::{heartbeat, mongos_reply, router, sharded};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const ROUNDS: u64 = 100;
+
+/// Allocations and bytes per round of `round`, after two warm-up rounds.
+fn measure(topology: &mut Topology, mut round: impl FnMut(&mut Topology, u64)) -> (usize, usize) {
+    round(topology, 0);
+    round(topology, 1);
+    let region = Region::new(GLOBAL);
+    for i in 2..ROUNDS + 2 {
+        round(topology, i);
+    }
+    let change = region.change();
+    let rounds = usize::try_from(ROUNDS).unwrap();
+    (change.allocations / rounds, change.bytes_allocated / rounds)
+}
+
+#[test]
+fn an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers() {
+    let reply = mongos_reply();
+    let mut equivalent = Vec::new();
+    let mut rtt_samples = Vec::new();
+    let mut changing = Vec::new();
+    for servers in [20, 200] {
+        let mut topology = sharded(servers);
+        let published = Arc::clone(topology.description());
+        let address = router(15); // the same name length in both topologies
+        equivalent.push(measure(&mut topology, |topology, i| {
+            // Every ten seconds, with an RTT that stays within the 2 ms tolerance.
+            let changes = heartbeat(topology, &address, &reply, 10_000 * (i + 1), 10 + i % 2);
+            assert!(Arc::ptr_eq(&published, &changes.description));
+            black_box(&changes);
+        }));
+        rtt_samples.push(measure(&mut topology, |topology, i| {
+            let average = Duration::from_micros(10_000 + i % 500);
+            let now = MonotonicTime::from_millis(i);
+            let changes = topology.apply_rtt_sample(&address, average, average, now);
+            assert!(Arc::ptr_eq(&published, &changes.description));
+            black_box(&changes);
+        }));
+        // For contrast: a check that alternates between failure and success changes the
+        // description each time, and so builds a snapshot.
+        changing.push(measure(&mut topology, |topology, i| {
+            let now = 10_000 * (i + 1);
+            let changes = if i % 2 == 0 {
+                let error = ServerError::new(ServerErrorKind::Network, "reset");
+                topology.apply_check_failure(&address, error, MonotonicTime::from_millis(now))
+            } else {
+                heartbeat(topology, &address, &reply, now, 10)
+            };
+            assert!(!Arc::ptr_eq(&published, &changes.description));
+            black_box(&changes);
+        }));
+    }
+    println!("(allocations, bytes) per input, 20 then 200 servers: equivalent heartbeat {equivalent:?}, RTT sample {rtt_samples:?}, changing heartbeat {changing:?}");
+    let (small, large) = (equivalent[0], equivalent[1]);
+    assert_eq!(small, large, "equivalent heartbeat: 20 vs 200 servers");
+    assert!(small.0 <= 30, "an equivalent heartbeat allocates {small:?}");
+    assert_eq!(
+        rtt_samples[0], rtt_samples[1],
+        "RTT sample: 20 vs 200 servers"
+    );
+    assert!(
+        rtt_samples[0].0 <= 5,
+        "an RTT sample allocates {:?}",
+        rtt_samples[0]
+    );
+    // The counter sees the O(n) path: the same measurement is not flat there (the new
+    // snapshot's map nodes; addresses and descriptions are shared, not copied).
+    assert!(
+        changing[1].0 > 2 * changing[0].0 && changing[1].1 > 3 * changing[0].1,
+        "a changing heartbeat: {changing:?}"
+    );
+}

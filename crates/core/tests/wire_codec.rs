@@ -1,0 +1,212 @@
+//! The wire codec: symmetric encode/decode, and rejection of malformed input without panics.
+
+use bson::doc;
+use mongo_topology_core::wire::framing::{FrameError, MessageReader};
+use mongo_topology_core::wire::{
+    checksum::crc32c, decode_message, encode_message, DocumentSequence, Message, MsgFlags,
+    MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError, HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
+};
+use proptest::prelude::*;
+
+fn msg(flags: MsgFlags) -> Message {
+    Message {
+        request_id: 7,
+        response_to: 3,
+        payload: Payload::Msg(OpMsg {
+            flags,
+            body: doc! { "insert": "coll", "$db": "test" },
+            sequences: vec![DocumentSequence {
+                identifier: "documents".into(),
+                documents: vec![doc! { "_id": 1 }, doc! { "_id": 2, "x": "y" }],
+            }],
+        }),
+    }
+}
+
+#[test]
+fn op_msg_round_trips_with_sequences_and_flags() {
+    for flags in [
+        MsgFlags::empty(),
+        MsgFlags::MORE_TO_COME,
+        MsgFlags::EXHAUST_ALLOWED,
+        MsgFlags::CHECKSUM_PRESENT.with(MsgFlags::MORE_TO_COME),
+    ] {
+        let m = msg(flags);
+        let bytes = encode_message(&m).unwrap();
+        let header = MsgHeader::decode(&bytes).unwrap();
+        assert_eq!(header.message_length as usize, bytes.len());
+        assert_eq!(header.op_code, 2013);
+        assert_eq!(decode_message(&bytes).unwrap(), m);
+    }
+}
+
+#[test]
+fn checksum_is_crc32c_of_everything_before_it() {
+    let bytes = encode_message(&msg(MsgFlags::CHECKSUM_PRESENT)).unwrap();
+    let (data, tail) = bytes.split_at(bytes.len() - 4);
+    assert_eq!(u32::from_le_bytes(tail.try_into().unwrap()), crc32c(data));
+}
+
+#[test]
+fn corrupted_checksum_is_rejected() {
+    let mut bytes = encode_message(&msg(MsgFlags::CHECKSUM_PRESENT)).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x55;
+    assert!(matches!(
+        decode_message(&bytes),
+        Err(WireError::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn op_query_and_op_reply_round_trip() {
+    let q = Message {
+        request_id: 1,
+        response_to: 0,
+        payload: Payload::Query(OpQuery::command(
+            "admin",
+            doc! { "isMaster": 1, "helloOk": true },
+        )),
+    };
+    let bytes = encode_message(&q).unwrap();
+    assert_eq!(MsgHeader::decode(&bytes).unwrap().op_code, 2004);
+    assert_eq!(decode_message(&bytes).unwrap(), q);
+
+    let r = Message {
+        request_id: 2,
+        response_to: 1,
+        payload: Payload::Reply(OpReply::single(doc! { "ismaster": true, "ok": 1.0 })),
+    };
+    let bytes = encode_message(&r).unwrap();
+    assert_eq!(MsgHeader::decode(&bytes).unwrap().op_code, 1);
+    assert_eq!(decode_message(&bytes).unwrap(), r);
+}
+
+#[test]
+fn malformed_messages_are_errors() {
+    let good = encode_message(&msg(MsgFlags::empty())).unwrap();
+    // Truncated header.
+    assert!(matches!(
+        decode_message(&good[..10]),
+        Err(WireError::Truncated { .. })
+    ));
+    // Length prefix disagreeing with the bytes.
+    assert!(matches!(
+        decode_message(&good[..good.len() - 1]),
+        Err(WireError::LengthMismatch { .. })
+    ));
+    // Unknown opCode.
+    let mut bad = good.clone();
+    bad[12..16].copy_from_slice(&2010i32.to_le_bytes());
+    assert_eq!(
+        decode_message(&bad),
+        Err(WireError::UnsupportedOpCode(2010))
+    );
+    // Unknown required flag bit.
+    let mut bad = good.clone();
+    bad[16] |= 0b100;
+    assert!(matches!(
+        decode_message(&bad),
+        Err(WireError::UnknownRequiredFlags(4))
+    ));
+    // Unknown section kind.
+    let mut bad = good.clone();
+    bad[20] = 9;
+    assert_eq!(decode_message(&bad), Err(WireError::UnknownSectionKind(9)));
+    // Invalid BSON: a document length pointing past the end.
+    let mut bad = good.clone();
+    bad[21..25].copy_from_slice(&1_000i32.to_le_bytes());
+    assert!(decode_message(&bad).is_err());
+    // Length prefix above the limit, and below the header size.
+    let mut bad = good.clone();
+    bad[0..4].copy_from_slice(&(MAX_MESSAGE_SIZE_BYTES + 1).to_le_bytes());
+    assert!(matches!(
+        MsgHeader::decode(&bad),
+        Err(WireError::BadLength { .. })
+    ));
+    bad[0..4].copy_from_slice(&3i32.to_le_bytes());
+    assert!(matches!(
+        MsgHeader::decode(&bad),
+        Err(WireError::BadLength { .. })
+    ));
+}
+
+#[test]
+fn op_msg_needs_exactly_one_body() {
+    let mut m = msg(MsgFlags::empty());
+    let mut bytes = encode_message(&m).unwrap();
+    // Drop the body section: keep header, flags, and the kind-1 section only.
+    if let Payload::Msg(inner) = &mut m.payload {
+        inner.body = doc! {};
+    }
+    let body_len = encode_message(&Message {
+        payload: Payload::Msg(OpMsg::new(doc! { "insert": "coll", "$db": "test" })),
+        ..m.clone()
+    })
+    .unwrap()
+    .len()
+        - HEADER_LEN
+        - 4;
+    bytes.drain(20..20 + body_len);
+    let len = bytes.len() as i32;
+    bytes[0..4].copy_from_slice(&len.to_le_bytes());
+    assert_eq!(decode_message(&bytes), Err(WireError::BodyCount(0)));
+}
+
+#[tokio::test]
+async fn framing_checks_the_length_before_allocating() {
+    // A header announcing 2 GiB: rejected from the prefix alone.
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&i32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 12]);
+    let mut reader = MessageReader::new(&bytes[..], MAX_MESSAGE_SIZE_BYTES);
+    let err = reader.read_frame().await.unwrap_err();
+    assert!(
+        matches!(err, FrameError::Wire(WireError::BadLength { .. })),
+        "{err}"
+    );
+    // Clean EOF before a message is not an error.
+    let mut empty = MessageReader::new(&[][..], MAX_MESSAGE_SIZE_BYTES);
+    assert!(empty.read_frame().await.unwrap().is_none());
+    // EOF in the middle of a message is an I/O error.
+    let good = encode_message(&msg(MsgFlags::empty())).unwrap();
+    let mut cut = MessageReader::new(&good[..good.len() - 3], MAX_MESSAGE_SIZE_BYTES);
+    assert!(matches!(
+        cut.read_frame().await,
+        Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof
+    ));
+    // A whole message comes back byte for byte, then a clean EOF.
+    let mut whole = MessageReader::new(&good[..], MAX_MESSAGE_SIZE_BYTES);
+    assert_eq!(whole.read_frame().await.unwrap().unwrap(), &good[..]);
+    assert!(whole.read_frame().await.unwrap().is_none());
+}
+
+proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode_message(&bytes);
+    }
+
+    #[test]
+    fn decoding_mutated_messages_never_panics(pos in 0usize..200, value in any::<u8>(), checksum in any::<bool>()) {
+        let flags = if checksum { MsgFlags::CHECKSUM_PRESENT } else { MsgFlags::empty() };
+        let mut bytes = encode_message(&msg(flags)).unwrap();
+        let n = bytes.len();
+        bytes[pos % n] = value;
+        let _ = decode_message(&bytes);
+    }
+
+    #[test]
+    fn op_msg_round_trips(id in any::<i32>(), to in any::<i32>(), key in "[a-z]{1,8}", n in any::<i64>(), seqs in 0usize..3) {
+        let m = Message {
+            request_id: id,
+            response_to: to,
+            payload: Payload::Msg(OpMsg {
+                flags: MsgFlags::CHECKSUM_PRESENT,
+                body: doc! { key.clone(): n },
+                sequences: (0..seqs).map(|i| DocumentSequence { identifier: format!("s{i}"), documents: vec![doc! { "n": n }; i] }).collect(),
+            }),
+        };
+        prop_assert_eq!(decode_message(&encode_message(&m).unwrap()).unwrap(), m);
+    }
+}
