@@ -16,7 +16,7 @@ pub struct BackgroundFailure {
     pub error: ConnectionError,
 }
 
-/// Why [`Pool::check_out`] failed.
+/// Why [`Pool::check_out`](super::Pool::check_out) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolError {
