@@ -7,9 +7,9 @@ use std::time::Duration;
 use bson::doc;
 use mongo_topology::pool::{
     CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason,
-    HandshakeFactory, Pool, PoolError, PoolOptions, PoolState,
+    GivenPoolOptions, HandshakeFactory, Pool, PoolError, PoolOptions, PoolState,
 };
-use mongo_topology::ServerAddress;
+use mongo_topology::{ClusterSettings, ServerAddress};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use tokio::sync::mpsc;
 
@@ -291,5 +291,119 @@ async fn idle_connections_are_reaped_by_the_background_task() {
         }
     ));
     assert_eq!(pool.total_connection_count(), 0);
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn pool_created_reports_the_options_the_connection_string_gave_and_only_those() {
+    let d = one_member().await;
+    let settings = ClusterSettings::parse(&format!(
+        "mongodb://{}/?maxPoolSize=50&minPoolSize=0&maxIdleTimeMS=100",
+        d.addresses()[0]
+    ))
+    .unwrap();
+    assert_eq!(
+        settings.pool.max_idle_time,
+        Some(Duration::from_millis(100))
+    );
+    let (_pool, mut events) = pool(&d.addresses()[0], settings.pool);
+    let created = next_named(&mut events, "ConnectionPoolCreated").await;
+    assert_eq!(
+        created,
+        CmapEventKind::PoolCreated {
+            options: GivenPoolOptions {
+                max_pool_size: Some(50),
+                min_pool_size: Some(0),
+                max_idle_time: Some(Duration::from_millis(100)),
+                max_connecting: None,
+                wait_queue_timeout: None,
+            }
+        }
+    );
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_idle_time_ms_of_the_connection_string_closes_an_idle_connection_in_time() {
+    let d = one_member().await;
+    let settings =
+        ClusterSettings::parse(&format!("mongodb://{}/?maxIdleTimeMS=50", d.addresses()[0]))
+            .unwrap();
+    let (pool, mut events) = pool(&d.addresses()[0], settings.pool);
+    pool.ready();
+    let conn = pool.check_out().await.unwrap();
+    let id = conn.pool_id();
+    drop(conn);
+    // Closed by the pool's timer at the expiry, with no check-out to meet it.
+    let closed = next_named(&mut events, "ConnectionClosed").await;
+    assert_eq!(
+        closed,
+        CmapEventKind::ConnectionClosed {
+            connection_id: id,
+            reason: ConnectionClosedReason::Idle
+        }
+    );
+    assert_eq!(pool.total_connection_count(), 0);
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_interrupting_clear_closes_in_use_connections_without_waiting_for_check_in() {
+    let d = one_member().await;
+    let (pool, mut events) = pool(&d.addresses()[0], PoolOptions::default());
+    pool.ready();
+    let mut held = pool.check_out().await.unwrap();
+    let id = held.pool_id();
+    pool.clear(true);
+    tokio::time::timeout(PROMPTLY, held.interrupted())
+        .await
+        .unwrap();
+    // The background run the clear scheduled closes it while it is still held.
+    let closed = next_named(&mut events, "ConnectionClosed").await;
+    assert_eq!(
+        closed,
+        CmapEventKind::ConnectionClosed {
+            connection_id: id,
+            reason: ConnectionClosedReason::Stale
+        }
+    );
+    assert_eq!(pool.total_connection_count(), 0);
+    drop(held);
+    next_named(&mut events, "ConnectionCheckedIn").await;
+    assert!(
+        !names(&mut events).contains(&"ConnectionClosed"),
+        "closed once"
+    );
+    d.shutdown().await;
+}
+
+#[tokio::test]
+async fn min_pool_size_stops_while_cleared_and_resumes_once_ready_again() {
+    let d = one_member().await;
+    let options = PoolOptions {
+        min_pool_size: 1,
+        ..PoolOptions::default()
+    };
+    let (pool, mut events) = pool(&d.addresses()[0], options);
+    pool.ready();
+    next_named(&mut events, "ConnectionReady").await;
+    pool.clear(false);
+    // The clear's background run closes the stale available connection at once...
+    let closed = next_named(&mut events, "ConnectionClosed").await;
+    assert!(matches!(
+        closed,
+        CmapEventKind::ConnectionClosed {
+            reason: ConnectionClosedReason::Stale,
+            ..
+        }
+    ));
+    // ...and creates nothing while the pool is paused.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!names(&mut events).contains(&"ConnectionCreated"));
+    assert_eq!(pool.total_connection_count(), 0);
+    pool.ready();
+    next_named(&mut events, "ConnectionCreated").await;
+    next_named(&mut events, "ConnectionReady").await;
+    assert_eq!(pool.total_connection_count(), 1);
     d.shutdown().await;
 }

@@ -3,16 +3,19 @@
 //! error of the main thread and the expected events (a prefix, after dropping the ignored
 //! types, matched with `42` as "any value").
 //!
-//! The pool is the real [`PoolMachine`]; [`world::World`] is a deterministic executor around
-//! it: virtual time, threads as queues of operations, and a fake connection factory. The
-//! "integration" files configure a `failCommand` fail point on `hello`; the fake factory
-//! plays it (blockTimeMS delays the establishment, errorCode or closeConnection fails it,
-//! `times` counts down), so those files run here too.
+//! The pool is the real `PoolMachine` of the pure core (`mongo_topology_core::cmap`: no
+//! tokio, no engine); [`world::World`] is a deterministic executor around it: virtual time,
+//! threads as queues of operations, and a fake connection factory. The "integration" files
+//! configure a `failCommand` fail point on `hello`; the fake factory plays it (blockTimeMS
+//! delays the establishment, errorCode or closeConnection fails it, `times` counts down,
+//! `appName` limits it to the connections of a pool with that appName), so those files run
+//! here too. `backgroundThreadIntervalMS` sets the pool's background run schedule on the
+//! virtual clock (absent: runs when due; negative: never; positive: that interval).
 
 use std::path::Path;
 use std::time::Duration;
 
-use mongo_topology::pool::{CmapEvent, CmapEventKind, PoolOptions};
+use mongo_topology_core::cmap::{BackgroundRuns, CmapEvent, CmapEventKind, GivenPoolOptions};
 use serde_json::{json, Map, Value};
 
 use crate::harness::Case;
@@ -31,12 +34,13 @@ pub fn run_file(path: &Path, json: &Value) -> Vec<Case> {
 }
 
 fn run_case(test: &Value) -> Result<(), String> {
-    let options = pool_options(test.get("poolOptions"))?;
+    let setup = pool_setup(test.get("poolOptions"))?;
     let fail_point = match test.get("failPoint") {
-        Some(command) => Some(FailPoint::from_command(command)?),
+        Some(command) => FailPoint::from_command(command)?
+            .filter(|fail_point| fail_point.applies_to_app(setup.app_name.as_deref())),
         None => None,
     };
-    let mut world = World::new(options, fail_point)?;
+    let mut world = World::new(setup.options, setup.background_runs, fail_point)?;
     let operations = test
         .get("operations")
         .and_then(Value::as_array)
@@ -51,33 +55,62 @@ fn run_case(test: &Value) -> Result<(), String> {
     check_events(test, world.events())
 }
 
-/// The standard pool options of `poolOptions`; `appName` and `backgroundThreadIntervalMS`
-/// do not apply (the fail point matches every connection; the pool fills to minPoolSize as
-/// soon as it can, with no background interval).
-fn pool_options(spec: Option<&Value>) -> Result<PoolOptions, String> {
-    let mut options = PoolOptions::default();
+/// What `poolOptions` asks for.
+struct PoolSetup {
+    /// The standard pool options, as the user gave them.
+    options: GivenPoolOptions,
+    /// `backgroundThreadIntervalMS`: absent, the pool runs its background work when it is
+    /// due; negative, never; positive, at that interval (0 is not allowed).
+    background_runs: BackgroundRuns,
+    /// `appName`: the fail point affects only connections with its own appName.
+    app_name: Option<String>,
+}
+
+fn pool_setup(spec: Option<&Value>) -> Result<PoolSetup, String> {
+    let mut setup = PoolSetup {
+        options: GivenPoolOptions::default(),
+        background_runs: BackgroundRuns::WhenDue,
+        app_name: None,
+    };
     let Some(spec) = spec else {
-        return Ok(options);
+        return Ok(setup);
     };
     let spec = spec.as_object().ok_or("poolOptions is not an object")?;
+    let options = &mut setup.options;
     for (name, value) in spec {
         let number = || {
             value
                 .as_u64()
                 .ok_or_else(|| format!("poolOptions.{name} is not a non-negative integer"))
         };
-        let limit = |millis: u64| Some(Duration::from_millis(millis)).filter(|d| !d.is_zero());
         match name.as_str() {
-            "maxPoolSize" => options.max_pool_size = as_u32(number()?)?,
-            "minPoolSize" => options.min_pool_size = as_u32(number()?)?,
-            "maxConnecting" => options.max_connecting = as_u32(number()?)?,
-            "maxIdleTimeMS" => options.max_idle_time = limit(number()?),
-            "waitQueueTimeoutMS" => options.wait_queue_timeout = limit(number()?),
-            "appName" | "backgroundThreadIntervalMS" => {}
+            "maxPoolSize" => options.max_pool_size = Some(as_u32(number()?)?),
+            "minPoolSize" => options.min_pool_size = Some(as_u32(number()?)?),
+            "maxConnecting" => options.max_connecting = Some(as_u32(number()?)?),
+            "maxIdleTimeMS" => options.max_idle_time = Some(Duration::from_millis(number()?)),
+            "waitQueueTimeoutMS" => {
+                options.wait_queue_timeout = Some(Duration::from_millis(number()?))
+            }
+            "appName" => {
+                let app_name = value
+                    .as_str()
+                    .ok_or("poolOptions.appName is not a string")?;
+                setup.app_name = Some(app_name.to_string());
+            }
+            "backgroundThreadIntervalMS" => {
+                let interval = value
+                    .as_i64()
+                    .ok_or("poolOptions.backgroundThreadIntervalMS is not an integer")?;
+                setup.background_runs = match u64::try_from(interval) {
+                    Err(_) => BackgroundRuns::Never,
+                    Ok(0) => return Err("backgroundThreadIntervalMS of 0 is not allowed".into()),
+                    Ok(millis) => BackgroundRuns::Every(Duration::from_millis(millis)),
+                };
+            }
             other => return Err(format!("unknown pool option {other:?}")),
         }
     }
-    Ok(options)
+    Ok(setup)
 }
 
 fn as_u32(value: u64) -> Result<u32, String> {
@@ -145,14 +178,19 @@ fn event_json(event: &CmapEvent) -> Value {
     let millis = |duration: &Duration| json!(duration.as_secs_f64() * 1000.0);
     match &event.kind {
         CmapEventKind::PoolCreated { options } => {
-            fields.insert(
-                "options".into(),
-                json!({
-                    "maxPoolSize": options.max_pool_size,
-                    "minPoolSize": options.min_pool_size,
-                    "maxConnecting": options.max_connecting,
-                }),
-            );
+            let mut given = Map::new();
+            let mut put = |name: &str, value: Option<u64>| {
+                if let Some(value) = value {
+                    given.insert(name.to_string(), json!(value));
+                }
+            };
+            put("maxPoolSize", options.max_pool_size.map(u64::from));
+            put("minPoolSize", options.min_pool_size.map(u64::from));
+            put("maxConnecting", options.max_connecting.map(u64::from));
+            let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            put("maxIdleTimeMS", options.max_idle_time.map(millis));
+            put("waitQueueTimeoutMS", options.wait_queue_timeout.map(millis));
+            fields.insert("options".into(), Value::Object(given));
         }
         CmapEventKind::PoolCleared {
             interrupt_in_use_connections,

@@ -3,7 +3,7 @@
 //! The pure core of mongo-topology. Library users normally depend on the `mongo-topology`
 //! crate, which re-exports everything here and adds the live engine.
 //!
-//! Everything here is pure: no I/O, no clock reads, no tasks ([`options`], [`sdam`],
+//! Everything here is pure: no I/O, no clock reads, no tasks ([`options`], [`sdam`], [`cmap`],
 //! [`selection`], [`wire`], [`auth`], and [`reply`], the one reader of a reply's status
 //! fields). Time is passed in as [`MonotonicTime`], so the spec test suites,
 //! the property tests and the live engine all run exactly the same rules. The one exception
@@ -15,6 +15,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod cmap;
 pub mod options;
 pub mod reply;
 pub mod sdam;

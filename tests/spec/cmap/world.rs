@@ -4,7 +4,9 @@
 //! factory whose establishments end after the fail point's blockTimeMS (0 without one).
 //!
 //! Time only moves when the main thread waits (`wait`, `waitForEvent`, `waitForThread`, a
-//! blocking `checkOut`): it jumps to the next establishment end or pool deadline. Everything
+//! blocking `checkOut`): it jumps to the next establishment end or pool deadline (a wait
+//! queue timeout, or the pool's next background run per its schedule), where the pool is
+//! ticked. Everything
 //! that happens at one instant is given to the pool before its actions are drained, as
 //! simultaneous inputs. An establishment failure is handled the way SDAM handles an error
 //! before the handshake completes: the pool is cleared (if the connection's generation is
@@ -12,10 +14,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use mongo_topology::pool::{
-    CmapEvent, ConnectionId, PoolAction, PoolMachine, PoolOptions, WaiterId,
+use mongo_topology_core::cmap::{
+    BackgroundRuns, CheckOutError, CmapEvent, ConnectionId, GivenPoolOptions, PoolAction,
+    PoolMachine, WaiterId,
 };
-use mongo_topology::{MonotonicTime, ServerAddress};
+use mongo_topology_core::{MonotonicTime, ServerAddress};
 use serde_json::{json, Value};
 
 /// How long the main thread waits for a condition without a `timeout` of its own.
@@ -28,13 +31,17 @@ const MAIN: &str = "";
 pub struct FailPoint {
     /// How many more establishments it affects; `None` is `alwaysOn`.
     remaining: Option<u64>,
+    /// `data.appName`: only connections with this appName are affected.
+    app_name: Option<String>,
     block_ms: u64,
     fails: bool,
 }
 
 impl FailPoint {
-    pub fn from_command(command: &Value) -> Result<FailPoint, String> {
+    /// The fail point a `configureFailPoint` command sets; `None` for mode `off`.
+    pub fn from_command(command: &Value) -> Result<Option<FailPoint>, String> {
         let remaining = match command.get("mode") {
+            Some(Value::String(mode)) if mode == "off" => return Ok(None),
             Some(Value::String(mode)) if mode == "alwaysOn" => None,
             Some(mode) => Some(
                 mode.get("times")
@@ -49,8 +56,12 @@ impl FailPoint {
             return Err(format!("fail point on commands other than hello: {data}"));
         }
         let blocks = data.get("blockConnection").and_then(Value::as_bool) == Some(true);
-        Ok(FailPoint {
+        Ok(Some(FailPoint {
             remaining,
+            app_name: data
+                .get("appName")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             block_ms: if blocks {
                 data.get("blockTimeMS").and_then(Value::as_u64).unwrap_or(0)
             } else {
@@ -58,7 +69,15 @@ impl FailPoint {
             },
             fails: data.get("errorCode").is_some()
                 || data.get("closeConnection").and_then(Value::as_bool) == Some(true),
-        })
+        }))
+    }
+
+    /// Whether the fail point affects the connections of a pool whose connections give
+    /// `app_name` in their handshake.
+    pub fn applies_to_app(&self, app_name: Option<&str>) -> bool {
+        self.app_name
+            .as_deref()
+            .is_none_or(|wanted| Some(wanted) == app_name)
     }
 
     /// The delay and success of the next establishment's handshake.
@@ -105,9 +124,14 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(options: PoolOptions, fail_point: Option<FailPoint>) -> Result<World, String> {
+    pub fn new(
+        options: GivenPoolOptions,
+        background_runs: BackgroundRuns,
+        fail_point: Option<FailPoint>,
+    ) -> Result<World, String> {
         let address = ServerAddress::parse("localhost:27017").map_err(|e| e.to_string())?;
-        let pool = PoolMachine::new(address, options).map_err(|e| e.to_string())?;
+        let mut pool = PoolMachine::new(address, options.resolve()).map_err(|e| e.to_string())?;
+        pool.set_background_runs(background_runs);
         let mut world = World {
             pool,
             now_ms: 0,
@@ -305,10 +329,10 @@ impl World {
                 }
                 PoolAction::FailCheckOut { waiter, error } => {
                     let type_name = match error {
-                        mongo_topology::pool::CheckOutError::PoolClosed => "PoolClosedError",
-                        mongo_topology::pool::CheckOutError::PoolCleared => "PoolClearedError",
-                        mongo_topology::pool::CheckOutError::Timeout => "WaitQueueTimeoutError",
-                        mongo_topology::pool::CheckOutError::ConnectionError => "ConnectionError",
+                        CheckOutError::PoolClosed => "PoolClosedError",
+                        CheckOutError::PoolCleared => "PoolClearedError",
+                        CheckOutError::Timeout => "WaitQueueTimeoutError",
+                        CheckOutError::ConnectionError => "ConnectionError",
                     };
                     let thread = self.waiters.get(&waiter).cloned().unwrap_or_default();
                     self.end_check_out(waiter)?;

@@ -406,4 +406,34 @@ mod tests {
             Ok(("db".into(), Some(AuthMechanism::ScramSha1)))
         );
     }
+
+    #[test]
+    fn mechanism_property_names_are_case_insensitive() {
+        let resolve = |uri: &str| {
+            MongoCredential::from_connection_string(&ConnectionString::parse(uri).unwrap())
+        };
+        let credential = resolve(
+            "mongodb://user@h/?authMechanism=GSSAPI\
+             &authMechanismProperties=service_name:other,canonicalize_host_name:forward",
+        )
+        .unwrap()
+        .unwrap();
+        let service_names: Vec<(&str, &str)> = credential
+            .mechanism_properties
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("SERVICE_NAME"))
+            .collect();
+        assert_eq!(
+            service_names,
+            vec![("service_name", "other")],
+            "no default added"
+        );
+        assert!(matches!(
+            resolve(
+                "mongodb://user@h/?authMechanism=GSSAPI\
+                 &authMechanismProperties=canonicalize_host_name:sometimes"
+            ),
+            Err(CredentialError::InvalidProperty { .. })
+        ));
+    }
 }

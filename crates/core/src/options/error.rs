@@ -62,6 +62,10 @@ pub enum UriError {
     /// Options that must not be combined, or an option that needs another.
     #[error("options: {0}")]
     Combination(String),
+    /// `authSource=` with an empty value (Authentication spec: an error, with or without
+    /// credentials).
+    #[error("authSource: the authentication database must not be empty")]
+    EmptyAuthSource,
 }
 
 /// Something ignored while parsing: the string is still usable. The Connection String and

@@ -16,7 +16,19 @@ pub(crate) fn validate(uri: &ConnectionString) -> Result<(), UriError> {
     load_balanced(uri)?;
     socks5_options(uri)?;
     read_preference(uri)?;
+    auth_source(uri)?;
     Ok(())
+}
+
+/// Authentication spec, "Connection String Options", authSource: "Drivers MUST raise an
+/// error if the `authSource` option is specified in the connection string with an empty
+/// value", whether or not the string gives credentials (an `authSource` alone requests no
+/// authentication, but an empty one is still refused).
+fn auth_source(uri: &ConnectionString) -> Result<(), UriError> {
+    match uri.auth_source() {
+        Some("") => Err(UriError::EmptyAuthSource),
+        _ => Ok(()),
+    }
 }
 
 fn combination(reason: String) -> UriError {
@@ -158,4 +170,27 @@ fn read_preference(uri: &ConnectionString) -> Result<(), UriError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::error::UriError;
+    use super::super::ConnectionString;
+
+    #[test]
+    fn an_empty_auth_source_is_an_error_with_or_without_credentials() {
+        for uri in [
+            "mongodb://user:password@localhost/foo?authSource=",
+            "mongodb://localhost/admin?authSource=",
+            "mongodb://localhost/?authSource=&authMechanism=MONGODB-X509",
+        ] {
+            assert_eq!(
+                ConnectionString::parse(uri).unwrap_err(),
+                UriError::EmptyAuthSource,
+                "{uri}"
+            );
+        }
+        let given = ConnectionString::parse("mongodb://localhost/?authSource=admin").unwrap();
+        assert_eq!(given.auth_source(), Some("admin"));
+    }
 }

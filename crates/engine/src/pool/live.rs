@@ -9,132 +9,29 @@
 //! dropped. Events go, in order, to an unbounded channel.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::ops::{Deref, DerefMut};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::time::Instant;
 
-use crate::connection::auth::{authenticated_handshake, MongoCredential, ScramKeyCache};
-use crate::connection::channel::{ConnectOptions, Connection};
+use crate::connection::channel::Connection;
 use crate::connection::error::ConnectionError;
-use crate::connection::handshake::{handshake, HandshakeOptions};
-use crate::connection::tls::TlsConnector;
 use crate::{MonotonicTime, ServerAddress};
 
-use super::events::{CmapEvent, ConnectionId};
-use super::machine::{CheckOutError, PoolAction, PoolMachine, PoolState, WaiterId};
-use super::options::{PoolOptions, PoolOptionsError};
-
-/// The longest the background task of a pool with a minPoolSize sleeps without looking
-/// at the pool.
-const MAX_BACKGROUND_SLEEP: Duration = Duration::from_secs(1);
-
-/// A connection being established.
-pub type EstablishFuture =
-    Pin<Box<dyn Future<Output = Result<Connection, ConnectionError>> + Send>>;
-
-/// Opens and establishes (handshake, later authentication) the pool's connections.
-pub trait ConnectionFactory: Send + Sync + 'static {
-    /// Connects to `address` and makes the connection ready for commands.
-    fn establish(&self, address: &ServerAddress) -> EstablishFuture;
-}
-
-/// The engine's factory: [`Connection::connect`] then the [`handshake`], which also
-/// authenticates (speculatively, then the rest of the conversation) when a credential is
-/// given.
-#[derive(Debug, Clone, Default)]
-pub struct HandshakeFactory {
-    /// Connect and socket timeouts.
-    pub connect: ConnectOptions,
-    /// What the handshake says about the client.
-    pub handshake: HandshakeOptions,
-    /// The credential pool connections authenticate with, if any.
-    pub credential: Option<Arc<MongoCredential>>,
-    /// Derived SCRAM keys, shared by every pool of a cluster so that the expensive key
-    /// derivation runs once per salt and iteration count.
-    pub scram_keys: Arc<ScramKeyCache>,
-    /// The cluster's TLS configuration, when it uses TLS.
-    pub tls: Option<TlsConnector>,
-}
-
-impl ConnectionFactory for HandshakeFactory {
-    fn establish(&self, address: &ServerAddress) -> EstablishFuture {
-        let address = address.clone();
-        let this = self.clone();
-        Box::pin(async move {
-            let mut connection =
-                Connection::connect_with_tls(&address, &this.connect, this.tls.as_ref()).await?;
-            match &this.credential {
-                Some(credential) => {
-                    authenticated_handshake(
-                        &mut connection,
-                        &this.handshake,
-                        credential,
-                        &this.scram_keys,
-                    )
-                    .await
-                    .map_err(|mut error| {
-                        error.service_id = connection.service_id();
-                        ConnectionError::Authentication(Box::new(error))
-                    })?;
-                }
-                None => {
-                    handshake(&mut connection, &this.handshake).await?;
-                }
-            }
-            Ok(connection)
-        })
-    }
-}
-
-/// A connection the pool opened on its own (for minPoolSize) that could not be established.
-#[derive(Debug, Clone)]
-pub struct BackgroundFailure {
-    /// The pool's server.
-    pub address: ServerAddress,
-    /// The pool generation the connection belonged to.
-    pub generation: u32,
-    /// What went wrong.
-    pub error: ConnectionError,
-}
-
-/// Why [`Pool::check_out`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PoolError {
-    /// The pool refused or timed out the check-out (closed, paused or cleared, waitQueueTimeoutMS).
-    #[error("{address}: {error}")]
-    CheckOut {
-        /// The pool's server.
-        address: ServerAddress,
-        /// What the pool said.
-        error: CheckOutError,
-    },
-    /// The connection created for this check-out could not be established. The SDAM rules
-    /// ("Application Errors", before the handshake completes) decide what this does to the
-    /// server and the pool.
-    #[error("{address}: cannot establish a connection: {source}")]
-    Establishment {
-        /// The pool's server.
-        address: ServerAddress,
-        /// The pool generation the connection belonged to.
-        generation: u32,
-        /// What went wrong.
-        source: ConnectionError,
-    },
-}
+use super::background::background;
+use super::{
+    BackgroundFailure, CheckOutError, CmapEvent, ConnectionFactory, ConnectionId, PoolAction,
+    PoolError, PoolMachine, PoolOptions, PoolOptionsError, PoolState, PooledConnection,
+    UnknownConnection, WaiterId,
+};
 
 type Delivery = (
     Option<oneshot::Sender<Result<PooledConnection, PoolError>>>,
     Result<PooledConnection, PoolError>,
 );
 
-struct Inner {
-    machine: PoolMachine,
+pub(super) struct Inner {
+    pub(super) machine: PoolMachine,
     /// Established connections not lent out (available, or about to be handed out).
     idle: HashMap<ConnectionId, Connection>,
     /// Generations of pending connections, for establishment errors.
@@ -143,11 +40,11 @@ struct Inner {
     interrupts: HashMap<ConnectionId, watch::Sender<bool>>,
 }
 
-struct Shared {
+pub(super) struct Shared {
     /// This value's own Arc, for the tasks and connections that must not keep it alive.
     me: Weak<Shared>,
     address: ServerAddress,
-    origin: Instant,
+    pub(super) origin: Instant,
     factory: Arc<dyn ConnectionFactory>,
     events: Option<mpsc::UnboundedSender<CmapEvent>>,
     failures: Option<mpsc::UnboundedSender<BackgroundFailure>>,
@@ -339,7 +236,7 @@ impl Drop for AbandonOnDrop<'_> {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves the machine consistent enough to go on.
         self.inner
             .lock()
@@ -352,7 +249,7 @@ impl Shared {
 
     /// Runs one input under the lock, carries out its actions, delivers check-out outcomes
     /// after unlocking, and wakes the background task if there is an earlier deadline.
-    fn input<T>(&self, apply: impl FnOnce(&mut Inner, MonotonicTime) -> T) -> T {
+    pub(super) fn input<T>(&self, apply: impl FnOnce(&mut Inner, MonotonicTime) -> T) -> T {
         self.input_with_cause(None, apply)
     }
 
@@ -505,7 +402,7 @@ impl Shared {
         }
     }
 
-    fn check_in(&self, connection: ConnectionId, socket: Connection, healthy: bool) {
+    pub(super) fn check_in(&self, connection: ConnectionId, socket: Connection, healthy: bool) {
         self.input(|inner, now| {
             inner.interrupts.remove(&connection);
             inner.idle.insert(connection, socket);
@@ -514,130 +411,8 @@ impl Shared {
     }
 }
 
-fn report(outcome: Result<(), super::machine::UnknownConnection>) {
+fn report(outcome: Result<(), UnknownConnection>) {
     if let Err(error) = outcome {
         tracing::error!(%error, "connection pool input refused");
-    }
-}
-
-/// The background run: wait queue timeouts, idle and stale reaping, minPoolSize.
-async fn background(pool: Weak<Shared>, wake: Arc<Notify>) {
-    loop {
-        let Some(shared) = pool.upgrade() else { return };
-        shared.input(|inner, now| inner.machine.tick(now));
-        let (deadline, keeps_a_minimum) = {
-            let inner = shared.lock();
-            let deadline = inner
-                .machine
-                .next_deadline()
-                .map(|deadline| shared.origin + deadline.offset());
-            (deadline, inner.machine.options().min_pool_size > 0)
-        };
-        // A pool with no deadline and no minimum to keep has nothing to do until an input
-        // wakes it: at 1,000 servers, periodic wake-ups would cost CPU for nothing.
-        let wake_at = match (deadline, keeps_a_minimum) {
-            (Some(deadline), true) => Some(deadline.min(Instant::now() + MAX_BACKGROUND_SLEEP)),
-            (Some(deadline), false) => Some(deadline),
-            (None, true) => Some(Instant::now() + MAX_BACKGROUND_SLEEP),
-            (None, false) => None,
-        };
-        drop(shared);
-        match wake_at {
-            Some(wake_at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(wake_at) => {}
-                    _ = wake.notified() => {}
-                }
-            }
-            None => wake.notified().await,
-        }
-    }
-}
-
-/// A checked-out connection: derefs to the [`Connection`], and goes back to its pool when
-/// dropped (closed instead if [`PooledConnection::mark_broken`] was called, if the
-/// connection broke or was left awaiting a reply, or if the pool was cleared or closed).
-pub struct PooledConnection {
-    connection: Option<Connection>,
-    id: ConnectionId,
-    generation: u32,
-    healthy: bool,
-    interrupted: watch::Receiver<bool>,
-    pool: Weak<Shared>,
-}
-
-impl std::fmt::Debug for PooledConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PooledConnection")
-            .field("id", &self.id)
-            .field("generation", &self.generation)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PooledConnection {
-    /// The pool's number for this connection (CMAP `connectionId`).
-    pub fn pool_id(&self) -> ConnectionId {
-        self.id
-    }
-
-    /// The pool generation this connection belongs to (for SDAM error handling).
-    pub fn generation(&self) -> u32 {
-        self.generation
-    }
-
-    /// Closes the connection instead of reusing it when it is dropped.
-    pub fn mark_broken(&mut self) {
-        self.healthy = false;
-    }
-
-    /// Whether a clear with interruptInUseConnections interrupted this connection.
-    pub fn is_interrupted(&self) -> bool {
-        *self.interrupted.borrow()
-    }
-
-    /// A watch that turns `true` when a clear with interruptInUseConnections interrupts
-    /// this connection, for `select!`ing against an operation that borrows the connection.
-    pub fn interruption(&self) -> watch::Receiver<bool> {
-        self.interrupted.clone()
-    }
-
-    /// Completes when a clear with interruptInUseConnections interrupts this connection;
-    /// `select!` it against the operation to cancel the operation.
-    pub async fn interrupted(&mut self) {
-        if self.interrupted.wait_for(|flag| *flag).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-impl Deref for PooledConnection {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        self.connection
-            .as_ref()
-            .expect("a pooled connection holds its connection until dropped")
-    }
-}
-
-impl DerefMut for PooledConnection {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.connection
-            .as_mut()
-            .expect("a pooled connection holds its connection until dropped")
-    }
-}
-
-impl Drop for PooledConnection {
-    fn drop(&mut self) {
-        let (Some(socket), Some(pool)) = (self.connection.take(), self.pool.upgrade()) else {
-            return;
-        };
-        let healthy = self.healthy
-            && !socket.is_broken()
-            && !socket.awaiting_reply()
-            && !self.is_interrupted();
-        pool.check_in(self.id, socket, healthy);
     }
 }

@@ -1,26 +1,27 @@
 //! Per-server connection pools, per the Connection Monitoring and Pooling (CMAP) spec.
 //!
-//! - [`PoolMachine`]: the pool's rules as a pure state machine (no socket, no clock, no
-//!   task): inputs with the time passed in, [`PoolAction`]s out. The CMAP spec runner drives
-//!   it directly with a fake connection factory.
+//! - The pool's rules live in the pure core
+//!   ([`mongo_topology_core::cmap`]): [`PoolMachine`], its [`PoolAction`]s, [`PoolOptions`]
+//!   and the [`CmapEvent`]s, re-exported here.
 //! - [`Pool`]: the async pool the engine uses, a thin tokio wrapper that carries out the
-//!   machine's actions with real connections (connect + handshake), a background task for
-//!   timeouts, idle reaping and minPoolSize, and [`PooledConnection`]s that check themselves
+//!   machine's actions with real connections (connect + handshake), a background task that
+//!   wakes at the machine's deadlines (wait queue timeouts, idle expiry, the background run a
+//!   clear schedules) and for minPoolSize, and [`PooledConnection`]s that check themselves
 //!   back in when dropped.
 
-mod events;
+mod background;
+mod error;
+mod factory;
 mod live;
-mod machine;
-#[cfg(test)]
-mod machine_tests;
-mod options;
+mod pooled;
 
-pub use events::{
-    CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId,
+pub use error::{BackgroundFailure, PoolError};
+pub use factory::{ConnectionFactory, EstablishFuture, HandshakeFactory};
+pub use live::Pool;
+pub use mongo_topology_core::cmap::{
+    BackgroundRuns, CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind,
+    ConnectionClosedReason, ConnectionId, GivenPoolOptions, PoolAction, PoolMachine, PoolOptions,
+    PoolOptionsError, PoolState, UnknownConnection, WaiterId, DEFAULT_MAX_CONNECTING,
+    DEFAULT_MAX_POOL_SIZE,
 };
-pub use live::{
-    BackgroundFailure, ConnectionFactory, EstablishFuture, HandshakeFactory, Pool, PoolError,
-    PooledConnection,
-};
-pub use machine::{CheckOutError, PoolAction, PoolMachine, PoolState, UnknownConnection, WaiterId};
-pub use options::{PoolOptions, PoolOptionsError, DEFAULT_MAX_CONNECTING, DEFAULT_MAX_POOL_SIZE};
+pub use pooled::PooledConnection;

@@ -16,3 +16,6 @@ pub use cluster_settings::{
     WARM_UP_LIMIT,
 };
 pub use resolution::resolve_srv;
+
+#[cfg(test)]
+mod pool_options_tests;

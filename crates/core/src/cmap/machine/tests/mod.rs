@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use super::super::events::{
+    CheckOutFailedReason, CmapEventKind, ConnectionClosedReason, ConnectionId,
+};
+use super::super::options::PoolOptions;
 use super::*;
 use crate::{MonotonicTime, ServerAddress};
 
@@ -412,5 +416,5 @@ fn invalid_options_are_refused_at_creation() {
     assert!(matches!(error, PoolOptionsError::MinAboveMax { .. }));
 }
 
-#[path = "machine_service_tests.rs"]
-mod service_tests;
+mod background;
+mod services;

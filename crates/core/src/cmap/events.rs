@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::ServerAddress;
 
-use super::options::PoolOptions;
+use super::options::GivenPoolOptions;
 
 /// A pool's own number for one of its connections: 1 for the first created, then 2, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,8 +78,8 @@ pub struct CmapEvent {
 pub enum CmapEventKind {
     /// `PoolCreatedEvent`: the pool exists (paused).
     PoolCreated {
-        /// The pool's options.
-        options: PoolOptions,
+        /// The options the user set, as given (see [`PoolOptions::reported`](super::PoolOptions::reported)).
+        options: GivenPoolOptions,
     },
     /// `PoolReadyEvent`: the pool was marked ready.
     PoolReady,

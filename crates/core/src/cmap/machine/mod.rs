@@ -3,7 +3,7 @@
 //! with [`PoolMachine::poll_action`] and carried out by the caller (establish a connection,
 //! hand a connection to a waiter, fail a waiter, close or interrupt a connection, publish an
 //! event). The machine holds no socket, reads no clock and runs no task, so the CMAP spec
-//! tests drive exactly the rules the live [`Pool`](super::Pool) runs.
+//! tests drive exactly the rules the engine's live pool runs.
 //!
 //! Rules, per the CMAP spec's "Connection Pool Behaviors":
 //!
@@ -19,7 +19,14 @@
 //! | clear with interruptInUseConnections | any but closed | in-use connections of older generations are interrupted |
 //! | ready | paused | ready, `PoolReady`, then background fill to minPoolSize |
 //! | close | not closed | closed, available connections closed, waiters fail `PoolClosed`, `PoolClosed` |
-//! | tick | any | waiters past waitQueueTimeoutMS fail `Timeout`; stale and idle available connections closed; fill to minPoolSize |
+//! | tick | any | waiters past waitQueueTimeoutMS fail `Timeout`; a background run if one is due |
+//! | background run | any | stale and idle available connections closed, interrupted in-use connections closed (`stale`); fill to minPoolSize if ready |
+//!
+//! When background runs happen is a [`BackgroundRuns`] schedule: by default whenever there
+//! is work (minPoolSize filled as soon as the pool can, an idle connection closed when it
+//! expires), or at a fixed interval after the previous run; either way a clear schedules the
+//! next run at once (CMAP "Background Thread": "A pool SHOULD allow immediate scheduling of
+//! the next background thread iteration after a clear is performed").
 //!
 //! Inputs given before the actions are drained are simultaneous: the wait queue is served
 //! (and minPoolSize filled) once, when [`PoolMachine::poll_action`] is first called after
@@ -28,111 +35,25 @@
 //! A check-out that has created its connection leaves the wait queue: its establishment is
 //! bounded by the connect timeout (the caller's business), not by waitQueueTimeoutMS.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bson::oid::ObjectId;
 
 use crate::{MonotonicTime, ServerAddress};
 
-use super::events::{
-    CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId,
-};
+use super::events::{CmapEventKind, ConnectionClosedReason, ConnectionId};
 use super::options::{PoolOptions, PoolOptionsError};
 
-/// One check-out request, from [`PoolMachine::check_out`] until it is handed a connection or
-/// fails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WaiterId(pub u64);
+mod background;
+mod services;
+mod slots;
+#[cfg(test)]
+mod tests;
+mod types;
 
-/// The state of a pool (CMAP `ConnectionPool.state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolState {
-    /// The initial state, and the state after a clear: no check-out, no background fill.
-    Paused,
-    /// Check-outs are served and minPoolSize is maintained.
-    Ready,
-    /// For good: check-outs fail, checked-in connections are closed.
-    Closed,
-}
-
-/// Why a check-out failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CheckOutError {
-    /// CMAP `PoolClosedError`.
-    #[error("Attempted to check out a connection from closed connection pool")]
-    PoolClosed,
-    /// CMAP `PoolClearedError`: the pool is paused, or was cleared while the check-out
-    /// waited. Retryable; it must not mark the server Unknown.
-    #[error("Connection pool was cleared (paused) before the check-out could complete")]
-    PoolCleared,
-    /// CMAP `WaitQueueTimeoutError`.
-    #[error("Timed out while checking out a connection from connection pool")]
-    Timeout,
-    /// The connection created for this check-out could not be established (the caller has
-    /// the underlying error).
-    #[error("The connection created for the check-out could not be established")]
-    ConnectionError,
-}
-
-impl CheckOutError {
-    /// The `reason` of the matching ConnectionCheckOutFailed event.
-    pub fn reason(self) -> CheckOutFailedReason {
-        match self {
-            CheckOutError::PoolClosed => CheckOutFailedReason::PoolClosed,
-            CheckOutError::Timeout => CheckOutFailedReason::Timeout,
-            CheckOutError::PoolCleared | CheckOutError::ConnectionError => {
-                CheckOutFailedReason::ConnectionError
-            }
-        }
-    }
-}
-
-/// An input about a connection this pool does not have in the state the input needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("connection {connection} is not {expected} in this pool")]
-pub struct UnknownConnection {
-    /// The connection named by the input.
-    pub connection: ConnectionId,
-    /// What it should have been: `"checked out"` or `"pending"`.
-    pub expected: &'static str,
-}
-
-/// What the caller must do, in order.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PoolAction {
-    /// Open and establish (connect, handshake, authenticate) a new connection, then report
-    /// [`PoolMachine::connection_established`] or [`PoolMachine::connection_failed`].
-    Establish {
-        /// The new connection.
-        connection: ConnectionId,
-        /// The pool generation it belongs to.
-        generation: u32,
-    },
-    /// Give `connection` to the check-out `waiter`: it is now in use.
-    HandOut {
-        /// The check-out.
-        waiter: WaiterId,
-        /// The connection.
-        connection: ConnectionId,
-        /// The pool generation the connection belongs to.
-        generation: u32,
-    },
-    /// Fail the check-out `waiter`.
-    FailCheckOut {
-        /// The check-out.
-        waiter: WaiterId,
-        /// Why.
-        error: CheckOutError,
-    },
-    /// Drop the connection's socket; it has left the pool.
-    CloseConnection(ConnectionId),
-    /// Cancel whatever the in-use connection is doing (clear with interruptInUseConnections);
-    /// its holder should check it in, and it will be closed then.
-    Interrupt(ConnectionId),
-    /// Publish a CMAP event.
-    Emit(CmapEvent),
-}
+pub use background::BackgroundRuns;
+use slots::not;
+pub use types::{CheckOutError, PoolAction, PoolState, UnknownConnection, WaiterId};
 
 #[derive(Clone, Copy, Debug)]
 struct Waiter {
@@ -186,6 +107,16 @@ pub struct PoolMachine {
     /// Load-balanced mode: each service's generation (0, plus one per clear of it). Never
     /// pruned, so that it stays equal to the generations the SDAM core compares.
     service_generations: BTreeMap<ObjectId, u32>,
+    /// When background runs happen.
+    background_runs: BackgroundRuns,
+    /// With [`BackgroundRuns::Every`]: when the next run is due.
+    next_run_at: MonotonicTime,
+    /// A clear asked for a run at this time (CMAP: "immediate scheduling of the next
+    /// background thread iteration after a clear").
+    run_requested_at: Option<MonotonicTime>,
+    /// In-use connections a background run closed after an interrupting clear: their
+    /// holders still have the sockets, which are dropped when checked in.
+    closed_in_use: BTreeSet<ConnectionId>,
 }
 
 impl PoolMachine {
@@ -206,8 +137,14 @@ impl PoolMachine {
             actions: VecDeque::new(),
             unsettled_at: None,
             service_generations: BTreeMap::new(),
+            background_runs: BackgroundRuns::WhenDue,
+            next_run_at: MonotonicTime::from_millis(0),
+            run_requested_at: None,
+            closed_in_use: BTreeSet::new(),
         };
-        machine.emit(CmapEventKind::PoolCreated { options });
+        machine.emit(CmapEventKind::PoolCreated {
+            options: options.reported(),
+        });
         Ok(machine)
     }
 
@@ -260,20 +197,6 @@ impl PoolMachine {
         self.actions.pop_front()
     }
 
-    /// When [`PoolMachine::tick`] next has work: the earliest wait queue deadline or idle
-    /// expiry. `None` if nothing is timed.
-    pub fn next_deadline(&self) -> Option<MonotonicTime> {
-        let deadlines = self.wait_queue.iter().filter_map(|waiter| waiter.deadline);
-        let idle_expiries = self.available.iter().filter_map(|id| {
-            let max_idle = self.options.max_idle_time?;
-            match self.connections.get(id)?.slot {
-                Slot::Available { since } => Some(since.saturating_add(max_idle)),
-                _ => None,
-            }
-        });
-        deadlines.chain(idle_expiries).min()
-    }
-
     /// A check-out request: emits CheckOutStarted, then serves it at once if it can.
     pub fn check_out(&mut self, now: MonotonicTime) -> WaiterId {
         self.last_waiter_id += 1;
@@ -320,6 +243,16 @@ impl PoolMachine {
         healthy: bool,
         now: MonotonicTime,
     ) -> Result<(), UnknownConnection> {
+        if self.closed_in_use.remove(&connection) {
+            // Interrupted and closed by a background run while in use: its ConnectionClosed
+            // was emitted then; only the socket is left to drop.
+            self.emit(CmapEventKind::ConnectionCheckedIn {
+                connection_id: connection,
+            });
+            self.actions
+                .push_back(PoolAction::CloseConnection(connection));
+            return Ok(());
+        }
         let Some(entry) = self.connections.get(&connection).copied() else {
             return Err(not(connection, "checked out"));
         };
@@ -459,6 +392,9 @@ impl PoolMachine {
                 self.fail(waiter, CheckOutError::PoolCleared, now);
             }
         }
+        // Stale available connections (and, below, interrupted in-use ones) are closed by
+        // the next background run, scheduled now.
+        self.run_requested_at = Some(now);
         if interrupt_in_use_connections {
             let mut interrupted = Vec::new();
             for (id, entry) in &mut self.connections {
@@ -475,7 +411,8 @@ impl PoolMachine {
     }
 
     /// CMAP `ready()`: a paused pool becomes ready (PoolReady), then starts filling to
-    /// minPoolSize. No effect on a ready or closed pool.
+    /// minPoolSize (at once, or at the next background run with [`BackgroundRuns::Every`]).
+    /// No effect on a ready or closed pool.
     pub fn ready(&mut self, now: MonotonicTime) {
         if self.state != PoolState::Paused {
             return;
@@ -499,205 +436,5 @@ impl PoolMachine {
         while let Some(waiter) = self.wait_queue.pop_front() {
             self.fail(waiter, CheckOutError::PoolClosed, now);
         }
-    }
-
-    /// A background run (CMAP "Background Thread"): time out waiters, close perished
-    /// available connections, fill to minPoolSize.
-    pub fn tick(&mut self, now: MonotonicTime) {
-        let (expired, waiting): (Vec<Waiter>, Vec<Waiter>) = self
-            .wait_queue
-            .drain(..)
-            .partition(|waiter| waiter.deadline.is_some_and(|deadline| deadline <= now));
-        self.wait_queue = waiting.into();
-        for waiter in expired {
-            self.fail(waiter, CheckOutError::Timeout, now);
-        }
-        let perished: Vec<(ConnectionId, ConnectionClosedReason)> = self
-            .available
-            .iter()
-            .filter_map(|id| Some((*id, self.perished(*id, now)?)))
-            .collect();
-        for (id, reason) in perished {
-            self.close_connection(id, reason);
-        }
-        self.unsettled_at = Some(now);
-    }
-
-    /// Serves the wait queue in order, then fills to minPoolSize.
-    fn settle(&mut self, now: MonotonicTime) {
-        if self.state != PoolState::Ready {
-            return;
-        }
-        while let Some(&waiter) = self.wait_queue.front() {
-            if let Some((connection, generation)) = self.take_available(now) {
-                self.wait_queue.pop_front();
-                self.hand_out(waiter, connection, generation, now);
-            } else if self.can_create() {
-                self.wait_queue.pop_front();
-                self.create(Some(waiter), now);
-            } else {
-                break;
-            }
-        }
-        while self.connections.len() < self.options.min_pool_size as usize && self.can_create() {
-            self.create(None, now);
-        }
-    }
-
-    fn can_create(&self) -> bool {
-        self.options.has_room_for_another(self.connections.len())
-            && self.pending < self.options.max_connecting as usize
-    }
-
-    /// The most recently returned available connection that has not perished, closing the
-    /// perished ones met on the way.
-    fn take_available(&mut self, now: MonotonicTime) -> Option<(ConnectionId, u32)> {
-        while let Some(id) = self.available.pop() {
-            match self.perished(id, now) {
-                Some(reason) => self.close_connection(id, reason),
-                None => return Some((id, self.connections.get(&id)?.generation)),
-            }
-        }
-        None
-    }
-
-    /// Why an available connection must be closed, if it must.
-    fn perished(&self, id: ConnectionId, now: MonotonicTime) -> Option<ConnectionClosedReason> {
-        let entry = self.connections.get(&id)?;
-        if entry.generation != self.current_generation(entry.service) {
-            return Some(ConnectionClosedReason::Stale);
-        }
-        let (Slot::Available { since }, Some(max_idle)) = (entry.slot, self.options.max_idle_time)
-        else {
-            return None;
-        };
-        (now.saturating_duration_since(since) >= max_idle).then_some(ConnectionClosedReason::Idle)
-    }
-
-    fn create(&mut self, waiter: Option<Waiter>, now: MonotonicTime) {
-        self.last_connection_id += 1;
-        let connection = ConnectionId(self.last_connection_id);
-        self.connections.insert(
-            connection,
-            Entry {
-                generation: self.generation,
-                service: None,
-                slot: Slot::Pending {
-                    created_at: now,
-                    waiter,
-                },
-            },
-        );
-        self.pending += 1;
-        self.emit(CmapEventKind::ConnectionCreated {
-            connection_id: connection,
-        });
-        self.actions.push_back(PoolAction::Establish {
-            connection,
-            generation: self.generation,
-        });
-    }
-
-    fn pending_entry(
-        &self,
-        connection: ConnectionId,
-    ) -> Result<(u32, MonotonicTime, Option<Waiter>), UnknownConnection> {
-        match self.connections.get(&connection) {
-            Some(Entry {
-                generation,
-                slot: Slot::Pending { created_at, waiter },
-                ..
-            }) => Ok((*generation, *created_at, *waiter)),
-            _ => Err(not(connection, "pending")),
-        }
-    }
-
-    fn hand_out(
-        &mut self,
-        waiter: Waiter,
-        connection: ConnectionId,
-        generation: u32,
-        now: MonotonicTime,
-    ) {
-        let service = self.service_of(connection);
-        self.connections.insert(
-            connection,
-            Entry {
-                generation,
-                service,
-                slot: Slot::InUse { interrupted: false },
-            },
-        );
-        self.emit(CmapEventKind::ConnectionCheckedOut {
-            connection_id: connection,
-            duration: elapsed(waiter, now),
-        });
-        self.actions.push_back(PoolAction::HandOut {
-            waiter: waiter.id,
-            connection,
-            generation,
-        });
-    }
-
-    fn make_available(&mut self, connection: ConnectionId, generation: u32, now: MonotonicTime) {
-        let service = self.service_of(connection);
-        self.connections.insert(
-            connection,
-            Entry {
-                generation,
-                service,
-                slot: Slot::Available { since: now },
-            },
-        );
-        self.available.push(connection);
-    }
-
-    /// Removes a connection from the pool, whatever its state, and says so.
-    fn close_connection(&mut self, connection: ConnectionId, reason: ConnectionClosedReason) {
-        if let Some(entry) = self.connections.remove(&connection) {
-            match entry.slot {
-                Slot::Pending { .. } => self.pending -= 1,
-                Slot::Available { .. } => self.available.retain(|id| *id != connection),
-                Slot::InUse { .. } => {}
-            }
-        }
-        self.emit(CmapEventKind::ConnectionClosed {
-            connection_id: connection,
-            reason,
-        });
-        self.actions
-            .push_back(PoolAction::CloseConnection(connection));
-    }
-
-    fn fail(&mut self, waiter: Waiter, error: CheckOutError, now: MonotonicTime) {
-        self.emit(CmapEventKind::ConnectionCheckOutFailed {
-            reason: error.reason(),
-            duration: elapsed(waiter, now),
-        });
-        self.actions.push_back(PoolAction::FailCheckOut {
-            waiter: waiter.id,
-            error,
-        });
-    }
-
-    fn emit(&mut self, kind: CmapEventKind) {
-        self.actions.push_back(PoolAction::Emit(CmapEvent {
-            address: self.address.clone(),
-            kind,
-        }));
-    }
-}
-
-#[path = "services.rs"]
-mod services;
-
-fn elapsed(waiter: Waiter, now: MonotonicTime) -> Duration {
-    now.saturating_duration_since(waiter.started_at)
-}
-
-fn not(connection: ConnectionId, expected: &'static str) -> UnknownConnection {
-    UnknownConnection {
-        connection,
-        expected,
     }
 }

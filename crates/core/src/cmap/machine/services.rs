@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use bson::oid::ObjectId;
 
-use super::{CmapEventKind, ConnectionClosedReason, ConnectionId, PoolMachine, PoolState, Slot};
+use super::super::events::{CmapEventKind, ConnectionClosedReason, ConnectionId};
+use super::{PoolMachine, PoolState, Slot};
 use crate::MonotonicTime;
 
 impl PoolMachine {

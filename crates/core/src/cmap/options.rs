@@ -27,6 +27,55 @@ pub struct PoolOptions {
     /// `waitQueueTimeoutMS`: how long a check-out may wait for a connection; `None` means no
     /// limit (the connection string's 0).
     pub wait_queue_timeout: Option<Duration>,
+    /// The options as the user gave them (empty for options built in code): what
+    /// `ConnectionPoolCreated` reports, with any other option that differs from its default.
+    pub given: GivenPoolOptions,
+}
+
+/// The pool options the user wrote, exactly as written (a 0 stays 0); `None` for an option
+/// not given. CMAP: `PoolCreatedEvent.options` holds "any non-default pool options that were
+/// set", and maxIdleTimeMS "only if the user specified a value".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GivenPoolOptions {
+    /// `maxPoolSize`, if given.
+    pub max_pool_size: Option<u32>,
+    /// `minPoolSize`, if given.
+    pub min_pool_size: Option<u32>,
+    /// `maxIdleTimeMS`, if given (0 means no limit).
+    pub max_idle_time: Option<Duration>,
+    /// `maxConnecting`, if given.
+    pub max_connecting: Option<u32>,
+    /// `waitQueueTimeoutMS`, if given (0 means no limit).
+    pub wait_queue_timeout: Option<Duration>,
+}
+
+impl GivenPoolOptions {
+    /// The pool options a parsed connection string gives.
+    pub fn from_connection_string(uri: &ConnectionString) -> Self {
+        GivenPoolOptions {
+            max_pool_size: uri.max_pool_size(),
+            min_pool_size: uri.min_pool_size(),
+            max_idle_time: uri.max_idle_time(),
+            max_connecting: uri.max_connecting(),
+            wait_queue_timeout: uri.wait_queue_timeout(),
+        }
+    }
+
+    /// The options these make: the ones given, the defaults for the others; a zero
+    /// `maxIdleTimeMS` or `waitQueueTimeoutMS` means no limit. Not validated: call
+    /// [`PoolOptions::validate`].
+    pub fn resolve(&self) -> PoolOptions {
+        let defaults = PoolOptions::default();
+        let no_limit_if_zero = |limit: Duration| Some(limit).filter(|limit| !limit.is_zero());
+        PoolOptions {
+            max_pool_size: self.max_pool_size.unwrap_or(defaults.max_pool_size),
+            min_pool_size: self.min_pool_size.unwrap_or(defaults.min_pool_size),
+            max_idle_time: self.max_idle_time.and_then(no_limit_if_zero),
+            max_connecting: self.max_connecting.unwrap_or(defaults.max_connecting),
+            wait_queue_timeout: self.wait_queue_timeout.and_then(no_limit_if_zero),
+            given: self.clone(),
+        }
+    }
 }
 
 impl Default for PoolOptions {
@@ -37,6 +86,7 @@ impl Default for PoolOptions {
             max_idle_time: None,
             max_connecting: DEFAULT_MAX_CONNECTING,
             wait_queue_timeout: None,
+            given: GivenPoolOptions::default(),
         }
     }
 }
@@ -62,14 +112,29 @@ impl PoolOptions {
     /// The options a parsed connection string asks for; options it does not set keep their
     /// defaults. Not validated: call [`PoolOptions::validate`].
     pub fn from_connection_string(uri: &ConnectionString) -> Self {
+        GivenPoolOptions::from_connection_string(uri).resolve()
+    }
+
+    /// The options `ConnectionPoolCreated` reports: each one the user gave, as given, and
+    /// each other one whose value differs from its default (set in code).
+    pub fn reported(&self) -> GivenPoolOptions {
         let defaults = PoolOptions::default();
-        let no_limit_if_zero = |limit: Duration| Some(limit).filter(|limit| !limit.is_zero());
-        PoolOptions {
-            max_pool_size: uri.max_pool_size().unwrap_or(defaults.max_pool_size),
-            min_pool_size: uri.min_pool_size().unwrap_or(defaults.min_pool_size),
-            max_idle_time: uri.max_idle_time().and_then(no_limit_if_zero),
-            max_connecting: uri.max_connecting().unwrap_or(defaults.max_connecting),
-            wait_queue_timeout: uri.wait_queue_timeout().and_then(no_limit_if_zero),
+        let given = &self.given;
+        fn unless_default<T: PartialEq>(value: T, default: T) -> Option<T> {
+            (value != default).then_some(value)
+        }
+        GivenPoolOptions {
+            max_pool_size: given
+                .max_pool_size
+                .or(unless_default(self.max_pool_size, defaults.max_pool_size)),
+            min_pool_size: given
+                .min_pool_size
+                .or(unless_default(self.min_pool_size, defaults.min_pool_size)),
+            max_idle_time: given.max_idle_time.or(self.max_idle_time),
+            max_connecting: given
+                .max_connecting
+                .or(unless_default(self.max_connecting, defaults.max_connecting)),
+            wait_queue_timeout: given.wait_queue_timeout.or(self.wait_queue_timeout),
         }
     }
 
@@ -125,6 +190,13 @@ mod tests {
                 max_idle_time: Some(Duration::from_millis(1500)),
                 max_connecting: 4,
                 wait_queue_timeout: Some(Duration::from_millis(250)),
+                given: GivenPoolOptions {
+                    max_pool_size: Some(7),
+                    min_pool_size: Some(3),
+                    max_idle_time: Some(Duration::from_millis(1500)),
+                    max_connecting: Some(4),
+                    wait_queue_timeout: Some(Duration::from_millis(250)),
+                },
             }
         );
         let unlimited = parse("mongodb://a/?maxIdleTimeMS=0&waitQueueTimeoutMS=0&maxPoolSize=0");
@@ -152,37 +224,43 @@ mod tests {
     }
 
     #[test]
+    fn pool_created_reports_the_options_as_given_and_only_those() {
+        let options = parse("mongodb://a/?maxPoolSize=50&minPoolSize=5&maxIdleTimeMS=100");
+        assert_eq!(
+            options.reported(),
+            GivenPoolOptions {
+                max_pool_size: Some(50),
+                min_pool_size: Some(5),
+                max_idle_time: Some(Duration::from_millis(100)),
+                max_connecting: None,
+                wait_queue_timeout: None,
+            }
+        );
+        assert_eq!(parse("mongodb://a").reported(), GivenPoolOptions::default());
+        // A zero (no limit) is reported as the user wrote it.
+        let unlimited = parse("mongodb://a/?maxIdleTimeMS=0");
+        assert_eq!(unlimited.max_idle_time, None);
+        assert_eq!(unlimited.reported().max_idle_time, Some(Duration::ZERO));
+        // Options set in code are reported when they differ from the default.
+        let in_code = PoolOptions {
+            max_pool_size: 7,
+            max_idle_time: Some(Duration::from_secs(1)),
+            ..PoolOptions::default()
+        };
+        assert_eq!(in_code.reported().max_pool_size, Some(7));
+        assert_eq!(
+            in_code.reported().max_idle_time,
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(in_code.reported().min_pool_size, None);
+    }
+
+    #[test]
     fn zero_max_connecting_is_refused() {
         let options = PoolOptions {
             max_connecting: 0,
             ..PoolOptions::default()
         };
         assert_eq!(options.validate(), Err(PoolOptionsError::ZeroMaxConnecting));
-    }
-}
-
-#[cfg(test)]
-mod cluster_settings_tests {
-    use crate::settings::cluster_settings::{ClusterSettings, ClusterSettingsError};
-
-    use super::*;
-
-    #[test]
-    fn cluster_settings_carry_the_pool_options_of_the_connection_string() {
-        let settings = ClusterSettings::parse("mongodb://a/?maxPoolSize=5&minPoolSize=2").unwrap();
-        assert_eq!(settings.pool.max_pool_size, 5);
-        assert_eq!(settings.pool.min_pool_size, 2);
-    }
-
-    #[test]
-    fn cluster_settings_refuse_min_pool_size_above_max_pool_size() {
-        let uri = ConnectionString::parse("mongodb://a/?maxPoolSize=1&minPoolSize=2").unwrap();
-        assert_eq!(
-            ClusterSettings::from_connection_string(&uri),
-            Err(ClusterSettingsError::Pool(PoolOptionsError::MinAboveMax {
-                min_pool_size: 2,
-                max_pool_size: 1
-            }))
-        );
     }
 }

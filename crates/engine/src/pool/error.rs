@@ -1,0 +1,43 @@
+//! What a pool reports when a check-out or a background establishment fails.
+
+use crate::connection::error::ConnectionError;
+use crate::ServerAddress;
+
+use super::CheckOutError;
+
+/// A connection the pool opened on its own (for minPoolSize) that could not be established.
+#[derive(Debug, Clone)]
+pub struct BackgroundFailure {
+    /// The pool's server.
+    pub address: ServerAddress,
+    /// The pool generation the connection belonged to.
+    pub generation: u32,
+    /// What went wrong.
+    pub error: ConnectionError,
+}
+
+/// Why [`Pool::check_out`](super::Pool::check_out) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The pool refused or timed out the check-out (closed, paused or cleared, waitQueueTimeoutMS).
+    #[error("{address}: {error}")]
+    CheckOut {
+        /// The pool's server.
+        address: ServerAddress,
+        /// What the pool said.
+        error: CheckOutError,
+    },
+    /// The connection created for this check-out could not be established. The SDAM rules
+    /// ("Application Errors", before the handshake completes) decide what this does to the
+    /// server and the pool.
+    #[error("{address}: cannot establish a connection: {source}")]
+    Establishment {
+        /// The pool's server.
+        address: ServerAddress,
+        /// The pool generation the connection belonged to.
+        generation: u32,
+        /// What went wrong.
+        source: ConnectionError,
+    },
+}
