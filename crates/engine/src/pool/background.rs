@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::live::Shared;
+use super::shared::Shared;
 
 /// The longest the background task of a pool with a minPoolSize sleeps without looking
 /// at the pool.

@@ -13,7 +13,7 @@ mod background;
 mod error;
 mod factory;
 mod live;
-mod pooled;
+mod shared;
 
 pub use error::{BackgroundFailure, PoolError};
 pub use factory::{ConnectionFactory, EstablishFuture, HandshakeFactory};
@@ -24,4 +24,4 @@ pub use mongo_topology_core::cmap::{
     PoolOptionsError, PoolState, UnknownConnection, WaiterId, DEFAULT_MAX_CONNECTING,
     DEFAULT_MAX_POOL_SIZE,
 };
-pub use pooled::PooledConnection;
+pub use shared::PooledConnection;

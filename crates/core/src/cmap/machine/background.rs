@@ -1,29 +1,9 @@
 //! The pool's background runs (CMAP "Background Thread") and its deadlines: when a run is
 //! due, what a run does, and the wait queue timeouts checked on every tick.
 
-use std::time::Duration;
-
 use super::super::events::{CmapEventKind, ConnectionClosedReason, ConnectionId};
-use super::{CheckOutError, PoolMachine, Slot, Waiter};
+use super::{BackgroundRuns, CheckOutError, PoolMachine, Slot, Waiter};
 use crate::MonotonicTime;
-
-/// When a pool's background runs happen. CMAP leaves the interval between runs to the
-/// driver; its test format sets it with `backgroundThreadIntervalMS`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BackgroundRuns {
-    /// Whenever there is work: minPoolSize is filled as soon as the pool can (with the
-    /// input that made room), an idle connection is closed when its maxIdleTimeMS expires,
-    /// and stale connections right after a clear. The live pool's schedule.
-    #[default]
-    WhenDue,
-    /// A run `interval` after the end of the previous one (the first at time zero), and
-    /// one at once after a clear.
-    Every(Duration),
-    /// Never (the test format's negative `backgroundThreadIntervalMS`): perished
-    /// connections are closed only when a check-out or a check-in meets them, and
-    /// minPoolSize is not kept.
-    Never,
-}
 
 impl PoolMachine {
     /// Sets when background runs happen (default [`BackgroundRuns::WhenDue`]).

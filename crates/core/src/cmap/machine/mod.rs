@@ -51,9 +51,10 @@ mod slots;
 mod tests;
 mod types;
 
-pub use background::BackgroundRuns;
-use slots::not;
-pub use types::{CheckOutError, PoolAction, PoolState, UnknownConnection, WaiterId};
+use types::not;
+pub use types::{
+    BackgroundRuns, CheckOutError, PoolAction, PoolState, UnknownConnection, WaiterId,
+};
 
 #[derive(Clone, Copy, Debug)]
 struct Waiter {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::super::events::{CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId};
+use super::types::not;
 use super::{
     BackgroundRuns, CheckOutError, Entry, PoolAction, PoolMachine, PoolState, Slot,
     UnknownConnection, Waiter,
@@ -185,11 +186,4 @@ impl PoolMachine {
 
 pub(super) fn elapsed(waiter: Waiter, now: MonotonicTime) -> Duration {
     now.saturating_duration_since(waiter.started_at)
-}
-
-pub(super) fn not(connection: ConnectionId, expected: &'static str) -> UnknownConnection {
-    UnknownConnection {
-        connection,
-        expected,
-    }
 }

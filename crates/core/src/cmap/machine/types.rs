@@ -1,6 +1,8 @@
 //! What goes in and out of the [`PoolMachine`](super::PoolMachine): check-out identities,
 //! the pool's state, check-out errors and the actions the caller carries out.
 
+use std::time::Duration;
+
 use super::super::events::{CheckOutFailedReason, CmapEvent, ConnectionId};
 
 /// One check-out request, from [`PoolMachine::check_out`](super::PoolMachine::check_out) until it is handed a connection or
@@ -97,4 +99,30 @@ pub enum PoolAction {
     Interrupt(ConnectionId),
     /// Publish a CMAP event.
     Emit(CmapEvent),
+}
+
+/// When a pool's background runs happen. CMAP leaves the interval between runs to the
+/// driver; its test format sets it with `backgroundThreadIntervalMS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackgroundRuns {
+    /// Whenever there is work: minPoolSize is filled as soon as the pool can (with the
+    /// input that made room), an idle connection is closed when its maxIdleTimeMS expires,
+    /// and stale connections right after a clear. The live pool's schedule.
+    #[default]
+    WhenDue,
+    /// A run `interval` after the end of the previous one (the first at time zero), and
+    /// one at once after a clear.
+    Every(Duration),
+    /// Never (the test format's negative `backgroundThreadIntervalMS`): perished
+    /// connections are closed only when a check-out or a check-in meets them, and
+    /// minPoolSize is not kept.
+    Never,
+}
+
+/// The error for a connection the pool does not hold in the expected state.
+pub(super) fn not(connection: ConnectionId, expected: &'static str) -> UnknownConnection {
+    UnknownConnection {
+        connection,
+        expected,
+    }
 }
