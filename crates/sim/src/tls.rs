@@ -103,10 +103,10 @@ impl SimTls {
         };
         let server_cert = params.signed_by(&server_key, &ca).map_err(tls_error)?;
 
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(tls_error)?;
+        // The process-default provider: *ring*, the one rustls feature this workspace enables
+        // (`ring::default_provider` is deprecated from rustls 0.23.48).
+        let builder = ServerConfig::builder();
+        let provider = Arc::clone(builder.crypto_provider());
         let builder = if options.request_client_certificates {
             let mut roots = RootCertStore::empty();
             roots.add(ca_cert.der().clone()).map_err(tls_error)?;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -100,6 +101,24 @@ pub enum TlsSetupError {
     Config(String),
 }
 
+/// The cryptography every TLS connection of the engine uses: the application's process-wide
+/// rustls provider when it installed one (`CryptoProvider::install_default`), else *ring*.
+///
+/// `ClientConfig::builder()` would pick the provider from rustls's crate features, and panic
+/// when the application's build links two of them (e.g. another dependency enables
+/// aws-lc-rs) without installing a default; a connection string must never make the
+/// library panic. rustls 0.23.48 marks `ring::default_provider` deprecated (for want of
+/// post-quantum key exchange), so it is called only on that fallback path, with the
+/// deprecation allowed there and nowhere else: a build against any 0.23 shows no warning.
+fn crypto_provider() -> Arc<CryptoProvider> {
+    if let Some(installed) = CryptoProvider::get_default() {
+        return Arc::clone(installed);
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
+}
+
 /// The rustls client configuration of one cluster, shared by all its connections.
 #[derive(Clone, Debug)]
 pub struct TlsConnector {
@@ -109,8 +128,10 @@ pub struct TlsConnector {
 impl TlsConnector {
     /// Builds the configuration: root store, verifier, client certificate.
     pub fn new(settings: &TlsSettings) -> Result<TlsConnector, TlsSetupError> {
-        let builder = ClientConfig::builder();
-        let provider = Arc::clone(builder.crypto_provider());
+        let provider = crypto_provider();
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsSetupError::Config(e.to_string()))?;
         let builder = if settings.allow_invalid_certificates {
             let verifier = ForgivingVerifier::new(Forgive::AnyCertificate, provider);
             builder
