@@ -3,8 +3,9 @@
 //!
 //! Everything here is pure: [`decode_message`], [`encode_message`] and
 //! [`encode_message_into`] work on byte slices, and [`MessageDecoder`] splits a byte stream
-//! into messages as bytes arrive; none performs I/O. The one exception is [`framing`], thin
-//! tokio wrappers ([`framing::MessageReader`], [`framing::MessageWriter`]) around them.
+//! into messages as bytes arrive; none performs I/O. The one exception is `framing` (built
+//! with the crate's `tokio` feature), thin tokio wrappers (`framing::MessageReader`,
+//! `framing::MessageWriter`) around them.
 
 mod bytes;
 pub mod checksum;
