@@ -3,8 +3,8 @@
 
 use super::catalog::{self, OptionSpec, Repeat};
 use super::error::{UriError, UriWarning};
+use super::option_value::OptionValue;
 use super::values::parse_value;
-use super::OptionValue;
 
 /// The options set by `pairs`, in order of first appearance, under their canonical names.
 /// Unknown keys and invalid values become warnings (Connection String spec, "Keys" and

@@ -9,11 +9,11 @@ use std::fmt::{self, Write as _};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::{AuthMechanismProperties, ConnectionString, OptionValue};
+use super::connection_string::ConnectionString;
+use super::credential::AuthMechanismProperties;
+use super::option_value::OptionValue;
+use super::secret::MASK;
 use crate::address::ServerAddress;
-
-/// What is shown in place of a secret.
-pub(crate) const MASK: &str = "*****";
 
 /// Everything but RFC 3986 "unreserved" characters is percent-encoded.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -11,9 +11,10 @@
 use std::time::Duration;
 
 use super::assemble::assemble;
+use super::connection_string::ConnectionString;
 use super::error::UriError;
 use super::parse::parse_pairs;
-use super::{validate, ConnectionString};
+use super::validate;
 use crate::address::ServerAddress;
 
 /// The SRV service name used when `srvServiceName` is not given.

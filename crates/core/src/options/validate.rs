@@ -5,8 +5,8 @@
 //! options have been merged (Initial DNS Seedlist Discovery spec, "URI Validation": "the
 //! driver MUST first do the SRV and TXT lookup and then perform the validation").
 
+use super::connection_string::ConnectionString;
 use super::error::UriError;
-use super::ConnectionString;
 
 /// Runs every combination rule.
 pub(crate) fn validate(uri: &ConnectionString) -> Result<(), UriError> {

@@ -8,8 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use super::catalog::Kind;
-use super::{AuthMechanismProperties, OptionValue, Secret};
+use super::credential::AuthMechanismProperties;
+use super::kind::Kind;
+use super::option_value::OptionValue;
+use super::secret::Secret;
 
 /// Compressor names known to the OP_COMPRESSED spec.
 const KNOWN_COMPRESSORS: &[&str] = &["snappy", "zlib", "zstd"];

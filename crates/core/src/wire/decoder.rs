@@ -11,7 +11,9 @@
 //! an offset; the remaining bytes are moved to the front of the buffer when more space is
 //! needed, so the buffer is allocated once and then reused.
 
-use super::{decode_message, Message, WireError, HEADER_LEN};
+use super::error::WireError;
+use super::header::HEADER_LEN;
+use super::message::{decode_message, Message};
 
 /// How many bytes [`MessageDecoder::spare_mut`] offers at least, so that several small
 /// messages can arrive in one read.

@@ -5,7 +5,7 @@
 
 use bson::{RawBsonRef, RawDocument};
 
-use super::WireError;
+use super::error::WireError;
 
 /// The deepest nesting of documents and arrays accepted (the top-level document is 1).
 pub const MAX_BSON_DEPTH: usize = 200;

@@ -4,7 +4,9 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{encode_message_into, Message, MessageDecoder, WireError};
+use super::decoder::MessageDecoder;
+use super::error::WireError;
+use super::message::{encode_message_into, Message};
 
 /// Why reading or writing a message failed.
 #[derive(Debug, thiserror::Error)]

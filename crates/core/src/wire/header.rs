@@ -1,6 +1,7 @@
 //! The 16-byte standard message header.
 
-use super::{Cursor, WireError, MAX_MESSAGE_SIZE_BYTES};
+use super::bytes::Cursor;
+use super::error::{WireError, MAX_MESSAGE_SIZE_BYTES};
 
 /// Size of the standard message header in bytes.
 pub const HEADER_LEN: usize = 16;

@@ -3,7 +3,10 @@
 
 use bson::Document;
 
-use super::{checksum, put_cstring, put_document, Cursor, WireError, HEADER_LEN};
+use super::bytes::{put_cstring, put_document, Cursor};
+use super::checksum;
+use super::error::WireError;
+use super::header::HEADER_LEN;
 
 /// OP_MSG flag bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,7 +4,8 @@
 
 use bson::Document;
 
-use super::{put_cstring, put_document, Cursor, WireError};
+use super::bytes::{put_cstring, put_document, Cursor};
+use super::error::WireError;
 
 /// An OP_QUERY request.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,6 +24,7 @@ use crate::sdam::topology::{TopologyDescription, TopologyType};
 use crate::time::MonotonicTime;
 
 mod dynamic_seeds;
+mod reseed;
 mod snapshots;
 pub(crate) mod srv_polling;
 
