@@ -106,6 +106,7 @@ impl PreparedAuth {
     }
 }
 
+#[cfg(test)]
 /// Authenticates `conn` with `credential` after a handshake that carried no speculative
 /// authentication; `handshake_reply` gives `saslSupportedMechs` for negotiation.
 pub async fn authenticate(

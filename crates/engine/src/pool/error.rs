@@ -16,7 +16,8 @@ pub struct BackgroundFailure {
     pub error: ConnectionError,
 }
 
-/// Why [`Pool::check_out`](super::Pool::check_out) failed.
+/// Why no connection could be checked out of a server's connection pool (inside
+/// [`ClusterError::Pool`](crate::ClusterError::Pool)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolError {

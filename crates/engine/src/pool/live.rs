@@ -38,6 +38,7 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
+    #[cfg(test)]
     /// A paused pool for `address` (mark it ready with [`Pool::ready`]); events, starting
     /// with PoolCreated, go to `events` if given.
     pub fn new(
@@ -69,11 +70,6 @@ impl Pool {
         Ok(Pool { shared })
     }
 
-    /// The server this pool connects to.
-    pub fn address(&self) -> &ServerAddress {
-        &self.shared.address
-    }
-
     /// The pool generation (one more per clear).
     pub fn generation(&self) -> u32 {
         self.shared.lock().machine.generation()
@@ -84,11 +80,13 @@ impl Pool {
         self.shared.lock().machine.state()
     }
 
+    #[cfg(test)]
     /// CMAP `totalConnectionCount`.
     pub fn total_connection_count(&self) -> usize {
         self.shared.lock().machine.total_connection_count()
     }
 
+    #[cfg(test)]
     /// CMAP `availableConnectionCount`.
     pub fn available_connection_count(&self) -> usize {
         self.shared.lock().machine.available_connection_count()
@@ -131,13 +129,6 @@ impl Pool {
     pub fn clear_service(&self, service_id: bson::oid::ObjectId) {
         self.shared
             .input(|inner, now| inner.machine.clear_service(service_id, now));
-    }
-
-    /// Load-balanced mode: how many established connections each service has.
-    pub fn service_connection_counts(
-        &self,
-    ) -> std::collections::BTreeMap<bson::oid::ObjectId, usize> {
-        self.shared.lock().machine.service_connection_counts()
     }
 
     /// CMAP `ready`: a paused pool starts serving check-outs and filling to minPoolSize.

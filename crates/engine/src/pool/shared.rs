@@ -309,6 +309,7 @@ impl PooledConnection {
         self.interrupted.clone()
     }
 
+    #[cfg(test)]
     /// Completes when a clear with interruptInUseConnections interrupts this connection;
     /// `select!` it against the operation to cancel the operation.
     pub async fn interrupted(&mut self) {

@@ -5,4 +5,3 @@ pub(crate) mod hello;
 pub(crate) mod metadata;
 
 pub use hello::{handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions};
-pub use metadata::{client_metadata, MAX_APP_NAME_BYTES, MAX_METADATA_BYTES};
