@@ -35,6 +35,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Internals are `pub(crate)`: a `pub` item must be reachable from the documented public API.
+#![warn(unreachable_pub)]
 
 /// The BSON crate the engine's documents are made of (`Cluster::run_command` takes and
 /// returns [`bson::Document`]s): re-exported so users need no dependency of their own.

@@ -7,7 +7,7 @@ use super::CheckOutError;
 
 /// A connection the pool opened on its own (for minPoolSize) that could not be established.
 #[derive(Debug, Clone)]
-pub struct BackgroundFailure {
+pub(crate) struct BackgroundFailure {
     /// The pool's server.
     pub address: ServerAddress,
     /// The pool generation the connection belonged to.

@@ -15,14 +15,15 @@ mod factory;
 mod live;
 mod shared;
 
-pub use error::{BackgroundFailure, PoolError};
-pub use factory::{ConnectionFactory, HandshakeFactory};
-pub use live::Pool;
-pub use mongo_topology_core::cmap::{
+pub(crate) use error::BackgroundFailure;
+pub use error::PoolError;
+pub(crate) use factory::{ConnectionFactory, HandshakeFactory};
+pub(crate) use live::Pool;
+pub(crate) use mongo_topology_core::cmap::{
     CheckOutError, CmapEvent, ConnectionId, PoolAction, PoolMachine, PoolOptions, PoolOptionsError,
     PoolState, UnknownConnection, WaiterId,
 };
-pub use shared::PooledConnection;
+pub(crate) use shared::PooledConnection;
 
 #[cfg(test)]
 mod tests;

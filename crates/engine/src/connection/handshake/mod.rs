@@ -4,4 +4,6 @@
 pub(crate) mod hello;
 pub(crate) mod metadata;
 
-pub use hello::{handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions};
+pub(crate) use hello::{
+    handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions,
+};
