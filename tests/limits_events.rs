@@ -10,10 +10,14 @@ mod limits_support;
 use bson::doc;
 use engine_support::{address, connect, start, uri, wait_until};
 use limits_support::rss_kib;
-use mongo_topology::events::EVENT_BUFFER;
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{Cluster, EventRecvError};
 use mongo_topology_sim::DeploymentSpec;
+
+/// The engine's event buffer: how many events a subscriber may fall behind before it
+/// misses some, as documented on `EventRecvError::Missed` (the constant itself is
+/// internal to the engine).
+const EVENT_BUFFER: usize = 4096;
 
 async fn pings(cluster: &Cluster, count: usize) {
     for _ in 0..count {

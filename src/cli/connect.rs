@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use mongo_topology::options::srv::SrvRecord;
 use mongo_topology::options::ConnectionString;
-use mongo_topology::srv::DnsSettings;
 use mongo_topology::ClusterSettings;
+use mongo_topology::DnsSettings;
 
 /// A connection string ready to run: as given (its Display hides the password) and the
 /// settings built from it after any DNS lookups.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::{doc, Document};
-use mongo_topology::pool::PoolError;
 use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
+use mongo_topology::PoolError;
 use mongo_topology::{Cluster, ClusterError, ServerAddress};
 use tokio::task::JoinHandle;
 

@@ -159,7 +159,7 @@ async fn check(env: &Env, suite: &'static str, test: &Value) -> Result<Option<St
 
 async fn resolve(env: &Env, uri: &str) -> Result<ConnectionString, String> {
     let parsed = ConnectionString::parse(uri).map_err(|e| e.to_string())?;
-    let (resolved, _) = mongo_topology::srv::resolve_srv(&parsed, &env.dns.dns_settings())
+    let (resolved, _) = mongo_topology::resolve_srv(&parsed, &env.dns.dns_settings())
         .await
         .map_err(|e| e.to_string())?;
     Ok(resolved)

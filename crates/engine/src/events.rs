@@ -4,7 +4,7 @@
 //! Events are the SDAM monitoring events the pure core decides ([`SdamEvent`]) plus the
 //! heartbeat events the monitors produce ("SDAM Logging and Monitoring", "Events API"), each
 //! stamped with the topology id and the time it happened. Delivery never stalls the engine:
-//! events go through a bounded broadcast buffer ([`EVENT_BUFFER`] events); a subscriber that
+//! events go through a bounded broadcast buffer (4096 events); a subscriber that
 //! falls further behind loses the oldest ones and is told how many it missed.
 
 use std::sync::Arc;
@@ -19,8 +19,9 @@ use crate::address::ServerAddress;
 use crate::pool::CmapEvent;
 use crate::sdam::{SdamEvent, ServerError};
 
-/// How many events a subscriber may fall behind before it starts missing some.
-pub const EVENT_BUFFER: usize = 4096;
+/// How many events a subscriber may fall behind before it starts missing some (the
+/// 4096 of the public documentation of [`EventRecvError::Missed`]).
+pub(crate) const EVENT_BUFFER: usize = 4096;
 
 /// One event of a cluster.
 #[derive(Clone, Debug)]
@@ -79,7 +80,8 @@ pub enum EventKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EventRecvError {
-    /// The subscriber fell more than [`EVENT_BUFFER`] events behind; this many were dropped.
+    /// The subscriber fell more than 4096 events behind (the size of the cluster's event
+    /// buffer); this many were dropped.
     /// The next call returns the oldest event still buffered.
     #[error("the subscriber fell behind and missed {0} events")]
     Missed(u64),
@@ -196,5 +198,14 @@ impl WeakEmitter {
             None => broadcast::channel(1).1,
         };
         EventSubscriber { receiver }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The public documentation (`EventRecvError::Missed`) gives the buffer's size.
+    #[test]
+    fn the_event_buffer_is_the_documented_size() {
+        assert_eq!(super::EVENT_BUFFER, 4096);
     }
 }

@@ -12,42 +12,64 @@
 //!   engine all run exactly the same rules;
 //! - the **live engine** (this crate, on tokio) drives the core: it connects, monitors,
 //!   publishes snapshots and answers selections.
+//!
+//! ## The public API
+//!
+//! Every public item has one path:
+//! - the cluster: [`Cluster`], [`SelectedServer`], [`ServerConnection`], [`TopologyWatcher`],
+//!   configured by [`ClusterSettings`] (with [`PoolOptions`], [`TlsSettings`],
+//!   [`DnsSettings`], [`SrvSettings`], [`auth::MongoCredential`]) and failing with
+//!   [`ClusterError`] (which carries [`PoolError`], [`ConnectionError`], [`DnsError`],
+//!   [`CommandFailure`] …);
+//! - its events: [`ClusterEvent`] / [`EventKind`] from an [`EventSubscriber`], carrying the
+//!   SDAM events of [`sdam`] and the CMAP events ([`CmapEvent`], [`CmapEventKind`] …);
+//! - a single connection for tools and proxies that talk to one server without a cluster:
+//!   [`Connection`] with [`ConnectOptions`] (optionally TLS, via [`TlsConnector`]);
+//! - [`resolve_srv`]: the initial DNS seed list discovery of a `mongodb+srv://` string
+//!   alone, for tools that show what such a string resolves to;
+//! - the pure core's modules, re-exported ([`address`], [`auth`], [`options`], [`sdam`],
+//!   [`selection`], [`time`], [`wire`]), and [`bson`].
+//!
+//! The pool's pure state machine is not part of this crate's API: use
+//! `mongo_topology_core::cmap` for it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Internals are `pub(crate)`: a `pub` item must be reachable from the documented public API.
+#![warn(unreachable_pub)]
 
 /// The BSON crate the engine's documents are made of (`Cluster::run_command` takes and
 /// returns [`bson::Document`]s): re-exported so users need no dependency of their own.
 pub use bson;
 pub use mongo_topology_core::reply::CommandFailure;
-pub use mongo_topology_core::{address, options, sdam, selection, time, wire};
+pub use mongo_topology_core::{address, auth, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
 mod cluster;
-pub mod connection;
+mod connection;
 mod error;
-pub mod events;
+mod events;
 mod logging;
 mod monitor;
-pub mod pool;
-pub mod settings;
-
-pub use connection::{auth, handshake, tls};
-
-/// `mongodb+srv://` in the live engine: the DNS lookups (SRV and TXT, with
-/// `hickory-resolver`) that the pure rules of [`options::srv`] need, and the settings that
-/// say where to send them ([`DnsSettings`](srv::DnsSettings)).
-pub mod srv {
-    pub use crate::connection::dns::{DnsError, DnsSettings, SrvResolver, DEFAULT_DNS_TIMEOUT};
-    pub use crate::settings::{resolve_srv, SrvSettings};
-}
+mod pool;
+mod settings;
 
 pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};
+pub use connection::dns::{DnsError, DnsSettings, DEFAULT_DNS_TIMEOUT};
+pub use connection::tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};
 pub use connection::{
     AuthError, AuthErrorKind, ConnectOptions, Connection, ConnectionError, Reply,
     MAX_HELLO_REPLY_SIZE,
 };
 pub use error::ClusterError;
 pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
-pub use settings::{ClusterSettings, ClusterSettingsError, ServerMonitoringMode};
-pub use tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};
+pub use mongo_topology_core::cmap::{
+    CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason,
+    ConnectionId, GivenPoolOptions, PoolOptions, PoolOptionsError, DEFAULT_MAX_CONNECTING,
+    DEFAULT_MAX_POOL_SIZE,
+};
+pub use pool::PoolError;
+pub use settings::{
+    resolve_srv, ClusterSettings, ClusterSettingsError, ServerMonitoringMode, SrvSettings,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_SERVER_SELECTION_TIMEOUT, MIN_HEARTBEAT_FREQUENCY,
+};

@@ -20,12 +20,12 @@ use std::time::Duration;
 use bson::{doc, Document};
 use engine_support::fake_server::{Answer, FakeHello, FakeServer, FAKE_SET};
 use engine_support::*;
-use mongo_topology::pool::{
+use mongo_topology::sdam::{SdamEvent, ServerDescription, ServerErrorKind, ServerType};
+use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
+use mongo_topology::{
     CheckOutError, CheckOutFailedReason, CmapEventKind, ConnectionClosedReason, ConnectionId,
     PoolError,
 };
-use mongo_topology::sdam::{SdamEvent, ServerDescription, ServerErrorKind, ServerType};
-use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
 use mongo_topology::{
     Cluster, ClusterError, ClusterSettings, ConnectionError, EventKind, EventRecvError,
     EventSubscriber, ServerAddress,

@@ -209,7 +209,7 @@ async fn pool_connections_authenticate_and_a_wrong_password_is_a_clear_error() {
     assert!(
         matches!(
             &error,
-            ClusterError::Pool(mongo_topology::pool::PoolError::Establishment {
+            ClusterError::Pool(mongo_topology::PoolError::Establishment {
                 source: ConnectionError::Authentication(_),
                 ..
             })

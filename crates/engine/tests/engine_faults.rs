@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use bson::{doc, Document};
 use engine_support::*;
-use mongo_topology::handshake::{handshake, HandshakeOptions};
 use mongo_topology::sdam::{
     ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase, SdamEvent,
     ServerDescription, ServerErrorKind, ServerType, TopologyDescription,
@@ -451,7 +450,9 @@ async fn run_command(address: &ServerAddress, db: &str, command: Document) -> Do
     let mut connection = Connection::connect(address, &ConnectOptions::default())
         .await
         .expect("connect");
-    handshake(&mut connection, &HandshakeOptions::default())
+    // The hello of a handshake, over the public single-connection API.
+    connection
+        .command("admin", doc! { "hello": 1 })
         .await
         .expect("handshake");
     connection

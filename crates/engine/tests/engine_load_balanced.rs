@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use bson::doc;
 use bson::oid::ObjectId;
-use mongo_topology::pool::{CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId};
 use mongo_topology::sdam::{ServerType, TopologyType};
 use mongo_topology::selection::{ReadPreference, ReadPreferenceMode, SelectionCriteria};
 use mongo_topology::{Cluster, ClusterSettings, EventKind, EventSubscriber, ServerConnection};
+use mongo_topology::{CmapEvent, CmapEventKind, ConnectionClosedReason, ConnectionId};
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 
 const OPTIONS: &str = "heartbeatFrequencyMS=500&serverSelectionTimeoutMS=2000";

@@ -9,7 +9,7 @@ use std::time::Duration;
 use dns_support::{Behaviour, DnsServer, DOMAIN};
 use mongo_topology::options::srv::SrvError;
 use mongo_topology::sdam::ServerType;
-use mongo_topology::srv::DnsError;
+use mongo_topology::DnsError;
 use mongo_topology::{Cluster, ClusterError, ClusterSettings, ServerAddress};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use tokio::time::Instant;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bson::doc;
 use engine_support::*;
-use mongo_topology::pool::CmapEventKind;
 use mongo_topology::selection::SelectionCriteria;
+use mongo_topology::CmapEventKind;
 use mongo_topology::{
     Cluster, ClusterEvent, ClusterSettings, EventKind, EventSubscriber, ServerAddress,
 };

@@ -15,12 +15,12 @@ use crate::connection::error::ConnectionError;
 use crate::connection::handshake::{handshake_with_fields, Handshake, HandshakeOptions};
 
 pub use crate::connection::error::{AuthError, AuthErrorKind};
-pub use mongo_topology_core::auth::*;
+pub(crate) use mongo_topology_core::auth::*;
 
 /// Authentication prepared for one new connection: the speculative first message (with
 /// its fresh nonce) to put in the handshake, and the state to continue from its reply.
 #[derive(Debug)]
-pub struct PreparedAuth {
+pub(crate) struct PreparedAuth {
     credential: MongoCredential,
     speculative: Option<ScramClient>,
 }
@@ -28,7 +28,7 @@ pub struct PreparedAuth {
 impl PreparedAuth {
     /// Prepares authenticating with `credential`: for SCRAM (named or negotiated) a
     /// speculative client-first message with a fresh random nonce.
-    pub fn new(credential: &MongoCredential) -> Result<PreparedAuth, AuthError> {
+    pub(crate) fn new(credential: &MongoCredential) -> Result<PreparedAuth, AuthError> {
         let speculative = match speculative_scram_version(credential) {
             Some(version) => Some(scram_client(credential, version)?),
             None => None,
@@ -41,7 +41,7 @@ impl PreparedAuth {
 
     /// The fields to add to the handshake hello: `saslSupportedMechs` and
     /// `speculativeAuthenticate`.
-    pub fn handshake_fields(&self) -> Document {
+    pub(crate) fn handshake_fields(&self) -> Document {
         if self.credential.mechanism == Some(AuthMechanism::MongoDbX509) {
             return doc! { "speculativeAuthenticate": x509_speculative(&self.credential) };
         }
@@ -60,7 +60,7 @@ impl PreparedAuth {
     /// Completes authentication after the handshake: continues the speculative
     /// conversation if the reply carries `speculativeAuthenticate`, else runs a full one
     /// with the mechanism negotiated from the reply. An arbiter needs none.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         self,
         conn: &mut Connection,
         handshake_reply: &Document,
@@ -106,9 +106,10 @@ impl PreparedAuth {
     }
 }
 
+#[cfg(test)]
 /// Authenticates `conn` with `credential` after a handshake that carried no speculative
 /// authentication; `handshake_reply` gives `saslSupportedMechs` for negotiation.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     conn: &mut Connection,
     credential: &MongoCredential,
     handshake_reply: &Document,
@@ -126,7 +127,7 @@ pub async fn authenticate(
 /// authentication fields, then the conversation completes. A failed handshake is an
 /// [`AuthErrorKind::Connection`] error (the Authentication spec treats it as an
 /// authentication error; the pool still sees the connection error inside).
-pub async fn authenticated_handshake(
+pub(crate) async fn authenticated_handshake(
     conn: &mut Connection,
     options: &HandshakeOptions,
     credential: &MongoCredential,

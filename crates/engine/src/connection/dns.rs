@@ -77,7 +77,7 @@ pub enum DnsError {
 /// Sends SRV and TXT queries with `hickory-resolver`, without a cache (each rescan must see
 /// the current records), each bounded by [`DnsSettings::timeout`].
 #[derive(Clone)]
-pub struct SrvResolver {
+pub(crate) struct SrvResolver {
     resolver: TokioResolver,
     timeout: Duration,
 }
@@ -92,7 +92,7 @@ impl std::fmt::Debug for SrvResolver {
 
 impl SrvResolver {
     /// A resolver per `dns`. Must be called within a tokio runtime.
-    pub fn new(dns: &DnsSettings) -> Result<SrvResolver, DnsError> {
+    pub(crate) fn new(dns: &DnsSettings) -> Result<SrvResolver, DnsError> {
         let config_error = |error: NetError| DnsError::Config(error.to_string());
         let mut builder = match dns.name_server {
             Some(address) => {
@@ -119,7 +119,7 @@ impl SrvResolver {
 
     /// The SRV records at `name` (e.g. `_mongodb._tcp.cluster0.example.com`). No record is
     /// an empty list, not an error.
-    pub async fn lookup_srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError> {
+    pub(crate) async fn lookup_srv(&self, name: &str) -> Result<Vec<SrvRecord>, DnsError> {
         let lookup = self.bounded("SRV", name, self.resolver.srv_lookup(fqdn(name)));
         let Some(records) = lookup.await? else {
             return Ok(Vec::new());
@@ -138,7 +138,7 @@ impl SrvResolver {
     }
 
     /// The TXT records at `name`, each as its character strings. No record is an empty list.
-    pub async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
+    pub(crate) async fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<Vec<u8>>>, DnsError> {
         let lookup = self.bounded("TXT", name, self.resolver.txt_lookup(fqdn(name)));
         let Some(records) = lookup.await? else {
             return Ok(Vec::new());

@@ -10,18 +10,23 @@
 //!
 //! Nothing here knows about pools, monitors or the cluster: those layers build on this one.
 
-pub mod auth;
+pub(crate) mod auth;
 pub(crate) mod channel;
 pub(crate) mod dns;
 pub(crate) mod error;
-pub mod handshake;
+pub(crate) mod handshake;
 pub(crate) mod reply;
 pub(crate) mod stream;
 pub(crate) mod tcp;
-pub mod tls;
+pub(crate) mod tls;
 pub(crate) mod tls_verify;
 
 pub use auth::{AuthError, AuthErrorKind};
 pub use channel::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
 pub use error::ConnectionError;
 pub use reply::Reply;
+
+#[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
+mod tests;

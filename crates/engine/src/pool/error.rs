@@ -7,7 +7,7 @@ use super::CheckOutError;
 
 /// A connection the pool opened on its own (for minPoolSize) that could not be established.
 #[derive(Debug, Clone)]
-pub struct BackgroundFailure {
+pub(crate) struct BackgroundFailure {
     /// The pool's server.
     pub address: ServerAddress,
     /// The pool generation the connection belonged to.
@@ -16,7 +16,8 @@ pub struct BackgroundFailure {
     pub error: ConnectionError,
 }
 
-/// Why [`Pool::check_out`](super::Pool::check_out) failed.
+/// Why no connection could be checked out of a server's connection pool (inside
+/// [`ClusterError::Pool`](crate::ClusterError::Pool)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolError {

@@ -13,11 +13,11 @@ use crate::connection::{ConnectOptions, Connection};
 use crate::ServerAddress;
 
 /// A connection being established.
-pub type EstablishFuture =
+pub(crate) type EstablishFuture =
     Pin<Box<dyn Future<Output = Result<Connection, ConnectionError>> + Send>>;
 
 /// Opens and establishes (handshake, later authentication) the pool's connections.
-pub trait ConnectionFactory: Send + Sync + 'static {
+pub(crate) trait ConnectionFactory: Send + Sync + 'static {
     /// Connects to `address` and makes the connection ready for commands.
     fn establish(&self, address: &ServerAddress) -> EstablishFuture;
 }
@@ -26,7 +26,7 @@ pub trait ConnectionFactory: Send + Sync + 'static {
 /// authenticates (speculatively, then the rest of the conversation) when a credential is
 /// given.
 #[derive(Debug, Clone, Default)]
-pub struct HandshakeFactory {
+pub(crate) struct HandshakeFactory {
     /// Connect and socket timeouts.
     pub connect: ConnectOptions,
     /// What the handshake says about the client.

@@ -25,7 +25,7 @@ use super::{
 /// A connection pool for one server (see the module documentation). Cloning gives another
 /// handle to the same pool. Must be created inside a tokio runtime.
 #[derive(Clone)]
-pub struct Pool {
+pub(crate) struct Pool {
     shared: Arc<Shared>,
 }
 
@@ -38,9 +38,10 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
+    #[cfg(test)]
     /// A paused pool for `address` (mark it ready with [`Pool::ready`]); events, starting
     /// with PoolCreated, go to `events` if given.
-    pub fn new(
+    pub(crate) fn new(
         address: ServerAddress,
         options: PoolOptions,
         factory: Arc<dyn ConnectionFactory>,
@@ -52,7 +53,7 @@ impl Pool {
     /// [`Pool::new`], reporting to `failures` each connection the pool opened on its own
     /// (for minPoolSize) that could not be established, so that SDAM's error handling sees
     /// it as it sees a check-out's (which the check-out's caller reports).
-    pub fn with_failure_reports(
+    pub(crate) fn with_failure_reports(
         address: ServerAddress,
         options: PoolOptions,
         factory: Arc<dyn ConnectionFactory>,
@@ -69,34 +70,31 @@ impl Pool {
         Ok(Pool { shared })
     }
 
-    /// The server this pool connects to.
-    pub fn address(&self) -> &ServerAddress {
-        &self.shared.address
-    }
-
     /// The pool generation (one more per clear).
-    pub fn generation(&self) -> u32 {
+    pub(crate) fn generation(&self) -> u32 {
         self.shared.lock().machine.generation()
     }
 
     /// Paused, ready or closed.
-    pub fn state(&self) -> PoolState {
+    pub(crate) fn state(&self) -> PoolState {
         self.shared.lock().machine.state()
     }
 
+    #[cfg(test)]
     /// CMAP `totalConnectionCount`.
-    pub fn total_connection_count(&self) -> usize {
+    pub(crate) fn total_connection_count(&self) -> usize {
         self.shared.lock().machine.total_connection_count()
     }
 
+    #[cfg(test)]
     /// CMAP `availableConnectionCount`.
-    pub fn available_connection_count(&self) -> usize {
+    pub(crate) fn available_connection_count(&self) -> usize {
         self.shared.lock().machine.available_connection_count()
     }
 
     /// Checks out a connection: an available one, or a new one, waiting in a fair queue for
     /// at most waitQueueTimeoutMS. Dropping the future leaves the queue.
-    pub async fn check_out(&self) -> Result<PooledConnection, PoolError> {
+    pub(crate) async fn check_out(&self) -> Result<PooledConnection, PoolError> {
         let (sender, receiver) = oneshot::channel();
         let waiter = self.shared.input(move |inner, now| {
             let waiter = inner.machine.check_out(now);
@@ -118,7 +116,7 @@ impl Pool {
     /// CMAP `clear`: bumps the generation and pauses the pool; waiting check-outs fail; with
     /// `interrupt_in_use_connections`, checked-out connections are interrupted (see
     /// [`PooledConnection::interrupted`]).
-    pub fn clear(&self, interrupt_in_use_connections: bool) {
+    pub(crate) fn clear(&self, interrupt_in_use_connections: bool) {
         self.shared.input(|inner, now| {
             inner.machine.clear(interrupt_in_use_connections, now);
         });
@@ -128,20 +126,13 @@ impl Pool {
 
     /// Load-balanced mode: clears the connections of one service (see
     /// [`PoolMachine::clear_service`]); the pool stays ready.
-    pub fn clear_service(&self, service_id: bson::oid::ObjectId) {
+    pub(crate) fn clear_service(&self, service_id: bson::oid::ObjectId) {
         self.shared
             .input(|inner, now| inner.machine.clear_service(service_id, now));
     }
 
-    /// Load-balanced mode: how many established connections each service has.
-    pub fn service_connection_counts(
-        &self,
-    ) -> std::collections::BTreeMap<bson::oid::ObjectId, usize> {
-        self.shared.lock().machine.service_connection_counts()
-    }
-
     /// CMAP `ready`: a paused pool starts serving check-outs and filling to minPoolSize.
-    pub fn ready(&self) {
+    pub(crate) fn ready(&self) {
         self.shared.input(|inner, now| inner.machine.ready(now));
     }
 
@@ -149,7 +140,7 @@ impl Pool {
     /// taken when the pool is ready and has room, else given back (`Some`) for the caller to
     /// drop.
     #[must_use = "a connection the pool refused is given back"]
-    pub fn adopt(&self, connection: Connection) -> Option<Connection> {
+    pub(crate) fn adopt(&self, connection: Connection) -> Option<Connection> {
         let mut offered = Some(connection);
         self.shared.input(|inner, now| {
             if let Some(id) = inner.machine.adopt(now) {
@@ -162,7 +153,7 @@ impl Pool {
     }
 
     /// CMAP `close`: closes the available connections; later check-outs fail.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.shared.input(|inner, now| inner.machine.close(now));
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - The pool's rules live in the pure core
 //!   ([`mongo_topology_core::cmap`]): [`PoolMachine`], its [`PoolAction`]s, [`PoolOptions`]
-//!   and the [`CmapEvent`]s, re-exported here.
+//!   and the [`CmapEvent`]s.
 //! - [`Pool`]: the async pool the engine uses, a thin tokio wrapper that carries out the
 //!   machine's actions with real connections (connect + handshake), a background task that
 //!   wakes at the machine's deadlines (wait queue timeouts, idle expiry, the background run a
@@ -15,13 +15,15 @@ mod factory;
 mod live;
 mod shared;
 
-pub use error::{BackgroundFailure, PoolError};
-pub use factory::{ConnectionFactory, EstablishFuture, HandshakeFactory};
-pub use live::Pool;
-pub use mongo_topology_core::cmap::{
-    BackgroundRuns, CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind,
-    ConnectionClosedReason, ConnectionId, GivenPoolOptions, PoolAction, PoolMachine, PoolOptions,
-    PoolOptionsError, PoolState, UnknownConnection, WaiterId, DEFAULT_MAX_CONNECTING,
-    DEFAULT_MAX_POOL_SIZE,
+pub(crate) use error::BackgroundFailure;
+pub use error::PoolError;
+pub(crate) use factory::{ConnectionFactory, HandshakeFactory};
+pub(crate) use live::Pool;
+pub(crate) use mongo_topology_core::cmap::{
+    CheckOutError, CmapEvent, ConnectionId, PoolAction, PoolMachine, PoolOptions, PoolOptionsError,
+    PoolState, UnknownConnection, WaiterId,
 };
-pub use shared::PooledConnection;
+pub(crate) use shared::PooledConnection;
+
+#[cfg(test)]
+mod tests;

@@ -264,7 +264,7 @@ fn report(outcome: Result<(), UnknownConnection>) {
 /// A checked-out connection: derefs to the [`Connection`], and goes back to its pool when
 /// dropped (closed instead if [`PooledConnection::mark_broken`] was called, if the
 /// connection broke or was left awaiting a reply, or if the pool was cleared or closed).
-pub struct PooledConnection {
+pub(crate) struct PooledConnection {
     pub(super) connection: Option<Connection>,
     pub(super) id: ConnectionId,
     pub(super) generation: u32,
@@ -284,34 +284,35 @@ impl std::fmt::Debug for PooledConnection {
 
 impl PooledConnection {
     /// The pool's number for this connection (CMAP `connectionId`).
-    pub fn pool_id(&self) -> ConnectionId {
+    pub(crate) fn pool_id(&self) -> ConnectionId {
         self.id
     }
 
     /// The pool generation this connection belongs to (for SDAM error handling).
-    pub fn generation(&self) -> u32 {
+    pub(crate) fn generation(&self) -> u32 {
         self.generation
     }
 
     /// Closes the connection instead of reusing it when it is dropped.
-    pub fn mark_broken(&mut self) {
+    pub(crate) fn mark_broken(&mut self) {
         self.healthy = false;
     }
 
     /// Whether a clear with interruptInUseConnections interrupted this connection.
-    pub fn is_interrupted(&self) -> bool {
+    pub(crate) fn is_interrupted(&self) -> bool {
         *self.interrupted.borrow()
     }
 
     /// A watch that turns `true` when a clear with interruptInUseConnections interrupts
     /// this connection, for `select!`ing against an operation that borrows the connection.
-    pub fn interruption(&self) -> watch::Receiver<bool> {
+    pub(crate) fn interruption(&self) -> watch::Receiver<bool> {
         self.interrupted.clone()
     }
 
+    #[cfg(test)]
     /// Completes when a clear with interruptInUseConnections interrupts this connection;
     /// `select!` it against the operation to cancel the operation.
-    pub async fn interrupted(&mut self) {
+    pub(crate) async fn interrupted(&mut self) {
         if self.interrupted.wait_for(|flag| *flag).await.is_err() {
             std::future::pending::<()>().await;
         }

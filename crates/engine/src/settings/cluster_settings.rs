@@ -145,7 +145,7 @@ pub struct ClusterSettings {
     /// compete with discovery and the first operations). The pool adopts the connection
     /// once the server is known to be data-bearing; it is dropped for arbiters and other
     /// non-data-bearing members, when the pool is cleared, and when the server is removed.
-    /// Bounded to the first [`WARM_UP_LIMIT`] servers of a cluster, so a deployment of many
+    /// Bounded to the first [`WARM_UP_LIMIT`](crate::sdam::WARM_UP_LIMIT) servers of a cluster, so a deployment of many
     /// mongos does not open a connection to each of them.
     pub warm_up: bool,
     /// Where DNS queries go (`mongodb+srv` seed lists and SRV polling).
@@ -177,10 +177,6 @@ impl SrvSettings {
         srv_query_name(&self.hostname, self.service_name.as_deref())
     }
 }
-
-/// How many servers of one cluster get a warm-up connection at most (the core's warm-up
-/// policy, [`crate::sdam::warm_up`]).
-pub use crate::sdam::WARM_UP_LIMIT;
 
 impl ClusterSettings {
     /// Settings for `seeds` with every option at its default.

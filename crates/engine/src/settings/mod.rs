@@ -13,7 +13,6 @@ pub(crate) mod resolution;
 pub use cluster_settings::{
     ClusterSettings, ClusterSettingsError, ServerMonitoringMode, SrvSettings,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_SERVER_SELECTION_TIMEOUT, MIN_HEARTBEAT_FREQUENCY,
-    WARM_UP_LIMIT,
 };
 pub use resolution::resolve_srv;
 

@@ -20,7 +20,7 @@ use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use hickory_server::Server;
-use mongo_topology::srv::DnsSettings;
+use mongo_topology::DnsSettings;
 use tokio::net::{TcpListener, UdpSocket};
 
 /// The domain of the spec's records.

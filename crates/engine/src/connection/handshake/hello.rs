@@ -15,7 +15,7 @@ use crate::connection::handshake::metadata::client_metadata;
 
 /// What the initial handshake says about the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HandshakeOptions {
+pub(crate) struct HandshakeOptions {
     /// The connection string's `appName`, sent as `client.application.name`.
     pub app_name: Option<String>,
     /// The connection string's `loadBalanced`: the handshake uses `hello` and says
@@ -25,7 +25,7 @@ pub struct HandshakeOptions {
 
 /// The outcome of a successful initial handshake.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Handshake {
+pub(crate) struct Handshake {
     /// The server's reply, as sent (`sdam::ServerDescription::from_hello` parses it).
     pub reply: Document,
     /// From sending the hello to receiving its reply: the first RTT sample.
@@ -45,7 +45,7 @@ pub struct Handshake {
 ///
 /// The initial handshake is `hello_command(!load_balanced, Some(&metadata), load_balanced,
 /// None)`; later checks pass `use_legacy = !hello_ok` and no metadata.
-pub fn hello_command(
+pub(crate) fn hello_command(
     use_legacy: bool,
     metadata: Option<&Document>,
     load_balanced: bool,
@@ -80,7 +80,7 @@ pub fn hello_command(
 ///
 /// A reply with `ok: 0` is a [`ConnectionError::Command`]; the caller must then close the
 /// connection.
-pub async fn handshake(
+pub(crate) async fn handshake(
     conn: &mut Connection,
     options: &HandshakeOptions,
 ) -> Result<Handshake, ConnectionError> {
@@ -90,7 +90,7 @@ pub async fn handshake(
 /// [`handshake`] with `fields` appended to the hello command: the authentication fields
 /// of a pool connection (`saslSupportedMechs`, `speculativeAuthenticate`; see
 /// [`crate::connection::auth::PreparedAuth::handshake_fields`]).
-pub async fn handshake_with_fields(
+pub(crate) async fn handshake_with_fields(
     conn: &mut Connection,
     options: &HandshakeOptions,
     fields: Document,

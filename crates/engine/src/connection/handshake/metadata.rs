@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 use bson::{doc, Document};
 
 /// The largest `client` document, BSON overhead included.
-pub const MAX_METADATA_BYTES: usize = 512;
+pub(crate) const MAX_METADATA_BYTES: usize = 512;
 /// The longest `client.application.name`, in bytes of UTF-8.
-pub const MAX_APP_NAME_BYTES: usize = 128;
+pub(crate) const MAX_APP_NAME_BYTES: usize = 128;
 
 /// The `client` metadata document for a handshake: `application.name` (when given, cut to
 /// 128 bytes), `driver` (`mongo-topology` and this crate's version), `os` (type, name,
@@ -16,7 +16,7 @@ pub const MAX_APP_NAME_BYTES: usize = 128;
 /// When the document would exceed 512 bytes it is reduced in the spec's order: `env` fields
 /// but `env.name`, then `os` fields but `os.type`, then `env` entirely, then `platform` is
 /// truncated.
-pub fn client_metadata(app_name: Option<&str>) -> Document {
+pub(crate) fn client_metadata(app_name: Option<&str>) -> Document {
     ClientMetadata::from_process(app_name)
         .fitted(MAX_METADATA_BYTES)
         .to_document()

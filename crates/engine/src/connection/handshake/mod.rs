@@ -4,5 +4,6 @@
 pub(crate) mod hello;
 pub(crate) mod metadata;
 
-pub use hello::{handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions};
-pub use metadata::{client_metadata, MAX_APP_NAME_BYTES, MAX_METADATA_BYTES};
+pub(crate) use hello::{
+    handshake, handshake_with_fields, hello_command, Handshake, HandshakeOptions,
+};

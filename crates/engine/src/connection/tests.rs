@@ -1,17 +1,15 @@
-//! The client connection and handshake (`mongo_topology::engine`) against the simulator
+//! The client connection and the handshake (internal to the engine) against the simulator
 //! and against tiny hand-rolled fake servers.
 
 use std::time::Duration;
 
+use crate::connection::handshake::{handshake, hello_command, HandshakeOptions};
+use crate::sdam::ServerErrorKind;
+use crate::wire::framing::MessageReader;
+use crate::wire::{encode_message, Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
+use crate::ServerAddress;
+use crate::{ConnectOptions, Connection, ConnectionError};
 use bson::{doc, Document};
-use mongo_topology::handshake::{handshake, hello_command, HandshakeOptions};
-use mongo_topology::sdam::ServerErrorKind;
-use mongo_topology::wire::framing::MessageReader;
-use mongo_topology::wire::{
-    encode_message, Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES,
-};
-use mongo_topology::ServerAddress;
-use mongo_topology::{ConnectOptions, Connection, ConnectionError};
 use mongo_topology_sim::{Deployment, DeploymentSpec, FaultKind, MemberRef};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};

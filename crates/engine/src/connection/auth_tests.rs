@@ -1,21 +1,23 @@
-//! The engine's authentication (`mongo_topology::auth`) against the simulator's users and
+//! The engine's authentication (`connection::auth`, internal to the engine) against the simulator's users and
 //! against fake servers that lie in the SCRAM conversation.
 
+use crate::connection::auth::{
+    authenticate, authenticated_handshake, AuthErrorKind, MongoCredential, ScramError,
+    ScramKeyCache, ScramVersion,
+};
+use crate::connection::handshake::{handshake, HandshakeOptions};
+use crate::wire::framing::{MessageReader, MessageWriter};
+use crate::wire::{Message, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
+use crate::{
+    AuthError, CommandFailure, ConnectOptions, Connection, ConnectionError, ServerAddress,
+};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bson::spec::BinarySubtype;
 use bson::{doc, Binary, Document};
-use mongo_topology::auth::{
-    authenticate, authenticated_handshake, AuthErrorKind, MongoCredential, ScramError,
-    ScramKeyCache, ScramVersion,
+use mongo_topology_sim::{
+    AuthCounts, Deployment, DeploymentSpec, ServerVersion, SimTls, SimTlsOptions, SimUser,
 };
-use mongo_topology::handshake::{handshake, HandshakeOptions};
-use mongo_topology::wire::framing::{MessageReader, MessageWriter};
-use mongo_topology::wire::{Message, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
-use mongo_topology::{
-    AuthError, CommandFailure, ConnectOptions, Connection, ConnectionError, ServerAddress,
-};
-use mongo_topology_sim::{AuthCounts, Deployment, DeploymentSpec, ServerVersion, SimUser};
 use tokio::net::TcpListener;
 
 const USER: &str = "alice";
@@ -275,4 +277,60 @@ async fn a_lying_server_gets_a_typed_error_and_no_panic() {
         assert_eq!(error.mechanism, "SCRAM-SHA-256");
         assert!(!error.to_string().contains(PASSWORD), "{error}");
     }
+}
+
+/// A file in a fresh per-test temporary directory.
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mongo-topology-auth-{}-{}",
+        std::process::id(),
+        bson::oid::ObjectId::new()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// Moved from `engine_tls.rs` (`x509_authenticates_with_the_client_certificate`, its last
+/// part): `authenticate` is internal to the engine. Without speculation: the
+/// `authenticate` command after a plain handshake.
+#[tokio::test]
+async fn x509_authenticates_without_speculation_after_a_plain_handshake() {
+    use crate::options::ConnectionString;
+    use crate::{TlsConnector, TlsSettings};
+
+    let tls = SimTls::generate(SimTlsOptions {
+        request_client_certificates: true,
+        ..SimTlsOptions::default()
+    })
+    .unwrap();
+    let spec = DeploymentSpec::standalone()
+        .with_tls(tls.clone())
+        .with_x509_user(&SimTls::client_subject("app"));
+    let sim = Deployment::start(spec).await.unwrap();
+    let pem = tls.client_certificate_pem("app").unwrap();
+    let client = temp_file("client.pem", &pem);
+    let connector = TlsConnector::new(&TlsSettings {
+        ca_file: Some(temp_file("ca.pem", tls.ca_pem())),
+        certificate_key_file: Some(client.clone()),
+        ..TlsSettings::default()
+    })
+    .unwrap();
+    let address = ServerAddress::parse(&format!("localhost:{}", sim.ports()[0])).unwrap();
+    let mut conn =
+        Connection::connect_with_tls(&address, &ConnectOptions::default(), Some(&connector))
+            .await
+            .unwrap();
+    let reply = handshake(&mut conn, &HandshakeOptions::default())
+        .await
+        .unwrap()
+        .reply;
+    let uri = ConnectionString::parse("mongodb://h/?authMechanism=MONGODB-X509").unwrap();
+    let credential = MongoCredential::from_connection_string(&uri)
+        .unwrap()
+        .unwrap();
+    authenticate(&mut conn, &credential, &reply).await.unwrap();
+    conn.command("test", doc! { "find": "c" }).await.unwrap();
+    sim.shutdown().await;
 }

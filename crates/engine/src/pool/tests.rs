@@ -1,15 +1,16 @@
-//! The async connection pool (`mongo_topology::pool::Pool`) against the simulator: real
-//! connections, handshakes and commands, with the pool's rules from its state machine.
+//! The async connection pool ([`Pool`]) against the simulator: real connections,
+//! handshakes and commands, with the pool's rules from its state machine. Unit tests: the
+//! pool is internal to the engine (users see it through `Cluster`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bson::doc;
-use mongo_topology::pool::{
-    CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason,
-    GivenPoolOptions, HandshakeFactory, Pool, PoolError, PoolOptions, PoolState,
+use crate::pool::{HandshakeFactory, Pool, PoolError, PoolState};
+use crate::{
+    CheckOutError, CheckOutFailedReason, ClusterSettings, CmapEvent, CmapEventKind,
+    ConnectionClosedReason, GivenPoolOptions, PoolOptions, ServerAddress,
 };
-use mongo_topology::{ClusterSettings, ServerAddress};
+use bson::doc;
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use tokio::sync::mpsc;
 
