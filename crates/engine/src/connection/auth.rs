@@ -232,11 +232,7 @@ async fn sasl_command(
         .await
         .map_err(|error| {
             let kind = match error {
-                ConnectionError::Command(failure) => AuthErrorKind::Server {
-                    code: failure.code,
-                    code_name: failure.code_name,
-                    message: failure.message,
-                },
+                ConnectionError::Command(failure) => AuthErrorKind::Server(*failure),
                 other => AuthErrorKind::Connection(other),
             };
             AuthError::new(credential, mechanism, kind)

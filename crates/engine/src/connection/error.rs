@@ -99,7 +99,7 @@ impl ConnectionError {
                 return inner.to_server_error();
             }
             let code = match &*error.kind {
-                AuthErrorKind::Server { code, .. } => *code,
+                AuthErrorKind::Server(failure) => failure.code,
                 _ => None,
             };
             return ServerError {
@@ -147,8 +147,8 @@ pub(crate) fn establishment_error(
             let kind = match (error.connection_error(), &*error.kind) {
                 (Some(ConnectionError::Timeout { .. }), _) => ApplicationErrorKind::Timeout,
                 (Some(_), _) => ApplicationErrorKind::Network,
-                (None, AuthErrorKind::Server { code, message, .. }) => {
-                    ApplicationErrorKind::Command(CommandFailure::new(*code, message.clone()))
+                (None, AuthErrorKind::Server(failure)) => {
+                    ApplicationErrorKind::Command(failure.clone())
                 }
                 (None, _) => {
                     ApplicationErrorKind::Command(CommandFailure::new(None, error.to_string()))
@@ -201,15 +201,9 @@ pub struct AuthError {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthErrorKind {
-    /// The server refused (`ok: 0`), e.g. code 18 AuthenticationFailed for a wrong password.
-    Server {
-        /// The server's code.
-        code: Option<i32>,
-        /// The server's code name.
-        code_name: Option<String>,
-        /// The server's message.
-        message: String,
-    },
+    /// The server refused (`ok: 0`), e.g. code 18 AuthenticationFailed for a wrong password:
+    /// the same [`CommandFailure`] every other failed command reports.
+    Server(CommandFailure),
     /// The handshake or a SASL command failed on the connection (network, timeout,
     /// protocol): the pool classifies it as it does any connection error.
     Connection(ConnectionError),
@@ -226,18 +220,7 @@ pub enum AuthErrorKind {
 impl fmt::Display for AuthErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuthErrorKind::Server {
-                code,
-                code_name,
-                message,
-            } => {
-                write!(f, "the server refused: {message}")?;
-                match (code, code_name) {
-                    (Some(code), Some(name)) => write!(f, " (code {code}, {name})"),
-                    (Some(code), None) => write!(f, " (code {code})"),
-                    _ => Ok(()),
-                }
-            }
+            AuthErrorKind::Server(failure) => write!(f, "the server refused: {failure}"),
             AuthErrorKind::Connection(error) => write!(f, "{error}"),
             AuthErrorKind::Scram(error) => write!(f, "{error}"),
             AuthErrorKind::Protocol(cause) => write!(f, "unexpected SASL reply: {cause}"),
