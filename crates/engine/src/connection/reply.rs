@@ -19,16 +19,32 @@ pub struct Reply {
 /// The error of a reply whose `ok` is not 1 (missing counts as failure), else `None`. An
 /// `ok` that is neither a number nor a boolean makes the reply malformed: a protocol error
 /// (as the SDAM core judges such a hello reply), not a command failure. The fields are read
-/// by the core's reply reader ([`mongo_topology_core::reply`]).
+/// by the core's reply reader ([`mongo_topology_core::reply`]). A failure without a message
+/// (no `errmsg`) is given one that says what is wrong with the reply, so the error never
+/// reads `command failed: ` with nothing after it.
 pub(crate) fn command_error(reply: &Document) -> Option<ConnectionError> {
     match reply_fields::ok(reply) {
         Ok(true) => None,
-        Ok(false) => Some(ConnectionError::Command(Box::new(
-            CommandFailure::from_failed_reply(reply),
-        ))),
+        Ok(false) => {
+            let mut failure = CommandFailure::from_failed_reply(reply);
+            if failure.message.is_empty() {
+                failure.message = missing_message_explanation(reply);
+            }
+            Some(ConnectionError::Command(Box::new(failure)))
+        }
         Err(malformed) => Some(ConnectionError::Protocol {
             cause: format!("malformed reply: {malformed}"),
         }),
+    }
+}
+
+/// What a failed reply that carries no message is missing: its `ok` field, or (with an `ok`
+/// that is not 1) its `errmsg`. The code, if any, is added by [`CommandFailure`]'s display.
+fn missing_message_explanation(reply: &Document) -> String {
+    if reply.contains_key("ok") {
+        "the reply has `ok` other than 1 and no `errmsg`".to_string()
+    } else {
+        "the reply has no `ok` field".to_string()
     }
 }
 
@@ -86,5 +102,22 @@ mod tests {
                 "{reply}"
             );
         }
+    }
+
+    #[test]
+    fn a_failure_without_errmsg_says_what_the_reply_lacks() {
+        let missing_ok = command_error(&doc! { "isWritablePrimary": true });
+        assert_eq!(
+            missing_ok.map(|error| error.to_string()),
+            Some("command failed: the reply has no `ok` field".to_string())
+        );
+        let no_errmsg = command_error(&doc! { "ok": 0, "code": 5 });
+        assert_eq!(
+            no_errmsg.map(|error| error.to_string()),
+            Some(
+                "command failed: the reply has `ok` other than 1 and no `errmsg` (code 5)"
+                    .to_string()
+            )
+        );
     }
 }
