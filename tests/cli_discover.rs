@@ -329,3 +329,28 @@ async fn discover_through_a_load_balancer_shows_the_one_load_balancer_server() {
         assert!(!text.contains(&mongos), "the mongos stay hidden: {text}");
     }
 }
+
+/// Timeouts and frequencies at the top of their range (i64::MAX milliseconds) are deadlines
+/// in the far future, never an overflow of the clock: the command ends normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_timeouts_in_the_connection_string_do_not_panic() {
+    let deployment = replica_set().await;
+    let max = i64::MAX.to_string();
+    let options = [
+        "serverSelectionTimeoutMS",
+        "heartbeatFrequencyMS",
+        "connectTimeoutMS",
+        "socketTimeoutMS",
+        "maxIdleTimeMS",
+        "waitQueueTimeoutMS",
+        "localThresholdMS",
+    ]
+    .map(|option| format!("{option}={max}"))
+    .join("&");
+    let uri = format!("mongodb://{}/?{options}", deployment.addresses()[0]);
+    let output = run(&["discover", "--timeout-ms", "5000", &uri], &[]).await;
+    let (text, errors) = (stdout(&output), stderr(&output));
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_eq!(output.status.code(), Some(0), "{text}{errors}");
+    deployment.shutdown().await;
+}

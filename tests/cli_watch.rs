@@ -421,3 +421,22 @@ async fn credentials_are_never_printed_and_failed_checks_are() {
     assert!(stdout.contains("check of 127.0.0.1:1 failed"), "{stdout}");
     assert!(stdout.contains("[connect]"), "{stdout}");
 }
+
+/// A `--duration` past the clock's range was a panic ("overflow when adding duration to
+/// instant"); every value is now either accepted or refused as a usage error.
+#[tokio::test]
+async fn a_huge_duration_is_a_usage_error_not_a_panic() {
+    for huge in ["1e19", "9.3e18", "3155760001", "1e300"] {
+        let child = watch(&["--duration", huge, "mongodb://127.0.0.1:1"])
+            .spawn()
+            .unwrap();
+        let output = output(child).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{huge}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{huge}: {stderr}");
+        assert!(
+            stderr.contains("--duration must be at most"),
+            "{huge}: {stderr}"
+        );
+    }
+}

@@ -47,6 +47,7 @@ pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAUL
 
 mod cluster;
 mod connection;
+mod deadline;
 mod error;
 mod events;
 mod logging;

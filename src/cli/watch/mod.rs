@@ -62,6 +62,9 @@ Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone 
 130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error. Colour only
 on a terminal and never when NO_COLOR is set.";
 
+/// The longest `--duration` accepted: 100 years (365.25 days each). Larger values are refused
+/// so that the deadline (`started + duration`) can never overflow the clock.
+const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
 /// How often the RTT trend is sampled, the metrics refreshed and the view redrawn.
 const TICK: Duration = Duration::from_millis(500);
 /// How long closing the client may take before the watch exits anyway.
@@ -77,7 +80,8 @@ pub struct WatchArgs {
     /// Print NDJSON, one event per line, instead of a view for people.
     #[arg(long)]
     json: bool,
-    /// Stop by itself after this many seconds (exit 0).
+    /// Stop by itself after this many seconds (exit 0). At most 3155760000 (100 years): a
+    /// larger value is refused as a usage error.
     #[arg(long, value_name = "SECS")]
     duration: Option<f64>,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics while watching.
@@ -160,10 +164,18 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Ok(text) => text,
         Err(message) => return usage_error(&message),
     };
-    let duration = match args.duration.map(Duration::try_from_secs_f64) {
+    let duration = match args.duration {
         None => None,
-        Some(Ok(duration)) => Some(duration),
-        Some(Err(_)) => return usage_error("--duration must be a number of seconds, 0 or more"),
+        Some(secs) if secs > MAX_DURATION.as_secs_f64() => {
+            return usage_error(&format!(
+                "--duration must be at most {} seconds (100 years)",
+                MAX_DURATION.as_secs()
+            ))
+        }
+        Some(secs) => match Duration::try_from_secs_f64(secs) {
+            Ok(duration) => Some(duration),
+            Err(_) => return usage_error("--duration must be a number of seconds, 0 or more"),
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -306,7 +318,8 @@ impl Watch<'_> {
         duration: Option<Duration>,
         started: Instant,
     ) -> End {
-        let deadline = duration.map(|duration| started + duration);
+        // `--duration` is bounded by MAX_DURATION; past the clock's range it is forever.
+        let deadline = duration.and_then(|duration| started.checked_add(duration));
         let mut tick = tokio::time::interval(TICK);
         let reader_gone = stdout_closed();
         tokio::pin!(reader_gone);

@@ -61,7 +61,9 @@ impl Cluster {
             // Waiting up to two round trips for a warm-up connection in flight costs less
             // than opening another one (connect, handshake, authentication).
             let rtt = selected.description().round_trip_time.unwrap_or_default();
-            runtime.await_warm_up((rtt * 2).max(WARM_UP_PATIENCE)).await;
+            runtime
+                .await_warm_up(rtt.saturating_mul(2).max(WARM_UP_PATIENCE))
+                .await;
         }
         let pool = selected.pool().ok_or(ClusterError::Closed)?;
         let connection = match pool.check_out().await {

@@ -13,6 +13,7 @@ use crate::cluster::task::{ClusterTask, Request};
 use crate::connection::channel::ConnectOptions;
 use crate::connection::handshake::HandshakeOptions;
 use crate::connection::tls::TlsConnector;
+use crate::deadline::deadline_after;
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
 use crate::monitor::monitoring_connection::MonitorConnector;
@@ -224,7 +225,7 @@ impl Cluster {
         mut condition: impl FnMut(&TopologyDescription) -> bool,
         timeout: Duration,
     ) -> Result<Arc<TopologyDescription>, ClusterError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         let mut watcher = self.watch();
         loop {
             let current = watcher.current();

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::address::ServerAddress;
 use crate::cluster::handle::Cluster;
 use crate::cluster::publication::{ServerRuntime, Snapshot};
+use crate::deadline::deadline_after;
 use crate::error::ClusterError;
 use crate::sdam::{ServerDescription, TopologyDescription};
 use crate::selection::{try_select_server, SelectionCriteria, SelectionSettings};
@@ -93,7 +94,7 @@ impl Cluster {
             Attempt::Wait => {}
         }
         let timeout = self.settings().server_selection_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         let mut subscription = self.subscription();
         loop {
             // Marked seen before the attempt, so that a change during it wakes the wait.
@@ -106,7 +107,10 @@ impl Cluster {
             // request checks again, so that monitors whose checks keep failing the same way
             // (which publishes nothing new) are still asked to retry.
             self.request_check();
-            let wake = deadline.min(Instant::now() + self.settings().min_heartbeat_frequency);
+            let wake = deadline.min(deadline_after(
+                Instant::now(),
+                self.settings().min_heartbeat_frequency,
+            ));
             match tokio::time::timeout_at(wake, subscription.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(ClusterError::Closed),

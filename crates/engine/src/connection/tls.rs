@@ -213,7 +213,7 @@ impl TlsInfo {
                 let not_after = cert.validity().not_after.timestamp();
                 let expiry = u64::try_from(not_after)
                     .ok()
-                    .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+                    .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
                 (Some(cert.subject().to_string()), expiry)
             }
             None => (None, None),

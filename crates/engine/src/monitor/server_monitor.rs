@@ -25,6 +25,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
 use crate::connection::error::ConnectionError;
+use crate::deadline::deadline_after;
 use crate::events::EventKind;
 use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
 use crate::monitor::monitoring_connection::MonitoringConnection;
@@ -213,7 +214,11 @@ impl Monitor {
     async fn stream_replies(&mut self) {
         let heartbeat = self.shared.settings.heartbeat_frequency;
         // The server holds each reply up to heartbeatFrequencyMS; allow connectTimeoutMS more.
-        let read_timeout = self.shared.settings.connect_timeout.map(|t| t + heartbeat);
+        let read_timeout = self
+            .shared
+            .settings
+            .connect_timeout
+            .map(|t| t.saturating_add(heartbeat));
         let mut must_send = true;
         loop {
             let Some(topology_version) = self.topology_version.clone() else {
@@ -261,8 +266,8 @@ impl Monitor {
     /// Sleeps until the next polling check is due, or until a check is requested.
     async fn wait_for_next_check(&mut self, previous_started: Instant) {
         let settings = &self.shared.settings;
-        let due = previous_started + settings.heartbeat_frequency;
-        let earliest = previous_started + settings.min_heartbeat_frequency;
+        let due = deadline_after(previous_started, settings.heartbeat_frequency);
+        let earliest = deadline_after(previous_started, settings.min_heartbeat_frequency);
         let check_all = &mut self.shared.check_all;
         tokio::select! {
             _ = sleep_until(due) => {}

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::deadline::deadline_after;
+
 use super::shared::Shared;
 
 /// The longest the background task of a pool with a minPoolSize sleeps without looking
@@ -24,7 +26,7 @@ pub(super) async fn background(pool: Weak<Shared>, wake: Arc<Notify>) {
             let deadline = inner
                 .machine
                 .next_deadline()
-                .map(|deadline| shared.origin + deadline.offset());
+                .map(|deadline| deadline_after(shared.origin, deadline.offset()));
             (deadline, inner.machine.options().min_pool_size > 0)
         };
         // A pool with no deadline and no minimum to keep has nothing to do until an input
