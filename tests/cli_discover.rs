@@ -354,3 +354,28 @@ async fn extreme_timeouts_in_the_connection_string_do_not_panic() {
     assert_eq!(output.status.code(), Some(0), "{text}{errors}");
     deployment.shutdown().await;
 }
+
+/// A `MONGODB_URI` that is not valid UTF-8 was reported as missing; it is now said to be
+/// not UTF-8 (without echoing its bytes).
+#[tokio::test]
+async fn a_mongodb_uri_that_is_not_utf8_is_said_to_be_so() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mongo-topology"));
+    command
+        .args(["discover", "--timeout-ms", "500"])
+        .env(
+            "MONGODB_URI",
+            std::ffi::OsStr::from_bytes(b"mongodb://u:p\xff@127.0.0.1:1/"),
+        )
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(15), command.output())
+        .await
+        .expect("the command exits in time")
+        .expect("run the binary");
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(errors.contains("MONGODB_URI"), "{errors}");
+    assert!(errors.contains("not valid UTF-8"), "{errors}");
+    assert!(!errors.contains("no connection string"), "{errors}");
+    assert!(!errors.contains("u:p"), "{errors}");
+}

@@ -20,13 +20,22 @@ pub struct Resolved {
     pub srv_records: Vec<SrvRecord>,
 }
 
-/// The connection string from the argument, else from `MONGODB_URI`.
+/// The connection string from the argument, else from `MONGODB_URI`. A `MONGODB_URI` that
+/// is set but not valid UTF-8 is said to be so (its bytes are not shown: they may hold a
+/// password).
 pub fn uri_text(argument: Option<&str>) -> Result<String, String> {
     match argument {
         Some(uri) => Ok(uri.to_string()),
-        None => std::env::var("MONGODB_URI").map_err(|_| {
-            "no connection string: give one as an argument or in MONGODB_URI".to_string()
-        }),
+        None => match std::env::var("MONGODB_URI") {
+            Ok(uri) => Ok(uri),
+            Err(std::env::VarError::NotPresent) => {
+                Err("no connection string: give one as an argument or in MONGODB_URI".to_string())
+            }
+            Err(std::env::VarError::NotUnicode(_)) => Err(
+                "MONGODB_URI is set but is not valid UTF-8: a connection string must be UTF-8"
+                    .to_string(),
+            ),
+        },
     }
 }
 
