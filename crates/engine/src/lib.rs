@@ -45,6 +45,7 @@ pub use mongo_topology_core::reply::CommandFailure;
 pub use mongo_topology_core::{address, auth, options, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
+mod bounded_file;
 mod cluster;
 mod connection;
 mod deadline;
@@ -55,6 +56,7 @@ mod monitor;
 mod pool;
 mod settings;
 
+pub use bounded_file::MAX_FILE_BYTES;
 pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};
 pub use connection::dns::{DnsError, DnsSettings, DEFAULT_DNS_TIMEOUT};
 pub use connection::tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};

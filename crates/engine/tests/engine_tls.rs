@@ -342,6 +342,46 @@ async fn x509_without_a_certificate_or_with_an_unknown_one_fails_clearly() {
     sim.shutdown().await;
 }
 
+/// `tlsCAFile` and `tlsCertificateKeyFile` naming an endless file (`/dev/zero`, a FIFO) were
+/// read without limit; a file over `MAX_FILE_BYTES` too. Each is now refused at once with
+/// an error naming the option, the file and why.
+#[tokio::test]
+async fn endless_or_oversized_tls_files_are_refused_at_once() {
+    let fifo = temp_file("placeholder", "").with_file_name("fifo.pem");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let limit = usize::try_from(mongo_topology::MAX_FILE_BYTES).unwrap();
+    let oversized = temp_file("big.pem", &"a".repeat(limit + 1));
+    let cases = [
+        (
+            "/dev/zero".into(),
+            "not a regular file (a character device)",
+        ),
+        (fifo.clone(), "not a regular file (a FIFO)"),
+        (oversized, "larger than the limit of 1048576 bytes"),
+    ];
+    for (path, why) in cases {
+        for option in ["tlsCAFile", "tlsCertificateKeyFile"] {
+            let uri = format!("mongodb://h/?tls=true&{option}={}", path.display());
+            let settings = ClusterSettings::parse(&uri).unwrap();
+            let started = tokio::task::spawn_blocking(move || {
+                Cluster::new(settings).map(|_| ()).unwrap_err().to_string()
+            });
+            let error = tokio::time::timeout(Duration::from_secs(10), started)
+                .await
+                .expect("the file is refused without being read")
+                .unwrap();
+            assert!(error.contains(option), "{error}");
+            assert!(error.contains(&path.display().to_string()), "{error}");
+            assert!(error.contains(why), "{error}");
+        }
+    }
+    std::fs::remove_file(&fifo).unwrap();
+}
+
 #[tokio::test]
 async fn unusable_tls_files_stop_the_cluster_from_starting() {
     let missing =

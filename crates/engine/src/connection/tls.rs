@@ -24,6 +24,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 
+use crate::bounded_file::read_bounded_text;
 use crate::connection::error::ConnectionError;
 use crate::connection::tls_verify::{describe_io, Forgive, ForgivingVerifier};
 use crate::options::{ConnectionString, Secret};
@@ -233,8 +234,9 @@ fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         });
     };
+    let text = read_bounded_text(path).map_err(|e| file_error("tlsCAFile", path, e))?;
     let mut store = RootCertStore::empty();
-    for cert in read_certificates("tlsCAFile", path)? {
+    for cert in certificates_in("tlsCAFile", path, &text)? {
         store
             .add(cert)
             .map_err(|e| file_error("tlsCAFile", path, e))?;
@@ -248,7 +250,7 @@ fn client_identity(
     password: Option<&Secret>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsSetupError> {
     const WHAT: &str = "tlsCertificateKeyFile";
-    let text = std::fs::read_to_string(path).map_err(|e| file_error(WHAT, path, e))?;
+    let text = read_bounded_text(path).map_err(|e| file_error(WHAT, path, e))?;
     let encrypted = |cause: &str| TlsSetupError::EncryptedKey {
         path: path.to_owned(),
         cause: cause.to_owned(),
@@ -259,7 +261,7 @@ fn client_identity(
              (`openssl pkcs8 -topk8`)",
         ));
     }
-    let chain = read_certificates(WHAT, path)?;
+    let chain = certificates_in(WHAT, path, &text)?;
     if let Some(block) = pem_block(&text, "ENCRYPTED PRIVATE KEY") {
         let Some(password) = password else {
             return Err(encrypted("give tlsCertificateKeyFilePassword"));
@@ -304,13 +306,13 @@ fn decrypt_key(
     )))
 }
 
-/// Every certificate of a PEM file; at least one.
-fn read_certificates(
+/// Every certificate of the PEM text read from `path`; at least one.
+fn certificates_in(
     what: &'static str,
     path: &Path,
+    text: &str,
 ) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(what, path, e))?
+    let certs = CertificateDer::pem_slice_iter(text.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(what, path, e))?;
     if certs.is_empty() {

@@ -259,7 +259,8 @@ fn os_type() -> &'static str {
 fn os_name() -> &'static Option<String> {
     static NAME: OnceLock<Option<String>> = OnceLock::new();
     NAME.get_or_init(|| {
-        let release = std::fs::read_to_string("/etc/os-release").ok()?;
+        let release =
+            crate::bounded_file::read_bounded_text(std::path::Path::new("/etc/os-release")).ok()?;
         release.lines().find_map(|line| {
             let value = line.strip_prefix("PRETTY_NAME=")?;
             Some(value.trim_matches('"').to_owned()).filter(|name| !name.is_empty())
