@@ -139,3 +139,32 @@ async fn watch_names_the_srv_records_and_streams_the_mongos() {
     assert_eq!(mongos_lines, 2);
     deployment.shutdown().await;
 }
+
+/// `--timeout-ms` bounds the mongodb+srv lookups too: with a name server that never
+/// answers, `discover --timeout-ms 1500` took 10 s (the resolver's own timeout); it now
+/// ends at the timeout, exit status 2, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_ms_bounds_the_srv_lookups() {
+    // A name server that receives every query and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let output = run(&[
+        "discover",
+        &srv_uri(),
+        "--dns-server",
+        &server,
+        "--timeout-ms",
+        "1500",
+    ])
+    .await;
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("did not finish within --timeout-ms (1500 ms)"),
+        "{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: {stderr}");
+    drop(silent);
+}

@@ -32,7 +32,8 @@ pub struct Target {
     /// The connection string (default: the MONGODB_URI environment variable). Credentials
     /// are never printed.
     pub uri: Option<String>,
-    /// Stop waiting for servers to be checked after this many milliseconds.
+    /// Stop waiting for servers to be checked after this many milliseconds, counted from the
+    /// start: the mongodb+srv lookups are bounded by it too.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
     /// Send the DNS queries of a mongodb+srv string (and of host names) to this name
@@ -135,8 +136,17 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
                 .map_err(|error| format!("cannot install a signal handler: {error}"))?;
         let started = Instant::now();
+        // --timeout-ms bounds the whole command: the mongodb+srv lookups, then the checks
+        // with what is left of it.
+        let lookups = tokio::time::timeout(timeout, connect::resolve(&text, target.dns_server));
         let resolved = tokio::select! {
-            resolved = connect::resolve(&text, target.dns_server) => resolved,
+            resolved = lookups => {
+                resolved.map_err(|_| Failure::SeedList(format!(
+                    "cannot resolve the seed list: the DNS lookups did not finish within \
+                     --timeout-ms ({} ms)",
+                    target.timeout_ms
+                )))?
+            }
             _ = interrupt.recv() => return Err(Failure::Interrupted),
         };
         let resolved = match resolved {
@@ -154,8 +164,9 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
         // Discovery only monitors: no pool connection, so no authentication attempt.
         settings.warm_up = false;
         let cluster = Cluster::new(settings.clone()).map_err(|error| error.to_string())?;
+        let remaining = timeout.saturating_sub(started.elapsed());
         let outcome = tokio::select! {
-            outcome = cluster.wait_for(every_server_checked, timeout) => outcome,
+            outcome = cluster.wait_for(every_server_checked, remaining) => outcome,
             _ = interrupt.recv() => {
                 cluster.close().await;
                 return Err(Failure::Interrupted);
