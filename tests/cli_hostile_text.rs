@@ -143,14 +143,34 @@ async fn discover_shows_hostile_text_escaped() {
     deployment.shutdown().await;
 }
 
+/// Item 4 in `select`: a tag that forges a line, shown in a verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_shows_hostile_text_escaped() {
     let deployment = hostile_set(true).await;
     let uri = format!("mongodb://{}/", deployment.addresses()[0]);
-    let (output, stderr) = run(&["select", &uri], &[]).await;
+    // The tagged secondary's verdict names its tags: the forged line and the long value.
+    let args = [
+        "select",
+        "--read-preference",
+        "secondary",
+        "--tag",
+        "dc:west",
+        &uri,
+    ];
+    let (output, stderr) = run(&args, &[]).await;
+    let text = String::from_utf8_lossy(&output.stdout);
     let errors = String::from_utf8_lossy(&stderr);
-    assert!(!errors.contains("panicked"), "{errors}");
+    assert_eq!(output.status.code(), Some(2), "{text}{errors}");
     assert_printable("select's stdout", &output.stdout);
+    assert!(
+        text.contains("dc: east\\nFORGED: writable server: yes"),
+        "{text}"
+    );
+    assert!(
+        text.lines().all(|line| !line.starts_with("FORGED")),
+        "{text}"
+    );
+    assert!(text.contains(" chars)"), "{text}");
     deployment.shutdown().await;
 }
 

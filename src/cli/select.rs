@@ -111,9 +111,19 @@ pub fn run(args: SelectArgs) -> ExitCode {
             several.join(", ")
         ),
     }
-    // The explanation's own lines, each shown through `display_untrusted` (server text).
-    for line in explanation.to_string().lines() {
-        println!("{}", display_untrusted(line, LINE_CHARS));
+    // The explanation's Display is its header, then one line per server; server text (error
+    // messages, tags) may hold newlines, so each part is shown through `display_untrusted`.
+    let verdicts: Vec<String> = explanation
+        .servers
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let tail: String = verdicts.iter().map(|line| format!("\n  {line}")).collect();
+    let full = explanation.to_string();
+    let header = full.strip_suffix(&tail).unwrap_or(&full);
+    println!("{}", display_untrusted(header, LINE_CHARS));
+    for verdict in &verdicts {
+        println!("  {}", display_untrusted(verdict, LINE_CHARS));
     }
     if explanation.has_selectable_server() {
         ExitCode::SUCCESS
