@@ -365,6 +365,8 @@ mod tests {
     };
     use mongo_topology::{ClusterSettings, MonotonicTime, ServerAddress};
 
+    use proptest::prelude::*;
+
     use super::{hints, report, Discovery};
 
     /// A discovery from seed `a:1` of set rs0 that learned `b.internal:1` from a's host list.
@@ -422,5 +424,31 @@ mod tests {
         let hints = hints(&discovery(ServerErrorKind::ReplicaSetNameMismatch));
         assert_eq!(hints.len(), 1, "{hints:?}");
         assert!(hints[0].starts_with("replica set name"), "{hints:?}");
+    }
+
+    proptest! {
+        /// Random bytes as a set name, a tag and an error message: the report keeps its own
+        /// lines, with no control character in them, and no line grows without bound.
+        #[test]
+        fn server_text_never_escapes_its_cell(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2000),
+        ) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let mut discovery = discovery(ServerErrorKind::Connect);
+            let expected_lines = report(&discovery).lines().count();
+            let mut topology = (*discovery.topology).clone();
+            let a = ServerAddress::parse("a:1").unwrap();
+            let mut server = (*topology.servers[&a]).clone();
+            server.set_name = Some(text.clone());
+            server.tags.insert(text.clone(), text.clone());
+            server.error = Some(ServerError::new(ServerErrorKind::Command, text.clone()));
+            topology.servers.insert(a, Arc::new(server));
+            topology.set_name = Some(text);
+            discovery.topology = Arc::new(topology);
+            let shown = report(&discovery);
+            prop_assert_eq!(shown.lines().count(), expected_lines);
+            prop_assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{:?}", shown);
+            prop_assert!(shown.lines().all(|line| line.chars().count() < 4000));
+        }
     }
 }
