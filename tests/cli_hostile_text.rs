@@ -198,3 +198,40 @@ async fn log_lines_in_a_file_have_no_colour() {
     }
     deployment.shutdown().await;
 }
+
+/// Item 4 in error messages: the user's own arguments, quoted back in a usage error or a
+/// connection string error, are shown on one line without their escapes (clap drops the
+/// escape sequences itself; the connection string error shows them escaped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_show_arguments_escaped() {
+    for (args, shown_escaped) in [
+        (
+            &[
+                "discover",
+                "--timeout-ms",
+                "1\u{1b}[2J\nFORGED",
+                "mongodb://a:1/",
+            ][..],
+            false,
+        ),
+        (&["discover", "mongodb://a\u{1b}[2J\nFORGED:1/"][..], true),
+        (
+            &[
+                "select",
+                "--read-preference",
+                "x\u{1b}[2J\nFORGED",
+                "mongodb://a:1/",
+            ][..],
+            true,
+        ),
+    ] {
+        let (output, stderr) = run(args, &[]).await;
+        let errors = String::from_utf8_lossy(&stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {errors}");
+        assert_printable("a usage error", &stderr);
+        assert_eq!(errors.lines().count(), 1, "{args:?}: {errors}");
+        if shown_escaped {
+            assert!(errors.contains("\\u{1b}[2J\\nFORGED"), "{args:?}: {errors}");
+        }
+    }
+}

@@ -72,7 +72,12 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         .take_while(|line| !line.trim().is_empty())
         .map(str::trim)
         .collect();
-    eprintln!("{} (see --help)", message.join(" "));
+    // clap quotes the user's argument as given: shown through `display_untrusted`.
+    let message = message.join(" ");
+    eprintln!(
+        "{} (see --help)",
+        untrusted::display_untrusted(&message, untrusted::LINE_CHARS)
+    );
     ExitCode::from(1)
 }
 
