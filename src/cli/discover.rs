@@ -15,6 +15,7 @@ use super::connect::{self, Resolved};
 use super::discovery::Discovery;
 use super::render;
 use super::tls_state;
+use super::untrusted::{display_untrusted, LINE_CHARS};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -73,7 +74,7 @@ pub fn run(args: DiscoverArgs) -> ExitCode {
 
 /// Prints `message` as the one line of a usage or connection string error; exit status 1.
 pub fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", display_untrusted(message, LINE_CHARS));
     ExitCode::from(1)
 }
 
@@ -100,7 +101,7 @@ pub fn failure(failure: Failure) -> ExitCode {
     match failure {
         Failure::Usage(message) => usage_error(&message),
         Failure::SeedList(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", display_untrusted(&message, LINE_CHARS));
             ExitCode::from(2)
         }
         Failure::Interrupted => {

@@ -9,6 +9,7 @@ mod select;
 mod sim;
 mod sim_tls;
 mod tls_state;
+mod untrusted;
 mod watch;
 
 use std::process::ExitCode;
@@ -71,8 +72,41 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         .take_while(|line| !line.trim().is_empty())
         .map(str::trim)
         .collect();
-    eprintln!("{} (see --help)", message.join(" "));
+    // clap quotes the user's argument as given: shown through `display_untrusted`.
+    let message = message.join(" ");
+    eprintln!(
+        "{} (see --help)",
+        untrusted::display_untrusted(&message, untrusted::LINE_CHARS)
+    );
     ExitCode::from(1)
+}
+
+/// Whether log lines may carry colour: only when standard error is a terminal and
+/// `NO_COLOR` is unset or empty (<https://no-color.org>).
+fn log_colour() -> bool {
+    use std::io::IsTerminal as _;
+    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_colour && std::io::stderr().is_terminal()
+}
+
+/// The longest log field value written (in characters, after escaping).
+const LOG_FIELD_CHARS: usize = 10_000;
+
+/// How log fields are written: each value through [`untrusted::display_untrusted`], since
+/// the engine logs what servers send (hello replies, error messages) and a log line must
+/// not carry a server's escape sequences or newlines to the terminal.
+fn log_fields() -> impl for<'writer> tracing_subscriber::fmt::FormatFields<'writer> {
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        let text = untrusted::display_untrusted(&text, LOG_FIELD_CHARS);
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
 }
 
 /// How many log lines may wait for standard error before new ones are dropped.
@@ -93,6 +127,8 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(log_fields())
+        .with_ansi(log_colour())
         .with_writer(writer)
         .try_init();
     guard

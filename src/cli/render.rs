@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::connect;
 use super::discovery::Discovery;
 use super::tls_state;
+use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 /// Estimated staleness of a secondary, in milliseconds: how far its lastWriteDate is behind
 /// the primary's (or, without a primary, behind the most recent secondary's). This is a
@@ -60,7 +61,16 @@ fn error_text(server: &ServerDescription) -> Option<String> {
 }
 
 /// The table's columns for one server; `-` where a value does not apply or is unknown.
+/// Each cell is shown through [`display_untrusted`]: set names, tags, host names and error
+/// messages come from servers.
 pub(super) fn row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String> {
+    raw_row(topology, server)
+        .into_iter()
+        .map(|cell| display_untrusted(&cell, CELL_CHARS).into_owned())
+        .collect()
+}
+
+fn raw_row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<String> {
     let dash = || "-".to_string();
     let is_primary = server.server_type == ServerType::RsPrimary;
     vec![
@@ -113,7 +123,8 @@ pub(super) const HEADER: [&str; 10] = [
     "LAST ERROR",
 ];
 
-/// Aligns `rows` under `HEADER`, two spaces between columns.
+/// Aligns `rows` under `HEADER`, two spaces between columns. Cells are padded by hand:
+/// a format width (`{:<width$}`) panics past 65,535.
 fn table(rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = HEADER.iter().map(|title| title.len()).collect();
     for row in rows {
@@ -126,7 +137,9 @@ fn table(rows: &[Vec<String>]) -> String {
     for row in std::iter::once(&header).chain(rows) {
         let mut line = String::new();
         for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, "{cell:<width$}  ");
+            line.push_str(cell);
+            let padding = width.saturating_sub(cell.chars().count()) + 2;
+            line.extend(std::iter::repeat_n(' ', padding));
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -205,7 +218,11 @@ pub fn report(discovery: &Discovery) -> String {
         .values()
         .map(|server| row(topology, server))
         .collect();
-    let mut out = format!("connection string: {}\n", discovery.uri);
+    let uri = discovery.uri.to_string();
+    let mut out = format!(
+        "connection string: {}\n",
+        display_untrusted(&uri, LINE_CHARS)
+    );
     if let Some(srv) = &discovery.settings.srv {
         let records: Vec<String> = discovery
             .srv_records
@@ -215,8 +232,8 @@ pub fn report(discovery: &Discovery) -> String {
         let _ = writeln!(
             out,
             "SRV records of {}: {}",
-            srv.query_name(),
-            records.join(", ")
+            display_untrusted(&srv.query_name(), CELL_CHARS),
+            display_untrusted(&records.join(", "), LINE_CHARS)
         );
     }
     out.push('\n');
@@ -224,7 +241,7 @@ pub fn report(discovery: &Discovery) -> String {
     out.push('\n');
     let _ = writeln!(out, "topology type: {}", topology.topology_type);
     if let Some(name) = &topology.set_name {
-        let _ = writeln!(out, "replica set: {name}");
+        let _ = writeln!(out, "replica set: {}", display_untrusted(name, CELL_CHARS));
     }
     let primary = topology
         .primary()
@@ -232,7 +249,7 @@ pub fn report(discovery: &Discovery) -> String {
     let _ = writeln!(
         out,
         "primary: {}",
-        primary.unwrap_or_else(|| "none".to_string())
+        display_untrusted(&primary.unwrap_or_else(|| "none".to_string()), CELL_CHARS)
     );
     let writable = if discovery.has_writable_server() {
         "yes"
@@ -245,7 +262,12 @@ pub fn report(discovery: &Discovery) -> String {
         .map(|seed| seed.to_string())
         .collect();
     if !removed.is_empty() {
-        let _ = writeln!(out, "seeds that are not members: {}", removed.join(", "));
+        let removed = removed.join(", ");
+        let _ = writeln!(
+            out,
+            "seeds that are not members: {}",
+            display_untrusted(&removed, LINE_CHARS)
+        );
     }
     let ms = discovery.elapsed.as_millis();
     if topology.topology_type == TopologyType::LoadBalanced {
@@ -263,10 +285,10 @@ pub fn report(discovery: &Discovery) -> String {
     }
     out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
     for line in tls_state::lines(&discovery.tls, SystemTime::now()) {
-        let _ = writeln!(out, "tls: {line}");
+        let _ = writeln!(out, "tls: {}", display_untrusted(&line, LINE_CHARS));
     }
     for hint in hints(discovery) {
-        let _ = writeln!(out, "hint: {hint}");
+        let _ = writeln!(out, "hint: {}", display_untrusted(&hint, LINE_CHARS));
     }
     out
 }
@@ -343,6 +365,8 @@ mod tests {
     };
     use mongo_topology::{ClusterSettings, MonotonicTime, ServerAddress};
 
+    use proptest::prelude::*;
+
     use super::{hints, report, Discovery};
 
     /// A discovery from seed `a:1` of set rs0 that learned `b.internal:1` from a's host list.
@@ -400,5 +424,31 @@ mod tests {
         let hints = hints(&discovery(ServerErrorKind::ReplicaSetNameMismatch));
         assert_eq!(hints.len(), 1, "{hints:?}");
         assert!(hints[0].starts_with("replica set name"), "{hints:?}");
+    }
+
+    proptest! {
+        /// Random bytes as a set name, a tag and an error message: the report keeps its own
+        /// lines, with no control character in them, and no line grows without bound.
+        #[test]
+        fn server_text_never_escapes_its_cell(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2000),
+        ) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let mut discovery = discovery(ServerErrorKind::Connect);
+            let expected_lines = report(&discovery).lines().count();
+            let mut topology = (*discovery.topology).clone();
+            let a = ServerAddress::parse("a:1").unwrap();
+            let mut server = (*topology.servers[&a]).clone();
+            server.set_name = Some(text.clone());
+            server.tags.insert(text.clone(), text.clone());
+            server.error = Some(ServerError::new(ServerErrorKind::Command, text.clone()));
+            topology.servers.insert(a, Arc::new(server));
+            topology.set_name = Some(text);
+            discovery.topology = Arc::new(topology);
+            let shown = report(&discovery);
+            prop_assert_eq!(shown.lines().count(), expected_lines);
+            prop_assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{:?}", shown);
+            prop_assert!(shown.lines().all(|line| line.chars().count() < 4000));
+        }
     }
 }

@@ -10,6 +10,7 @@ use mongo_topology::selection::{
 };
 
 use super::discover::{discover, failure, usage_error, Target};
+use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -83,7 +84,8 @@ pub fn run(args: SelectArgs) -> ExitCode {
     }
     let criteria = SelectionCriteria::read(read_preference);
     let explanation = explain_selection(&discovery.topology, &criteria, &settings, &[]);
-    println!("connection string: {}", discovery.uri);
+    let uri = discovery.uri.to_string();
+    println!("connection string: {}", display_untrusted(&uri, LINE_CHARS));
     if !discovery.complete {
         println!(
             "discovery timed out after {} ms with servers not yet checked",
@@ -94,7 +96,11 @@ pub fn run(args: SelectArgs) -> ExitCode {
         .servers
         .iter()
         .filter(|verdict| verdict.reason == Reason::InLatencyWindow)
-        .map(|verdict| format!("{} ({})", verdict.address, verdict.server_type))
+        .map(|verdict| {
+            let address = verdict.address.to_string();
+            let address = display_untrusted(&address, CELL_CHARS);
+            format!("{address} ({})", verdict.server_type)
+        })
         .collect();
     match window.as_slice() {
         [] => println!("would choose: none"),
@@ -105,7 +111,20 @@ pub fn run(args: SelectArgs) -> ExitCode {
             several.join(", ")
         ),
     }
-    println!("{explanation}");
+    // The explanation's Display is its header, then one line per server; server text (error
+    // messages, tags) may hold newlines, so each part is shown through `display_untrusted`.
+    let verdicts: Vec<String> = explanation
+        .servers
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let tail: String = verdicts.iter().map(|line| format!("\n  {line}")).collect();
+    let full = explanation.to_string();
+    let header = full.strip_suffix(&tail).unwrap_or(&full);
+    println!("{}", display_untrusted(header, LINE_CHARS));
+    for verdict in &verdicts {
+        println!("  {}", display_untrusted(verdict, LINE_CHARS));
+    }
     if explanation.has_selectable_server() {
         ExitCode::SUCCESS
     } else {

@@ -8,6 +8,7 @@ use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
 use super::timeline::{ErrorText, Record, What};
+use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// Milliseconds with microsecond precision, as the JSON numbers carry them.
 fn ms(duration: Duration) -> f64 {
@@ -91,8 +92,14 @@ pub fn for_people(what: &What) -> bool {
     )
 }
 
-/// One line for people, without the time stamp.
+/// One line for people, without the time stamp: server addresses and error messages come
+/// from servers, so the line is shown through [`display_untrusted`] (one line, no escapes).
 pub fn describe(what: &What) -> String {
+    let line = describe_raw(what);
+    display_untrusted(&line, LINE_CHARS).into_owned()
+}
+
+fn describe_raw(what: &What) -> String {
     match what {
         What::TopologyOpening => "client started".to_string(),
         What::ServerOpening { address } => format!("server {address} added"),
@@ -250,7 +257,44 @@ fn fields(what: &What) -> Value {
 mod tests {
     use std::time::{Duration, SystemTime};
 
-    use super::rfc3339;
+    use mongo_topology::ServerAddress;
+    use proptest::prelude::*;
+
+    use super::{describe, rfc3339, ErrorText, What};
+
+    /// A failed check whose error message is `message`.
+    fn failed_check(message: &str) -> What {
+        What::HeartbeatFailed {
+            address: ServerAddress::parse("a:1").unwrap(),
+            duration: Duration::from_millis(3),
+            awaited: false,
+            error: ErrorText {
+                cause: "command".to_string(),
+                message: message.to_string(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_servers_error_message_cannot_forge_lines_or_send_escapes() {
+        let line = describe(&failed_check("no\u{1b}[2J\n21:50:34.123 +   1.0s  forged"));
+        assert_eq!(
+            line,
+            "check of a:1 failed after 3.0 ms: [command] no\\u{1b}[2J\\n21:50:34.123 +   1.0s  forged"
+        );
+        let line = describe(&failed_check(&"x".repeat(70_000)));
+        assert!(line.ends_with("… (70044 chars)"), "{line}");
+    }
+
+    proptest! {
+        #[test]
+        fn any_error_message_makes_one_printable_line(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let line = describe(&failed_check(&String::from_utf8_lossy(&bytes)));
+            prop_assert!(!line.chars().any(char::is_control), "{:?}", line);
+        }
+    }
 
     #[test]
     fn rfc3339_has_three_decimals_in_utc() {

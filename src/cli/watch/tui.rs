@@ -23,6 +23,7 @@ use mongo_topology::sdam::ServerType;
 use super::state::WatchState;
 use super::text;
 use crate::cli::render;
+use crate::cli::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 /// Width of the RTT pane's label (address and latest RTT).
 const RTT_LABEL_WIDTH: u16 = 34;
@@ -58,9 +59,10 @@ fn title_line(state: &WatchState) -> Line<'static> {
         .primary()
         .map_or_else(|| "none".to_string(), |p| p.address.to_string());
     Line::from(format!(
-        "{}  |  {}  primary {primary}  |  {:.1} s  |  q: quit",
-        state.uri,
+        "{}  |  {}  primary {}  |  {:.1} s  |  q: quit",
+        display_untrusted(&state.uri.to_string(), LINE_CHARS),
         topology.topology_type,
+        display_untrusted(&primary, CELL_CHARS),
         state.elapsed.as_secs_f64()
     ))
 }
@@ -119,6 +121,7 @@ fn draw_rtt(frame: &mut Frame, area: Rect, state: &WatchState) {
             || "-".to_string(),
             |micros| format!("{:.1} ms", *micros as f64 / 1000.0),
         );
+        let address = display_untrusted(&address.to_string(), CELL_CHARS).into_owned();
         frame.render_widget(Paragraph::new(format!("{address}  {latest}")), label);
         // The newest samples that fit, oldest on the left.
         let width = usize::from(chart.width);

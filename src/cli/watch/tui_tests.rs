@@ -187,3 +187,34 @@ fn without_colour_no_cell_is_styled() {
         .any(|cell| cell.fg == ratatui::style::Color::Green);
     assert!(coloured, "with colour the primary's row is green");
 }
+
+/// A set name and a tag with a title-changing escape sequence and a forged line, and a
+/// connection string with an escape: shown escaped, nothing reaches the terminal raw.
+#[test]
+fn a_servers_escape_sequences_are_shown_escaped() {
+    let mut state = state();
+    let mut topology = (*state.topology).clone();
+    let mut hostile = server("a:27017", ServerType::RsSecondary, 2);
+    hostile.set_name = Some("rs0\u{1b}]0;TITLE\u{7}\u{1b}[2J".to_string());
+    hostile.tags.insert(
+        "dc".to_string(),
+        "east\nFORGED: writable server: yes".to_string(),
+    );
+    topology
+        .servers
+        .insert(address("a:27017"), Arc::new(hostile));
+    state.topology = Arc::new(topology);
+    state.uri = "mongodb://a:27017/?appName=\u{1b}[31mred".into();
+    let lines = screen_lines(&state);
+    let text = lines.join("\n");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(text.contains("rs0\\u{1b}]0;TITLE\\u{7}"), "{text}");
+    assert!(text.contains("appName=\\u{1b}[31mred"), "{text}");
+    assert!(
+        !lines.iter().any(|line| line.starts_with("FORGED")),
+        "{text}"
+    );
+}
