@@ -28,6 +28,7 @@ use self::metrics::Metrics;
 use self::state::WatchState;
 use self::timeline::{Record, Timeline, What};
 use super::connect::{self, ResolveError};
+use super::untrusted::{display_untrusted, LINE_CHARS};
 
 const WATCH_HELP: &str = "\
 Examples:
@@ -154,7 +155,7 @@ pub fn colour_allowed() -> bool {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", display_untrusted(message, LINE_CHARS));
     ExitCode::from(1)
 }
 
@@ -190,7 +191,7 @@ pub fn run(args: WatchArgs) -> ExitCode {
             Ok(resolved) => resolved,
             Err(ResolveError::Usage(message)) => return usage_error(&message),
             Err(ResolveError::SeedList(message)) => {
-                eprintln!("error: {message}");
+                eprintln!("error: {}", display_untrusted(&message, LINE_CHARS));
                 return ExitCode::from(2);
             }
         };
