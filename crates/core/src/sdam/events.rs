@@ -97,6 +97,18 @@ pub enum Action {
         /// When the re-seed is due.
         at: MonotonicTime,
     },
+    /// A reply listed new members that the topology refused, having reached
+    /// [`crate::sdam::MAX_SERVERS_ADDED_BY_REPLIES`] servers beyond its seeds: the engine
+    /// warns, naming the server. Returned once per topology (the first refusal), however
+    /// many replies are refused after it; the server that sent the reply stays monitored.
+    ServerGrowthRefused {
+        /// The server whose reply listed the refused members.
+        reported_by: ServerAddress,
+        /// How many of its reply's members were refused.
+        refused: usize,
+        /// The most servers the topology may hold through replies (seeds + the cap).
+        limit: usize,
+    },
     /// Publish a monitoring event.
     Publish(SdamEvent),
 }

@@ -33,6 +33,8 @@ mod tests_derived;
 #[cfg(test)]
 mod tests_fast_path;
 #[cfg(test)]
+mod tests_growth;
+#[cfg(test)]
 mod tests_hello;
 #[cfg(test)]
 mod tests_reseed;
@@ -50,5 +52,5 @@ pub use machine::{Topology, DEFAULT_RESEED_INTERVAL};
 pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
 pub use settings::{SettingsError, TopologySettings};
-pub use topology::{TopologyDescription, TopologyType};
+pub use topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
 pub use warm_up::{WarmUpAfterCheck, WarmUpPolicy, WARM_UP_LIMIT};

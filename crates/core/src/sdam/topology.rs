@@ -15,6 +15,15 @@ use bson::oid::ObjectId;
 use crate::address::ServerAddress;
 use crate::sdam::server::{ServerDescription, ServerType};
 
+/// The most servers that replies may add to a topology beyond its seeds: a reply's hosts,
+/// passives and arbiters are added only while the topology holds fewer than
+/// `seeds + MAX_SERVERS_ADDED_BY_REPLIES` servers (the seeds being the user's hosts or SRV
+/// records). The same order as a reply's own limit
+/// ([`crate::sdam::hello::MAX_MEMBERS_PER_LIST`]), so that a server listing new hosts on
+/// every check cannot grow the topology without bound; the user's own seeds are never
+/// refused.
+pub const MAX_SERVERS_ADDED_BY_REPLIES: usize = 1000;
+
 /// The kind of deployment the client believes it is talking to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TopologyType {

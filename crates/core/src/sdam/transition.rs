@@ -14,7 +14,7 @@ use crate::address::ServerAddress;
 use crate::sdam::compatibility::update_derived_fields;
 use crate::sdam::server::{ServerDescription, ServerError, ServerErrorKind, ServerType};
 use crate::sdam::settings::TopologySettings;
-use crate::sdam::topology::{TopologyDescription, TopologyType};
+use crate::sdam::topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
 use crate::time::MonotonicTime;
 
 /// The side effects of one transition that a diff of descriptions cannot show.
@@ -23,6 +23,9 @@ pub(crate) struct TransitionEffects {
     /// Former primaries marked Unknown because a newer primary was found: each needs an
     /// immediate check (SDAM "updateRSFromPrimary", note on invalidating the old primary).
     pub invalidated_primaries: Vec<ServerAddress>,
+    /// How many reported members were refused because the topology had reached
+    /// [`MAX_SERVERS_ADDED_BY_REPLIES`] servers beyond its seeds (0 when none was).
+    pub refused_members: usize,
 }
 
 /// One update in progress: the description being edited and what the rules need to know.
@@ -298,13 +301,25 @@ impl Transition<'_> {
         }
     }
 
-    /// Adds every reported host, passive and arbiter not yet in the topology, as Unknown.
+    /// Adds every reported host, passive and arbiter not yet in the topology, as Unknown,
+    /// while the topology holds fewer than seeds + [`MAX_SERVERS_ADDED_BY_REPLIES`] servers;
+    /// the members beyond are refused and counted in the effects.
     fn add_reported_members(&mut self, server: &ServerDescription) {
+        let limit = self
+            .settings
+            .seeds
+            .len()
+            .saturating_add(MAX_SERVERS_ADDED_BY_REPLIES);
         for member in server.all_reported_members() {
-            self.td
-                .servers
-                .entry(member.clone())
-                .or_insert_with(|| Arc::new(ServerDescription::unknown(member.clone())));
+            if self.td.servers.contains_key(member) {
+                continue;
+            }
+            if self.td.servers.len() >= limit {
+                self.effects.refused_members += 1;
+                continue;
+            }
+            let unknown = Arc::new(ServerDescription::unknown(member.clone()));
+            self.td.servers.insert(member.clone(), unknown);
         }
     }
 

@@ -260,6 +260,19 @@ impl ClusterTask {
                     }
                     self.servers.mark_pool_ready(address);
                 }
+                Action::ServerGrowthRefused {
+                    reported_by,
+                    refused,
+                    limit,
+                } => {
+                    tracing::warn!(
+                        %reported_by,
+                        refused,
+                        limit,
+                        "a server's reply listed more new servers than the topology accepts \
+                         from replies; the excess is refused (reported once)"
+                    );
+                }
                 Action::ScheduleReseed { at } => {
                     self.reseed_at = Some(self.epoch + at.offset());
                 }

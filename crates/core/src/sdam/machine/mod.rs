@@ -87,6 +87,8 @@ pub struct Topology {
     pools: BTreeMap<ServerAddress, PoolGenerations>,
     /// The last complete member list and the re-seed schedule.
     dynamic_seeds: DynamicSeeds,
+    /// Whether [`Action::ServerGrowthRefused`] has been returned (it is returned once).
+    growth_refusal_reported: bool,
     closed: bool,
 }
 
@@ -133,6 +135,7 @@ impl Topology {
             refreshes: BTreeMap::new(),
             pools,
             dynamic_seeds: DynamicSeeds::default(),
+            growth_refusal_reported: false,
             closed: false,
         };
         if load_balanced {

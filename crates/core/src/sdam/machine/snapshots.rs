@@ -13,7 +13,7 @@ use crate::sdam::errors::ApplicationError;
 use crate::sdam::events::{Action, Changes};
 use crate::sdam::refresh;
 use crate::sdam::server::{ServerDescription, ServerType, TopologyVersion};
-use crate::sdam::topology::{TopologyDescription, TopologyType};
+use crate::sdam::topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
 use crate::sdam::transition;
 use crate::time::MonotonicTime;
 
@@ -157,6 +157,18 @@ impl Topology {
         actions.extend(self.pool_ready_after_check(&address));
         for primary in effects.invalidated_primaries {
             actions.push(Action::RequestImmediateCheck(primary));
+        }
+        if effects.refused_members > 0 && !self.growth_refusal_reported {
+            self.growth_refusal_reported = true;
+            actions.push(Action::ServerGrowthRefused {
+                reported_by: address,
+                refused: effects.refused_members,
+                limit: self
+                    .settings
+                    .seeds
+                    .len()
+                    .saturating_add(MAX_SERVERS_ADDED_BY_REPLIES),
+            });
         }
         actions
     }
