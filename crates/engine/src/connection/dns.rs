@@ -185,6 +185,14 @@ impl SrvResolver {
     }
 }
 
+/// A host name that could not be turned into socket addresses, and why.
+fn host_lookup_error(host: &str, cause: String) -> ConnectionError {
+    ConnectionError::Dns {
+        host: host.to_owned(),
+        cause,
+    }
+}
+
 /// Every socket address `host:port` stands for, in the resolver's order. An IP literal is
 /// used as is; a name is looked up (A and AAAA records), under `timeout` when given.
 pub(crate) async fn resolve(
@@ -195,10 +203,7 @@ pub(crate) async fn resolve(
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let dns_error = |cause: String| ConnectionError::Dns {
-        host: host.to_owned(),
-        cause,
-    };
+    let dns_error = |cause: String| host_lookup_error(host, cause);
     let lookup = tokio::net::lookup_host((host, port));
     let found = match timeout {
         Some(limit) => tokio::time::timeout(limit, lookup)
@@ -226,10 +231,7 @@ pub(crate) async fn lookup_host(
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let dns_error = |cause: String| ConnectionError::Dns {
-        host: host.to_owned(),
-        cause,
-    };
+    let dns_error = |cause: String| host_lookup_error(host, cause);
     let dns = DnsSettings {
         name_server: Some(name_server),
         timeout: timeout.unwrap_or(DEFAULT_DNS_TIMEOUT),
