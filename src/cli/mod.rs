@@ -4,6 +4,7 @@ mod connect;
 mod demo;
 mod discover;
 mod discovery;
+mod proof;
 mod render;
 mod select;
 mod sim;
