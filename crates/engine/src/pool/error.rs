@@ -32,7 +32,7 @@ pub enum PoolError {
     /// The connection created for this check-out could not be established. The SDAM rules
     /// ("Application Errors", before the handshake completes) decide what this does to the
     /// server and the pool.
-    #[error("{address}: cannot establish a connection: {source}")]
+    #[error("{address}: cannot establish a connection: {}", .source.describe_for(.address))]
     Establishment {
         /// The pool's server.
         address: ServerAddress,
