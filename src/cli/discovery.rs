@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use mongo_topology::options::srv::SrvRecord;
 use mongo_topology::options::ConnectionString;
-use mongo_topology::sdam::TopologyDescription;
-use mongo_topology::ClusterSettings;
+use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::{ClusterSettings, ServerAddress};
 
 use super::proof::{Intent, Verdict};
 use super::tls_state::TlsStates;
@@ -38,6 +38,22 @@ impl Discovery {
         self.verdicts
             .iter()
             .any(|verdict| matches!(verdict.intent, Intent::Write) && verdict.passed)
+    }
+
+    /// The servers whose first check had not ended when discovery stopped (Unknown or
+    /// PossiblePrimary, without an error), in address order.
+    pub fn unchecked_servers(&self) -> Vec<&ServerAddress> {
+        self.topology
+            .servers
+            .values()
+            .filter(|server| {
+                matches!(
+                    server.server_type,
+                    ServerType::Unknown | ServerType::PossiblePrimary
+                ) && server.error.is_none()
+            })
+            .map(|server| &server.address)
+            .collect()
     }
 
     /// Whether every verdict (read and write) was proven.

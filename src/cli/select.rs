@@ -13,6 +13,7 @@ use mongo_topology::selection::{
 use super::discover::{discover, failure, usage_error, ProofRequest, Target};
 use super::discovery::Discovery;
 use super::proof::{self, Intent};
+use super::render;
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 const EXAMPLES: &str = "\
@@ -117,10 +118,8 @@ fn print_text(discovery: &Discovery, explanation: &SelectionExplanation) {
     let uri = discovery.uri.to_string();
     println!("connection string: {}", display_untrusted(&uri, LINE_CHARS));
     if !discovery.complete {
-        println!(
-            "discovery timed out after {} ms with servers not yet checked",
-            discovery.elapsed.as_millis()
-        );
+        let text = render::timed_out_text(discovery);
+        println!("discovery {}", display_untrusted(&text, LINE_CHARS));
     }
     let window: Vec<String> = explanation
         .servers
@@ -176,6 +175,11 @@ fn json(discovery: &Discovery, explanation: &SelectionExplanation) -> serde_json
     serde_json::json!({
         "connection_string": discovery.uri.to_string(),
         "complete": discovery.complete,
+        "not_yet_checked": discovery
+            .unchecked_servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
         "criteria": explanation.criteria,
         "topology_type": explanation.topology_type.to_string(),

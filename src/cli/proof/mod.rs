@@ -287,5 +287,12 @@ fn fail(verdict: &mut Verdict, cause: Cause, error: ClusterError) {
         }
     }
     verdict.cause = Some(cause);
-    verdict.evidence.push(error.to_string());
+    // The verdict names its server already: the error's leading "address: " is not repeated.
+    let text = error.to_string();
+    let text = verdict
+        .server
+        .as_ref()
+        .and_then(|server| text.strip_prefix(&format!("{server}: ")))
+        .map_or_else(|| text.clone(), str::to_string);
+    verdict.evidence.push(text);
 }
