@@ -56,6 +56,25 @@ impl Discovery {
             .collect()
     }
 
+    /// `timed out after N ms with servers not yet checked: A, B` (each server still Unknown
+    /// without an error: its first check had not ended).
+    pub fn timed_out_text(&self) -> String {
+        let unchecked: Vec<String> = self
+            .unchecked_servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        format!(
+            "timed out after {} ms with servers not yet checked: {}",
+            self.elapsed.as_millis(),
+            if unchecked.is_empty() {
+                "none left".to_string()
+            } else {
+                unchecked.join(", ")
+            }
+        )
+    }
+
     /// Whether every verdict (read and write) was proven.
     pub fn all_proven(&self) -> bool {
         !self.verdicts.is_empty() && self.verdicts.iter().all(|verdict| verdict.passed)

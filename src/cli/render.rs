@@ -221,25 +221,6 @@ fn has_primary_role(topology_type: TopologyType) -> bool {
     )
 }
 
-/// `timed out after N ms with servers not yet checked: A, B` (each server still Unknown
-/// without an error: its first check had not ended).
-pub fn timed_out_text(discovery: &Discovery) -> String {
-    let unchecked: Vec<String> = discovery
-        .unchecked_servers()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    format!(
-        "timed out after {} ms with servers not yet checked: {}",
-        discovery.elapsed.as_millis(),
-        if unchecked.is_empty() {
-            "none left".to_string()
-        } else {
-            unchecked.join(", ")
-        }
-    )
-}
-
 /// The plain-text report: the table, then the topology summary and hints.
 pub fn report(discovery: &Discovery) -> String {
     let topology = &discovery.topology;
@@ -319,7 +300,7 @@ pub fn report(discovery: &Discovery) -> String {
         let _ = writeln!(
             out,
             "discovery: {}",
-            display_untrusted(&timed_out_text(discovery), LINE_CHARS)
+            display_untrusted(&discovery.timed_out_text(), LINE_CHARS)
         );
     }
     // The footnote explains the STALENESS column: only when it shows something.

@@ -13,7 +13,6 @@ use mongo_topology::selection::{
 use super::discover::{discover, failure, usage_error, ProofRequest, Target};
 use super::discovery::Discovery;
 use super::proof::{self, Intent};
-use super::render;
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 const EXAMPLES: &str = "\
@@ -118,7 +117,7 @@ fn print_text(discovery: &Discovery, explanation: &SelectionExplanation) {
     let uri = discovery.uri.to_string();
     println!("connection string: {}", display_untrusted(&uri, LINE_CHARS));
     if !discovery.complete {
-        let text = render::timed_out_text(discovery);
+        let text = discovery.timed_out_text();
         println!("discovery {}", display_untrusted(&text, LINE_CHARS));
     }
     let window: Vec<String> = explanation

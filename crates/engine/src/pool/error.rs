@@ -42,3 +42,25 @@ pub enum PoolError {
         source: ConnectionError,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_establishment_names_the_server_once() {
+        let server = ServerAddress::parse("127.0.0.1:1").unwrap();
+        let error = PoolError::Establishment {
+            address: server,
+            generation: 0,
+            source: ConnectionError::Connect {
+                address: "127.0.0.1:1".into(),
+                cause: "127.0.0.1:1: Connection refused".into(),
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "127.0.0.1:1: cannot establish a connection: cannot connect: Connection refused"
+        );
+    }
+}
