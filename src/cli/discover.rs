@@ -34,7 +34,7 @@ pub struct Target {
     /// are never printed.
     pub uri: Option<String>,
     /// Stop waiting for servers to be checked after this many milliseconds, counted from the
-    /// start: the mongodb+srv lookups are bounded by it too.
+    /// start: the mongodb+srv lookups and the TLS probe (with tls=true) are bounded by it too.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
     /// Send the DNS queries of a mongodb+srv string (and of host names) to this name
@@ -181,7 +181,9 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
             Err(error) => return Err(Failure::Usage(error.to_string())),
         };
         let addresses: Vec<_> = topology.servers.keys().cloned().collect();
-        let tls = tls_state::probe(&settings, &addresses).await;
+        // The TLS probe gets what is left of --timeout-ms, not a connectTimeoutMS of its own.
+        let left = timeout.saturating_sub(started.elapsed());
+        let tls = tls_state::probe(&settings, &addresses, left).await;
         Ok(Discovery {
             uri,
             settings,

@@ -64,7 +64,9 @@ _server_rtt_seconds, _server_heartbeat_failures_total {address, set};
 mongo_topology_topology_type, _topology_has_primary, _topology_changes_total.
 
 Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone (`| head`);
-130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error. These hold
+130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error; 2 when the
+seed list cannot be resolved (a mongodb+srv lookup failed, or took longer than --timeout-ms).
+These hold
 with a reader that stopped reading: output waits in a bounded queue (overflow is counted as
 events_missed) and the exit waits for it at most 1 s. Colour only on a terminal and never
 when NO_COLOR is set.";
@@ -98,6 +100,10 @@ pub struct WatchArgs {
     /// server instead of the system's resolver.
     #[arg(long, value_name = "IP:PORT")]
     dns_server: Option<std::net::SocketAddr>,
+    /// Give up after this many milliseconds when the mongodb+srv lookups (SRV and TXT) of
+    /// the start have not finished (exit 2). Later rescans are bounded by the engine.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout_ms: u64,
 }
 
 /// Why the watch ended.
@@ -185,7 +191,19 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Err(error) => return usage_error(&format!("cannot start the async runtime: {error}")),
     };
     let code = runtime.block_on(async {
-        let resolved = match connect::resolve(&text, args.dns_server).await {
+        let lookups = tokio::time::timeout(
+            Duration::from_millis(args.timeout_ms),
+            connect::resolve(&text, args.dns_server),
+        );
+        let Ok(resolved) = lookups.await else {
+            eprintln!(
+                "error: cannot resolve the seed list: the DNS lookups did not finish within \
+                 --timeout-ms ({} ms)",
+                args.timeout_ms
+            );
+            return ExitCode::from(2);
+        };
+        let resolved = match resolved {
             Ok(resolved) => resolved,
             Err(ResolveError::Usage(message)) => return usage_error(&message),
             Err(ResolveError::SeedList(message)) => {
