@@ -6,7 +6,8 @@
 //! is *early*: the server had no reason to send it.
 //!
 //! A few early replies are harmless (a server that just started, an election that changes
-//! the version twice in a row), so [`StreamPace`] allows [`EARLY_REPLY_BUDGET`] of them per
+//! the version twice in a row, or replies sent at a proper pace but read in a burst by a
+//! client that was busy), so [`StreamPace`] allows [`EARLY_REPLY_BUDGET`] of them per
 //! `minHeartbeatFrequencyMS`; past that budget its verdict is [`StreamVerdict::Abandon`]:
 //! the monitor drops the stream and falls back to a fresh check after the normal interval.
 //! Whatever a server sends, a monitor thus processes at most about that budget of replies
@@ -20,7 +21,7 @@ use std::time::Duration;
 use crate::time::MonotonicTime;
 
 /// Early replies allowed within one `minHeartbeatFrequencyMS` before a stream is abandoned.
-pub const EARLY_REPLY_BUDGET: u32 = 10;
+pub const EARLY_REPLY_BUDGET: u32 = 20;
 
 /// What the monitor does with its stream after a reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
