@@ -18,7 +18,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 /// How long the failovers may take to fill the pipe before the test gives up.
-const FILL_GUARD: Duration = Duration::from_secs(15);
+const FILL_GUARD: Duration = Duration::from_secs(20);
 /// How long the watch may take to end once asked (a bounded flush of about 1 s included;
 /// generous for a loaded machine).
 const END_GUARD: Duration = Duration::from_secs(5);
@@ -102,7 +102,7 @@ async fn sigterm_ends_a_json_watch_whose_reader_stalled() {
     let sim = replica_set().await;
     let mut child = stalled_watch(&["--json", &sim.connection_string()]);
     // Enough failovers after the block to overflow the watch's output queue too.
-    let failovers = fail_over_until_blocked(&sim, &child, 100).await;
+    let failovers = fail_over_until_blocked(&sim, &child, 200).await;
     eprintln!("json: blocked after {failovers} failovers");
     // The reader comes back: the lines that did not fit were counted, and the next line
     // that finds room is preceded by an events_missed line.

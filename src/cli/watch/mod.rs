@@ -66,10 +66,9 @@ mongo_topology_topology_type, _topology_has_primary, _topology_changes_total.
 Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone (`| head`);
 130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error; 2 when the
 seed list cannot be resolved (a mongodb+srv lookup failed, or took longer than --timeout-ms).
-These hold
-with a reader that stopped reading: output waits in a bounded queue (overflow is counted as
-events_missed) and the exit waits for it at most 1 s. Colour only on a terminal and never
-when NO_COLOR is set.";
+These hold with a reader that stopped reading: output waits in a bounded queue (overflow is
+counted as events_missed) and the exit waits for it at most 1 s. Colour only on a terminal
+and never when NO_COLOR is set.";
 
 /// The longest `--duration` accepted: 100 years (365.25 days each). Larger values are refused
 /// so that the deadline (`started + duration`) can never overflow the clock.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How many chunks (lines, or frames of the terminal view) may wait for the writer.
-pub const QUEUE_CHUNKS: usize = 512;
+pub const QUEUE_CHUNKS: usize = 256;
 /// How long shutdown waits for the queued output to be written before exiting anyway.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(1);
 

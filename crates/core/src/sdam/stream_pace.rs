@@ -2,13 +2,16 @@
 //! awaitable hello with `exhaustAllowed`, the server replies when its topology changes
 //! (a new `topologyVersion`), or once `maxAwaitTimeMS` passed without a change. A reply that
 //! keeps the same `topologyVersion` and comes sooner than `maxAwaitTimeMS` after the
-//! previous one, or any reply sooner than `minHeartbeatFrequencyMS` after the previous one,
-//! is *early*: the server had no reason to send it.
+//! previous one is *early*: the server had no reason to send it. A reply with a new
+//! `topologyVersion` sooner than `minHeartbeatFrequencyMS` after the previous one is a
+//! *fast change*: legitimate (elections come in bursts), but a server could fake one with
+//! every reply.
 //!
 //! A few early replies are harmless (a server that just started, an election that changes
 //! the version twice in a row, or replies sent at a proper pace but read in a burst by a
 //! client that was busy), so [`StreamPace`] allows [`EARLY_REPLY_BUDGET`] of them per
-//! `minHeartbeatFrequencyMS`; past that budget its verdict is [`StreamVerdict::Abandon`]:
+//! `minHeartbeatFrequencyMS`, and [`FAST_CHANGE_BUDGET`] fast changes; past either budget
+//! its verdict is [`StreamVerdict::Abandon`]:
 //! the monitor drops the stream and falls back to a fresh check after the normal interval.
 //! Whatever a server sends, a monitor thus processes at most about that budget of replies
 //! per stream, and one stream per `heartbeatFrequencyMS` unless checks are requested (never
@@ -22,6 +25,11 @@ use crate::time::MonotonicTime;
 
 /// Early replies allowed within one `minHeartbeatFrequencyMS` before a stream is abandoned.
 pub const EARLY_REPLY_BUDGET: u32 = 20;
+
+/// Fast changes allowed within one `minHeartbeatFrequencyMS` before a stream is abandoned:
+/// far more than any real election produces, few enough to bound a server that changes its
+/// `topologyVersion` with every reply.
+pub const FAST_CHANGE_BUDGET: u32 = 100;
 
 /// What the monitor does with its stream after a reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +55,8 @@ pub struct StreamPace {
     window_started: MonotonicTime,
     /// Early replies in the current window.
     early_in_window: u32,
+    /// Fast changes in the current window.
+    changes_in_window: u32,
 }
 
 impl StreamPace {
@@ -59,6 +69,7 @@ impl StreamPace {
             previous: sent,
             window_started: sent,
             early_in_window: 0,
+            changes_in_window: 0,
         }
     }
 
@@ -67,17 +78,23 @@ impl StreamPace {
     pub fn on_reply(&mut self, at: MonotonicTime, topology_changed: bool) -> StreamVerdict {
         let since_previous = at.saturating_duration_since(self.previous);
         self.previous = at;
-        let early = since_previous < self.min_heartbeat
-            || (!topology_changed && since_previous < self.max_await);
-        if !early {
+        let early = !topology_changed && since_previous < self.max_await;
+        let fast_change = topology_changed && since_previous < self.min_heartbeat;
+        if !early && !fast_change {
             return StreamVerdict::Keep;
         }
         if at.saturating_duration_since(self.window_started) >= self.min_heartbeat {
             self.window_started = at;
             self.early_in_window = 0;
+            self.changes_in_window = 0;
         }
-        self.early_in_window = self.early_in_window.saturating_add(1);
-        if self.early_in_window > EARLY_REPLY_BUDGET {
+        if early {
+            self.early_in_window = self.early_in_window.saturating_add(1);
+        } else {
+            self.changes_in_window = self.changes_in_window.saturating_add(1);
+        }
+        if self.early_in_window > EARLY_REPLY_BUDGET || self.changes_in_window > FAST_CHANGE_BUDGET
+        {
             StreamVerdict::Abandon
         } else {
             StreamVerdict::Keep
@@ -112,12 +129,21 @@ mod tests {
     }
 
     #[test]
-    fn changes_faster_than_min_heartbeat_count_too() {
+    fn a_burst_of_changes_is_kept_but_a_change_with_every_reply_is_abandoned() {
         let mut pace = fresh();
-        let verdicts: Vec<_> = (1..=u64::from(EARLY_REPLY_BUDGET) + 1)
-            .map(|reply| pace.on_reply(MonotonicTime::from_millis(reply * 10), true))
+        // An election storm: a change every 10 ms for a whole window.
+        for reply in 1..=50_u64 {
+            let at = MonotonicTime::from_millis(reply * 10);
+            assert_eq!(pace.on_reply(at, true), StreamVerdict::Keep);
+        }
+        let mut pace = fresh();
+        let verdicts: Vec<_> = (1..=u64::from(FAST_CHANGE_BUDGET) + 1)
+            .map(|reply| pace.on_reply(MonotonicTime::from_millis(reply), true))
             .collect();
         assert_eq!(verdicts.last(), Some(&StreamVerdict::Abandon));
+        assert!(verdicts[..verdicts.len() - 1]
+            .iter()
+            .all(|verdict| *verdict == StreamVerdict::Keep));
     }
 
     #[test]

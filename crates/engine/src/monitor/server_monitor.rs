@@ -292,9 +292,9 @@ impl Monitor {
             tracing::warn!(
                 server = %self.address,
                 budget = EARLY_REPLY_BUDGET,
-                "the server streams hello replies faster than the spec allows (more than the \
-                 budget of early replies per minHeartbeatFrequencyMS): dropping its stream and \
-                 checking it again after heartbeatFrequencyMS"
+                "the server streams hello replies faster than the spec allows (past the budget \
+                 of early replies or fast changes per minHeartbeatFrequencyMS): dropping its \
+                 stream and checking it again after heartbeatFrequencyMS"
             );
         }
         self.drop_connection();
