@@ -81,3 +81,29 @@ async fn discover_shows_each_servers_tls_state() {
     let _ = std::fs::remove_file(ca);
     let _ = std::fs::remove_file(wrong);
 }
+
+/// The TLS probe after discovery is bounded by what is left of `--timeout-ms`, not by
+/// connectTimeoutMS alone: a server that accepts TCP and never answers the handshake, with
+/// connectTimeoutMS=30000, kept `discover --timeout-ms 1500` running for 30 s more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_probe_is_bounded_by_what_is_left_of_timeout_ms() {
+    // Accepted by the kernel (backlog), never read from: the handshake never completes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let uri = format!("mongodb://127.0.0.1:{port}/?tls=true&connectTimeoutMS=30000");
+    let started = std::time::Instant::now();
+    let output = run(&["discover", &uri, "--timeout-ms", "1500"]).await;
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(6),
+        "{elapsed:?}: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("TLS probe not finished within --timeout-ms"),
+        "{stdout}"
+    );
+    drop(silent);
+}

@@ -168,3 +168,32 @@ async fn timeout_ms_bounds_the_srv_lookups() {
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: {stderr}");
     drop(silent);
 }
+
+/// `watch` bounds its mongodb+srv lookups like `discover`: with a name server that never
+/// answers, `watch --timeout-ms 1500` ends at the timeout, exit status 2, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_timeout_ms_bounds_the_srv_lookups() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let output = run(&[
+        "watch",
+        &srv_uri(),
+        "--json",
+        "--dns-server",
+        &server,
+        "--timeout-ms",
+        "1500",
+    ])
+    .await;
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("did not finish within --timeout-ms (1500 ms)"),
+        "{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: {stderr}");
+    assert!(output.stdout.is_empty());
+    drop(silent);
+}

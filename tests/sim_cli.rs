@@ -283,3 +283,37 @@ async fn a_load_balancer_needs_mongos() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--mongos"), "{err}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_deployment_over_the_open_file_limit_is_refused_at_once_saying_what_it_needs() {
+    // A shell lowers the limit (soft and hard, so the sim cannot raise it) for the sim only.
+    let started = std::time::Instant::now();
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 200 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_mongo-topology"),
+            "sim",
+            "--members",
+            "1000",
+            "--port",
+            "0",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the sim binary under sh");
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("the sim refuses in time")
+        .expect("wait for the sim");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no connection string was printed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs at least 1064 open files"), "{err}");
+    assert!(err.contains("the open file limit is 200"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -45,7 +45,7 @@ pub struct Target {
     /// are never printed.
     pub uri: Option<String>,
     /// Stop waiting for servers to be checked after this many milliseconds, counted from the
-    /// start: the mongodb+srv lookups are bounded by it too. Default: connectTimeoutMS plus
+    /// start: the mongodb+srv lookups and the TLS probe (with tls=true) are bounded by it too. Default: connectTimeoutMS plus
     /// one second (11000 with the default connectTimeoutMS), so that a server that accepts
     /// connections but never answers has its check time out, and is named, first.
     #[arg(long, value_name = "MS")]
@@ -246,7 +246,9 @@ pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discove
         };
         cluster.close().await;
         let addresses: Vec<_> = topology.servers.keys().cloned().collect();
-        let tls = tls_state::probe(&settings, &addresses).await;
+        // The TLS probe gets what is left of --timeout-ms, not a connectTimeoutMS of its own.
+        let left = timeout.saturating_sub(started.elapsed());
+        let tls = tls_state::probe(&settings, &addresses, left).await;
         Ok(Discovery {
             uri,
             settings,

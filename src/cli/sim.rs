@@ -155,6 +155,10 @@ impl SimArgs {
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
     raise_open_file_limit();
+    if let Err(message) = check_open_file_limit(&args.spec()) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -199,6 +203,49 @@ fn raise_open_file_limit() {
         Ok(limit) => tracing::debug!("open file limit: {limit}"),
         Err(error) => tracing::warn!("cannot raise the open file limit: {error}"),
     }
+}
+
+/// Descriptors the process needs besides one per node: the runtime, standard streams,
+/// TLS files, and the first client connections.
+const DESCRIPTORS_BESIDES_NODES: u64 = 64;
+
+/// How many descriptors `spec` needs at the least: one listener per node (and the load
+/// balancer's) plus [`DESCRIPTORS_BESIDES_NODES`].
+fn descriptors_needed(spec: &DeploymentSpec) -> u64 {
+    let nodes = match &spec.topology {
+        TopologySpec::Standalone => 1,
+        TopologySpec::ReplicaSet { members, .. } => members.len(),
+        TopologySpec::Sharded { count } => *count,
+    };
+    let load_balancer = usize::from(spec.load_balancer.is_some());
+    u64::try_from(nodes.saturating_add(load_balancer))
+        .unwrap_or(u64::MAX)
+        .saturating_add(DESCRIPTORS_BESIDES_NODES)
+}
+
+/// Refuses a deployment that cannot open its listeners under the open file limit (after
+/// [`raise_open_file_limit`]), at once and saying what is needed, instead of failing
+/// part-way through binding with "Too many open files".
+fn check_open_file_limit(spec: &DeploymentSpec) -> Result<(), String> {
+    let needed = descriptors_needed(spec);
+    let Ok((soft, hard)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        // Unknown limit: binding will say what ran out.
+        return Ok(());
+    };
+    if needed <= soft {
+        return Ok(());
+    }
+    let hard = if hard == rlimit::INFINITY {
+        "unlimited".to_string()
+    } else {
+        hard.to_string()
+    };
+    Err(format!(
+        "this deployment needs at least {needed} open files (one per node, plus \
+         {DESCRIPTORS_BESIDES_NODES} for the process and its first connections), but the \
+         open file limit is {soft} (hard limit {hard}); raise it (e.g. `ulimit -n {needed}`, \
+         as root past the hard limit) or simulate fewer nodes"
+    ))
 }
 
 async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool) -> ExitCode {

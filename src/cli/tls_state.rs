@@ -16,9 +16,18 @@ const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Each server's TLS state, or why it could not be read.
 pub type TlsStates = BTreeMap<ServerAddress, Result<TlsInfo, String>>;
 
-/// Opens one TLS connection to each of `servers` (concurrently, under connectTimeoutMS)
-/// and keeps what the handshake negotiated. Empty when the settings do not use TLS.
-pub async fn probe(settings: &ClusterSettings, servers: &[ServerAddress]) -> TlsStates {
+/// What a server's state says when its probe did not finish within the time left.
+pub const PROBE_TIMED_OUT: &str = "TLS probe not finished within --timeout-ms";
+
+/// Opens one TLS connection to each of `servers` (concurrently, each under connectTimeoutMS)
+/// and keeps what the handshake negotiated, all within `budget` (what is left of
+/// `--timeout-ms`): a server not done by then gets [`PROBE_TIMED_OUT`]. Empty when the
+/// settings do not use TLS.
+pub async fn probe(
+    settings: &ClusterSettings,
+    servers: &[ServerAddress],
+    budget: Duration,
+) -> TlsStates {
     let Some(tls) = &settings.tls else {
         return TlsStates::new();
     };
@@ -31,9 +40,14 @@ pub async fn probe(settings: &ClusterSettings, servers: &[ServerAddress]) -> Tls
                 .collect()
         }
     };
+    let connect_timeout = Some(
+        settings
+            .connect_timeout
+            .map_or(budget, |timeout| timeout.min(budget)),
+    );
     let options = ConnectOptions {
-        connect_timeout: settings.connect_timeout,
-        socket_timeout: settings.connect_timeout,
+        connect_timeout,
+        socket_timeout: connect_timeout,
         name_server: settings.dns.name_server,
     };
     let mut probes = tokio::task::JoinSet::new();
@@ -52,10 +66,19 @@ pub async fn probe(settings: &ClusterSettings, servers: &[ServerAddress]) -> Tls
         });
     }
     let mut states = TlsStates::new();
-    while let Some(joined) = probes.join_next().await {
-        if let Ok((address, state)) = joined {
-            states.insert(address, state);
+    let joined_all = async {
+        while let Some(joined) = probes.join_next().await {
+            if let Ok((address, state)) = joined {
+                states.insert(address, state);
+            }
         }
+    };
+    // Past the budget the unfinished probes are dropped (aborted with their JoinSet).
+    let _ = tokio::time::timeout(budget, joined_all).await;
+    for address in servers {
+        states
+            .entry(address.clone())
+            .or_insert_with(|| Err(PROBE_TIMED_OUT.to_owned()));
     }
     states
 }

@@ -298,3 +298,50 @@ fn route(head: &[u8], metrics: &Metrics) -> (&'static str, String) {
         _ => ("405 Method Not Allowed", "only GET\n".to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mongo_topology::sdam::{ServerDescription, TopologyType};
+
+    use super::*;
+
+    /// A set name a hostile server reported: it tries to close the label, end the line and
+    /// forge a series of its own.
+    const HOSTILE_SET: &str = "rs0\"} 1\nforged_metric{a=\"b\\";
+
+    #[test]
+    fn label_values_from_servers_are_escaped_per_the_text_format() {
+        let address = ServerAddress::parse("db.example.net:27017").unwrap();
+        let mut server = ServerDescription::unknown(address.clone());
+        server.server_type = ServerType::RsSecondary;
+        server.set_name = Some(HOSTILE_SET.to_string());
+        let mut topology = TopologyDescription::with_seeds(
+            TopologyType::ReplicaSetNoPrimary,
+            Some(HOSTILE_SET.to_string()),
+            [address.clone()],
+        );
+        topology.servers.insert(address, Arc::new(server));
+        let metrics = Metrics::new();
+        metrics.update(&topology);
+        let text = metrics.encode();
+        // Backslash, double quote and newline escaped, in that order of the value.
+        let escaped = "set=\"rs0\\\"} 1\\nforged_metric{a=\\\"b\\\\\"";
+        assert!(text.contains(escaped), "{text}");
+        // Every line is a comment or one sample of this exporter: nothing forged.
+        for line in text.lines() {
+            assert!(
+                line.starts_with('#') || line.starts_with("mongo_topology_"),
+                "{line:?} in {text}"
+            );
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|line| line.starts_with("mongo_topology_server_up{"))
+                .count(),
+            1,
+            "{text}"
+        );
+    }
+}

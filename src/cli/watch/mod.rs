@@ -4,6 +4,7 @@
 //! (otherwise); optionally Prometheus metrics over HTTP (`--metrics-addr`).
 
 mod metrics;
+mod output;
 mod state;
 mod text;
 mod timeline;
@@ -13,7 +14,7 @@ mod tui;
 #[cfg(test)]
 mod tui_tests;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use self::metrics::Metrics;
+use self::output::{Output, Sent, FLUSH_GRACE};
 use self::state::WatchState;
 use self::timeline::{Record, Timeline, What};
 use super::connect::{self, ResolveError};
@@ -49,7 +51,9 @@ event. Then by event:
   primary_changed                            from, to (address or null), after_election_ms,
                                              without_primary_ms
   heartbeat_failed                           address, duration_ms, awaited, error {cause, message}
-  events_missed                              count (the watch fell behind)
+  events_missed                              count: events not shown, because the watch
+                                             fell behind the engine or stdout's reader
+                                             fell behind the watch
 after_election_ms: from the first successful check in which `to` reported itself primary
 (isWritablePrimary, with its current electionId) to the topology change that shows it as
 the primary; null when no such check was seen. without_primary_ms: from the change that
@@ -60,8 +64,11 @@ _server_rtt_seconds, _server_heartbeat_failures_total {address, set};
 mongo_topology_topology_type, _topology_has_primary, _topology_changes_total.
 
 Exit status: 0 at the end of --duration, on q, or when stdout's reader has gone (`| head`);
-130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error. Colour only
-on a terminal and never when NO_COLOR is set.";
+130 on Ctrl-C (SIGINT); 143 on SIGTERM; 1 on a usage or connection string error; 2 when the
+seed list cannot be resolved (a mongodb+srv lookup failed, or took longer than --timeout-ms).
+These hold with a reader that stopped reading: output waits in a bounded queue (overflow is
+counted as events_missed) and the exit waits for it at most 1 s. Colour only on a terminal
+and never when NO_COLOR is set.";
 
 /// The longest `--duration` accepted: 100 years (365.25 days each). Larger values are refused
 /// so that the deadline (`started + duration`) can never overflow the clock.
@@ -92,6 +99,10 @@ pub struct WatchArgs {
     /// server instead of the system's resolver.
     #[arg(long, value_name = "IP:PORT")]
     dns_server: Option<std::net::SocketAddr>,
+    /// Give up after this many milliseconds when the mongodb+srv lookups (SRV and TXT) of
+    /// the start have not finished (exit 2). Later rescans are bounded by the engine.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout_ms: u64,
 }
 
 /// Why the watch ended.
@@ -123,21 +134,13 @@ enum View {
 }
 
 impl View {
-    /// Shows `record` (the TUI redraws from `state`, which already holds it).
-    fn show(&mut self, record: &Record, state: &WatchState) -> io::Result<()> {
+    /// The line `record` prints (without its newline); `None` when this view prints no line
+    /// for it (the terminal view redraws from the state instead).
+    fn line(&self, record: &Record) -> Option<String> {
         match self {
-            View::Json => {
-                let mut out = io::stdout().lock();
-                writeln!(out, "{}", text::json_line(record))?;
-                out.flush()
-            }
-            View::Plain if !text::for_people(&record.what) => Ok(()),
-            View::Plain => {
-                let mut out = io::stdout().lock();
-                writeln!(out, "{}", text::plain_line(record))?;
-                out.flush()
-            }
-            View::Tui(screen) => screen.draw(state),
+            View::Json => Some(text::json_line(record)),
+            View::Plain if text::for_people(&record.what) => Some(text::plain_line(record)),
+            View::Plain | View::Tui(_) => None,
         }
     }
 
@@ -187,7 +190,19 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Err(error) => return usage_error(&format!("cannot start the async runtime: {error}")),
     };
     let code = runtime.block_on(async {
-        let resolved = match connect::resolve(&text, args.dns_server).await {
+        let lookups = tokio::time::timeout(
+            Duration::from_millis(args.timeout_ms),
+            connect::resolve(&text, args.dns_server),
+        );
+        let Ok(resolved) = lookups.await else {
+            eprintln!(
+                "error: cannot resolve the seed list: the DNS lookups did not finish within \
+                 --timeout-ms ({} ms)",
+                args.timeout_ms
+            );
+            return ExitCode::from(2);
+        };
+        let resolved = match resolved {
             Ok(resolved) => resolved,
             Err(ResolveError::Usage(message)) => return usage_error(&message),
             Err(ResolveError::SeedList(message)) => {
@@ -251,10 +266,13 @@ async fn watch(
         }
         None => None,
     };
+    // Every stdout write from here on goes through this writer (see `output`).
+    let output =
+        Output::start().map_err(|error| format!("cannot start writing the output: {error}"))?;
     let (mut view, keys) = if args.json {
         (View::Json, None)
     } else if io::stdout().is_terminal() {
-        let (screen, keys) = tui::Screen::start(colour_allowed())
+        let (screen, keys) = tui::Screen::start(colour_allowed(), output.queue())
             .map_err(|error| format!("cannot use the terminal: {error}"))?;
         (View::Tui(screen), Some(keys))
     } else {
@@ -270,6 +288,8 @@ async fn watch(
         state: &mut state,
         timeline: &mut timeline,
         metrics: metrics.as_deref(),
+        output: &output,
+        missed: 0,
     };
     let end = watch
         .follow(&cluster, &mut events, &mut signals, keys, duration, started)
@@ -287,8 +307,11 @@ async fn watch(
             }
         };
         let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+        let _ = watch.report_missed();
     }
     drop(view);
+    // A reader that stalled gets what is queued for at most FLUSH_GRACE, then the exit.
+    output.finish(FLUSH_GRACE);
     Ok(end)
 }
 
@@ -298,6 +321,11 @@ struct Watch<'a> {
     state: &'a mut WatchState,
     timeline: &'a mut Timeline,
     metrics: Option<&'a Metrics>,
+    /// The writer of every stdout byte.
+    output: &'a Output,
+    /// Lines the output queue dropped (its reader was not keeping up) and no
+    /// `events_missed` line has reported yet.
+    missed: u64,
 }
 
 impl Watch<'_> {
@@ -306,7 +334,46 @@ impl Watch<'_> {
             metrics.count(&record);
         }
         self.state.push_record(record.clone());
-        self.view.show(&record, self.state)
+        if let View::Tui(screen) = self.view {
+            return screen.draw(self.state);
+        }
+        let Some(line) = self.view.line(&record) else {
+            return Ok(());
+        };
+        self.report_missed()?;
+        if self.send_line(line)? == Sent::Dropped {
+            self.missed = self.missed.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Reports the lines the output queue dropped as one `events_missed` line, once the
+    /// queue has room for it (until then they keep being counted).
+    fn report_missed(&mut self) -> io::Result<()> {
+        if self.missed == 0 {
+            return Ok(());
+        }
+        let count = self.missed;
+        let record = self
+            .timeline
+            .record(Instant::now(), What::EventsMissed { count });
+        let Some(line) = self.view.line(&record) else {
+            return Ok(());
+        };
+        if self.send_line(line)? == Sent::Queued {
+            self.missed = 0;
+        }
+        Ok(())
+    }
+
+    /// Queues one line without waiting; an error once the writer has stopped.
+    fn send_line(&mut self, line: String) -> io::Result<Sent> {
+        let mut bytes = line.into_bytes();
+        bytes.push(b'\n');
+        match self.output.send(bytes) {
+            Sent::Closed => Err(io::ErrorKind::BrokenPipe.into()),
+            sent => Ok(sent),
+        }
     }
 
     /// Shows events until the watch should end, and says why.

@@ -2,7 +2,7 @@
 //! drawn by [`draw`] as a pure function of a [`WatchState`]; [`Screen`] owns the terminal
 //! (raw mode, alternate screen) and restores it when dropped, also on error or panic.
 
-use std::io::{self, Stdout};
+use std::io;
 use std::time::Duration;
 
 use ratatui::backend::CrosstermBackend;
@@ -10,7 +10,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 use ratatui::crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use ratatui::crossterm::{cursor, execute};
+use ratatui::crossterm::{cursor, execute, queue};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use mongo_topology::sdam::ServerType;
 
+use super::output::{FrameWriter, LostFrame, OutputQueue, FLUSH_GRACE};
 use super::state::WatchState;
 use super::text;
 use crate::cli::render;
@@ -264,25 +265,33 @@ pub fn draw(frame: &mut Frame, state: &WatchState, colour: bool) {
 }
 
 /// The terminal in raw mode on the alternate screen; dropping it restores the terminal.
+/// Every byte for the terminal goes through the watch's output queue (see `output`).
 pub struct Screen {
-    terminal: Terminal<CrosstermBackend<Stdout>>,
+    terminal: Terminal<CrosstermBackend<FrameWriter>>,
     colour: bool,
+    /// Where the terminal's bytes go, for the sequence that restores it.
+    output: OutputQueue,
+    /// Set when a frame could not be queued.
+    lost_frame: LostFrame,
 }
 
 impl Screen {
     /// Takes over the terminal and starts a thread that sends [`Key`]s to the returned
     /// receiver (the thread ends soon after the receiver is dropped).
-    pub fn start(colour: bool) -> io::Result<(Screen, mpsc::Receiver<Key>)> {
+    pub fn start(colour: bool, output: OutputQueue) -> io::Result<(Screen, mpsc::Receiver<Key>)> {
         enable_raw_mode()?;
-        let mut stdout = io::stdout();
-        if let Err(error) = execute!(stdout, EnterAlternateScreen, cursor::Hide) {
+        let lost_frame = LostFrame::default();
+        let mut writer = FrameWriter::new(output.clone(), lost_frame.clone());
+        if let Err(error) = execute!(writer, EnterAlternateScreen, cursor::Hide) {
             let _ = disable_raw_mode();
             return Err(error);
         }
         // From here on, dropping the screen restores the terminal.
         let mut screen = Screen {
-            terminal: Terminal::new(CrosstermBackend::new(stdout))?,
+            terminal: Terminal::new(CrosstermBackend::new(writer))?,
             colour,
+            output,
+            lost_frame,
         };
         screen.terminal.clear()?;
         let (sender, keys) = mpsc::channel(8);
@@ -294,6 +303,11 @@ impl Screen {
 
     /// Redraws the view of `state`.
     pub fn draw(&mut self, state: &WatchState) -> io::Result<()> {
+        // A frame the output queue had to drop left the terminal behind the view's idea of
+        // it: start over from a cleared screen.
+        if self.lost_frame.take() {
+            self.terminal.clear()?;
+        }
         let colour = self.colour;
         self.terminal.draw(|frame| draw(frame, state, colour))?;
         Ok(())
@@ -303,7 +317,12 @@ impl Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+        // Restoring the terminal matters more than a frame: if the queue is full, retry
+        // for a moment (a reader that stalled for good cannot hold the exit).
+        let mut restore = Vec::new();
+        if queue!(restore, LeaveAlternateScreen, cursor::Show).is_ok() {
+            let _ = self.output.send_patiently(restore, FLUSH_GRACE);
+        }
     }
 }
 

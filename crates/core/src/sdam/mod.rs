@@ -12,6 +12,7 @@
 //! - [`Topology`]: the state machine tying them together, with the re-seed rule (mgo's
 //!   "dynamic seeds", [`Topology::reseed`]);
 //! - [`warm_up`]: which servers get a pool connection early, and when;
+//! - [`stream_pace`]: when a streaming check's server replies faster than the spec allows;
 //! - SRV polling ([`Topology::apply_srv_records`], [`rescan_interval`]): the Polling SRV
 //!   Records spec.
 
@@ -24,6 +25,7 @@ mod machine;
 pub mod refresh;
 pub mod server;
 pub mod settings;
+pub mod stream_pace;
 pub mod topology;
 mod transition;
 pub mod warm_up;
@@ -52,5 +54,6 @@ pub use machine::{Topology, DEFAULT_RESEED_INTERVAL};
 pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
 pub use settings::{SettingsError, TopologySettings};
+pub use stream_pace::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET, FAST_CHANGE_BUDGET};
 pub use topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
 pub use warm_up::{WarmUpAfterCheck, WarmUpPolicy, WARM_UP_LIMIT};

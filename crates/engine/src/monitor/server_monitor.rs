@@ -10,7 +10,9 @@
 //!   mode allows it, the monitor sends one awaitable hello with `exhaustAllowed`, and the
 //!   server pushes a reply whenever its state changes (or every heartbeatFrequencyMS). A
 //!   separate RTT monitor ([`crate::monitor::rtt_monitor`]) measures round trips meanwhile, on its own
-//!   connection but inside the same task.
+//!   connection but inside the same task. A server that replies faster than the spec allows
+//!   (the core's [`crate::sdam::stream_pace`] rule) loses its stream past a small budget: the
+//!   monitor warns once and checks afresh after the normal interval.
 //!
 //! Stopping a monitor is dropping its [`MonitorHandle`]: the task is aborted, which closes
 //! both its sockets.
@@ -31,6 +33,8 @@ use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
+use crate::sdam::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
+use crate::MonotonicTime;
 use mongo_topology_core::reply as reply_fields;
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
@@ -57,6 +61,7 @@ impl MonitorHandle {
             topology_version: None,
             request: request_rx,
             retry: retry_rx,
+            warned_early_replies: false,
         };
         let task = tokio::spawn(monitor.run(cancel_rx));
         MonitorHandle {
@@ -121,6 +126,8 @@ struct Monitor {
     topology_version: Option<Document>,
     request: watch::Receiver<()>,
     retry: watch::Receiver<()>,
+    /// Whether the warning about a server streaming too fast was logged (once per monitor).
+    warned_early_replies: bool,
 }
 
 impl Monitor {
@@ -220,6 +227,13 @@ impl Monitor {
             .connect_timeout
             .map(|t| t.saturating_add(heartbeat));
         let mut must_send = true;
+        // Times of this stream, as offsets from its start, for the core's pace rule.
+        let origin = Instant::now();
+        let mut pace = StreamPace::new(
+            MonotonicTime::ZERO,
+            heartbeat,
+            self.shared.settings.min_heartbeat_frequency,
+        );
         loop {
             let Some(topology_version) = self.topology_version.clone() else {
                 return;
@@ -245,13 +259,20 @@ impl Monitor {
             match received {
                 Ok(reply) => {
                     must_send = !reply.more_to_come;
-                    self.topology_version = streamable_topology_version(&reply.body);
+                    let topology_version = streamable_topology_version(&reply.body);
+                    let changed = topology_version != self.topology_version;
+                    self.topology_version = topology_version;
                     let ok = reply_fields::succeeded(&reply.body);
                     self.succeeded(reply.body, None, started.elapsed(), true)
                         .await;
                     if !ok {
                         // An error reply ends the stream; the next check starts afresh.
                         self.drop_connection();
+                        return;
+                    }
+                    let at = MonotonicTime::from_offset(origin.elapsed());
+                    if pace.on_reply(at, changed) == StreamVerdict::Abandon {
+                        self.abandon_fast_stream();
                         return;
                     }
                 }
@@ -261,6 +282,22 @@ impl Monitor {
                 }
             }
         }
+    }
+
+    /// The server streams faster than the spec allows: drop the stream (the caller then
+    /// waits for the next check as after any stream), warning once per monitor.
+    fn abandon_fast_stream(&mut self) {
+        if !self.warned_early_replies {
+            self.warned_early_replies = true;
+            tracing::warn!(
+                server = %self.address,
+                budget = EARLY_REPLY_BUDGET,
+                "the server streams hello replies faster than the spec allows (past the budget \
+                 of early replies or fast changes per minHeartbeatFrequencyMS): dropping its \
+                 stream and checking it again after heartbeatFrequencyMS"
+            );
+        }
+        self.drop_connection();
     }
 
     /// Sleeps until the next polling check is due, or until a check is requested.
