@@ -130,7 +130,7 @@ pub struct SimArgs {
     client_certs: Vec<String>,
     /// Real-world situations staged on the members.
     #[command(flatten)]
-    world: WorldArgs,
+    world: Box<WorldArgs>,
 }
 
 impl SimArgs {
