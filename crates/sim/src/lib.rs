@@ -4,7 +4,10 @@
 //! on its own port, answering the handshake and a handful of commands as a real server of
 //! the emulated [`ServerVersion`] would. Control operations ([`ControlCommand`]) change the
 //! deployment while clients watch it: elections, kills, freezes, latency, lag, faults,
-//! reconfigs.
+//! reconfigs. It also stages the traps applications meet in the field (member tags,
+//! advertised names other than the listening addresses, split horizons, a load balancer in
+//! front of replica set members, mixed versions, the SCRAM mechanisms offered, startup
+//! states, two members claiming primary): see [`staging`] and `docs/sim-traps.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mongo_topology_sim::SimError> {
@@ -27,25 +30,30 @@ pub mod control;
 mod deployment;
 pub mod faults;
 mod hello;
+mod horizons;
 pub mod load_balancer;
 mod node;
 pub mod oplog;
 mod ops;
+mod ops_staging;
 mod reply;
 mod request;
 mod shared;
 pub mod spec;
+pub mod staging;
 pub mod state;
 mod status;
 pub mod tls;
 pub mod versions;
 
-pub use auth::{AuthCounts, SimUser};
+pub use auth::{AuthCounts, ScramMechanism, SimUser};
 pub use control::{ControlCommand, ControlParseError, MemberRef, CONTROL_USAGE};
 pub use deployment::Deployment;
 pub use faults::FaultKind;
 pub use load_balancer::LoadBalancerCounts;
 pub use spec::{DeploymentSpec, MemberSpec, SimTimers, TopologySpec};
+pub use staging::StagedState;
+pub use state::StartupPhase;
 pub use tls::{SimTls, SimTlsOptions};
 pub use versions::{ServerVersion, UnknownVersion};
 
