@@ -1,10 +1,10 @@
 //! Reliability: the primary changes every 100 ms for 10 s (`MONGO_TOPOLOGY_FLAP_SECONDS`
 //! sets another duration; `scripts/soak` uses 60). Throughout: no published snapshot and no
 //! description in a TopologyDescriptionChanged event ever holds two primaries; events come
-//! in order (time never goes back, each description change starts from the previous one's
-//! result); events missed by the reader are reported, not dropped silently; resident memory
-//! and CPU use are printed every second and stay roughly flat; at the end the client
-//! converges on the last primary.
+//! in order (time never goes back, each description change starts from a description
+//! equivalent, in SDAM's sense, to the previous one's result); events missed by the reader
+//! are reported, not dropped silently; resident memory and CPU use are printed every second
+//! and stay roughly flat; at the end the client converges on the last primary.
 
 #[path = "../crates/engine/tests/engine_support/mod.rs"]
 mod engine_support;
@@ -87,9 +87,12 @@ async fn a_primary_flapping_every_100ms_never_shows_two_primaries() {
             {
                 tally.description_changes += 1;
                 assert!(primaries(&new) <= 1, "two primaries: {new:#?}");
+                // Events are published only for changes SDAM counts ("Server Description
+                // Equality": round trip and update times do not count), so between two events
+                // the description may have taken such a change: the chain holds up to it.
                 if let Some(last) = &last_description {
                     assert!(
-                        Arc::ptr_eq(last, &previous) || **last == *previous,
+                        Arc::ptr_eq(last, &previous) || last.is_equivalent(&previous),
                         "a description change that does not start from the previous one"
                     );
                 }
