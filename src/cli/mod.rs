@@ -4,6 +4,7 @@ mod connect;
 mod demo;
 mod discover;
 mod discovery;
+mod doctor;
 mod render;
 mod select;
 mod sim;
@@ -36,6 +37,10 @@ enum Command {
     Select(select::SelectArgs),
     /// Watch a client follow a simulated replica set through a narrated failover script.
     Demo(demo::DemoArgs),
+    /// Check whether an application with this connection string will work: discovery,
+    /// a probe of every server and reads and writes proven by doing, then findings with
+    /// evidence, consequence and fix (rules in docs/doctor.md).
+    Doctor(doctor::DoctorArgs),
     /// Follow a deployment live as a client sees it: a terminal view, NDJSON events
     /// (--json) or plain lines, and optionally Prometheus metrics.
     Watch(watch::WatchArgs),
@@ -55,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Select(args) => select::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

@@ -1,0 +1,130 @@
+//! The verdicts proven by doing: nothing reachable, writes that fail, reads that fail (when
+//! no more specific rule explains why).
+
+use crate::cli::doctor::finding::{Finding, Severity};
+use crate::cli::doctor::observations::{FailureClass, Observations, ProofFailure};
+
+/// No server answered at all.
+pub const NOTHING_REACHABLE: &str = "verdict.nothing-reachable";
+/// The write verdict failed.
+pub const WRITE_FAILS: &str = "verdict.write-fails";
+/// The read verdict failed.
+pub const READ_FAILS: &str = "verdict.read-fails";
+
+/// Whether a more specific rule explains `failure` (authentication, a direct connection to
+/// a non-primary, load-balancer problems).
+fn explained_elsewhere(observations: &Observations, failure: &ProofFailure) -> bool {
+    match failure.class {
+        FailureClass::Authentication | FailureClass::NotWritable | FailureClass::NoServiceId => true,
+        FailureClass::Connect | FailureClass::Tls | FailureClass::Other => observations.load_balanced(),
+        FailureClass::NoSuitableServer => false,
+    }
+}
+
+/// Whether any server answered hello.
+fn anything_answered(observations: &Observations) -> bool {
+    observations.hellos().next().is_some()
+}
+
+/// `verdict.nothing-reachable`: every probe failed.
+pub fn nothing_reachable(observations: &Observations) -> Vec<Finding> {
+    if observations.probes.is_empty() || anything_answered(observations) || observations.load_balanced() {
+        return Vec::new();
+    }
+    let each: Vec<String> = observations
+        .probes
+        .iter()
+        .filter_map(|(address, probe)| {
+            let error = probe.hello.as_ref()?.as_ref().err()?;
+            Some(format!("{address}: {error}"))
+        })
+        .collect();
+    vec![Finding::new(
+        NOTHING_REACHABLE,
+        Severity::Error,
+        format!("no server answered: {}", each.join("; ")),
+        "every operation fails with a server selection timeout",
+        "check the host names and ports, that the servers run, and the network path \
+         (firewall, VPN, security groups) from this host",
+    )
+    .servers(observations.probes.keys())]
+}
+
+fn verdict_finding(
+    observations: &Observations,
+    rule: &'static str,
+    operation: &str,
+    failure: &ProofFailure,
+) -> Vec<Finding> {
+    if explained_elsewhere(observations, failure) || !anything_answered(observations) {
+        return Vec::new();
+    }
+    let consequence = match failure.class {
+        FailureClass::NoSuitableServer => format!(
+            "{operation}s wait serverSelectionTimeoutMS and fail: no server is suitable"
+        ),
+        _ => format!("{operation}s fail: {}", failure.class.name()),
+    };
+    vec![Finding::new(
+        rule,
+        Severity::Error,
+        format!("a {operation} was tried as the application would and failed: {}", failure.message),
+        consequence,
+        "see the other findings for the cause; without a primary, wait for (or force) an \
+         election",
+    )
+    .servers(failure.address.iter())]
+}
+
+/// `verdict.write-fails`: the write verdict failed for a reason no other rule names.
+pub fn write_fails(observations: &Observations) -> Vec<Finding> {
+    match observations.proof.as_ref().map(|p| &p.write) {
+        Some(Err(failure)) => verdict_finding(observations, WRITE_FAILS, "write", failure),
+        _ => Vec::new(),
+    }
+}
+
+/// `verdict.read-fails`: the read verdict failed for a reason no other rule names.
+pub fn read_fails(observations: &Observations) -> Vec<Finding> {
+    match observations.proof.as_ref().map(|p| &p.read) {
+        Some(Err(failure)) => verdict_finding(observations, READ_FAILS, "read", failure),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{healthy_set, observe, with_failure};
+    use super::*;
+    use crate::cli::doctor::observations::Proof;
+
+    #[test]
+    fn nothing_reachable_names_every_server() {
+        let mut observations = observe("mongodb://a,b/");
+        assert!(nothing_reachable(&observations).is_empty());
+        with_failure(&mut observations, "a:27017", "cannot connect to a:27017: refused");
+        with_failure(&mut observations, "b:27017", "cannot connect to b:27017: refused");
+        let findings = nothing_reachable(&observations);
+        assert_eq!(findings[0].servers, ["a:27017", "b:27017"]);
+        assert!(nothing_reachable(&healthy_set("mongodb://a/")).is_empty());
+    }
+
+    #[test]
+    fn a_write_without_a_primary() {
+        let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
+        assert!(write_fails(&observations).is_empty());
+        let failure = ProofFailure {
+            class: FailureClass::NoSuitableServer,
+            address: None,
+            message: "no primary".into(),
+        };
+        let read = observations.proof.take().map(|p| p.read).unwrap();
+        observations.proof = Some(Proof { read, write: Err(failure.clone()) });
+        assert_eq!(write_fails(&observations)[0].rule, WRITE_FAILS);
+        assert!(read_fails(&observations).is_empty());
+        let mut auth = failure;
+        auth.class = FailureClass::Authentication;
+        observations.proof = Some(Proof { read: Err(auth.clone()), write: Err(auth) });
+        assert!(write_fails(&observations).is_empty() && read_fails(&observations).is_empty());
+    }
+}
