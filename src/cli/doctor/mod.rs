@@ -69,14 +69,23 @@ pub fn run(args: DoctorArgs) -> ExitCode {
         Ok(text) => text,
         Err(message) => return failure(Failure::Usage(message)),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(error) => return failure(Failure::Usage(format!("cannot start the async runtime: {error}"))),
+        Err(error) => {
+            return failure(Failure::Usage(format!(
+                "cannot start the async runtime: {error}"
+            )))
+        }
     };
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let observed = runtime.block_on(async {
-        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-            .map_err(|error| Failure::Usage(format!("cannot install a signal handler: {error}")))?;
+        let mut interrupt = tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::interrupt(),
+        )
+        .map_err(|error| Failure::Usage(format!("cannot install a signal handler: {error}")))?;
         tokio::select! {
             observed = observe::observe(&text, args.dns_server, timeout) => observed,
             _ = interrupt.recv() => Err(Failure::Interrupted),

@@ -28,6 +28,8 @@ pub struct Observations {
     pub discovery_complete: bool,
     /// How long discovery took.
     pub discovery_elapsed: Duration,
+    /// How long the whole observation took (discovery, probes and verdicts).
+    pub total_elapsed: Duration,
     /// One direct probe per server: each seed, each server of the final description and
     /// each host any member advertised.
     pub probes: BTreeMap<ServerAddress, Probe>,
@@ -170,6 +172,7 @@ impl Observations {
             topology: None,
             discovery_complete: false,
             discovery_elapsed: Duration::ZERO,
+            total_elapsed: Duration::ZERO,
             probes: BTreeMap::new(),
             tls: BTreeMap::new(),
             proof: None,
@@ -210,6 +213,18 @@ impl Observations {
             .filter_map(|(address, probe)| Some((address, probe.hello.as_ref()?.as_ref().ok()?)))
     }
 
+    /// Whether a TLS rule explains why `address` did not answer: its TLS handshake
+    /// failed, or it dropped the plain connection and then completed a TLS handshake.
+    pub fn tls_explains(&self, address: &ServerAddress) -> bool {
+        let handshake_failed = self
+            .probes
+            .get(address)
+            .and_then(|probe| probe.hello.as_ref())
+            .is_some_and(|hello| matches!(hello, Err(error) if error.starts_with("TLS error")));
+        let requires_tls = !self.uri.tls() && self.tls.get(address).is_some_and(Result::is_ok);
+        handshake_failed || requires_tls
+    }
+
     /// Whether the connection string asks for a direct connection (or names one host with
     /// no replicaSet, no SRV and no loadBalanced, which connects directly by default only
     /// when `directConnection=true`: the spec's default is discovery).
@@ -229,13 +244,18 @@ impl Observations {
             .hellos()
             .find(|(_, hello)| is_primary_hello(hello))
             .map(|(_, hello)| member_list(hello));
-        primary.unwrap_or_else(|| self.hellos().flat_map(|(_, hello)| member_list(hello)).collect())
+        primary.unwrap_or_else(|| {
+            self.hellos()
+                .flat_map(|(_, hello)| member_list(hello))
+                .collect()
+        })
     }
 }
 
 /// Whether a hello reply says the server is a writable primary.
 pub fn is_primary_hello(hello: &Document) -> bool {
-    (hello.get_bool("isWritablePrimary").unwrap_or(false) || hello.get_bool("ismaster").unwrap_or(false))
+    (hello.get_bool("isWritablePrimary").unwrap_or(false)
+        || hello.get_bool("ismaster").unwrap_or(false))
         && hello.get_str("setName").is_ok()
 }
 

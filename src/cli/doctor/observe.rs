@@ -38,8 +38,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(750);
 /// Whether discovery is done: every server is known, or its last check failed.
 fn every_server_checked(topology: &TopologyDescription) -> bool {
     topology.servers.values().all(|server| {
-        !matches!(server.server_type, ServerType::Unknown | ServerType::PossiblePrimary)
-            || server.error.is_some()
+        !matches!(
+            server.server_type,
+            ServerType::Unknown | ServerType::PossiblePrimary
+        ) || server.error.is_some()
     })
 }
 
@@ -79,7 +81,8 @@ pub async fn observe(
     let mut observations = Observations::from_uri(uri.clone());
     observations.now = SystemTime::now();
     let connect_timeout = observations.timings().connect_timeout;
-    let budget = timeout.unwrap_or(connect_timeout.unwrap_or(Duration::from_secs(10)) + DEADLINE_MARGIN);
+    let budget =
+        timeout.unwrap_or(connect_timeout.unwrap_or(Duration::from_secs(10)) + DEADLINE_MARGIN);
     let deadline = started + budget;
     let dns = DnsSettings {
         name_server: dns_server,
@@ -125,25 +128,40 @@ pub async fn observe(
     let mut settings = ClusterSettings::from_connection_string(&effective)
         .map_err(|error| Failure::Usage(format!("invalid connection string: {error}")))?;
     if let Some(srv) = settings.srv.as_mut() {
-        srv.initial_records = observations.srv.as_ref().map(|s| s.records.clone()).unwrap_or_default();
+        srv.initial_records = observations
+            .srv
+            .as_ref()
+            .map(|s| s.records.clone())
+            .unwrap_or_default();
     }
     settings.dns = dns;
     settings.warm_up = false;
 
     let context = Arc::new(probe_context(&observations, &settings)?);
-    let cluster = Cluster::new(settings.clone()).map_err(|error| Failure::Usage(error.to_string()))?;
-    let discovery = async {
+    let cluster =
+        Cluster::new(settings.clone()).map_err(|error| Failure::Usage(error.to_string()))?;
+    // Discovery then the verdicts, while the probes run beside them.
+    let discovery_and_proof = async {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let outcome = cluster.wait_for(every_server_checked, remaining).await;
-        (outcome, started.elapsed())
+        let elapsed = started.elapsed();
+        let (topology, complete) = match outcome {
+            Ok(topology) => (topology, true),
+            Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
+            Err(error) => return Err(error),
+        };
+        let proof_time = deadline
+            .saturating_duration_since(Instant::now())
+            .max(PROOF_MINIMUM);
+        let proof = prove(&cluster, &settings, &topology, proof_time).await;
+        Ok((topology, complete, elapsed, proof))
     };
     let probes = probe_all(&observations.seeds, &context, deadline);
     let balancer = balancer_hellos(&observations, &context, deadline);
-    let ((outcome, elapsed), (probes, tls), balancer_hellos) =
-        tokio::join!(discovery, probes, balancer);
-    let (topology, complete) = match outcome {
-        Ok(topology) => (topology, true),
-        Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
+    let (discovered, (probes, tls), balancer_hellos) =
+        tokio::join!(discovery_and_proof, probes, balancer);
+    let (topology, complete, elapsed, proof) = match discovered {
+        Ok(discovered) => discovered,
         Err(error) => {
             cluster.close().await;
             return Err(Failure::Usage(error.to_string()));
@@ -154,17 +172,24 @@ pub async fn observe(
     observations.probes = probes;
     observations.tls = tls;
     observations.balancer_hellos = balancer_hellos;
-    let proof_time = deadline.saturating_duration_since(Instant::now()).max(PROOF_MINIMUM);
-    observations.proof = Some(prove(&cluster, &settings, &topology, proof_time).await);
-    observations.topology = Some(cluster.topology());
+    observations.proof = Some(proof);
+    // The view discovery ended with: a failed verdict (authentication) may mark servers
+    // Unknown afterwards.
+    observations.topology = Some(topology);
+    observations.total_elapsed = started.elapsed();
     cluster.close().await;
     Ok(observations)
 }
 
-fn probe_context(observations: &Observations, settings: &ClusterSettings) -> Result<ProbeContext, Failure> {
+fn probe_context(
+    observations: &Observations,
+    settings: &ClusterSettings,
+) -> Result<ProbeContext, Failure> {
     let uri = &observations.uri;
     let tls = match &settings.tls {
-        Some(tls) => Some(TlsConnector::new(tls).map_err(|error| Failure::Usage(error.to_string()))?),
+        Some(tls) => {
+            Some(TlsConnector::new(tls).map_err(|error| Failure::Usage(error.to_string()))?)
+        }
         None => None,
     };
     let insecure_tls = if tls.is_none() {
@@ -182,7 +207,10 @@ fn probe_context(observations: &Observations, settings: &ClusterSettings) -> Res
         hello.insert("loadBalanced", true);
     }
     if let Some(credential) = uri.credential() {
-        let scram = credential.mechanism.as_deref().is_none_or(|m| m.starts_with("SCRAM-"));
+        let scram = credential
+            .mechanism
+            .as_deref()
+            .is_none_or(|m| m.starts_with("SCRAM-"));
         if let (Some(user), true) = (&credential.username, scram) {
             let source = credential.source.as_deref().unwrap_or("admin");
             hello.insert("saslSupportedMechs", format!("{source}.{user}"));
@@ -204,7 +232,8 @@ fn probe_context(observations: &Observations, settings: &ClusterSettings) -> Res
 
 type TlsStates = std::collections::BTreeMap<ServerAddress, Result<TlsInfo, String>>;
 
-/// Probes the seeds, then every member a reply names, as soon as it is named.
+/// Probes the seeds, then every member a reply names, as soon as its hello names it
+/// (before that probe's other commands).
 async fn probe_all(
     seeds: &[ServerAddress],
     context: &Arc<ProbeContext>,
@@ -214,10 +243,13 @@ async fn probe_all(
     let mut tls = TlsStates::new();
     let mut started: BTreeSet<ServerAddress> = BTreeSet::new();
     let mut running = JoinSet::new();
+    let (named_sender, mut named) = tokio::sync::mpsc::unbounded_channel::<Vec<ServerAddress>>();
     let spawn = |running: &mut JoinSet<_>, address: ServerAddress| {
         let context = Arc::clone(context);
+        let named = named_sender.clone();
         running.spawn(async move {
-            let outcome = tokio::time::timeout_at(deadline.into(), probe(&address, &context)).await;
+            let outcome =
+                tokio::time::timeout_at(deadline.into(), probe(&address, &context, &named)).await;
             match outcome {
                 Ok((probe, tls)) => (address, probe, tls),
                 Err(_) => {
@@ -235,27 +267,49 @@ async fn probe_all(
             spawn(&mut running, seed.clone());
         }
     }
-    while let Some(joined) = running.join_next().await {
-        let Ok((address, probe, state)) = joined else { continue };
-        if !context.load_balanced {
-            if let Some(Ok(hello)) = &probe.hello {
-                for member in member_list(hello) {
+    loop {
+        tokio::select! {
+            Some(members) = named.recv() => {
+                for member in members {
                     if started.insert(member.clone()) {
                         spawn(&mut running, member);
                     }
                 }
             }
+            joined = running.join_next() => match joined {
+                Some(Ok((address, probe, state))) => {
+                    if let Some(state) = state {
+                        tls.insert(address.clone(), state);
+                    }
+                    probes.insert(address, probe);
+                }
+                Some(Err(_)) => {}
+                None => {
+                    // Names sent by the last probes may still wait in the channel.
+                    let mut more = false;
+                    while let Ok(members) = named.try_recv() {
+                        for member in members {
+                            if started.insert(member.clone()) {
+                                spawn(&mut running, member);
+                                more = true;
+                            }
+                        }
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+            },
         }
-        if let Some(state) = state {
-            tls.insert(address.clone(), state);
-        }
-        probes.insert(address, probe);
     }
     (probes, tls)
 }
 
 /// The IP addresses `address` resolves to, as the system resolver answers.
-async fn resolve(address: &ServerAddress, timeout: Option<Duration>) -> Option<Result<Vec<IpAddr>, String>> {
+async fn resolve(
+    address: &ServerAddress,
+    timeout: Option<Duration>,
+) -> Option<Result<Vec<IpAddr>, String>> {
     let port = address.port()?;
     let host = address.host();
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -281,12 +335,17 @@ async fn resolve(address: &ServerAddress, timeout: Option<Duration>) -> Option<R
 
 /// One server: name resolution, a connection (TLS as configured), hello, then buildInfo
 /// and replSetGetStatus on a set member.
-async fn probe(address: &ServerAddress, context: &ProbeContext) -> (Probe, Option<Result<TlsInfo, String>>) {
+async fn probe(
+    address: &ServerAddress,
+    context: &ProbeContext,
+    named: &tokio::sync::mpsc::UnboundedSender<Vec<ServerAddress>>,
+) -> (Probe, Option<Result<TlsInfo, String>>) {
     let mut probe = Probe::default();
     if context.look_up_names {
         probe.resolved = resolve(address, context.options.connect_timeout).await;
     }
-    let connected = Connection::connect_with_tls(address, &context.options, context.tls.as_ref()).await;
+    let connected =
+        Connection::connect_with_tls(address, &context.options, context.tls.as_ref()).await;
     let mut connection = match connected {
         Ok(connection) => connection,
         Err(error) => {
@@ -301,25 +360,40 @@ async fn probe(address: &ServerAddress, context: &ProbeContext) -> (Probe, Optio
     let tls = connection.tls_info().cloned().map(Ok);
     let sent = Instant::now();
     let hello = connection
-        .command_within("admin", context.hello.clone(), context.options.connect_timeout)
+        .command_within(
+            "admin",
+            context.hello.clone(),
+            context.options.connect_timeout,
+        )
         .await;
     probe.round_trip = Some(sent.elapsed());
     let hello = match hello {
         Ok(hello) => hello,
         Err(error) => {
-            let dropped = matches!(error, ConnectionError::Network { .. } | ConnectionError::Protocol { .. });
+            let dropped = matches!(
+                error,
+                ConnectionError::Network { .. } | ConnectionError::Protocol { .. }
+            );
             probe.hello = Some(Err(error.to_string()));
             probe.round_trip = None;
             let tls = match (&context.insecure_tls, dropped) {
-                (Some(insecure), true) => tls_only(address, &context.options, insecure).await.map(Ok).or(tls),
+                (Some(insecure), true) => tls_only(address, &context.options, insecure)
+                    .await
+                    .map(Ok)
+                    .or(tls),
                 _ => tls,
             };
             return (probe, tls);
         }
     };
     if !context.load_balanced {
+        // The members it names are probed from now on, beside the rest of this probe.
+        let _ = named.send(member_list(&hello).into_iter().collect());
         let timeout = context.options.connect_timeout;
-        if let Ok(info) = connection.command_within("admin", doc! { "buildInfo": 1 }, timeout).await {
+        if let Ok(info) = connection
+            .command_within("admin", doc! { "buildInfo": 1 }, timeout)
+            .await
+        {
             probe.version = info.get_str("version").ok().map(str::to_owned);
         }
         if hello.get_str("setName").is_ok() {
@@ -334,8 +408,14 @@ async fn probe(address: &ServerAddress, context: &ProbeContext) -> (Probe, Optio
 }
 
 /// A TLS handshake that accepts any certificate: whether the server speaks TLS.
-async fn tls_only(address: &ServerAddress, options: &ConnectOptions, insecure: &TlsConnector) -> Option<TlsInfo> {
-    let connection = Connection::connect_with_tls(address, options, Some(insecure)).await.ok()?;
+async fn tls_only(
+    address: &ServerAddress,
+    options: &ConnectOptions,
+    insecure: &TlsConnector,
+) -> Option<TlsInfo> {
+    let connection = Connection::connect_with_tls(address, options, Some(insecure))
+        .await
+        .ok()?;
     connection.tls_info().cloned()
 }
 
@@ -360,7 +440,11 @@ async fn balancer_hellos(
                     .await
                     .map_err(|error| error.to_string())?;
             connection
-                .command_within("admin", context.hello.clone(), context.options.connect_timeout)
+                .command_within(
+                    "admin",
+                    context.hello.clone(),
+                    context.options.connect_timeout,
+                )
                 .await
                 .map_err(|error| error.to_string())
         };
@@ -378,11 +462,15 @@ async fn balancer_hellos(
 /// The cause class of a failed check-out or command.
 fn classify(error: &ClusterError) -> (FailureClass, Option<ServerAddress>) {
     match error {
-        ClusterError::Pool(PoolError::Establishment { address, source, .. }) => {
+        ClusterError::Pool(PoolError::Establishment {
+            address, source, ..
+        }) => (classify_connection(source), Some(address.clone())),
+        ClusterError::Connection { address, source } => {
             (classify_connection(source), Some(address.clone()))
         }
-        ClusterError::Connection { address, source } => (classify_connection(source), Some(address.clone())),
-        ClusterError::Pool(PoolError::CheckOut { address, .. }) => (FailureClass::Other, Some(address.clone())),
+        ClusterError::Pool(PoolError::CheckOut { address, .. }) => {
+            (FailureClass::Other, Some(address.clone()))
+        }
         ClusterError::Command { address, .. } => (FailureClass::Other, Some(address.clone())),
         ClusterError::ServerSelectionTimeout { .. } | ClusterError::Selection(_) => {
             (FailureClass::NoSuitableServer, None)
@@ -415,8 +503,11 @@ async fn prove(
 ) -> Proof {
     let read = SelectionCriteria::read(settings.read_preference.clone());
     let write = SelectionCriteria::write();
-    let read = prove_one(cluster, settings, topology, &read, time, false).await;
-    let write = prove_one(cluster, settings, topology, &write, time, true).await;
+    // Both at once, as an application's first read and write would be.
+    let (read, write) = tokio::join!(
+        prove_one(cluster, settings, topology, &read, time, false),
+        prove_one(cluster, settings, topology, &write, time, true)
+    );
     Proof { read, write }
 }
 
@@ -445,7 +536,11 @@ async fn prove_one(
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => {
             let (class, address) = classify(&error);
-            return Err(ProofFailure { class, address, message: error.to_string() });
+            return Err(ProofFailure {
+                class,
+                address,
+                message: error.to_string(),
+            });
         }
         Err(_) => {
             return Err(ProofFailure {
@@ -463,7 +558,10 @@ async fn prove_one(
     };
     let writable = matches!(
         server.server_type,
-        ServerType::RsPrimary | ServerType::Mongos | ServerType::Standalone | ServerType::LoadBalancer
+        ServerType::RsPrimary
+            | ServerType::Mongos
+            | ServerType::Standalone
+            | ServerType::LoadBalancer
     );
     if write && !writable {
         return Err(ProofFailure {

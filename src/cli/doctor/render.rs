@@ -21,7 +21,10 @@ fn verdict_text(verdict: &Result<ProvenServer, ProofFailure>) -> String {
                 .service_id
                 .map(|id| format!(", serviceId {}", id.to_hex()))
                 .unwrap_or_default();
-            format!("works (proven on {}, {}{service})", server.address, server.server_type)
+            format!(
+                "works (proven on {}, {}{service})",
+                server.address, server.server_type
+            )
         }
         Err(failure) => format!("FAILS ({}): {}", failure.class.name(), failure.message),
     }
@@ -29,20 +32,32 @@ fn verdict_text(verdict: &Result<ProvenServer, ProofFailure>) -> String {
 
 fn counts(findings: &[Finding]) -> (usize, usize, usize) {
     let count = |severity| findings.iter().filter(|f| f.severity == severity).count();
-    (count(Severity::Error), count(Severity::Warning), count(Severity::Info))
+    (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    )
 }
 
 /// The plain-text report.
 pub fn text(observations: &Observations, findings: &[Finding]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "connection string: {}", clean(&observations.uri.to_string()));
+    let _ = writeln!(
+        out,
+        "connection string: {}",
+        clean(&observations.uri.to_string())
+    );
     if let Some(topology) = &observations.topology {
         let _ = writeln!(
             out,
             "discovery: {}, {} server(s), {} in {} ms",
             topology.topology_type,
             topology.servers.len(),
-            if observations.discovery_complete { "every server checked" } else { "NOT every server checked" },
+            if observations.discovery_complete {
+                "every server checked"
+            } else {
+                "NOT every server checked"
+            },
             observations.discovery_elapsed.as_millis()
         );
     }
@@ -57,7 +72,12 @@ pub fn text(observations: &Observations, findings: &[Finding]) -> String {
         } else {
             format!("  [{}]", clean(&finding.servers.join(", ")))
         };
-        let _ = writeln!(out, "{:<7} {}{servers}", finding.severity.name().to_uppercase(), finding.rule);
+        let _ = writeln!(
+            out,
+            "{:<7} {}{servers}",
+            finding.severity.name().to_uppercase(),
+            finding.rule
+        );
         let _ = writeln!(out, "  seen:   {}", clean(&finding.evidence));
         let _ = writeln!(out, "  means:  {}", clean(&finding.consequence));
         let _ = writeln!(out, "  fix:    {}", clean(&finding.fix));
@@ -97,6 +117,7 @@ pub fn json(observations: &Observations, findings: &[Finding]) -> Value {
         "servers": topology.map(|t| t.servers.keys().map(ToString::to_string).collect::<Vec<_>>()),
         "discovery_complete": observations.discovery_complete,
         "elapsed_ms": u64::try_from(observations.discovery_elapsed.as_millis()).unwrap_or(u64::MAX),
+        "total_ms": u64::try_from(observations.total_elapsed.as_millis()).unwrap_or(u64::MAX),
         "verdicts": observations.proof.as_ref().map(|proof| json!({
             "read": verdict_json(&proof.read),
             "write": verdict_json(&proof.write),
@@ -121,11 +142,15 @@ mod tests {
     #[test]
     fn hostile_text_is_escaped_and_json_is_exact() {
         let observations = healthy_set("mongodb://a/?replicaSet=rs0");
-        let finding = Finding::new("x.y", Severity::Error, "set \u{1b}[31mred\n", "c", "f").servers(["a:27017"]);
+        let finding = Finding::new("x.y", Severity::Error, "set \u{1b}[31mred\n", "c", "f")
+            .servers(["a:27017"]);
         let text = text(&observations, std::slice::from_ref(&finding));
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("ERROR   x.y  [a:27017]"), "{text}");
-        assert!(text.contains("1 error(s), 0 warning(s), 0 note(s)"), "{text}");
+        assert!(
+            text.contains("1 error(s), 0 warning(s), 0 note(s)"),
+            "{text}"
+        );
         let value = json(&observations, &[finding]);
         assert_eq!(value["findings"][0]["evidence"], "set \u{1b}[31mred\n");
         assert_eq!(value["findings"][0]["severity"], "error");

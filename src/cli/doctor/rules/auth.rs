@@ -15,7 +15,10 @@ pub const USER_NOT_IN_SOURCE: &str = "auth.user-not-in-source";
 fn who(observations: &Observations) -> Option<(String, String, String)> {
     let credential = observations.uri.credential()?;
     let user = credential.username.clone().unwrap_or_default();
-    let source = credential.source.clone().unwrap_or_else(|| "admin".to_owned());
+    let source = credential
+        .source
+        .clone()
+        .unwrap_or_else(|| "admin".to_owned());
     let mechanism = credential
         .mechanism
         .clone()
@@ -31,9 +34,11 @@ pub fn failed(observations: &Observations) -> Vec<Finding> {
     let Some(proof) = &observations.proof else {
         return Vec::new();
     };
-    let failure = [&proof.read, &proof.write]
-        .into_iter()
-        .find_map(|r| r.as_ref().err().filter(|f| f.class == FailureClass::Authentication));
+    let failure = [&proof.read, &proof.write].into_iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|f| f.class == FailureClass::Authentication)
+    });
     let Some(failure) = failure else {
         return Vec::new();
     };
@@ -89,11 +94,17 @@ pub fn mechanism_not_offered(observations: &Observations) -> Vec<Finding> {
         format!(
             "authMechanism={mechanism}, and the server offers {:?} only {} (saslSupportedMechs)",
             format!("{source}.{user}"),
-            if offered.is_empty() { "nothing".to_owned() } else { offered.join(", ") }
+            if offered.is_empty() {
+                "nothing".to_owned()
+            } else {
+                offered.join(", ")
+            }
         ),
         "authentication fails on every connection",
         match offered.first() {
-            Some(first) => format!("use authMechanism={first}, or remove authMechanism to negotiate"),
+            Some(first) => {
+                format!("use authMechanism={first}, or remove authMechanism to negotiate")
+            }
             None => "create the user's credentials for this mechanism".to_owned(),
         },
     )]
@@ -105,7 +116,8 @@ pub fn user_not_in_source(observations: &Observations) -> Vec<Finding> {
     let Some((user, source, mechanism)) = who(observations) else {
         return Vec::new();
     };
-    if user.is_empty() || !(mechanism.starts_with("SCRAM-") || mechanism.starts_with("negotiated")) {
+    if user.is_empty() || !(mechanism.starts_with("SCRAM-") || mechanism.starts_with("negotiated"))
+    {
         return Vec::new();
     }
     let answered = observations.hellos().count();
@@ -150,7 +162,10 @@ mod tests {
             address: Some(super::super::fixtures::addr("a:27017")),
             message: "Authentication failed.".into(),
         };
-        Proof { read: Err(failure.clone()), write: Err(failure) }
+        Proof {
+            read: Err(failure.clone()),
+            write: Err(failure),
+        }
     }
 
     #[test]
@@ -167,7 +182,8 @@ mod tests {
 
     #[test]
     fn a_mechanism_not_offered() {
-        let mut observations = healthy_set("mongodb://app:pw@a/?replicaSet=rs0&authMechanism=SCRAM-SHA-256");
+        let mut observations =
+            healthy_set("mongodb://app:pw@a/?replicaSet=rs0&authMechanism=SCRAM-SHA-256");
         assert!(mechanism_not_offered(&observations).is_empty());
         let mut hello = member("a:27017", true);
         hello.insert("saslSupportedMechs", vec!["SCRAM-SHA-1"]);

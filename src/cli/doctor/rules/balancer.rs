@@ -29,7 +29,10 @@ pub fn unreachable(observations: &Observations) -> Vec<Finding> {
     }
     let proof_error = observations.proof.as_ref().and_then(|proof| {
         proof.read.as_ref().err().filter(|f| {
-            matches!(f.class, FailureClass::Connect | FailureClass::Tls | FailureClass::Other)
+            matches!(
+                f.class,
+                FailureClass::Connect | FailureClass::Tls | FailureClass::Other
+            )
         })
     });
     let hello_errors: Vec<&String> = observations
@@ -37,8 +40,8 @@ pub fn unreachable(observations: &Observations) -> Vec<Finding> {
         .iter()
         .filter_map(|h| h.as_ref().err())
         .collect();
-    let all_hellos_failed =
-        !observations.balancer_hellos.is_empty() && hello_errors.len() == observations.balancer_hellos.len();
+    let all_hellos_failed = !observations.balancer_hellos.is_empty()
+        && hello_errors.len() == observations.balancer_hellos.len();
     let evidence = match (proof_error, all_hellos_failed) {
         (Some(failure), _) => failure.message.clone(),
         (None, true) => hello_errors[0].clone(),
@@ -77,7 +80,9 @@ pub fn no_service_id(observations: &Observations) -> Vec<Finding> {
     vec![Finding::new(
         NO_SERVICE_ID,
         Severity::Error,
-        format!("a handshake with loadBalanced: true through {address} was answered without serviceId"),
+        format!(
+            "a handshake with loadBalanced: true through {address} was answered without serviceId"
+        ),
         "drivers refuse the connection: every operation fails. What answers is not a mongos \
          configured for load balancing (or not behind a balancer at all)",
         "put the balancer in front of mongos routers with load balancing enabled \
@@ -158,7 +163,10 @@ mod tests {
             address: None,
             message: "cannot connect to lb:27017: Connection refused".into(),
         };
-        Proof { read: Err(f.clone()), write: Err(f) }
+        Proof {
+            read: Err(f.clone()),
+            write: Err(f),
+        }
     }
 
     #[test]
@@ -176,7 +184,9 @@ mod tests {
     fn a_handshake_without_service_id() {
         let mut observations = lb();
         assert!(no_service_id(&observations).is_empty());
-        observations.balancer_hellos.push(Ok(doc! {"isWritablePrimary": true, "ok": 1}));
+        observations
+            .balancer_hellos
+            .push(Ok(doc! {"isWritablePrimary": true, "ok": 1}));
         assert_eq!(no_service_id(&observations).len(), 1);
         let mut proven_missing = lb();
         proven_missing.proof = Some(failure(FailureClass::NoServiceId));

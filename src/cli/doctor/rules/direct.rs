@@ -121,7 +121,11 @@ mod tests {
         let mut observations = healthy_set("mongodb://a/?directConnection=true");
         assert_eq!(discovery_would_work(&observations).len(), 1);
         assert!(discovery_would_work(&healthy_set("mongodb://a/?replicaSet=rs0")).is_empty());
-        with_failure(&mut observations, "c:27017", "cannot resolve c: no such host");
+        with_failure(
+            &mut observations,
+            "c:27017",
+            "cannot resolve c: no such host",
+        );
         assert!(discovery_would_work(&observations).is_empty());
     }
 }

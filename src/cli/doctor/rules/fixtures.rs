@@ -92,6 +92,12 @@ pub fn healthy_set(uri: &str) -> Observations {
 }
 
 /// An empty description of `kind`.
-pub fn topology(kind: mongo_topology::sdam::TopologyType) -> std::sync::Arc<mongo_topology::sdam::TopologyDescription> {
-    std::sync::Arc::new(mongo_topology::sdam::TopologyDescription::with_seeds(kind, None, []))
+pub fn topology(
+    kind: mongo_topology::sdam::TopologyType,
+) -> std::sync::Arc<mongo_topology::sdam::TopologyDescription> {
+    std::sync::Arc::new(mongo_topology::sdam::TopologyDescription::with_seeds(
+        kind,
+        None,
+        [],
+    ))
 }

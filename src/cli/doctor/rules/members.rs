@@ -30,10 +30,17 @@ pub const LAG_LIMIT: Duration = Duration::from_secs(10);
 /// `members.unreachable`: servers that accepted the connection (or resolved) but did not
 /// answer in time, or answered with an error.
 pub fn unreachable(observations: &Observations) -> Vec<Finding> {
-    let primary_answers = observations.hellos().any(|(_, hello)| is_primary_hello(hello));
+    let primary_answers = observations
+        .hellos()
+        .any(|(_, hello)| is_primary_hello(hello));
+    if observations.hellos().next().is_none() {
+        // Nothing answered at all: `verdict.nothing-reachable` names every server.
+        return Vec::new();
+    }
     observations
         .probes
         .iter()
+        .filter(|(address, _)| !observations.tls_explains(address))
         .filter_map(|(address, probe)| {
             let error = probe.hello.as_ref()?.as_ref().err()?;
             failed_to_reach(probe).is_none().then_some((address, error))
@@ -92,8 +99,9 @@ pub fn not_ready(observations: &Observations) -> Vec<Finding> {
                 && !hello.get_bool("arbiterOnly").unwrap_or(false)
         })
         .map(|(address, _)| {
-            let state = state_in_status(observations, address)
-                .unwrap_or_else(|| "not primary, secondary nor arbiter (RECOVERING, STARTUP2 or ROLLBACK)".to_owned());
+            let state = state_in_status(observations, address).unwrap_or_else(|| {
+                "not primary, secondary nor arbiter (RECOVERING, STARTUP2 or ROLLBACK)".to_owned()
+            });
             Finding::new(
                 NOT_READY,
                 Severity::Warning,
@@ -194,14 +202,19 @@ pub fn server_view_differs(observations: &Observations) -> Vec<Finding> {
     for member in members.iter().filter_map(|m| m.as_document()) {
         let healthy = member.get_f64("health").is_ok_and(|h| h >= 1.0)
             || member.get_i32("health").is_ok_and(|h| h >= 1);
-        let Some(name) = member.get_str("name").ok().and_then(|n| ServerAddress::parse(n).ok()) else {
+        let Some(name) = member
+            .get_str("name")
+            .ok()
+            .and_then(|n| ServerAddress::parse(n).ok())
+        else {
             continue;
         };
-        let failed = observations
-            .probes
-            .get(&name)
-            .and_then(|p| p.hello.as_ref())
-            .and_then(|h| h.as_ref().err());
+        // A route problem: the name, the TCP connection or its timeout; a server that
+        // accepted and then stayed silent is `members.unreachable`'s.
+        let failed = observations.probes.get(&name).and_then(|probe| {
+            let error = probe.hello.as_ref()?.as_ref().err()?;
+            (failed_to_reach(probe).is_some() || error.contains("during connect")).then_some(error)
+        });
         if let (true, Some(error)) = (healthy, failed) {
             findings.push(
                 Finding::new(
@@ -248,7 +261,10 @@ pub fn two_primaries(observations: &Observations) -> Vec<Finding> {
     vec![Finding::new(
         TWO_PRIMARIES,
         Severity::Warning,
-        format!("more than one member answers as primary: {}", each.join(", ")),
+        format!(
+            "more than one member answers as primary: {}",
+            each.join(", ")
+        ),
         "a stale primary (on the losing side of a partition, or not yet aware of a newer \
          election) accepts writes that will be rolled back; drivers follow the newest \
          electionId",
@@ -285,7 +301,11 @@ mod tests {
         recovering.insert("secondary", false);
         with_hello(&mut observations, "c:27017", recovering);
         assert_eq!(not_ready(&observations)[0].servers, ["c:27017"]);
-        with_hello(&mut observations, "d:27017", doc! {"isreplicaset": true, "isWritablePrimary": false, "ok": 1});
+        with_hello(
+            &mut observations,
+            "d:27017",
+            doc! {"isreplicaset": true, "isWritablePrimary": false, "ok": 1},
+        );
         assert_eq!(ghost(&observations)[0].servers, ["d:27017"]);
     }
 
@@ -294,7 +314,10 @@ mod tests {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
         assert!(lagging(&observations).is_empty());
         let mut behind = member("c:27017", false);
-        behind.insert("lastWrite", doc! {"lastWriteDate": DateTime::from_millis(1_800_000_000_000 - 60_000)});
+        behind.insert(
+            "lastWrite",
+            doc! {"lastWriteDate": DateTime::from_millis(1_800_000_000_000 - 60_000)},
+        );
         with_hello(&mut observations, "c:27017", behind);
         assert!(lagging(&observations)[0].evidence.contains("60 s behind"));
     }
@@ -310,7 +333,16 @@ mod tests {
             probe.set_status = Some(status);
         }
         assert!(server_view_differs(&observations).is_empty());
-        with_failure(&mut observations, "c:27017", "cannot connect to c:27017: refused");
+        with_failure(&mut observations, "c:27017", "timed out during read");
+        assert!(
+            server_view_differs(&observations).is_empty(),
+            "a frozen process, not a route"
+        );
+        with_failure(
+            &mut observations,
+            "c:27017",
+            "cannot connect to c:27017: refused",
+        );
         assert_eq!(server_view_differs(&observations)[0].servers, ["c:27017"]);
     }
 
@@ -319,6 +351,9 @@ mod tests {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
         assert!(two_primaries(&observations).is_empty());
         with_hello(&mut observations, "b:27017", member("b:27017", true));
-        assert_eq!(two_primaries(&observations)[0].servers, ["a:27017", "b:27017"]);
+        assert_eq!(
+            two_primaries(&observations)[0].servers,
+            ["a:27017", "b:27017"]
+        );
     }
 }

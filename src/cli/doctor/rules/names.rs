@@ -225,7 +225,10 @@ pub fn seed_not_member(observations: &Observations) -> Vec<Finding> {
             Finding::new(
                 SEED_NOT_MEMBER,
                 Severity::Warning,
-                format!("seed {seed} is not in the set's member list ({})", members.join(", ")),
+                format!(
+                    "seed {seed} is not in the set's member list ({})",
+                    members.join(", ")
+                ),
                 "the client removes it: it only helped discovery, and a start while the real \
                  members are unreachable fails",
                 format!("replace {seed} by the members' names"),
@@ -273,7 +276,11 @@ pub fn duplicate_seeds(observations: &Observations) -> Vec<Finding> {
 }
 
 fn resolved_ips(observations: &Observations, address: &ServerAddress) -> Vec<std::net::IpAddr> {
-    match observations.probes.get(address).and_then(|p| p.resolved.as_ref()) {
+    match observations
+        .probes
+        .get(address)
+        .and_then(|p| p.resolved.as_ref())
+    {
         Some(Ok(ips)) => ips.clone(),
         _ => Vec::new(),
     }
@@ -313,7 +320,10 @@ pub fn seeds_not_electable(observations: &Observations) -> Vec<Finding> {
     vec![Finding::new(
         SEEDS_NOT_ELECTABLE,
         Severity::Warning,
-        format!("every seed is an arbiter, hidden or passive member: {}", list(&roles)),
+        format!(
+            "every seed is an arbiter, hidden or passive member: {}",
+            list(&roles)
+        ),
         "discovery depends on members that never serve the application (hidden members are \
          not even in the others' host lists); if they are removed or down, new application \
          instances cannot start",
@@ -357,27 +367,45 @@ mod tests {
     fn a_seed_answering_as_another_name() {
         let mut observations = healthy_set("mongodb://127.0.0.1:27017/?replicaSet=rs0");
         assert!(advertised_differs(&observations).is_empty());
-        with_hello(&mut observations, "127.0.0.1:27017", member("a:27017", true));
+        with_hello(
+            &mut observations,
+            "127.0.0.1:27017",
+            member("a:27017", true),
+        );
         let findings = advertised_differs(&observations);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].servers, ["127.0.0.1:27017", "a:27017"]);
         assert_eq!(findings[0].severity, Severity::Warning);
-        with_failure(&mut observations, "a:27017", "cannot resolve a: no such host");
-        assert_eq!(advertised_differs(&observations)[0].severity, Severity::Error);
+        with_failure(
+            &mut observations,
+            "a:27017",
+            "cannot resolve a: no such host",
+        );
+        assert_eq!(
+            advertised_differs(&observations)[0].severity,
+            Severity::Error
+        );
     }
 
     #[test]
     fn an_advertised_member_that_does_not_resolve() {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
         assert!(member_unreachable(&observations).is_empty());
-        with_failure(&mut observations, "b:27017", "cannot resolve b: no such host");
+        with_failure(
+            &mut observations,
+            "b:27017",
+            "cannot resolve b: no such host",
+        );
         if let Some(probe) = observations.probes.get_mut(&addr("b:27017")) {
             probe.resolved = Some(Err("no such host".into()));
         }
         let findings = member_unreachable(&observations);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].servers, ["b:27017"]);
-        assert!(findings[0].evidence.contains("does not resolve"), "{findings:?}");
+        assert!(
+            findings[0].evidence.contains("does not resolve"),
+            "{findings:?}"
+        );
         // A member that accepted and then did not answer is another rule's.
         with_failure(&mut observations, "b:27017", "timed out during connect");
         assert!(member_unreachable(&observations).is_empty());
@@ -410,7 +438,9 @@ mod tests {
                 probe.resolved = Some(Ok(vec!["10.0.0.1".parse().unwrap()]));
             }
         }
-        assert!(duplicate_seeds(&observations)[0].evidence.contains("same address"));
+        assert!(duplicate_seeds(&observations)[0]
+            .evidence
+            .contains("same address"));
         let observations = healthy_set("mongodb://x:1,y:2");
         assert!(duplicate_seeds(&observations).is_empty());
     }

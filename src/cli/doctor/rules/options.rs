@@ -189,7 +189,9 @@ pub fn senseless_value(observations: &Observations) -> Vec<Finding> {
             consequences.push("any query longer than that is cut and its connection closed");
         }
     }
-    if let (Some(connect), Some(selection)) = (timings.connect_timeout, uri.server_selection_timeout()) {
+    if let (Some(connect), Some(selection)) =
+        (timings.connect_timeout, uri.server_selection_timeout())
+    {
         if selection < connect {
             problems.push(format!(
                 "serverSelectionTimeoutMS={} is below connectTimeoutMS={}",
@@ -241,7 +243,10 @@ mod tests {
         let findings = unknown(&observe("mongodb://a/?replSet=rs0&connectTimeoutMs=5000"));
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].rule, UNKNOWN);
-        assert!(findings[0].evidence.contains("did you mean \"replicaSet\""), "{findings:?}");
+        assert!(
+            findings[0].evidence.contains("did you mean \"replicaSet\""),
+            "{findings:?}"
+        );
         assert!(unknown(&observe("mongodb://a/?replicaSet=rs0")).is_empty());
         let far = unknown(&observe("mongodb://a/?zzzzzzzzzz=1"));
         assert!(far[0].evidence.contains("no spec option"), "{far:?}");
@@ -251,7 +256,10 @@ mod tests {
     fn a_misspelled_read_preference_gets_did_you_mean() {
         let findings = invalid_value(&observe("mongodb://a/?readPreference=secondry"));
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert!(findings[0].evidence.contains("did you mean \"secondary\""), "{findings:?}");
+        assert!(
+            findings[0].evidence.contains("did you mean \"secondary\""),
+            "{findings:?}"
+        );
         assert_eq!(findings[0].fix, "write readPreference=secondary");
         assert!(invalid_value(&observe("mongodb://a/?readPreference=secondary")).is_empty());
     }
@@ -260,7 +268,13 @@ mod tests {
     fn a_repeated_key_is_named() {
         let findings = repeated(&observe("mongodb://a/?appName=x&appName=y"));
         assert_eq!(findings.len(), 1, "{findings:?}");
-        assert!(findings[0].evidence.to_ascii_lowercase().contains("appname"), "{findings:?}");
+        assert!(
+            findings[0]
+                .evidence
+                .to_ascii_lowercase()
+                .contains("appname"),
+            "{findings:?}"
+        );
         assert!(repeated(&observe("mongodb://a/?appName=x")).is_empty());
     }
 
@@ -273,7 +287,13 @@ mod tests {
         let evidence = &findings[0].evidence;
         assert!(evidence.contains("connectTimeoutMS=50"), "{evidence}");
         assert!(evidence.contains("socketTimeoutMS=200"), "{evidence}");
-        assert!(evidence.contains("serverSelectionTimeoutMS=20 is below"), "{evidence}");
-        assert!(senseless_value(&observe("mongodb://a/?connectTimeoutMS=2000&socketTimeoutMS=0")).is_empty());
+        assert!(
+            evidence.contains("serverSelectionTimeoutMS=20 is below"),
+            "{evidence}"
+        );
+        assert!(senseless_value(&observe(
+            "mongodb://a/?connectTimeoutMS=2000&socketTimeoutMS=0"
+        ))
+        .is_empty());
     }
 }

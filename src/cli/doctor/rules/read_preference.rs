@@ -41,10 +41,15 @@ fn is_secondary(hello: &Document) -> bool {
 
 /// The members a read with this mode may use (before tags): secondaries, and the primary
 /// for every mode but `secondary`.
-fn read_candidates<'a>(observations: &'a Observations, mode: &str) -> Vec<(&'a ServerAddress, &'a Document)> {
+fn read_candidates<'a>(
+    observations: &'a Observations,
+    mode: &str,
+) -> Vec<(&'a ServerAddress, &'a Document)> {
     observations
         .hellos()
-        .filter(|(_, hello)| is_secondary(hello) || (mode != "secondary" && is_primary_hello(hello)))
+        .filter(|(_, hello)| {
+            is_secondary(hello) || (mode != "secondary" && is_primary_hello(hello))
+        })
         .collect()
 }
 
@@ -257,12 +262,19 @@ mod tests {
 
     #[test]
     fn tags_matching_no_member() {
-        let mut observations = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary&readPreferenceTags=dc:west");
+        let mut observations = healthy_set(
+            "mongodb://a/?replicaSet=rs0&readPreference=secondary&readPreferenceTags=dc:west",
+        );
         tagged(&mut observations);
         let findings = tags_match_none(&observations);
         assert_eq!(findings[0].severity, Severity::Error);
-        assert!(findings[0].evidence.contains("b:27017 {dc:east}"), "{findings:?}");
-        let mut fine = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary&readPreferenceTags=dc:east");
+        assert!(
+            findings[0].evidence.contains("b:27017 {dc:east}"),
+            "{findings:?}"
+        );
+        let mut fine = healthy_set(
+            "mongodb://a/?replicaSet=rs0&readPreference=secondary&readPreferenceTags=dc:east",
+        );
         tagged(&mut fine);
         assert!(tags_match_none(&fine).is_empty());
         let mut preferred = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondaryPreferred&readPreferenceTags=dc:west");
@@ -274,17 +286,25 @@ mod tests {
     fn secondary_without_secondaries() {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary");
         assert!(no_secondary(&observations).is_empty());
-        observations.probes.retain(|address, _| *address == addr("a:27017"));
+        observations
+            .probes
+            .retain(|address, _| *address == addr("a:27017"));
         assert_eq!(no_secondary(&observations)[0].servers, ["a:27017"]);
     }
 
     #[test]
     fn max_staleness_below_the_minimum() {
-        let low = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary&maxStalenessSeconds=30");
+        let low = healthy_set(
+            "mongodb://a/?replicaSet=rs0&readPreference=secondary&maxStalenessSeconds=30",
+        );
         assert!(max_staleness_too_low(&low)[0].evidence.contains("is 90 s"));
         let slow = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary&maxStalenessSeconds=100&heartbeatFrequencyMS=120000");
-        assert!(max_staleness_too_low(&slow)[0].evidence.contains("is 130 s"));
-        let fine = healthy_set("mongodb://a/?replicaSet=rs0&readPreference=secondary&maxStalenessSeconds=90");
+        assert!(max_staleness_too_low(&slow)[0]
+            .evidence
+            .contains("is 130 s"));
+        let fine = healthy_set(
+            "mongodb://a/?replicaSet=rs0&readPreference=secondary&maxStalenessSeconds=90",
+        );
         assert!(max_staleness_too_low(&fine).is_empty());
     }
 
@@ -296,11 +316,16 @@ mod tests {
         if let Some(probe) = observations.probes.get_mut(&addr("c:27017")) {
             probe.round_trip = Some(Duration::from_millis(120));
         }
-        assert!(beyond_latency_window(&observations)[0].evidence.contains("c:27017 (120 ms)"));
-        assert!(nearest_rtt_spread(&observations)[0].evidence.contains("c:27017 120 ms"));
+        assert!(beyond_latency_window(&observations)[0]
+            .evidence
+            .contains("c:27017 (120 ms)"));
+        assert!(nearest_rtt_spread(&observations)[0]
+            .evidence
+            .contains("c:27017 120 ms"));
         let primary_reads = {
             let mut o = observations.clone();
-            o.uri = mongo_topology::options::ConnectionString::parse("mongodb://a/?replicaSet=rs0").unwrap();
+            o.uri = mongo_topology::options::ConnectionString::parse("mongodb://a/?replicaSet=rs0")
+                .unwrap();
             o
         };
         assert!(beyond_latency_window(&primary_reads).is_empty());

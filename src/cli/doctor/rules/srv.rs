@@ -76,10 +76,12 @@ pub fn single_target(observations: &Observations) -> Vec<Finding> {
         return Vec::new();
     }
     let target = &srv.records[0];
-    let single_server = observations
-        .topology
-        .as_ref()
-        .is_some_and(|t| matches!(t.topology_type, TopologyType::Single | TopologyType::LoadBalanced));
+    let single_server = observations.topology.as_ref().is_some_and(|t| {
+        matches!(
+            t.topology_type,
+            TopologyType::Single | TopologyType::LoadBalanced
+        )
+    });
     if single_server {
         return Vec::new();
     }
@@ -94,7 +96,11 @@ pub fn single_target(observations: &Observations) -> Vec<Finding> {
          the application cannot start, even though the other members are up",
         "publish one SRV record per member (or per mongos)",
     )
-    .servers([format!("{}:{}", target.target.trim_end_matches('.'), target.port)])]
+    .servers([format!(
+        "{}:{}",
+        target.target.trim_end_matches('.'),
+        target.port
+    )])]
 }
 
 /// `srv.low-ttl`: SRV records with TTLs under a minute.
@@ -222,7 +228,10 @@ mod tests {
         let one = with_srv(vec![record("a.example.net.", 30)], None);
         assert_eq!(single_target(&one)[0].servers, ["a.example.net:27017"]);
         assert!(low_ttl(&one)[0].evidence.contains("TTL 30 s"));
-        let two = with_srv(vec![record("a.example.net.", 300), record("b.example.net.", 300)], None);
+        let two = with_srv(
+            vec![record("a.example.net.", 300), record("b.example.net.", 300)],
+            None,
+        );
         assert!(single_target(&two).is_empty());
         assert!(low_ttl(&two).is_empty());
     }
@@ -242,6 +251,8 @@ mod tests {
         if let Some(srv) = observations.srv.as_mut() {
             srv.txt_options = vec![("replicaSet".into(), "rs0".into())];
         }
-        assert!(txt_options(&observations)[0].evidence.contains("replicaSet=rs0"));
+        assert!(txt_options(&observations)[0]
+            .evidence
+            .contains("replicaSet=rs0"));
     }
 }

@@ -60,10 +60,15 @@ pub fn failover_detection(observations: &Observations) -> Vec<Finding> {
          election takes about {} s; operations wait up to serverSelectionTimeoutMS for the \
          new primary",
         ms(t.heartbeat),
-        t.connect_timeout.map_or_else(|| "0 (none)".to_owned(), |d| ms(d).to_string()),
-        t.socket_timeout.map_or_else(|| "0 (none)".to_owned(), |d| ms(d).to_string()),
+        t.connect_timeout
+            .map_or_else(|| "0 (none)".to_owned(), |d| ms(d).to_string()),
+        t.socket_timeout
+            .map_or_else(|| "0 (none)".to_owned(), |d| ms(d).to_string()),
         ms(t.server_selection_timeout),
-        notice.map_or_else(|| "never (no connect timeout)".to_owned(), |n| format!("{} s", n.as_secs())),
+        notice.map_or_else(
+            || "never (no connect timeout)".to_owned(),
+            |n| format!("{} s", n.as_secs())
+        ),
         TYPICAL_ELECTION.as_secs()
     );
     if problems.is_empty() {
@@ -101,8 +106,10 @@ pub fn discovery_incomplete(observations: &Observations) -> Vec<Finding> {
         .servers
         .values()
         .filter(|server| {
-            matches!(server.server_type, ServerType::Unknown | ServerType::PossiblePrimary)
-                && server.error.is_none()
+            matches!(
+                server.server_type,
+                ServerType::Unknown | ServerType::PossiblePrimary
+            ) && server.error.is_none()
         })
         .map(|server| server.address.to_string())
         .collect();
@@ -112,7 +119,11 @@ pub fn discovery_incomplete(observations: &Observations) -> Vec<Finding> {
         format!(
             "discovery stopped after {} ms with servers not yet checked: {}",
             ms(observations.discovery_elapsed),
-            if pending.is_empty() { "none named".to_owned() } else { list(&pending) }
+            if pending.is_empty() {
+                "none named".to_owned()
+            } else {
+                list(&pending)
+            }
         ),
         "these servers neither answered nor failed within the time: the application's \
          first operations wait for them the same way",
@@ -134,17 +145,24 @@ mod tests {
     #[test]
     fn defaults_are_information_and_slow_settings_a_warning() {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
-        assert!(failover_detection(&observations).is_empty(), "no topology yet");
+        assert!(
+            failover_detection(&observations).is_empty(),
+            "no topology yet"
+        );
         observations.topology = Some(topology(TopologyType::ReplicaSetWithPrimary));
         let findings = failover_detection(&observations);
         assert_eq!(findings[0].severity, Severity::Info);
         assert!(findings[0].evidence.contains("within 20 s"), "{findings:?}");
-        let mut slow = healthy_set("mongodb://a/?replicaSet=rs0&heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=5000");
+        let mut slow = healthy_set(
+            "mongodb://a/?replicaSet=rs0&heartbeatFrequencyMS=60000&serverSelectionTimeoutMS=5000",
+        );
         slow.topology = observations.topology.clone();
         let findings = failover_detection(&slow);
         assert_eq!(findings[0].severity, Severity::Warning);
         assert!(findings[0].evidence.contains("70 s"), "{findings:?}");
-        assert!(findings[0].evidence.contains("serverSelectionTimeoutMS=5000 is shorter"));
+        assert!(findings[0]
+            .evidence
+            .contains("serverSelectionTimeoutMS=5000 is shorter"));
     }
 
     #[test]
@@ -160,7 +178,9 @@ mod tests {
             mongo_topology::sdam::ServerErrorKind::Network,
             "refused",
         ));
-        description.servers.insert(addr("a:27017"), Arc::new(checked));
+        description
+            .servers
+            .insert(addr("a:27017"), Arc::new(checked));
         observations.topology = Some(Arc::new(description));
         assert!(discovery_incomplete(&observations).is_empty(), "complete");
         observations.discovery_complete = false;

@@ -34,7 +34,10 @@ fn is_ip(address: &ServerAddress) -> bool {
 }
 
 /// The servers whose TLS handshake failed with an error containing `needle`.
-fn tls_errors<'a>(observations: &'a Observations, needle: &str) -> Vec<(&'a ServerAddress, &'a str)> {
+fn tls_errors<'a>(
+    observations: &'a Observations,
+    needle: &str,
+) -> Vec<(&'a ServerAddress, &'a str)> {
     observations
         .tls
         .iter()
@@ -79,7 +82,7 @@ pub fn server_without_tls(observations: &Observations) -> Vec<Finding> {
     if !observations.uri.tls() {
         return Vec::new();
     }
-    let servers = tls_errors(observations, "did not answer with TLS");
+    let servers = tls_errors(observations, "is TLS enabled on the server?");
     one_finding(
         SERVER_WITHOUT_TLS,
         Severity::Error,
@@ -143,14 +146,21 @@ pub fn expiry(observations: &Observations) -> Vec<Finding> {
     for (address, state) in &observations.tls {
         match state {
             Ok(info) => {
-                let Some(not_after) = info.peer_not_after else { continue };
-                let left = not_after.duration_since(observations.now).unwrap_or(Duration::ZERO);
+                let Some(not_after) = info.peer_not_after else {
+                    continue;
+                };
+                let left = not_after
+                    .duration_since(observations.now)
+                    .unwrap_or(Duration::ZERO);
                 if left < EXPIRY_WARNING {
                     findings.push(
                         Finding::new(
                             EXPIRY,
                             Severity::Warning,
-                            format!("the certificate of {address} expires in {} days", left.as_secs() / 86_400),
+                            format!(
+                                "the certificate of {address} expires in {} days",
+                                left.as_secs() / 86_400
+                            ),
                             "when it expires every new connection fails verification",
                             "renew the certificate before it expires",
                         )
@@ -179,8 +189,14 @@ pub fn insecure_options(observations: &Observations) -> Vec<Finding> {
     let uri = &observations.uri;
     let on: Vec<&str> = [
         ("tlsInsecure", uri.tls_insecure()),
-        ("tlsAllowInvalidCertificates", uri.tls_allow_invalid_certificates()),
-        ("tlsAllowInvalidHostnames", uri.tls_allow_invalid_hostnames()),
+        (
+            "tlsAllowInvalidCertificates",
+            uri.tls_allow_invalid_certificates(),
+        ),
+        (
+            "tlsAllowInvalidHostnames",
+            uri.tls_allow_invalid_hostnames(),
+        ),
     ]
     .into_iter()
     .filter(|(_, value)| *value == Some(true))
@@ -216,8 +232,10 @@ fn one_finding(
         .iter()
         .map(|(address, error)| format!("{address}: {error}"))
         .collect();
-    vec![Finding::new(rule, severity, evidence.join("; "), consequence, fix)
-        .servers(servers.iter().map(|(address, _)| address))]
+    vec![
+        Finding::new(rule, severity, evidence.join("; "), consequence, fix)
+            .servers(servers.iter().map(|(address, _)| address)),
+    ]
 }
 
 #[cfg(test)]
@@ -255,8 +273,14 @@ mod tests {
     #[test]
     fn handshake_failures_are_classified() {
         let err = |e: &str| Err(format!("TLS error: {e}"));
-        let plain = with_tls("mongodb://a/?tls=true", "a:27017", err("the server did not answer with TLS (is TLS enabled on the server?): x"));
+        let plain = with_tls(
+            "mongodb://a/?tls=true",
+            "a:27017",
+            err("the server did not answer with TLS (is TLS enabled on the server?): x"),
+        );
         assert_eq!(server_without_tls(&plain).len(), 1);
+        let reset = with_tls("mongodb://a/?tls=true", "a:27017", err("the server closed the connection during the TLS handshake (is TLS enabled on the server?): reset"));
+        assert_eq!(server_without_tls(&reset).len(), 1);
         assert!(unknown_issuer(&plain).is_empty());
         let issuer = with_tls("mongodb://a/?tls=true", "a:27017", err("the server certificate has an unknown issuer (not signed by a trusted CA: check tlsCAFile): x"));
         assert_eq!(unknown_issuer(&issuer)[0].servers, ["a:27017"]);
@@ -264,7 +288,11 @@ mod tests {
         let by_name = with_tls("mongodb://a/?tls=true", "a:27017", err(mismatch));
         assert_eq!(name_mismatch(&by_name).len(), 1);
         assert!(ip_literal_seed(&by_name).is_empty());
-        let by_ip = with_tls("mongodb://10.0.0.1/?tls=true", "10.0.0.1:27017", err(mismatch));
+        let by_ip = with_tls(
+            "mongodb://10.0.0.1/?tls=true",
+            "10.0.0.1:27017",
+            err(mismatch),
+        );
         assert!(name_mismatch(&by_ip).is_empty());
         assert_eq!(ip_literal_seed(&by_ip)[0].servers, ["10.0.0.1:27017"]);
     }
@@ -277,13 +305,19 @@ mod tests {
         assert!(expiry(&soon)[0].evidence.contains("in 10 days"));
         let later = with_tls("mongodb://a/?tls=true", "a:27017", Ok(info(now + day * 90)));
         assert!(expiry(&later).is_empty());
-        let expired = with_tls("mongodb://a/?tls=true", "a:27017", Err("TLS error: the server certificate has expired: x".into()));
+        let expired = with_tls(
+            "mongodb://a/?tls=true",
+            "a:27017",
+            Err("TLS error: the server certificate has expired: x".into()),
+        );
         assert_eq!(expiry(&expired)[0].severity, Severity::Error);
     }
 
     #[test]
     fn insecure_options_are_named() {
-        let findings = insecure_options(&observe("mongodb://a/?tls=true&tlsAllowInvalidHostnames=true"));
+        let findings = insecure_options(&observe(
+            "mongodb://a/?tls=true&tlsAllowInvalidHostnames=true",
+        ));
         assert!(findings[0].evidence.contains("tlsAllowInvalidHostnames"));
         assert!(insecure_options(&observe("mongodb://a/?tls=true")).is_empty());
     }

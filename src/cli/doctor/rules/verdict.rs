@@ -15,8 +15,12 @@ pub const READ_FAILS: &str = "verdict.read-fails";
 /// a non-primary, load-balancer problems).
 fn explained_elsewhere(observations: &Observations, failure: &ProofFailure) -> bool {
     match failure.class {
-        FailureClass::Authentication | FailureClass::NotWritable | FailureClass::NoServiceId => true,
-        FailureClass::Connect | FailureClass::Tls | FailureClass::Other => observations.load_balanced(),
+        FailureClass::Authentication | FailureClass::NotWritable | FailureClass::NoServiceId => {
+            true
+        }
+        FailureClass::Connect | FailureClass::Tls | FailureClass::Other => {
+            observations.load_balanced()
+        }
         FailureClass::NoSuitableServer => false,
     }
 }
@@ -28,17 +32,25 @@ fn anything_answered(observations: &Observations) -> bool {
 
 /// `verdict.nothing-reachable`: every probe failed.
 pub fn nothing_reachable(observations: &Observations) -> Vec<Finding> {
-    if observations.probes.is_empty() || anything_answered(observations) || observations.load_balanced() {
+    if observations.probes.is_empty()
+        || anything_answered(observations)
+        || observations.load_balanced()
+    {
         return Vec::new();
     }
     let each: Vec<String> = observations
         .probes
         .iter()
+        .filter(|(address, _)| !observations.tls_explains(address))
         .filter_map(|(address, probe)| {
             let error = probe.hello.as_ref()?.as_ref().err()?;
             Some(format!("{address}: {error}"))
         })
         .collect();
+    if each.is_empty() {
+        // Every failure is a TLS finding's.
+        return Vec::new();
+    }
     vec![Finding::new(
         NOTHING_REACHABLE,
         Severity::Error,
@@ -60,20 +72,57 @@ fn verdict_finding(
         return Vec::new();
     }
     let consequence = match failure.class {
-        FailureClass::NoSuitableServer => format!(
-            "{operation}s wait serverSelectionTimeoutMS and fail: no server is suitable"
-        ),
+        FailureClass::NoSuitableServer => {
+            format!("{operation}s wait serverSelectionTimeoutMS and fail: no server is suitable")
+        }
         _ => format!("{operation}s fail: {}", failure.class.name()),
     };
     vec![Finding::new(
         rule,
         Severity::Error,
-        format!("a {operation} was tried as the application would and failed: {}", failure.message),
+        format!(
+            "a {operation} was tried as the application would and failed: {}",
+            failure.message
+        ),
         consequence,
         "see the other findings for the cause; without a primary, wait for (or force) an \
          election",
     )
     .servers(failure.address.iter())]
+}
+
+/// The safety net run after every rule: a verdict that failed while no rule reported an
+/// error is reported as `verdict.write-fails` / `verdict.read-fails`, so that a failed
+/// verdict is never an exit status 0.
+pub fn unexplained(observations: &Observations, findings: &[Finding]) -> Vec<Finding> {
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return Vec::new();
+    }
+    let Some(proof) = &observations.proof else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (rule, operation, verdict) in [
+        (WRITE_FAILS, "write", &proof.write),
+        (READ_FAILS, "read", &proof.read),
+    ] {
+        if let Err(failure) = verdict {
+            out.push(
+                Finding::new(
+                    rule,
+                    Severity::Error,
+                    format!(
+                        "a {operation} was tried as the application would and failed: {}",
+                        failure.message
+                    ),
+                    format!("{operation}s fail ({})", failure.class.name()),
+                    "see the error: no more specific rule recognised the cause",
+                )
+                .servers(failure.address.iter()),
+            );
+        }
+    }
+    out
 }
 
 /// `verdict.write-fails`: the write verdict failed for a reason no other rule names.
@@ -102,11 +151,25 @@ mod tests {
     fn nothing_reachable_names_every_server() {
         let mut observations = observe("mongodb://a,b/");
         assert!(nothing_reachable(&observations).is_empty());
-        with_failure(&mut observations, "a:27017", "cannot connect to a:27017: refused");
-        with_failure(&mut observations, "b:27017", "cannot connect to b:27017: refused");
+        with_failure(
+            &mut observations,
+            "a:27017",
+            "cannot connect to a:27017: refused",
+        );
+        with_failure(
+            &mut observations,
+            "b:27017",
+            "cannot connect to b:27017: refused",
+        );
         let findings = nothing_reachable(&observations);
         assert_eq!(findings[0].servers, ["a:27017", "b:27017"]);
         assert!(nothing_reachable(&healthy_set("mongodb://a/")).is_empty());
+        with_failure(&mut observations, "a:27017", "TLS error: unknown issuer");
+        with_failure(&mut observations, "b:27017", "TLS error: unknown issuer");
+        assert!(
+            nothing_reachable(&observations).is_empty(),
+            "the TLS rules explain it"
+        );
     }
 
     #[test]
@@ -119,12 +182,25 @@ mod tests {
             message: "no primary".into(),
         };
         let read = observations.proof.take().map(|p| p.read).unwrap();
-        observations.proof = Some(Proof { read, write: Err(failure.clone()) });
+        observations.proof = Some(Proof {
+            read,
+            write: Err(failure.clone()),
+        });
         assert_eq!(write_fails(&observations)[0].rule, WRITE_FAILS);
         assert!(read_fails(&observations).is_empty());
         let mut auth = failure;
         auth.class = FailureClass::Authentication;
-        observations.proof = Some(Proof { read: Err(auth.clone()), write: Err(auth) });
+        observations.proof = Some(Proof {
+            read: Err(auth.clone()),
+            write: Err(auth),
+        });
         assert!(write_fails(&observations).is_empty() && read_fails(&observations).is_empty());
+        // No rule reported an error: the safety net does.
+        let net = unexplained(&observations, &[]);
+        assert_eq!(net.len(), 2, "{net:?}");
+        assert_eq!(net[0].severity, Severity::Error);
+        let error = Finding::new("x.y", Severity::Error, "", "", "");
+        assert!(unexplained(&observations, &[error]).is_empty());
+        assert!(unexplained(&healthy_set("mongodb://a/"), &[]).is_empty());
     }
 }

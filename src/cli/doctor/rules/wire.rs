@@ -70,9 +70,15 @@ pub fn mixed_versions(observations: &Observations) -> Vec<Finding> {
             .get(address)
             .and_then(|p| p.version.clone())
             .unwrap_or_else(|| {
-                format!("wire version {}", number(hello, "maxWireVersion").unwrap_or(0))
+                format!(
+                    "wire version {}",
+                    number(hello, "maxWireVersion").unwrap_or(0)
+                )
             });
-        by_version.entry(version).or_default().push(address.to_string());
+        by_version
+            .entry(version)
+            .or_default()
+            .push(address.to_string());
     }
     if by_version.len() < 2 {
         return Vec::new();
@@ -117,11 +123,20 @@ mod tests {
     fn mixed_versions_are_grouped() {
         let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
         assert!(mixed_versions(&observations).is_empty());
-        if let Some(probe) = observations.probes.get_mut(&super::super::fixtures::addr("c:27017")) {
+        if let Some(probe) = observations
+            .probes
+            .get_mut(&super::super::fixtures::addr("c:27017"))
+        {
             probe.version = Some("6.0.4".into());
         }
         let findings = mixed_versions(&observations);
-        assert!(findings[0].evidence.contains("6.0.4: c:27017"), "{findings:?}");
-        assert!(findings[0].evidence.contains("7.0.0: a:27017, b:27017"), "{findings:?}");
+        assert!(
+            findings[0].evidence.contains("6.0.4: c:27017"),
+            "{findings:?}"
+        );
+        assert!(
+            findings[0].evidence.contains("7.0.0: a:27017, b:27017"),
+            "{findings:?}"
+        );
     }
 }

@@ -17,9 +17,9 @@ fn set_hello(observations: &Observations) -> Option<&Document> {
         .hellos()
         .find(|(_, hello)| is_primary_hello(hello))
         .or_else(|| {
-            observations
-                .hellos()
-                .find(|(_, hello)| hello.get_array("hosts").is_ok() && hello.get_str("setName").is_ok())
+            observations.hellos().find(|(_, hello)| {
+                hello.get_array("hosts").is_ok() && hello.get_str("setName").is_ok()
+            })
         })
         .map(|(_, hello)| hello)
 }
@@ -37,7 +37,11 @@ pub fn arbiter_majority(observations: &Observations) -> Vec<Finding> {
     let w = observations
         .uri
         .w()
-        .map(|w| format!("{w:?}"))
+        .map(|w| match w {
+            mongo_topology::options::OptionValue::String(s) => s.clone(),
+            mongo_topology::options::OptionValue::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        })
         .unwrap_or_else(|| "the default (majority since MongoDB 5.0)".to_owned());
     vec![Finding::new(
         ARBITER_MAJORITY,
@@ -71,7 +75,9 @@ pub fn even_voters(observations: &Observations) -> Vec<Finding> {
     vec![Finding::new(
         EVEN_VOTERS,
         Severity::Warning,
-        format!("the set lists {voters} members (hidden members not counted); each votes by default"),
+        format!(
+            "the set lists {voters} members (hidden members not counted); each votes by default"
+        ),
         format!(
             "a majority is {} of {voters}: the set tolerates no more failures than with {} \
              members, and a partition into two halves leaves no primary",
