@@ -251,7 +251,7 @@ pub fn run_all(observations: &Observations) -> Vec<Finding> {
         .collect();
     let unexplained = verdict::unexplained(observations, &findings);
     findings.extend(unexplained);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     findings
 }
 
