@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::selection::ReadPreference;
 use mongo_topology::{Cluster, ClusterError};
 
 use super::connect::{self, Resolved};
 use super::discovery::Discovery;
+use super::proof::{self, Intent};
 use super::render;
 use super::tls_state;
 use super::untrusted::{display_untrusted, LINE_CHARS};
@@ -24,8 +26,14 @@ Examples:
   mongo-topology discover --timeout-ms 3000 'mongodb://10.0.0.5:27017/?directConnection=true'
   mongo-topology discover 'mongodb+srv://cluster0.example.net/' --dns-server 10.0.0.2:53
 
-Exit status: 0 when a writable server was found, 2 when discovery finished without one,
-1 on a usage or connection string error, 130 on Ctrl-C. Output has no colour.";
+After the table, the verdicts, proven as an application would: a server selected for the
+connection string's read preference, then for a write; a pool connection to it (the full
+handshake, authentication when the string has credentials, a serviceId through a load
+balancer); ping; for the write, a server that reports itself writable. Each is `proven`, or
+`FAILS (cause)` with the cause class (unreachable, timeout, auth failed, TLS, not writable,
+no serviceId, server selection timeout, ...) and the evidence.
+Exit status: 0 when the read and the write are both proven, 2 when either fails, 1 on a
+usage or connection string error, 130 on Ctrl-C. Output has no colour.";
 
 /// Where to discover: the connection string and how long discovery may take.
 #[derive(Debug, Args)]
@@ -56,7 +64,7 @@ pub struct DiscoverArgs {
 
 /// Runs `discover`.
 pub fn run(args: DiscoverArgs) -> ExitCode {
-    let discovery = match discover(&args.target) {
+    let discovery = match discover(&args.target, &ProofRequest::default()) {
         Ok(discovery) => discovery,
         Err(error) => return failure(error),
     };
@@ -65,7 +73,7 @@ pub fn run(args: DiscoverArgs) -> ExitCode {
     } else {
         print!("{}", render::report(&discovery));
     }
-    if discovery.has_writable_server() {
+    if discovery.all_proven() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
@@ -121,10 +129,20 @@ fn every_server_checked(topology: &TopologyDescription) -> bool {
     })
 }
 
+/// What the read verdict proves, when not the connection string's read preference.
+#[derive(Debug, Default)]
+pub struct ProofRequest {
+    /// The read preference of the read verdict (default: the connection string's).
+    pub read_preference: Option<ReadPreference>,
+    /// localThresholdMS for selection (default: the connection string's).
+    pub local_threshold: Option<Duration>,
+}
+
 /// Parses the target's connection string, runs a cluster until every known server has been
-/// checked once or the timeout, and closes it. Errors are one line, for exit status 1, or
+/// checked once or the timeout, proves a read and a write on it (see [`proof::prove`]), and
+/// closes it. Errors are one line, for exit status 1, or
 /// [`Failure::Interrupted`] after Ctrl-C (see [`failure`]).
-pub fn discover(target: &Target) -> Result<Discovery, Failure> {
+pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discovery, Failure> {
     let text = connect::uri_text(target.uri.as_deref())?;
     let timeout = Duration::from_millis(target.timeout_ms);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -162,8 +180,11 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
             mut settings,
             srv_records,
         } = resolved;
-        // Discovery only monitors: no pool connection, so no authentication attempt.
+        // No warm-up: the proofs open the pool connections (and authenticate) themselves.
         settings.warm_up = false;
+        if let Some(local_threshold) = proof_request.local_threshold {
+            settings.local_threshold = local_threshold;
+        }
         let cluster = Cluster::new(settings.clone()).map_err(|error| error.to_string())?;
         let remaining = timeout.saturating_sub(started.elapsed());
         let outcome = tokio::select! {
@@ -174,12 +195,36 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
             }
         };
         let elapsed = started.elapsed();
-        cluster.close().await;
         let (topology, complete) = match outcome {
             Ok(topology) => (topology, true),
             Err(ClusterError::WaitTimedOut { topology, .. }) => (topology, false),
-            Err(error) => return Err(Failure::Usage(error.to_string())),
+            Err(error) => {
+                cluster.close().await;
+                return Err(Failure::Usage(error.to_string()));
+            }
         };
+        // The verdicts, proven as an application would: a suitable server in the description
+        // discovery ended with (no further wait), a pool connection, ping, hello.
+        let read = Intent::Read(
+            proof_request
+                .read_preference
+                .clone()
+                .unwrap_or_else(|| settings.read_preference.clone()),
+        );
+        let proofs = async {
+            tokio::join!(
+                proof::prove(&cluster, &read, Duration::ZERO),
+                proof::prove(&cluster, &Intent::Write, Duration::ZERO)
+            )
+        };
+        let (read, write) = tokio::select! {
+            verdicts = proofs => verdicts,
+            _ = interrupt.recv() => {
+                cluster.close().await;
+                return Err(Failure::Interrupted);
+            }
+        };
+        cluster.close().await;
         let addresses: Vec<_> = topology.servers.keys().cloned().collect();
         let tls = tls_state::probe(&settings, &addresses).await;
         Ok(Discovery {
@@ -190,6 +235,7 @@ pub fn discover(target: &Target) -> Result<Discovery, Failure> {
             complete,
             tls,
             srv_records,
+            verdicts: vec![read, write],
         })
     })
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use mongo_topology::options::srv::SrvRecord;
 use mongo_topology::options::ConnectionString;
 use mongo_topology::sdam::TopologyDescription;
-use mongo_topology::selection::{explain_selection, SelectionCriteria};
 use mongo_topology::ClusterSettings;
 
+use super::proof::{Intent, Verdict};
 use super::tls_state::TlsStates;
 
 /// What one discovery saw.
@@ -27,17 +27,21 @@ pub struct Discovery {
     pub tls: TlsStates,
     /// The SRV records of a `mongodb+srv` string (empty otherwise).
     pub srv_records: Vec<SrvRecord>,
+    /// The proven verdicts, read then write (see [`super::proof`]).
+    pub verdicts: Vec<Verdict>,
 }
 
 impl Discovery {
-    /// Whether a write could be sent now: some server is selectable for writes.
+    /// Whether a write was proven to work: a pool connection, `ping`, and a server that
+    /// reports itself writable.
     pub fn has_writable_server(&self) -> bool {
-        explain_selection(
-            &self.topology,
-            &SelectionCriteria::write(),
-            &self.settings.selection(),
-            &[],
-        )
-        .has_selectable_server()
+        self.verdicts
+            .iter()
+            .any(|verdict| matches!(verdict.intent, Intent::Write) && verdict.passed)
+    }
+
+    /// Whether every verdict (read and write) was proven.
+    pub fn all_proven(&self) -> bool {
+        !self.verdicts.is_empty() && self.verdicts.iter().all(|verdict| verdict.passed)
     }
 }

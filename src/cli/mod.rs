@@ -5,6 +5,7 @@ mod demo;
 mod discover;
 mod discovery;
 mod doctor;
+mod proof;
 mod render;
 mod select;
 mod sim;

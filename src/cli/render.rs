@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::connect;
 use super::discovery::Discovery;
+use super::proof;
 use super::tls_state;
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
@@ -257,6 +258,11 @@ pub fn report(discovery: &Discovery) -> String {
         "no"
     };
     let _ = writeln!(out, "writable server: {writable}");
+    for verdict in &discovery.verdicts {
+        for line in proof::text(verdict) {
+            let _ = writeln!(out, "{}", display_untrusted(&line, LINE_CHARS));
+        }
+    }
     let removed: Vec<String> = seeds_not_members(discovery)
         .iter()
         .map(|seed| seed.to_string())
@@ -341,6 +347,7 @@ pub fn json(discovery: &Discovery) -> Value {
         "complete": discovery.complete,
         "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
         "writable": discovery.has_writable_server(),
+        "verdicts": discovery.verdicts.iter().map(proof::json).collect::<Vec<_>>(),
         "hints": hints(discovery),
         "srv": discovery.settings.srv.as_ref().map(|srv| json!({
             "query": srv.query_name(),
@@ -398,6 +405,7 @@ mod tests {
             complete: true,
             tls: Default::default(),
             srv_records: Vec::new(),
+            verdicts: Vec::new(),
         }
     }
 

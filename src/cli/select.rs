@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use clap::Args;
 use mongo_topology::selection::{
-    explain_selection, ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, TagSet,
+    explain_selection, ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria,
+    SelectionExplanation, TagSet,
 };
 
-use super::discover::{discover, failure, usage_error, Target};
+use super::discover::{discover, failure, usage_error, ProofRequest, Target};
+use super::discovery::Discovery;
+use super::proof::{self, Intent};
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
 const EXAMPLES: &str = "\
@@ -17,10 +20,15 @@ Examples:
   mongo-topology select 'mongodb://db1.example.net/?replicaSet=rs0' --read-preference secondary
   mongo-topology select \"$MONGODB_URI\" --read-preference nearest --tag dc:ny,rack:1 --tag ''
   mongo-topology select --read-preference secondaryPreferred --max-staleness 120
+  mongo-topology select \"$MONGODB_URI\" --read-preference primary --json
 
 Each --tag is one tag set (k:v pairs, comma separated), tried in order; '' matches any server.
-Exit status: 0 when a server is suitable, 2 when none is, 1 on a usage or connection string
-error, 130 on Ctrl-C. Output has no colour.";
+After the explanation come the verdicts, proven as an application would (a pool connection
+with the full handshake and authentication, ping; for the write, a server that reports itself
+writable): `read (…): proven …` or `read (…): FAILS (cause) …`, the same for `write`.
+Exit status: 0 when a server is suitable and the read with this read preference is proven,
+2 when none is or the proof fails (the write verdict is shown, not counted), 1 on a usage or
+connection string error, 130 on Ctrl-C. Output has no colour.";
 
 /// `mongo-topology select`.
 #[derive(Debug, Args)]
@@ -40,6 +48,9 @@ pub struct SelectArgs {
     /// localThresholdMS (default: the connection string's, else 15).
     #[arg(long, value_name = "MS")]
     local_threshold_ms: Option<u64>,
+    /// Print one JSON object instead of the text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Parses one `--tag` value: `dc:ny,rack:1`, or empty for the tag set that matches any server.
@@ -74,16 +85,35 @@ pub fn run(args: SelectArgs) -> ExitCode {
         Ok(read_preference) => read_preference,
         Err(message) => return usage_error(&message),
     };
-    let discovery = match discover(&args.target) {
+    let request = ProofRequest {
+        read_preference: Some(read_preference.clone()),
+        local_threshold: args.local_threshold_ms.map(Duration::from_millis),
+    };
+    let discovery = match discover(&args.target, &request) {
         Ok(discovery) => discovery,
         Err(error) => return failure(error),
     };
-    let mut settings = discovery.settings.selection();
-    if let Some(ms) = args.local_threshold_ms {
-        settings.local_threshold = Duration::from_millis(ms);
-    }
+    let settings = discovery.settings.selection();
     let criteria = SelectionCriteria::read(read_preference);
     let explanation = explain_selection(&discovery.topology, &criteria, &settings, &[]);
+    if args.json {
+        println!("{}", json(&discovery, &explanation));
+    } else {
+        print_text(&discovery, &explanation);
+    }
+    let read_proven = discovery
+        .verdicts
+        .iter()
+        .any(|verdict| matches!(verdict.intent, Intent::Read(_)) && verdict.passed);
+    if explanation.has_selectable_server() && read_proven {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// The plain-text output: the connection string, the choice, the explanation, the verdicts.
+fn print_text(discovery: &Discovery, explanation: &SelectionExplanation) {
     let uri = discovery.uri.to_string();
     println!("connection string: {}", display_untrusted(&uri, LINE_CHARS));
     if !discovery.complete {
@@ -125,9 +155,39 @@ pub fn run(args: SelectArgs) -> ExitCode {
     for verdict in &verdicts {
         println!("  {}", display_untrusted(verdict, LINE_CHARS));
     }
-    if explanation.has_selectable_server() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
+    for verdict in &discovery.verdicts {
+        for line in proof::text(verdict) {
+            println!("{}", display_untrusted(&line, LINE_CHARS));
+        }
     }
+}
+
+/// The same content as [`print_text`], as one JSON object: `connection_string`, `complete`,
+/// `elapsed_ms`, `criteria`, `topology_type`, `would_choose` (the latency window),
+/// `servers` (each with `address`, `type`, `suitable` and `why`), `verdicts` (read, write)
+/// and `selectable`.
+fn json(discovery: &Discovery, explanation: &SelectionExplanation) -> serde_json::Value {
+    let window: Vec<String> = explanation
+        .servers
+        .iter()
+        .filter(|verdict| verdict.reason == Reason::InLatencyWindow)
+        .map(|verdict| verdict.address.to_string())
+        .collect();
+    serde_json::json!({
+        "connection_string": discovery.uri.to_string(),
+        "complete": discovery.complete,
+        "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "criteria": explanation.criteria,
+        "topology_type": explanation.topology_type.to_string(),
+        "topology_problem": explanation.topology_problem.as_ref().map(ToString::to_string),
+        "would_choose": window,
+        "servers": explanation.servers.iter().map(|verdict| serde_json::json!({
+            "address": verdict.address.to_string(),
+            "type": verdict.server_type.to_string(),
+            "suitable": verdict.reason == Reason::InLatencyWindow,
+            "why": verdict.reason.to_string(),
+        })).collect::<Vec<_>>(),
+        "verdicts": discovery.verdicts.iter().map(proof::json).collect::<Vec<_>>(),
+        "selectable": explanation.has_selectable_server(),
+    })
 }

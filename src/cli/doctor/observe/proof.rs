@@ -1,64 +1,83 @@
-//! The verdicts proven by doing: a read and a write as the application would do them.
+//! The verdicts proven by doing, from the shared proof module (`crate::cli::proof`, also
+//! used by `discover` and `select`): a read with the connection string's read preference
+//! and a write, each selected, checked out of the pool (handshake, authentication, serviceId
+//! through a balancer), pinged, and for a write asked whether it takes writes. Here they
+//! become the rules' plain [`Proof`].
 
 use std::time::Duration;
 
-use mongo_topology::bson::doc;
-use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::bson::oid::ObjectId;
+use mongo_topology::sdam::TopologyDescription;
 use mongo_topology::selection::{explain_selection, SelectionCriteria};
-use mongo_topology::{
-    Cluster, ClusterError, ClusterSettings, ConnectionError, PoolError, ServerAddress,
-};
+use mongo_topology::{Cluster, ClusterSettings};
 
 use crate::cli::doctor::observations::{FailureClass, Proof, ProofFailure, ProvenServer};
+use crate::cli::proof::{self, Cause, Intent, Verdict};
 
-/// The cause class of a failed check-out or command.
-fn classify(error: &ClusterError) -> (FailureClass, Option<ServerAddress>) {
-    match error {
-        ClusterError::Pool(PoolError::Establishment {
-            address, source, ..
-        }) => (classify_connection(source), Some(address.clone())),
-        ClusterError::Connection { address, source } => {
-            (classify_connection(source), Some(address.clone()))
+/// The rules' class of a proof's cause.
+fn class_of(cause: &Cause) -> FailureClass {
+    match cause {
+        Cause::Dns | Cause::Unreachable | Cause::Timeout | Cause::Network => FailureClass::Connect,
+        Cause::AuthFailed { .. } => FailureClass::Authentication,
+        Cause::Tls => FailureClass::Tls,
+        Cause::NotWritable => FailureClass::NotWritable,
+        Cause::NoServiceId => FailureClass::NoServiceId,
+        Cause::ServerSelectionTimeout | Cause::SelectionImpossible => {
+            FailureClass::NoSuitableServer
         }
-        ClusterError::Pool(PoolError::CheckOut { address, .. }) => {
-            (FailureClass::Other, Some(address.clone()))
-        }
-        ClusterError::Command { address, .. } => (FailureClass::Other, Some(address.clone())),
-        ClusterError::ServerSelectionTimeout { .. } | ClusterError::Selection(_) => {
-            (FailureClass::NoSuitableServer, None)
-        }
-        _ => (FailureClass::Other, None),
+        Cause::Protocol | Cause::CommandFailed | Cause::Pool | Cause::Closed => FailureClass::Other,
     }
 }
 
-fn classify_connection(error: &ConnectionError) -> FailureClass {
-    match error {
-        ConnectionError::Tls { .. } => FailureClass::Tls,
-        ConnectionError::NoServiceId => FailureClass::NoServiceId,
-        ConnectionError::Authentication(_) => FailureClass::Authentication,
-        ConnectionError::Dns { .. }
-        | ConnectionError::Connect { .. }
-        | ConnectionError::Timeout { .. }
-        | ConnectionError::Network { .. } => FailureClass::Connect,
-        _ => FailureClass::Other,
+/// The serviceId a load-balanced proof reached, as its evidence says it.
+fn service_id(verdict: &Verdict) -> Option<ObjectId> {
+    verdict.evidence.iter().find_map(|line| {
+        let hex = line.strip_prefix("through the load balancer to serviceId ")?;
+        ObjectId::parse_str(hex.trim()).ok()
+    })
+}
+
+/// A verdict as the rules read it.
+fn from_verdict(verdict: &Verdict) -> Result<ProvenServer, ProofFailure> {
+    match (
+        &verdict.cause,
+        verdict.passed,
+        &verdict.server,
+        verdict.server_type,
+    ) {
+        (None, true, Some(address), Some(server_type)) => Ok(ProvenServer {
+            address: address.clone(),
+            server_type,
+            service_id: service_id(verdict),
+        }),
+        (cause, _, address, _) => {
+            let mut message = verdict.evidence.join("; ");
+            if let Some(note) = &verdict.note {
+                message.push_str(&format!(" ({note})"));
+            }
+            Err(ProofFailure {
+                class: cause.as_ref().map_or(FailureClass::Other, class_of),
+                address: address.clone(),
+                message,
+            })
+        }
     }
 }
 
-/// Reads and writes as the application would do them: select (only when a server is
-/// selectable now), check a connection out of the pool (handshake, authentication), ping.
-/// A write also needs a server that reports itself writable.
+/// Reads and writes as the application would do them, both at once. A verdict whose
+/// selection cannot succeed in the description discovery ended with fails at once (an
+/// application would wait serverSelectionTimeoutMS for the same outcome); the others get
+/// `time` to select.
 pub(super) async fn prove(
     cluster: &Cluster,
     settings: &ClusterSettings,
     topology: &TopologyDescription,
     time: Duration,
 ) -> Proof {
-    let read = SelectionCriteria::read(settings.read_preference.clone());
-    let write = SelectionCriteria::write();
-    // Both at once, as an application's first read and write would be.
+    let read = Intent::Read(settings.read_preference.clone());
     let (read, write) = tokio::join!(
-        prove_one(cluster, settings, topology, &read, time, false),
-        prove_one(cluster, settings, topology, &write, time, true)
+        prove_one(cluster, settings, topology, read, time),
+        prove_one(cluster, settings, topology, Intent::Write, time)
     );
     Proof { read, write }
 }
@@ -67,11 +86,14 @@ async fn prove_one(
     cluster: &Cluster,
     settings: &ClusterSettings,
     topology: &TopologyDescription,
-    criteria: &SelectionCriteria,
+    intent: Intent,
     time: Duration,
-    write: bool,
 ) -> Result<ProvenServer, ProofFailure> {
-    let explanation = explain_selection(topology, criteria, &settings.selection(), &[]);
+    let criteria = match &intent {
+        Intent::Read(read_preference) => SelectionCriteria::read(read_preference.clone()),
+        Intent::Write => SelectionCriteria::write(),
+    };
+    let explanation = explain_selection(topology, &criteria, &settings.selection(), &[]);
     if !explanation.has_selectable_server() {
         return Err(ProofFailure {
             class: FailureClass::NoSuitableServer,
@@ -79,51 +101,60 @@ async fn prove_one(
             message: format!("no server is suitable: {explanation}"),
         });
     }
-    let attempt = async {
-        let mut connection = cluster.checkout(criteria).await?;
-        connection.run_command("admin", doc! { "ping": 1 }).await?;
-        Ok::<_, ClusterError>(connection)
-    };
-    let connection = match tokio::time::timeout(time, attempt).await {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(error)) => {
-            let (class, address) = classify(&error);
-            return Err(ProofFailure {
-                class,
-                address,
-                message: error.to_string(),
-            });
+    from_verdict(&proof::prove(cluster, &intent, time).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use mongo_topology::sdam::ServerType;
+
+    use super::*;
+
+    fn verdict(intent: Intent) -> Verdict {
+        Verdict {
+            intent,
+            passed: false,
+            server: Some(mongo_topology::ServerAddress::parse("a:1").unwrap()),
+            server_type: Some(ServerType::RsSecondary),
+            cause: None,
+            evidence: Vec::new(),
+            note: None,
+            elapsed: Duration::ZERO,
         }
-        Err(_) => {
-            return Err(ProofFailure {
-                class: FailureClass::Other,
-                address: None,
-                message: format!("no answer within {} ms", time.as_millis()),
-            })
-        }
-    };
-    let description = connection.description();
-    let server = ProvenServer {
-        address: connection.address().clone(),
-        server_type: description.server_type,
-        service_id: connection.service_id(),
-    };
-    let writable = matches!(
-        server.server_type,
-        ServerType::RsPrimary
-            | ServerType::Mongos
-            | ServerType::Standalone
-            | ServerType::LoadBalancer
-    );
-    if write && !writable {
-        return Err(ProofFailure {
-            class: FailureClass::NotWritable,
-            address: Some(server.address.clone()),
-            message: format!(
-                "{} is {}: it does not accept writes (NotWritablePrimary)",
-                server.address, server.server_type
-            ),
-        });
     }
-    Ok(server)
+
+    #[test]
+    fn verdicts_become_the_rules_proof() {
+        let mut passed = verdict(Intent::Write);
+        passed.passed = true;
+        passed.server_type = Some(ServerType::LoadBalancer);
+        let id = ObjectId::new();
+        passed.evidence = vec![format!(
+            "through the load balancer to serviceId {}",
+            id.to_hex()
+        )];
+        let proven = from_verdict(&passed).unwrap();
+        assert_eq!(proven.service_id, Some(id));
+        let mut refused = verdict(Intent::Write);
+        refused.cause = Some(Cause::NotWritable);
+        refused.evidence = vec!["hello: isWritablePrimary false (a secondary)".into()];
+        refused.note = Some("writes fail (NotWritablePrimary)".into());
+        let failure = from_verdict(&refused).unwrap_err();
+        assert_eq!(failure.class, FailureClass::NotWritable);
+        assert!(
+            failure.message.contains("NotWritablePrimary"),
+            "{}",
+            failure.message
+        );
+        let mut auth = verdict(Intent::Write);
+        auth.cause = Some(Cause::AuthFailed {
+            mechanism: "SCRAM-SHA-256".into(),
+            user: "app".into(),
+            source: "admin".into(),
+        });
+        assert_eq!(
+            from_verdict(&auth).unwrap_err().class,
+            FailureClass::Authentication
+        );
+    }
 }
