@@ -10,6 +10,7 @@ mod render;
 mod select;
 mod sim;
 mod sim_tls;
+mod sim_world;
 mod tls_state;
 mod untrusted;
 mod watch;

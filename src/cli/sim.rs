@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use super::sim_tls;
+use super::sim_world::WorldArgs;
 use clap::Args;
 use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
@@ -32,6 +33,12 @@ line on standard input, each answered with `ok` (or `ok <details>`) or `error: <
   drop-connections M            close M's established connections (it keeps listening)
   reconfig add|remove M         change the replica set config (setVersion+1)
   recovering M on|off           put M in RECOVERING or back to SECONDARY
+  member-state M STATE          startup | startup2 | recovering | normal
+  tags M K:V,...                reconfigure M's tags (`-`: none; setVersion+1)
+  advertise M HOST[:PORT]       reconfigure the name M is known by (setVersion+1)
+  server-version M V            restart M on another server version
+  claim-primary M on|off        the primary M is cut off but keeps claiming its term;
+                                after `elect N` two members say they are primary
   status                        one line describing every node
 M is a 0-based index, a port or host:port. The simulator exits 0 when standard input
 closes or on SIGINT/SIGTERM.";
@@ -86,10 +93,16 @@ pub struct SimArgs {
     users: Vec<SimUser>,
     /// Put a load balancer in front of the mongos routers (with --mongos): the connection
     /// string printed is then the balancer's, with `loadBalanced=true`.
-    #[arg(long, requires = "mongos")]
+    #[arg(long, requires = "mongos", group = "balancer")]
     load_balancer: bool,
+    /// Put a load balancer in front of the replica set members instead, staging a common
+    /// mistake: round robin per connection, so successive hellos through the one address
+    /// flip between members (`me`, primary or secondary, electionId), and none carries a
+    /// serviceId. The connection string printed is the balancer's, with `loadBalanced=true`.
+    #[arg(long, conflicts_with_all = ["mongos", "standalone"], group = "balancer")]
+    load_balancer_in_front_of_members: bool,
     /// The load balancer's port (0: any free port).
-    #[arg(long, default_value_t = 0, requires = "load_balancer")]
+    #[arg(long, default_value_t = 0, requires = "balancer")]
     load_balancer_port: u16,
     /// Append ` at=<µs>` to every control reply: the UNIX time (CLOCK_REALTIME, shared by
     /// every process on the machine) taken just before the command was applied. Used by
@@ -115,10 +128,13 @@ pub struct SimArgs {
     /// is printed on standard error (repeatable).
     #[arg(long = "tls-client-cert", requires = "tls", value_name = "CN")]
     client_certs: Vec<String>,
+    /// Real-world situations staged on the members.
+    #[command(flatten)]
+    world: WorldArgs,
 }
 
 impl SimArgs {
-    fn spec(&self) -> DeploymentSpec {
+    fn spec(&self) -> Result<DeploymentSpec, String> {
         let topology = if let Some(count) = self.mongos {
             TopologySpec::Sharded { count }
         } else if self.standalone {
@@ -135,7 +151,7 @@ impl SimArgs {
                 members,
             }
         };
-        DeploymentSpec {
+        let mut spec = DeploymentSpec {
             topology,
             host: self.host.clone(),
             base_port: self.port,
@@ -145,10 +161,15 @@ impl SimArgs {
                 election_delay: Duration::from_millis(self.election_ms),
             },
             users: self.users.clone(),
-            load_balancer: self.load_balancer.then_some(self.load_balancer_port),
+            load_balancer: (self.load_balancer || self.load_balancer_in_front_of_members)
+                .then_some(self.load_balancer_port),
+            load_balancer_in_front_of_members: self.load_balancer_in_front_of_members,
             x509_users: self.x509_users.clone(),
             tls: None,
-        }
+            scram_mechanisms: None,
+        };
+        self.world.apply(&mut spec)?;
+        Ok(spec)
     }
 }
 
@@ -162,11 +183,18 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut spec = args.spec();
+    let mut spec = match args.spec() {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut ca_file = None;
     if args.tls {
         let prepared = match sim_tls::prepare(
             &args.host,
+            &args.world.certificate_names(),
             args.tls_dir.as_deref(),
             !args.x509_users.is_empty() || !args.client_certs.is_empty(),
             &args.client_certs,

@@ -14,19 +14,23 @@ pub struct PreparedTls {
     pub client_files: Vec<(String, PathBuf)>,
 }
 
-/// Generates a CA and a server certificate for `localhost` and `host`, asks for client
+/// Generates a CA and a server certificate for `localhost`, `host` and `extra_names`
+/// (advertised and horizon hosts), asks for client
 /// certificates when `request_client_certificates`, and writes the CA and one client
 /// certificate per name in `client_names` to `dir` (default: a new directory under the
 /// system's temporary directory).
 pub fn prepare(
     host: &str,
+    extra_names: &[String],
     dir: Option<&Path>,
     request_client_certificates: bool,
     client_names: &[String],
 ) -> Result<PreparedTls, String> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    if !names.iter().any(|n| n == host) {
-        names.push(host.to_owned());
+    for name in std::iter::once(host).chain(extra_names.iter().map(String::as_str)) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
     }
     let tls = SimTls::generate(SimTlsOptions {
         names,

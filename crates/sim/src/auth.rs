@@ -14,6 +14,7 @@
 //! - a wrong password or an unknown user: code 18 AuthenticationFailed,
 //!   "Authentication failed.".
 
+mod mechanisms;
 mod scram_server;
 mod x509;
 
@@ -28,6 +29,7 @@ use super::reply::error_reply;
 use super::versions::ServerVersion;
 use scram_server::{parse_client_first, server_first, AwaitingProof, StepError, Verifier};
 
+pub use mechanisms::ScramMechanism;
 pub use scram_server::{SHA1_ITERATIONS, SHA256_ITERATIONS};
 
 /// A user of the simulated deployment, created in `admin` with SCRAM-SHA-1 and
@@ -99,6 +101,8 @@ pub(crate) struct UserStore {
     failures: AtomicU64,
     /// MONGODB-X509 users: client certificate subjects.
     x509_users: Vec<String>,
+    /// The SCRAM mechanisms offered; `None`: both.
+    mechanisms: Option<Vec<ScramMechanism>>,
 }
 
 impl UserStore {
@@ -134,6 +138,19 @@ impl UserStore {
     pub(crate) fn with_x509_users(mut self, subjects: &[String]) -> UserStore {
         self.x509_users = subjects.to_vec();
         self
+    }
+
+    /// This store offering only `mechanisms` (the server's `authenticationMechanisms`).
+    pub(crate) fn with_mechanisms(mut self, mechanisms: Option<Vec<ScramMechanism>>) -> UserStore {
+        self.mechanisms = mechanisms;
+        self
+    }
+
+    /// Whether `mechanism` is offered.
+    fn offers(&self, mechanism: ScramMechanism) -> bool {
+        self.mechanisms
+            .as_ref()
+            .is_none_or(|offered| offered.contains(&mechanism))
     }
 
     /// Whether authentication is on (any user configured).
@@ -260,7 +277,12 @@ impl AuthSession {
                 .split_once('.')
                 .and_then(|(db, user)| users.find(db, user));
             if found.is_some() {
-                reply.insert("saslSupportedMechs", vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]);
+                let offered: Vec<&str> = ScramMechanism::ALL
+                    .into_iter()
+                    .filter(|m| users.offers(*m))
+                    .map(ScramMechanism::name)
+                    .collect();
+                reply.insert("saslSupportedMechs", offered);
             }
         }
         let Ok(speculative) = command.get_document("speculativeAuthenticate") else {
@@ -291,9 +313,12 @@ impl AuthSession {
     ) -> Document {
         self.conversation = None;
         let mechanism = command.get_str("mechanism").unwrap_or("");
+        let offers = |m| users.offers(m);
         let scram = match mechanism {
-            "SCRAM-SHA-1" => ScramVersion::Sha1,
-            "SCRAM-SHA-256" if version >= ServerVersion::V4_0 => ScramVersion::Sha256,
+            "SCRAM-SHA-1" if offers(ScramMechanism::Sha1) => ScramVersion::Sha1,
+            "SCRAM-SHA-256" if version >= ServerVersion::V4_0 && offers(ScramMechanism::Sha256) => {
+                ScramVersion::Sha256
+            }
             other => {
                 return error_reply(
                     334,

@@ -48,7 +48,7 @@ pub fn run_command(
     ctx: &CommandContext<'_>,
 ) -> Document {
     let name = ctx.name().to_owned();
-    let version = world.version;
+    let version = world.version_of(idx);
     if ctx.via_op_query && !version.accepts_over_op_query(&name) {
         return error_reply(
             352,
@@ -110,7 +110,7 @@ fn hello(
 /// buildInfo, in the order `VersionInfoInterface::appendBuildInfo` writes it
 /// (src/mongo/util/version.cpp); mongod then appends its storage engines, mongos does not.
 fn build_info(world: &World, idx: usize) -> Document {
-    let v = world.version;
+    let v = world.version_of(idx);
     let array: Vec<Bson> = v.version_array().iter().map(|n| Bson::Int32(*n)).collect();
     let mut reply = doc! {
         "version": v.full_version(),
@@ -149,13 +149,13 @@ fn state_error(
     names: (&str, &str),
 ) -> Document {
     let mut reply = error_reply(code, names.0, names.1);
-    if world.version.labels_retryable_writes() && is_retryable_write(ctx) {
+    if world.version_of(idx).labels_retryable_writes() && is_retryable_write(ctx) {
         reply.insert(
             "errorLabels",
             vec![Bson::String("RetryableWriteError".into())],
         );
     }
-    if world.version.has_topology_version() {
+    if world.version_of(idx).has_topology_version() {
         if let Some(node) = world.node(idx) {
             reply.insert(
                 "topologyVersion",
@@ -168,7 +168,7 @@ fn state_error(
 
 fn not_writable_primary(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
     let names = world
-        .version
+        .version_of(idx)
         .not_writable_primary_names(ctx.client_hello_ok);
     state_error(world, idx, ctx, 10107, names)
 }
@@ -187,7 +187,7 @@ fn injected_error(
             ctx,
             13436,
             (
-                world.version.not_primary_or_secondary_name(),
+                world.version_of(idx).not_primary_or_secondary_name(),
                 "node is recovering",
             ),
         ),
@@ -255,7 +255,7 @@ fn read_refusal(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Option<D
     if world.is_writable(idx) {
         return None;
     }
-    let version = world.version;
+    let version = world.version_of(idx);
     if !secondary_ok(ctx) {
         let names = version.not_primary_no_secondary_ok_names(ctx.client_hello_ok);
         return Some(state_error(world, idx, ctx, 13435, names));

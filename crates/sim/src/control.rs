@@ -1,11 +1,14 @@
 //! The text control language of the `sim` command (one command per line), parsed into
 //! [`ControlCommand`]s that [`super::Deployment::control`] executes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use super::faults::FaultKind;
+use super::staging::{parse_tags, StagedState};
+use super::versions::ServerVersion;
 
 /// Which member a control command is about: a 0-based index into the deployment's nodes,
 /// a port, or a "host:port" address. A bare number below 1024 is an index, otherwise a port.
@@ -77,6 +80,16 @@ pub enum ControlCommand {
     Recovering(MemberRef, bool),
     /// Describe every node.
     Status,
+    /// Reconfigure a member's tags (setVersion+1).
+    Tags(MemberRef, BTreeMap<String, String>),
+    /// Reconfigure the name a member is known by ("host" or "host:port"; setVersion+1).
+    Advertise(MemberRef, String),
+    /// Put a member in STARTUP, STARTUP2, RECOVERING, or back to normal.
+    MemberState(MemberRef, StagedState),
+    /// Restart a node on another server version.
+    ServerVersion(MemberRef, ServerVersion),
+    /// The primary is cut off yet keeps claiming its term (true), or steps down (false).
+    ClaimPrimary(MemberRef, bool),
 }
 
 /// A control line that could not be parsed.
@@ -86,8 +99,17 @@ pub struct ControlParseError(pub String);
 
 /// The usage text listing every control command.
 pub const CONTROL_USAGE: &str = "commands: stepdown | elect M | kill M | restart M | freeze M | thaw M | \
-latency M MS | lag M SECONDS | fault M KIND [N] | drop-connections M | reconfig add|remove M | recovering M on|off | status \
-(M: index, port or host:port)";
+latency M MS | lag M SECONDS | fault M KIND [N] | drop-connections M | reconfig add|remove M | recovering M on|off | status | \
+tags M K:V,... | advertise M HOST[:PORT] | member-state M startup|startup2|recovering|normal | server-version M V | \
+claim-primary M on|off (M: index, port or host:port)";
+
+fn on_off(word: &str) -> Result<bool, ControlParseError> {
+    match word {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(ControlParseError(format!("{other:?}: expected on or off"))),
+    }
+}
 
 fn seconds(s: &str) -> Result<Duration, ControlParseError> {
     s.parse::<f64>()
@@ -183,6 +205,30 @@ impl FromStr for ControlCommand {
                 };
                 ControlCommand::Recovering(member(1)?, on)
             }
+            "tags" => {
+                arity(3)?;
+                ControlCommand::Tags(member(1)?, parse_tags(arg(2)?).map_err(ControlParseError)?)
+            }
+            "advertise" => {
+                arity(3)?;
+                ControlCommand::Advertise(member(1)?, arg(2)?.to_owned())
+            }
+            "member-state" => {
+                arity(3)?;
+                let state = arg(2)?.parse().map_err(ControlParseError)?;
+                ControlCommand::MemberState(member(1)?, state)
+            }
+            "server-version" => {
+                arity(3)?;
+                let version = arg(2)?
+                    .parse()
+                    .map_err(|e: crate::UnknownVersion| ControlParseError(e.to_string()))?;
+                ControlCommand::ServerVersion(member(1)?, version)
+            }
+            "claim-primary" => {
+                arity(3)?;
+                ControlCommand::ClaimPrimary(member(1)?, on_off(arg(2)?)?)
+            }
             other => {
                 return Err(ControlParseError(format!(
                     "unknown command {other:?}; {CONTROL_USAGE}"
@@ -250,6 +296,41 @@ mod tests {
             "reconfig remove 2".parse(),
             Ok(ControlCommand::Reconfig(false, MemberRef::Index(2)))
         );
+        assert_eq!(
+            "tags 1 dc:east,rack:2".parse(),
+            Ok(ControlCommand::Tags(
+                MemberRef::Index(1),
+                [("dc", "east"), ("rack", "2")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            ))
+        );
+        assert_eq!(
+            "advertise 0 mongo-0.invalid".parse(),
+            Ok(ControlCommand::Advertise(
+                MemberRef::Index(0),
+                "mongo-0.invalid".into()
+            ))
+        );
+        assert_eq!(
+            "member-state 2 startup2".parse(),
+            Ok(ControlCommand::MemberState(
+                MemberRef::Index(2),
+                StagedState::Startup2
+            ))
+        );
+        assert_eq!(
+            "server-version 1 4.4".parse(),
+            Ok(ControlCommand::ServerVersion(
+                MemberRef::Index(1),
+                ServerVersion::V4_4
+            ))
+        );
+        assert_eq!(
+            "claim-primary 0 on".parse(),
+            Ok(ControlCommand::ClaimPrimary(MemberRef::Index(0), true))
+        );
     }
 
     #[test]
@@ -265,6 +346,11 @@ mod tests {
             "reconfig swap 1",
             "fault 1 explode",
             "kill 70000",
+            "tags 1 dc",
+            "advertise 1",
+            "member-state 1 dead",
+            "server-version 1 9.9",
+            "claim-primary 1 maybe",
         ] {
             assert!(
                 bad.parse::<ControlCommand>().is_err(),

@@ -34,9 +34,16 @@ impl Deployment {
                 "a deployment needs at least one node".into(),
             ));
         }
-        if spec.load_balancer.is_some() && !matches!(spec.topology, TopologySpec::Sharded { .. }) {
+        let sharded = matches!(spec.topology, TopologySpec::Sharded { .. });
+        if spec.load_balancer.is_some() && sharded == spec.load_balancer_in_front_of_members {
             return Err(SimError::InvalidRequest(
-                "only mongos nodes can stand behind a load balancer".into(),
+                if sharded {
+                    "a load balancer in front of members needs a replica set or a standalone"
+                } else {
+                    "only mongos nodes can stand behind a load balancer (a replica set behind \
+                     one is staged with with_load_balancer_in_front_of_members)"
+                }
+                .into(),
             ));
         }
         // Bind first, so OS-chosen ports (base 0) are known before the world is built.
@@ -69,7 +76,9 @@ impl Deployment {
             .iter()
             .map(|(_, port)| NodeRuntime::new(spec.host.clone(), *port))
             .collect();
-        let users = UserStore::new(&spec.users).with_x509_users(&spec.x509_users);
+        let users = UserStore::new(&spec.users)
+            .with_x509_users(&spec.x509_users)
+            .with_mechanisms(spec.scram_mechanisms.clone());
         let shared = Arc::new(
             Shared::new(world, nodes, spec.timers)
                 .with_users(users)
@@ -99,6 +108,16 @@ impl Deployment {
             .collect()
     }
 
+    /// The "host:port" every node listens on, in port order (the advertised addresses
+    /// differ when members advertise other names).
+    pub fn listening_addresses(&self) -> Vec<String> {
+        self.shared
+            .nodes
+            .iter()
+            .map(|n| format!("{}:{}", n.host, n.port))
+            .collect()
+    }
+
     /// The port of every node, in order.
     pub fn ports(&self) -> Vec<u16> {
         self.shared.nodes.iter().map(|n| n.port).collect()
@@ -106,17 +125,20 @@ impl Deployment {
 
     /// A connection string for the deployment: every visible member and `replicaSet=` for
     /// a replica set, every mongos for a sharded cluster, the server for a standalone;
-    /// `tls=true` when the deployment serves TLS (clients add their `tlsCAFile`).
+    /// `tls=true` when the deployment serves TLS (clients add their `tlsCAFile`). The
+    /// seeds are the listening addresses, which the members advertise unless told
+    /// otherwise ([`crate::MemberSpec::advertised_as`]).
     pub fn connection_string(&self) -> String {
         let world = self.shared.world();
-        let seeds: Vec<&str> = world
+        let seeds: Vec<String> = world
             .nodes
             .iter()
-            .filter(|n| match (&n.kind, &n.config) {
+            .zip(&self.shared.nodes)
+            .filter(|(n, _)| match (&n.kind, &n.config) {
                 (NodeKind::Member, Some(c)) => n.in_config && !c.hidden,
                 _ => true,
             })
-            .map(|n| n.address.as_str())
+            .map(|(_, runtime)| format!("{}:{}", runtime.host, runtime.port))
             .collect();
         let tls = if self.shared.tls.is_some() {
             "tls=true"
@@ -212,15 +234,29 @@ fn build_world(spec: &DeploymentSpec, ports: &[u16]) -> World {
         TopologySpec::ReplicaSet { name, members } => {
             let mut nodes = Vec::with_capacity(members.len());
             for (i, m) in members.iter().enumerate() {
-                let mut node = NodeState::new(address(i), NodeKind::Member, Some(m.config.clone()));
+                let advertised = match &m.advertise {
+                    Some(name) => {
+                        crate::staging::with_port(name, ports.get(i).copied().unwrap_or_default())
+                    }
+                    None => address(i),
+                };
+                let mut config = m.config.clone();
+                let port = ports.get(i).copied().unwrap_or_default();
+                for address in config.horizons.values_mut() {
+                    *address = crate::staging::with_port(address, port);
+                }
+                let mut node = NodeState::new(advertised, NodeKind::Member, Some(config));
                 node.in_config = !m.spare;
                 node.recovering = m.recovering;
                 node.lag = m.lag;
+                node.version = m.version;
+                node.startup = m.startup;
                 nodes.push(node);
             }
             let primary = nodes.iter().position(|n| {
                 n.in_config
                     && !n.recovering
+                    && n.startup.is_none()
                     && n.config.as_ref().is_some_and(MemberConfig::electable)
             });
             let set = SetState {

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use bson::{doc, Bson, Document};
 
-use super::state::{election_id, NodeKind, NodeState, World};
+use super::state::{election_id, NodeKind, NodeState, StartupPhase, World};
 use super::versions::ServerVersion;
 use mongo_topology_core::wire::{
     MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE,
@@ -41,7 +41,7 @@ pub fn hello_reply(
     } else {
         "isWritablePrimary"
     };
-    let version = world.version;
+    let version = world.version_of(idx);
     let mut reply = Document::new();
     let hello_ok = request.hello_ok && version.answers_hello_ok();
     // mongod appends helloOk before anything else (CmdHello in replication_info.cpp);
@@ -115,9 +115,14 @@ fn member_fields(
     reply: &mut Document,
 ) {
     let set = match &world.set {
-        Some(set) if node.in_config || node.removed => set,
+        Some(set)
+            if (node.in_config || node.removed) && node.startup != Some(StartupPhase::Startup) =>
+        {
+            set
+        }
         _ => {
-            // RSGhost: a member that never received a replica set config.
+            // RSGhost: a member that never received a replica set config (or has not
+            // loaded it yet: STARTUP).
             no_config_fields(writable_key, reply);
             return;
         }
@@ -143,7 +148,7 @@ fn member_fields(
     let passives = listed(|c| !c.arbiter && c.priority <= 0.0);
     // A member removed from the config still names the set; up to 4.4 it also lists the
     // members of the config that removed it, from 5.0 on it does not (fillHelloForReplSet).
-    let lists = node.in_config || world.version <= ServerVersion::V4_4;
+    let lists = node.in_config || world.version_of(idx) <= ServerVersion::V4_4;
     if lists && !hosts.is_empty() {
         reply.insert("hosts", hosts);
     }
@@ -169,10 +174,18 @@ fn member_fields(
         "setVersion",
         i32::try_from(set.set_version).unwrap_or(i32::MAX),
     );
-    let is_primary = world.is_primary(idx);
+    // A member still claiming an older term names itself primary, with that term's
+    // electionId.
+    let is_primary = world.claims_primary(idx);
+    let term = node.claimed_term.unwrap_or(set.term);
     reply.insert(writable_key, is_primary);
     reply.insert("secondary", world.is_secondary(idx));
-    if let Some(primary) = set.primary.and_then(|p| world.node(p)) {
+    let primary = if node.claimed_term.is_some() {
+        Some(node)
+    } else {
+        set.primary.and_then(|p| world.node(p))
+    };
+    if let Some(primary) = primary {
         reply.insert("primary", primary.address.clone());
     }
     let config = node
@@ -209,7 +222,7 @@ fn member_fields(
     }
     reply.insert("me", node.address.clone());
     if is_primary {
-        reply.insert("electionId", election_id(set.term));
+        reply.insert("electionId", election_id(term));
     }
     if let Some((own, majority)) = world.last_write(idx, now) {
         reply.insert(

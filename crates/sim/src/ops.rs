@@ -32,6 +32,7 @@ impl Deployment {
             ControlCommand::Reconfig(add, m) => self.reconfig(add, &m).map(|_| String::new()),
             ControlCommand::Recovering(m, on) => self.set_recovering(&m, on).map(|_| String::new()),
             ControlCommand::Status => Ok(self.status()),
+            staged => self.control_staged(staged),
         }
     }
 
@@ -277,6 +278,12 @@ impl Deployment {
             if !n.lag.is_zero() {
                 flags.push(format!("lag={}s", n.lag.as_secs_f64()));
             }
+            if let Some(version) = n.version {
+                flags.push(format!("version={version}"));
+            }
+            if let Some(term) = n.claimed_term {
+                flags.push(format!("claims-primary-term={term}"));
+            }
             let faults = n.faults.describe();
             if !faults.is_empty() {
                 flags.push(format!("faults={faults}"));
@@ -327,20 +334,27 @@ impl Deployment {
     }
 }
 
-fn not_a_replica_set() -> SimError {
+pub(crate) fn not_a_replica_set() -> SimError {
     SimError::InvalidRequest("the deployment is not a replica set".into())
 }
 
-fn resolve(shared: &Shared, member: &MemberRef) -> Result<usize, SimError> {
+pub(crate) fn resolve(shared: &Shared, member: &MemberRef) -> Result<usize, SimError> {
     let found = match member {
         MemberRef::Index(i) => Some(*i).filter(|i| *i < shared.nodes.len()),
         MemberRef::Port(p) => shared.nodes.iter().position(|n| n.port == *p),
         MemberRef::Address(a) => {
             let world = shared.world();
+            // The advertised address, else the listening one.
             world
                 .nodes
                 .iter()
                 .position(|n| n.address.eq_ignore_ascii_case(a))
+                .or_else(|| {
+                    shared
+                        .nodes
+                        .iter()
+                        .position(|r| format!("{}:{}", r.host, r.port).eq_ignore_ascii_case(a))
+                })
         }
     };
     found.ok_or_else(|| SimError::NoSuchMember(member.to_string()))
@@ -378,6 +392,8 @@ fn check_electable(world: &World, idx: usize) -> Result<(), SimError> {
 fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
     if let Some(node) = world.nodes.get_mut(idx) {
         node.recovering = false;
+        node.startup = None;
+        node.claimed_term = None;
     }
     if let Some(set) = world.set.as_mut() {
         set.term += 1;
@@ -389,7 +405,7 @@ fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
 }
 
 /// Increments the topologyVersion of every replica set member (their hello changed).
-fn bump_members(world: &mut World) -> Vec<(usize, i64)> {
+pub(crate) fn bump_members(world: &mut World) -> Vec<(usize, i64)> {
     let members: Vec<usize> = world
         .nodes
         .iter()

@@ -34,6 +34,9 @@ pub struct MemberConfig {
     pub tags: BTreeMap<String, String>,
     /// secondaryDelaySecs (slaveDelay before 5.0).
     pub secondary_delay: Duration,
+    /// Split horizons: horizon name → the "host:port" this member is known by there
+    /// (answered to clients whose TLS SNI names that horizon's host; see `horizons.rs`).
+    pub horizons: BTreeMap<String, String>,
 }
 
 impl MemberConfig {
@@ -45,6 +48,7 @@ impl MemberConfig {
             priority: 1.0,
             tags: BTreeMap::new(),
             secondary_delay: Duration::ZERO,
+            horizons: BTreeMap::new(),
         }
     }
 
@@ -57,6 +61,17 @@ impl MemberConfig {
     pub fn passive(&self) -> bool {
         !self.arbiter && !self.hidden && self.priority <= 0.0
     }
+}
+
+/// The startup states of a member (replSetGetStatus `STARTUP`, `STARTUP2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupPhase {
+    /// STARTUP (state 0): the member has not loaded a replica set config yet; its hello
+    /// says "Does not have a valid replica set config" (RSGhost to a client).
+    Startup,
+    /// STARTUP2 (state 5): initial sync; its hello names the set but it is neither
+    /// primary nor secondary (RSOther to a client).
+    Startup2,
 }
 
 /// One node's state.
@@ -91,6 +106,14 @@ pub struct NodeState {
     pub lag: Duration,
     /// Injected faults.
     pub faults: Faults,
+    /// This node's server version when it differs from the deployment's (a mixed-version
+    /// set, as during a rolling upgrade).
+    pub version: Option<ServerVersion>,
+    /// A startup state (STARTUP, STARTUP2), overriding the member's role.
+    pub startup: Option<StartupPhase>,
+    /// The term this member still claims to be primary in, whatever the set elected (a
+    /// stale primary cut off from the majority, as in a network partition).
+    pub claimed_term: Option<i64>,
 }
 
 impl NodeState {
@@ -111,6 +134,9 @@ impl NodeState {
             latency: Duration::ZERO,
             lag: Duration::ZERO,
             faults: Faults::default(),
+            version: None,
+            startup: None,
+            claimed_term: None,
         }
     }
 
@@ -160,6 +186,19 @@ impl World {
         self.nodes.get(idx)
     }
 
+    /// The server version node `idx` runs: its own, else the deployment's.
+    pub fn version_of(&self, idx: usize) -> ServerVersion {
+        self.node(idx)
+            .and_then(|n| n.version)
+            .unwrap_or(self.version)
+    }
+
+    /// Whether node `idx` says it is primary: the set's primary, or a member still
+    /// claiming an older term ([`NodeState::claimed_term`]).
+    pub fn claims_primary(&self, idx: usize) -> bool {
+        self.is_primary(idx) || self.node(idx).is_some_and(|n| n.claimed_term.is_some())
+    }
+
     /// Whether node `idx` is the current primary.
     pub fn is_primary(&self, idx: usize) -> bool {
         self.set.as_ref().and_then(|s| s.primary) == Some(idx)
@@ -172,8 +211,9 @@ impl World {
                 n.kind == NodeKind::Member
                     && n.in_config
                     && !n.recovering
+                    && n.startup.is_none()
                     && !n.is_arbiter()
-                    && !self.is_primary(idx)
+                    && !self.claims_primary(idx)
                     && self.set.is_some()
             }
             None => false,
@@ -183,7 +223,7 @@ impl World {
     /// Whether node `idx` accepts writes (primary, mongos or standalone).
     pub fn is_writable(&self, idx: usize) -> bool {
         match self.node(idx).map(|n| n.kind) {
-            Some(NodeKind::Member) => self.is_primary(idx),
+            Some(NodeKind::Member) => self.claims_primary(idx),
             Some(_) => true,
             None => false,
         }
@@ -220,7 +260,11 @@ impl World {
     pub fn last_write(&self, idx: usize, now: SystemTime) -> Option<(OpTime, OpTime)> {
         let set = self.set.as_ref()?;
         let node = self.node(idx)?;
-        if node.kind != NodeKind::Member || node.is_arbiter() || !node.in_config {
+        if node.kind != NodeKind::Member
+            || node.is_arbiter()
+            || !node.in_config
+            || node.startup == Some(StartupPhase::Startup)
+        {
             return None;
         }
         let behind = if self.is_primary(idx) {

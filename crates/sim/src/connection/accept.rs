@@ -12,10 +12,12 @@ use crate::tls::certificate_subject;
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection's read side, write side, and the subject of the client's certificate.
+/// A connection's read side, write side, the subject of the client's certificate, and
+/// the server name the client asked for in its TLS handshake (SNI).
 pub(super) type Streams = (
     Box<dyn AsyncRead + Send + Unpin>,
     Box<dyn AsyncWrite + Send + Unpin>,
+    Option<String>,
     Option<String>,
 );
 
@@ -43,11 +45,11 @@ pub(super) async fn open_streams(
             return None;
         }
         let (rd, wr) = stream.into_split();
-        return Some((Box::new(rd), Box::new(wr), None));
+        return Some((Box::new(rd), Box::new(wr), None, None));
     };
     if tls.options().allow_plain && !starts_tls_handshake(&stream).await {
         let (rd, wr) = stream.into_split();
-        return Some((Box::new(rd), Box::new(wr), None));
+        return Some((Box::new(rd), Box::new(wr), None, None));
     }
     let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, async {
         stall_while_armed(shared, idx, &stream, port, id).await;
@@ -71,8 +73,9 @@ pub(super) async fn open_streams(
         .peer_certificates()
         .and_then(|chain| chain.first())
         .and_then(certificate_subject);
+    let sni = stream.get_ref().1.server_name().map(str::to_owned);
     let (rd, wr) = tokio::io::split(stream);
-    Some((Box::new(rd), Box::new(wr), subject))
+    Some((Box::new(rd), Box::new(wr), subject, sni))
 }
 
 /// The `stall-tls-handshake` fault: when armed on node `idx`, waits for the client's first

@@ -16,6 +16,7 @@ use super::io::{delay_unless_peer_leaves, peer_went_away, Close, Reader, Writer}
 use crate::auth::AuthSession;
 use crate::commands::{is_handshake, run_command, CommandContext};
 use crate::faults::mangle;
+use crate::horizons;
 use crate::load_balancer::{on_hello, AfterHello};
 use crate::request::{parse_request, Request};
 use crate::shared::Shared;
@@ -36,7 +37,8 @@ pub(crate) async fn serve_connection(
     let Some(mut changes) = shared.nodes.get(idx).map(|n| n.changes.subscribe()) else {
         return;
     };
-    let Some((rd, wr, client_subject)) = open_streams(&shared, idx, stream, port, id).await else {
+    let Some((rd, wr, client_subject, sni)) = open_streams(&shared, idx, stream, port, id).await
+    else {
         return;
     };
     let mut rd = MessageReader::new(rd, MAX_MESSAGE_SIZE_BYTES);
@@ -55,6 +57,7 @@ pub(crate) async fn serve_connection(
         let conn = Conn {
             id,
             peer,
+            sni: sni.as_deref(),
             client_hello_ok: &mut client_hello_ok,
             auth: &mut auth,
             handshakes: &mut handshakes,
@@ -79,6 +82,8 @@ struct Conn<'a> {
     id: i64,
     /// The client's address (the load balancer's, for forwarded connections).
     peer: SocketAddr,
+    /// The server name of the client's TLS handshake (selects a split horizon).
+    sni: Option<&'a str>,
     /// Whether the connection's last handshake carried `helloOk: true`.
     client_hello_ok: &'a mut bool,
     /// Who is authenticated, and the SASL conversation in progress.
@@ -98,7 +103,7 @@ async fn handle(
 ) -> Result<(), Close> {
     let request = parse_request(message).map_err(Close::Because)?;
     let name = request.name().to_owned();
-    let version = shared.world().version;
+    let version = shared.world().version_of(idx);
     let has_tv = version.has_topology_version();
     if is_handshake(&name) && version.answers_hello_ok() {
         if let Some(Bson::Boolean(hello_ok)) = request.command.get("helloOk") {
@@ -140,6 +145,7 @@ async fn handle(
         };
     let mut after_hello = AfterHello::KeepOpen;
     if is_handshake(&name) {
+        horizons::apply(&shared.world(), idx, conn.sni, &mut reply);
         let first = *conn.handshakes == 0;
         *conn.handshakes += 1;
         after_hello = on_hello(shared, idx, conn.peer, first, &request.command, &mut reply);
@@ -169,8 +175,9 @@ async fn handle(
     loop {
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
         let reply = match compute(shared, idx, id, client_hello_ok, conn.auth, &request, rd).await {
-            Ok((reply, next_tv)) => {
+            Ok((mut reply, next_tv)) => {
                 tv = next_tv;
+                horizons::apply(&shared.world(), idx, conn.sni, &mut reply);
                 reply
             }
             Err(NoReply::Frozen(frozen_tv)) => {
@@ -233,7 +240,7 @@ async fn compute(
                 secondary_ok_flag: request.secondary_ok_flag,
                 client_hello_ok,
             };
-            let (name, version, users) = (ctx.name(), world.version, &shared.users);
+            let (name, version, users) = (ctx.name(), world.version_of(idx), &shared.users);
             match auth.intercept(users, version, name, ctx.db, ctx.command) {
                 Some(answer) => answer,
                 None => {

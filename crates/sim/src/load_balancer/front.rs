@@ -1,5 +1,6 @@
 //! The balancer's front: a layer-4 proxy forwarding each client connection, whole, to one
-//! running mongos (round robin).
+//! running node (round robin): the mongos routers, or, staging a common mistake, the
+//! members of a replica set.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::shared::Shared;
-use crate::state::NodeKind;
 use crate::SimError;
 
 /// Binds the balancer on `host:port` (0: a free port) and starts forwarding.
@@ -96,17 +96,13 @@ where
     let _ = tokio::io::copy(&mut from, &mut to).await;
 }
 
-/// Connects to the running mongos nodes in round-robin order, skipping those that refuse
-/// (as a balancer's health checks would).
+/// Connects to the running nodes in round-robin order, skipping those that refuse (as a
+/// balancer's health checks would).
 async fn connect_backend(shared: &Shared) -> Option<TcpStream> {
     let running: Vec<usize> = {
         let world = shared.world();
         (0..world.nodes.len())
-            .filter(|i| {
-                world
-                    .node(*i)
-                    .is_some_and(|n| n.kind == NodeKind::Mongos && n.alive)
-            })
+            .filter(|i| world.node(*i).is_some_and(|n| n.alive))
             .collect()
     };
     if running.is_empty() {

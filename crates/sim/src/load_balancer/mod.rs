@@ -21,6 +21,11 @@
 //! | direct           | either               | the usual reply (the option is ignored)      |
 //!
 //! Later handshakes on a connection never carry `serviceId`.
+//!
+//! The balancer may also stand in front of the members of a replica set (or a standalone),
+//! a mistake seen in the field: a mongod ignores `loadBalanced` and never answers with a
+//! `serviceId`, and each new connection through the one address reaches the next member,
+//! so successive handshakes flip between primary and secondaries (`me`, `electionId`).
 
 mod front;
 mod hello;
