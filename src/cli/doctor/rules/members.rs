@@ -122,10 +122,15 @@ pub fn ghost(observations: &Observations) -> Vec<Finding> {
         .hellos()
         .filter(|(_, hello)| is_ghost(hello))
         .map(|(address, _)| {
+            let state = state_in_status(observations, address)
+                .map(|state| format!("; the set says it is in state {state}"))
+                .unwrap_or_default();
             Finding::new(
                 GHOST,
                 Severity::Warning,
-                format!("{address} runs with --replSet but has no replica set config (RSGhost)"),
+                format!(
+                    "{address} runs with --replSet but has no replica set config (RSGhost){state}"
+                ),
                 "it serves nothing; as a seed it only delays discovery",
                 "add it with rs.add() (or rs.initiate() on a new set), or remove it from the \
                  seed list",
