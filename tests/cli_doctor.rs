@@ -124,6 +124,28 @@ async fn a_frozen_member_is_named_within_connect_timeout_plus_one_second() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_shorter_than_the_connect_timeout_names_the_servers_not_checked() {
+    let sim = three().await;
+    control(&sim, "freeze 2").await;
+    let frozen = sim.addresses()[2].clone();
+    let started = Instant::now();
+    let (_, report) = doctor(&sim.connection_string(), &["--timeout-ms", "1000"]).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report["discovery_complete"], false);
+    assert_fires(
+        &report,
+        "timing.discovery-incomplete",
+        "warning",
+        &[&frozen],
+    );
+    sim.shutdown().await;
+}
+
 // --- rules fired ------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,6 +344,31 @@ async fn tls_problems_are_named() {
     assert_fires(&report, "tls.expiry", "error", &[&member]);
     sim.shutdown().await;
 
+    // A certificate for 127.0.0.1 only, reached as localhost.
+    let by_ip = SimTls::generate(SimTlsOptions {
+        names: vec!["127.0.0.1".to_owned()],
+        ..SimTlsOptions::default()
+    })
+    .unwrap();
+    let sim =
+        Deployment::start(DeploymentSpec::replica_set("rs0", 1, 0, 0).with_tls(by_ip.clone()))
+            .await
+            .unwrap();
+    let port = sim.ports()[0];
+    let ca = ca_file(&by_ip, "ip-only");
+    let uri = format!(
+        "mongodb://localhost:{port}/?tls=true&directConnection=true&tlsCAFile={}",
+        ca.display()
+    );
+    let (_, report) = doctor(&uri, &[]).await;
+    assert_fires(
+        &report,
+        "tls.name-mismatch",
+        "error",
+        &[&format!("localhost:{port}")],
+    );
+    sim.shutdown().await;
+
     // TLS on against a plain server.
     let plain = three().await;
     let member = plain.addresses()[0].clone();
@@ -395,6 +442,8 @@ async fn read_preferences_that_cannot_be_served() {
     .await;
     assert_eq!(code, 2);
     assert_fires(&report, "readpref.tags-match-none", "error", &[]);
+    assert_fires(&report, "verdict.read-fails", "error", &[]);
+    assert_eq!(report["verdicts"]["read"]["class"], "no-suitable-server");
     let (_, report) = doctor(
         &format!("{base}&readPreference=secondary&maxStalenessSeconds=30"),
         &[],
