@@ -176,3 +176,30 @@ async fn a_scram_mechanism_the_server_does_not_offer() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_horizon_name_used_without_tls() {
+    // The member advertises 127.0.0.1:<port> and has an "outside" horizon named localhost
+    // (its port does not matter here); horizons are chosen by TLS SNI, so a plain
+    // connection by that name gets the default names.
+    let sim = replica_set(vec![
+        MemberSpec::data().with_horizon("outside", "localhost:27999")
+    ])
+    .await;
+    let port = sim.ports()[0];
+    let seed = format!("localhost:{port}");
+    let (_, report) = doctor(&format!("mongodb://{seed}/?replicaSet=rs0"), &[]).await;
+    let advertised = sim.addresses()[0].clone();
+    assert_fires(
+        &report,
+        "names.advertised-differs",
+        "warning",
+        &[&seed, &advertised],
+    );
+    let finding = fired(&report, "names.advertised-differs")[0];
+    assert!(
+        finding["fix"].as_str().unwrap().contains("TLS SNI"),
+        "{finding}"
+    );
+    sim.shutdown().await;
+}

@@ -134,13 +134,28 @@ pub fn advertised_differs(observations: &Observations) -> Vec<Finding> {
                 format!(
                     "seed with the advertised names ({me}), or make the replica set config \
                      advertise names every application host can resolve and reach \
-                     (Docker/Kubernetes: the service name, not the container's); \
-                     directConnection=true is not a fix: it turns failover off"
+                     (Docker/Kubernetes: the service name, not the container's), or give \
+                     outside clients split-horizon names{}; directConnection=true is not a \
+                     fix: it turns failover off",
+                    horizon_note(observations, seed)
                 ),
             )
             .servers([seed.to_string(), me.to_string()])
         })
         .collect()
+}
+
+/// Why a split horizon cannot apply to this seed, if it cannot: the server picks the
+/// horizon by the TLS SNI, which a plain connection or an IP literal does not send.
+fn horizon_note(observations: &Observations, seed: &ServerAddress) -> &'static str {
+    if !observations.uri.tls() {
+        " (horizons are chosen by TLS SNI: without tls=true a member always answers with \
+         its default names)"
+    } else if seed.host().parse::<std::net::IpAddr>().is_ok() {
+        " (an IP-literal seed sends no SNI: connect by the horizon's host name)"
+    } else {
+        " (this name matches no horizon of the member: use a horizon's host name)"
+    }
 }
 
 /// `names.member-unreachable`: advertised members whose name does not resolve or whose
