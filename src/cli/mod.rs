@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a simulated deployment on loopback until standard input closes or SIGINT/SIGTERM.
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimArgs>),
     /// Discover a deployment from a connection string and print what a client sees of it.
     Discover(discover::DiscoverArgs),
     /// Discover a deployment, then show which server a read preference would choose, and why
@@ -57,7 +57,7 @@ pub fn main() -> ExitCode {
     // Kept until the command returns, so that buffered log lines are written at exit.
     let _log_writer = init_logging();
     match cli.command {
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Discover(args) => discover::run(args),
         Command::Select(args) => select::run(args),
         Command::Demo(args) => demo::run(args),
