@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use mongo_topology::ServerAddress;
 
-use super::list;
+use super::text::list;
 use crate::cli::doctor::finding::{Finding, Severity};
 use crate::cli::doctor::observations::{Observations, Probe};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mongo_topology::options::{known_option_names, UriWarning};
 
-use super::{list, ms};
+use super::text::{list, ms};
 use crate::cli::doctor::finding::{Finding, Severity};
 use crate::cli::doctor::observations::Observations;
 

@@ -8,7 +8,7 @@ use mongo_topology::bson::Document;
 use mongo_topology::options::TagSet;
 use mongo_topology::ServerAddress;
 
-use super::{list, ms};
+use super::text::{list, ms};
 use crate::cli::doctor::finding::{Finding, Severity};
 use crate::cli::doctor::observations::{is_primary_hello, Observations};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mongo_topology::sdam::TopologyType;
 
-use super::list;
+use super::text::list;
 use crate::cli::doctor::finding::{Finding, Severity};
 use crate::cli::doctor::observations::Observations;
 

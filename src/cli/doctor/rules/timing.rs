@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mongo_topology::sdam::{ServerType, TopologyType};
 
-use super::{list, ms};
+use super::text::{list, ms};
 use crate::cli::doctor::finding::{Finding, Severity};
 use crate::cli::doctor::observations::Observations;
 
