@@ -225,9 +225,8 @@ impl Observations {
         handshake_failed || requires_tls
     }
 
-    /// Whether the connection string asks for a direct connection (or names one host with
-    /// no replicaSet, no SRV and no loadBalanced, which connects directly by default only
-    /// when `directConnection=true`: the spec's default is discovery).
+    /// Whether the connection string asks for a direct connection (`directConnection=true`;
+    /// without it, even a single seed starts discovery).
     pub fn direct(&self) -> bool {
         self.uri.direct_connection() == Some(true)
     }

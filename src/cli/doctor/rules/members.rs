@@ -33,8 +33,9 @@ pub fn unreachable(observations: &Observations) -> Vec<Finding> {
     let primary_answers = observations
         .hellos()
         .any(|(_, hello)| is_primary_hello(hello));
-    if observations.hellos().next().is_none() {
-        // Nothing answered at all: `verdict.nothing-reachable` names every server.
+    if observations.hellos().next().is_none() || observations.load_balanced() {
+        // Nothing answered at all: `verdict.nothing-reachable` names every server; behind
+        // a balancer, the `lb.*` rules speak for the one address.
         return Vec::new();
     }
     observations
@@ -46,7 +47,7 @@ pub fn unreachable(observations: &Observations) -> Vec<Finding> {
             failed_to_reach(probe).is_none().then_some((address, error))
         })
         .map(|(address, error)| {
-            let (severity, consequence) = if primary_answers || observations.load_balanced() {
+            let (severity, consequence) = if primary_answers {
                 (
                     Severity::Warning,
                     "the application works without it, with less redundancy: reads it would \
