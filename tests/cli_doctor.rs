@@ -565,3 +565,42 @@ async fn usage_errors_exit_1_and_text_output_is_the_default() {
     assert!(text.contains("0 error(s), 0 warning(s)"), "{text}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_router_a_standalone_seeded_as_a_set_and_a_hidden_seed() {
+    let sharded = Deployment::start(DeploymentSpec::sharded(2)).await.unwrap();
+    let stopped = sharded.addresses()[1].clone();
+    control(&sharded, "kill 1").await;
+    let (code, report) = doctor(&sharded.connection_string(), &[]).await;
+    assert_eq!(code, 0, "one router still serves: {report:#}");
+    assert_fires(&report, "members.unreachable", "warning", &[&stopped]);
+    sharded.shutdown().await;
+
+    let standalone = Deployment::start(DeploymentSpec::standalone())
+        .await
+        .unwrap();
+    let server = standalone.addresses()[0].clone();
+    let (code, report) = doctor(&format!("mongodb://{server}/?replicaSet=rs0"), &[]).await;
+    assert_eq!(code, 2);
+    assert_fires(&report, "names.set-name-mismatch", "error", &[&server]);
+    let (code, report) = doctor(&format!("mongodb://{server}/"), &[]).await;
+    assert_healthy(code, &report);
+    standalone.shutdown().await;
+
+    let set = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 1))
+        .await
+        .unwrap();
+    let addresses = set.addresses();
+    let uri = format!(
+        "mongodb://{},{}/?replicaSet=rs0",
+        addresses[0], addresses[3]
+    );
+    let (_, report) = doctor(&uri, &[]).await;
+    assert_fires(
+        &report,
+        "names.seed-not-member",
+        "warning",
+        &[&addresses[3]],
+    );
+    set.shutdown().await;
+}

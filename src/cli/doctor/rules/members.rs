@@ -27,36 +27,42 @@ pub const TWO_PRIMARIES: &str = "members.two-primaries";
 /// A secondary further behind than this is lagging.
 pub const LAG_LIMIT: Duration = Duration::from_secs(10);
 
-/// `members.unreachable`: servers that accepted the connection (or resolved) but did not
-/// answer in time, or answered with an error.
+/// `members.unreachable`: servers that did not answer hello: accepted and stayed silent,
+/// answered with an error, or (for servers that are not advertised replica set members,
+/// e.g. mongos routers and standalone seeds) could not be resolved or connected to.
+/// Advertised members that cannot be resolved or connected to are
+/// `names.member-unreachable`'s; TLS failures are the `tls.*` rules'.
 pub fn unreachable(observations: &Observations) -> Vec<Finding> {
-    let primary_answers = observations
-        .hellos()
-        .any(|(_, hello)| is_primary_hello(hello));
     if observations.hellos().next().is_none() || observations.load_balanced() {
         // Nothing answered at all: `verdict.nothing-reachable` names every server; behind
         // a balancer, the `lb.*` rules speak for the one address.
         return Vec::new();
     }
+    let usable_answers = observations.hellos().any(|(_, hello)| {
+        is_primary_hello(hello) || hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid")
+    });
+    let advertised = observations.advertised_members();
     observations
         .probes
         .iter()
         .filter(|(address, _)| !observations.tls_explains(address))
         .filter_map(|(address, probe)| {
             let error = probe.hello.as_ref()?.as_ref().err()?;
-            failed_to_reach(probe).is_none().then_some((address, error))
+            let names_rule = advertised.contains(address) && failed_to_reach(probe).is_some();
+            (!names_rule).then_some((address, error))
         })
         .map(|(address, error)| {
-            let (severity, consequence) = if primary_answers {
+            let (severity, consequence) = if usable_answers {
                 (
                     Severity::Warning,
-                    "the application works without it, with less redundancy: reads it would \
-                     serve go elsewhere, and one more failure may cost the majority",
+                    "the application works without it, with less redundancy: what it would \
+                     serve goes elsewhere, and one more failure may cost the majority (or the \
+                     last router)",
                 )
             } else {
                 (
                     Severity::Error,
-                    "no primary answered: writes fail until one does",
+                    "no primary (or mongos) answered: writes fail until one does",
                 )
             };
             Finding::new(
@@ -64,8 +70,8 @@ pub fn unreachable(observations: &Observations) -> Vec<Finding> {
                 severity,
                 format!("{address} did not answer hello: {error}"),
                 consequence,
-                "check the member (frozen process, full disk, overloaded host, a firewall \
-                 dropping packets); connections to it wait connectTimeoutMS each time",
+                "check the server (stopped or frozen process, full disk, overloaded host, a \
+                 firewall dropping packets); connections to it wait connectTimeoutMS each time",
             )
             .servers([address])
         })
@@ -297,6 +303,34 @@ mod tests {
         assert_eq!(findings[0].severity, Severity::Warning);
         with_failure(&mut observations, "a:27017", "timed out during connect");
         assert_eq!(unreachable(&observations)[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_stopped_router_is_named_and_a_stopped_member_left_to_the_names_rule() {
+        let mut observations = healthy_set("mongodb://a/?replicaSet=rs0");
+        with_failure(
+            &mut observations,
+            "c:27017",
+            "cannot connect to c:27017: refused",
+        );
+        assert!(
+            unreachable(&observations).is_empty(),
+            "names.member-unreachable's"
+        );
+        let mut routers = super::super::fixtures::observe("mongodb://r1,r2/");
+        with_hello(
+            &mut routers,
+            "r1:27017",
+            doc! {"msg": "isdbgrid", "isWritablePrimary": true},
+        );
+        with_failure(
+            &mut routers,
+            "r2:27017",
+            "cannot connect to r2:27017: refused",
+        );
+        let findings = unreachable(&routers);
+        assert_eq!(findings[0].servers, ["r2:27017"]);
+        assert_eq!(findings[0].severity, Severity::Warning);
     }
 
     #[test]

@@ -53,7 +53,9 @@ pub fn set_name_mismatch(observations: &Observations) -> Vec<Finding> {
         }
     }
     match wanted {
-        Some(wanted) => by_name
+        Some(wanted) => not_a_set_member(observations, wanted)
+            .into_iter()
+            .chain(by_name
             .iter()
             .filter(|(name, _)| **name != wanted)
             .flat_map(|(name, servers)| servers.iter().map(move |server| (name, server)))
@@ -67,7 +69,7 @@ pub fn set_name_mismatch(observations: &Observations) -> Vec<Finding> {
                     format!("use replicaSet={name} if this is the set you meant, or remove {server} from the seed list"),
                 )
                 .servers([server])
-            })
+            }))
             .collect(),
         None if by_name.len() > 1 => {
             let names: Vec<String> = by_name
@@ -88,6 +90,36 @@ pub fn set_name_mismatch(observations: &Observations) -> Vec<Finding> {
         }
         None => Vec::new(),
     }
+}
+
+/// With `replicaSet`: servers that answered as no replica set member at all (a
+/// standalone, a mongos), which the client removes as it removes another set's members.
+fn not_a_set_member(observations: &Observations, wanted: &str) -> Vec<Finding> {
+    observations
+        .hellos()
+        .filter(|(_, hello)| {
+            hello.get_str("setName").is_err() && !hello.get_bool("isreplicaset").unwrap_or(false)
+        })
+        .map(|(server, hello)| {
+            let what = if hello.get_str("msg").is_ok_and(|msg| msg == "isdbgrid") {
+                "a mongos router"
+            } else {
+                "a standalone server"
+            };
+            Finding::new(
+                SET_NAME_MISMATCH,
+                Severity::Error,
+                format!(
+                    "{server} reports no replica set name (it is {what}); the connection string \
+                     asks for replicaSet={wanted:?}"
+                ),
+                "the client removes this server from the topology: it is never used, and if \
+                 every seed is like it the application finds no server at all",
+                format!("remove replicaSet={wanted} to use {server} as it is, or seed with the set's members"),
+            )
+            .servers([server])
+        })
+        .collect()
 }
 
 /// `names.advertised-differs`: a seed whose hello `me` is another name.
@@ -351,7 +383,7 @@ pub fn seeds_not_electable(observations: &Observations) -> Vec<Finding> {
 mod tests {
     use mongo_topology::bson::doc;
 
-    use super::super::fixtures::{healthy_set, member, with_failure, with_hello, MEMBERS};
+    use super::super::fixtures::{healthy_set, member, observe, with_failure, with_hello, MEMBERS};
     use super::*;
 
     #[test]
@@ -366,6 +398,28 @@ mod tests {
         assert_eq!(findings[0].servers, ["c:27017"]);
         assert!(findings[0].evidence.contains("\"other\""), "{findings:?}");
         assert_eq!(findings[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_standalone_seeded_with_a_replica_set_name() {
+        let mut observations = observe("mongodb://s/?replicaSet=rs0");
+        with_hello(
+            &mut observations,
+            "s:27017",
+            doc! {"isWritablePrimary": true, "ok": 1},
+        );
+        let findings = set_name_mismatch(&observations);
+        assert!(
+            findings[0].evidence.contains("a standalone server"),
+            "{findings:?}"
+        );
+        let mut observations = observe("mongodb://s/");
+        with_hello(
+            &mut observations,
+            "s:27017",
+            doc! {"isWritablePrimary": true, "ok": 1},
+        );
+        assert!(set_name_mismatch(&observations).is_empty());
     }
 
     #[test]
