@@ -37,6 +37,15 @@ fn service_id(verdict: &Verdict) -> Option<ObjectId> {
     })
 }
 
+/// Multi-line explanations (one line per server) as one line: `; ` between the lines.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A verdict as the rules read it.
 fn from_verdict(verdict: &Verdict) -> Result<ProvenServer, ProofFailure> {
     match (
@@ -51,7 +60,7 @@ fn from_verdict(verdict: &Verdict) -> Result<ProvenServer, ProofFailure> {
             service_id: service_id(verdict),
         }),
         (cause, _, address, _) => {
-            let mut message = verdict.evidence.join("; ");
+            let mut message = one_line(&verdict.evidence.join("; "));
             if let Some(note) = &verdict.note {
                 message.push_str(&format!(" ({note})"));
             }
@@ -98,7 +107,7 @@ async fn prove_one(
         return Err(ProofFailure {
             class: FailureClass::NoSuitableServer,
             address: None,
-            message: format!("no server is suitable: {explanation}"),
+            message: one_line(&format!("no server is suitable: {explanation}")),
         });
     }
     from_verdict(&proof::prove(cluster, &intent, time).await)

@@ -12,8 +12,29 @@ pub const WRITE_FAILS: &str = "verdict.write-fails";
 pub const READ_FAILS: &str = "verdict.read-fails";
 
 /// Whether a more specific rule explains `failure` (authentication, a direct connection to
-/// a non-primary, load-balancer problems).
-fn explained_elsewhere(observations: &Observations, failure: &ProofFailure) -> bool {
+/// a non-primary, load-balancer problems, a read preference no member can serve,
+/// incompatible servers).
+fn explained_elsewhere(observations: &Observations, failure: &ProofFailure, read: bool) -> bool {
+    let no_server = failure.class == FailureClass::NoSuitableServer;
+    if no_server && !super::wire::incompatible(observations).is_empty() {
+        return true;
+    }
+    if no_server
+        && read
+        && [
+            super::read_preference::tags_match_none as fn(&Observations) -> Vec<Finding>,
+            super::read_preference::no_secondary,
+            super::read_preference::max_staleness_too_low,
+        ]
+        .iter()
+        .any(|rule| {
+            rule(observations)
+                .iter()
+                .any(|f| f.severity == Severity::Error)
+        })
+    {
+        return true;
+    }
     match failure.class {
         FailureClass::Authentication | FailureClass::NotWritable | FailureClass::NoServiceId => {
             true
@@ -68,7 +89,9 @@ fn verdict_finding(
     operation: &str,
     failure: &ProofFailure,
 ) -> Vec<Finding> {
-    if explained_elsewhere(observations, failure) || !anything_answered(observations) {
+    if explained_elsewhere(observations, failure, operation == "read")
+        || !anything_answered(observations)
+    {
         return Vec::new();
     }
     let consequence = match failure.class {
@@ -195,6 +218,21 @@ mod tests {
             write: Err(auth),
         });
         assert!(write_fails(&observations).is_empty() && read_fails(&observations).is_empty());
+        // A read no member can serve because of its tags is the tags rule's.
+        let mut tagged = healthy_set(
+            "mongodb://a/?replicaSet=rs0&readPreference=secondary&readPreferenceTags=dc:west",
+        );
+        let no_server = ProofFailure {
+            class: FailureClass::NoSuitableServer,
+            address: None,
+            message: "no server is suitable".into(),
+        };
+        tagged.proof = Some(Proof {
+            read: Err(no_server.clone()),
+            write: Err(no_server),
+        });
+        assert!(read_fails(&tagged).is_empty());
+        assert_eq!(write_fails(&tagged).len(), 1);
         // No rule reported an error: the safety net does.
         let net = unexplained(&observations, &[]);
         assert_eq!(net.len(), 2, "{net:?}");
