@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use mongo_topology::sdam::{ServerType, TopologyDescription};
 use mongo_topology::selection::ReadPreference;
-use mongo_topology::{Cluster, ClusterError};
+use mongo_topology::{Cluster, ClusterError, DEFAULT_CONNECT_TIMEOUT};
 
 use super::connect::{self, Resolved};
 use super::discovery::Discovery;
@@ -35,6 +35,9 @@ no serviceId, server selection timeout, ...) and the evidence.
 Exit status: 0 when the read and the write are both proven, 2 when either fails, 1 on a
 usage or connection string error, 130 on Ctrl-C. Output has no colour.";
 
+/// How much longer than connectTimeoutMS discovery waits by default.
+const TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
 /// Where to discover: the connection string and how long discovery may take.
 #[derive(Debug, Args)]
 pub struct Target {
@@ -42,9 +45,11 @@ pub struct Target {
     /// are never printed.
     pub uri: Option<String>,
     /// Stop waiting for servers to be checked after this many milliseconds, counted from the
-    /// start: the mongodb+srv lookups are bounded by it too.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub timeout_ms: u64,
+    /// start: the mongodb+srv lookups are bounded by it too. Default: connectTimeoutMS plus
+    /// one second (11000 with the default connectTimeoutMS), so that a server that accepts
+    /// connections but never answers has its check time out, and is named, first.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
     /// Send the DNS queries of a mongodb+srv string (and of host names) to this name
     /// server instead of the system's resolver.
     #[arg(long, value_name = "IP:PORT")]
@@ -144,7 +149,12 @@ pub struct ProofRequest {
 /// [`Failure::Interrupted`] after Ctrl-C (see [`failure`]).
 pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discovery, Failure> {
     let text = connect::uri_text(target.uri.as_deref())?;
-    let timeout = Duration::from_millis(target.timeout_ms);
+    // Until the connection string's connectTimeoutMS is known (after the mongodb+srv
+    // lookups), the default connectTimeoutMS bounds the lookups.
+    let lookup_timeout = target.timeout_ms.map_or_else(
+        || DEFAULT_CONNECT_TIMEOUT.saturating_add(TIMEOUT_MARGIN),
+        Duration::from_millis,
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -157,13 +167,14 @@ pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discove
         let started = Instant::now();
         // --timeout-ms bounds the whole command: the mongodb+srv lookups, then the checks
         // with what is left of it.
-        let lookups = tokio::time::timeout(timeout, connect::resolve(&text, target.dns_server));
+        let lookups =
+            tokio::time::timeout(lookup_timeout, connect::resolve(&text, target.dns_server));
         let resolved = tokio::select! {
             resolved = lookups => {
                 resolved.map_err(|_| Failure::SeedList(format!(
                     "cannot resolve the seed list: the DNS lookups did not finish within \
                      --timeout-ms ({} ms)",
-                    target.timeout_ms
+                    lookup_timeout.as_millis()
                 )))?
             }
             _ = interrupt.recv() => return Err(Failure::Interrupted),
@@ -180,6 +191,15 @@ pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discove
             mut settings,
             srv_records,
         } = resolved;
+        let timeout = target.timeout_ms.map_or_else(
+            || {
+                settings
+                    .connect_timeout
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+                    .saturating_add(TIMEOUT_MARGIN)
+            },
+            Duration::from_millis,
+        );
         // No warm-up: the proofs open the pool connections (and authenticate) themselves.
         settings.warm_up = false;
         if let Some(local_threshold) = proof_request.local_threshold {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use mongo_topology::options::srv::SrvRecord;
 use mongo_topology::options::ConnectionString;
-use mongo_topology::sdam::TopologyDescription;
-use mongo_topology::ClusterSettings;
+use mongo_topology::sdam::{ServerType, TopologyDescription};
+use mongo_topology::{ClusterSettings, ServerAddress};
 
 use super::proof::{Intent, Verdict};
 use super::tls_state::TlsStates;
@@ -38,6 +38,41 @@ impl Discovery {
         self.verdicts
             .iter()
             .any(|verdict| matches!(verdict.intent, Intent::Write) && verdict.passed)
+    }
+
+    /// The servers whose first check had not ended when discovery stopped (Unknown or
+    /// PossiblePrimary, without an error), in address order.
+    pub fn unchecked_servers(&self) -> Vec<&ServerAddress> {
+        self.topology
+            .servers
+            .values()
+            .filter(|server| {
+                matches!(
+                    server.server_type,
+                    ServerType::Unknown | ServerType::PossiblePrimary
+                ) && server.error.is_none()
+            })
+            .map(|server| &server.address)
+            .collect()
+    }
+
+    /// `timed out after N ms with servers not yet checked: A, B` (each server still Unknown
+    /// without an error: its first check had not ended).
+    pub fn timed_out_text(&self) -> String {
+        let unchecked: Vec<String> = self
+            .unchecked_servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        format!(
+            "timed out after {} ms with servers not yet checked: {}",
+            self.elapsed.as_millis(),
+            if unchecked.is_empty() {
+                "none left".to_string()
+            } else {
+                unchecked.join(", ")
+            }
+        )
     }
 
     /// Whether every verdict (read and write) was proven.

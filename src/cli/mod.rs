@@ -66,22 +66,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `--help` and `--version` print in full (exit 0); a usage error prints its message
-/// on one line (exit 1).
+/// `--help` and `--version` print in full (exit 0); a usage error prints its message and
+/// clap's "did you mean" tips on one line (exit 1).
 fn usage_error(error: &clap::Error) -> ExitCode {
     if !error.use_stderr() {
         let _ = error.print();
         return ExitCode::SUCCESS;
     }
-    // clap's message (possibly a few lines) comes before a blank line and the usage.
+    // clap's message (possibly a few lines), a blank line, its tips ("a similar subcommand
+    // exists: 'discover'", "to pass '--x' as a value, use '-- --x'"), the usage and a
+    // pointer to --help: the message and the tips, on one line.
     let text = error.render().to_string();
-    let message: Vec<&str> = text
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(str::trim)
-        .collect();
+    let mut message = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if !message.is_empty() {
+            // A line ending in ':' introduces what follows; otherwise a new sentence.
+            message.push_str(if message.ends_with(':') { " " } else { "; " });
+        }
+        message.push_str(line);
+    }
     // clap quotes the user's argument as given: shown through `display_untrusted`.
-    let message = message.join(" ");
     eprintln!(
         "{} (see --help)",
         untrusted::display_untrusted(&message, untrusted::LINE_CHARS)

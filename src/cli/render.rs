@@ -89,9 +89,10 @@ fn raw_row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<St
         Some(tags_text(server))
             .filter(|tags| !tags.is_empty())
             .unwrap_or_else(dash),
+        // Every member that reports a setVersion shows it (a member behind the primary's
+        // config shows an older one).
         server
             .set_version
-            .filter(|_| is_primary)
             .map_or_else(dash, |version| version.to_string()),
         server
             .election_id
@@ -211,6 +212,15 @@ fn hints(discovery: &Discovery) -> Vec<String> {
     hints
 }
 
+/// Whether the topology type has a primary to show (`primary: …`): not sharded or
+/// load-balanced deployments.
+fn has_primary_role(topology_type: TopologyType) -> bool {
+    !matches!(
+        topology_type,
+        TopologyType::Sharded | TopologyType::LoadBalanced
+    )
+}
+
 /// The plain-text report: the table, then the topology summary and hints.
 pub fn report(discovery: &Discovery) -> String {
     let topology = &discovery.topology;
@@ -244,14 +254,17 @@ pub fn report(discovery: &Discovery) -> String {
     if let Some(name) = &topology.set_name {
         let _ = writeln!(out, "replica set: {}", display_untrusted(name, CELL_CHARS));
     }
-    let primary = topology
-        .primary()
-        .map(|primary| primary.address.to_string());
-    let _ = writeln!(
-        out,
-        "primary: {}",
-        display_untrusted(&primary.unwrap_or_else(|| "none".to_string()), CELL_CHARS)
-    );
+    // Sharded and load-balanced deployments have no primary to speak of.
+    if has_primary_role(topology.topology_type) {
+        let primary = topology
+            .primary()
+            .map(|primary| primary.address.to_string());
+        let _ = writeln!(
+            out,
+            "primary: {}",
+            display_untrusted(&primary.unwrap_or_else(|| "none".to_string()), CELL_CHARS)
+        );
+    }
     let writable = if discovery.has_writable_server() {
         "yes"
     } else {
@@ -286,10 +299,18 @@ pub fn report(discovery: &Discovery) -> String {
     } else {
         let _ = writeln!(
             out,
-            "discovery: timed out after {ms} ms with servers not yet checked"
+            "discovery: {}",
+            display_untrusted(&discovery.timed_out_text(), LINE_CHARS)
         );
     }
-    out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
+    // The footnote explains the STALENESS column: only when it shows something.
+    if topology
+        .servers
+        .values()
+        .any(|server| staleness_ms(topology, server).is_some())
+    {
+        out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
+    }
     for line in tls_state::lines(&discovery.tls, SystemTime::now()) {
         let _ = writeln!(out, "tls: {}", display_untrusted(&line, LINE_CHARS));
     }
@@ -313,7 +334,7 @@ fn server_json(discovery: &Discovery, server: &ServerDescription) -> Value {
             .filter(|rtt| !rtt.is_zero())
             .map(|rtt| rtt.as_secs_f64() * 1000.0),
         "tags": server.tags,
-        "set_version": server.set_version.filter(|_| is_primary),
+        "set_version": server.set_version,
         "election_id": server.election_id.filter(|_| is_primary).map(|id| id.to_hex()),
         "staleness_ms": staleness_ms(topology, server),
         "min_wire_version": server.min_wire_version,
@@ -345,6 +366,11 @@ pub fn json(discovery: &Discovery) -> Value {
             .map(|seed| seed.to_string())
             .collect::<Vec<_>>(),
         "complete": discovery.complete,
+        "not_yet_checked": discovery
+            .unchecked_servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
         "writable": discovery.has_writable_server(),
         "verdicts": discovery.verdicts.iter().map(proof::json).collect::<Vec<_>>(),

@@ -117,10 +117,8 @@ fn print_text(discovery: &Discovery, explanation: &SelectionExplanation) {
     let uri = discovery.uri.to_string();
     println!("connection string: {}", display_untrusted(&uri, LINE_CHARS));
     if !discovery.complete {
-        println!(
-            "discovery timed out after {} ms with servers not yet checked",
-            discovery.elapsed.as_millis()
-        );
+        let text = discovery.timed_out_text();
+        println!("discovery {}", display_untrusted(&text, LINE_CHARS));
     }
     let window: Vec<String> = explanation
         .servers
@@ -176,6 +174,11 @@ fn json(discovery: &Discovery, explanation: &SelectionExplanation) -> serde_json
     serde_json::json!({
         "connection_string": discovery.uri.to_string(),
         "complete": discovery.complete,
+        "not_yet_checked": discovery
+            .unchecked_servers()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         "elapsed_ms": u64::try_from(discovery.elapsed.as_millis()).unwrap_or(u64::MAX),
         "criteria": explanation.criteria,
         "topology_type": explanation.topology_type.to_string(),

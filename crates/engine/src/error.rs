@@ -59,7 +59,7 @@ pub enum ClusterError {
     },
     /// The command's connection failed (network error, timeout, malformed reply); the
     /// connection was discarded and the error reported to SDAM.
-    #[error("{address}: {source}")]
+    #[error("{address}: {}", .source.describe_for(.address))]
     Connection {
         /// The server the connection was to.
         address: ServerAddress,

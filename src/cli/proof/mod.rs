@@ -126,10 +126,11 @@ async fn run(cluster: &Cluster, intent: &Intent, selection_wait: Duration, verdi
                 explain_selection(&topology, &criteria, &cluster.settings().selection(), &[]);
             verdict.cause = Some(Cause::ServerSelectionTimeout);
             verdict.evidence.push(format!(
-                "no suitable server within {} ms (an application waits serverSelectionTimeoutMS, \
-                 {} ms, then fails): {explanation}",
+                "no suitable server after {} ms (an application waits serverSelectionTimeoutMS, \
+                 {} ms, and fails this way unless a server becomes suitable): {}",
                 wait.as_millis(),
-                cluster.settings().server_selection_timeout.as_millis()
+                cluster.settings().server_selection_timeout.as_millis(),
+                one_line(&explanation.to_string())
             ));
             return;
         }
@@ -287,5 +288,23 @@ fn fail(verdict: &mut Verdict, cause: Cause, error: ClusterError) {
         }
     }
     verdict.cause = Some(cause);
-    verdict.evidence.push(error.to_string());
+    // The verdict names its server already: the error's leading "address: " is not repeated.
+    let text = error.to_string();
+    let text = verdict
+        .server
+        .as_ref()
+        .and_then(|server| text.strip_prefix(&format!("{server}: ")))
+        .map_or_else(|| text.clone(), str::to_string);
+    verdict.evidence.push(one_line(&text));
+}
+
+/// A multi-line message (a selection explanation: a header, then a line per server) as one
+/// line, its lines separated by `; `.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    lines.join("; ")
 }

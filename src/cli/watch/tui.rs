@@ -25,8 +25,8 @@ use super::text;
 use crate::cli::render;
 use crate::cli::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 
-/// Width of the RTT pane's label (address and latest RTT).
-const RTT_LABEL_WIDTH: u16 = 34;
+/// Width of the RTT pane's label beyond the longest address (two spaces and `123.4 ms`).
+const RTT_LABEL_EXTRA: usize = 12;
 /// How often the key-reading thread checks whether the watch has ended.
 const KEY_POLL: Duration = Duration::from_millis(100);
 
@@ -58,44 +58,124 @@ fn title_line(state: &WatchState) -> Line<'static> {
     let primary = topology
         .primary()
         .map_or_else(|| "none".to_string(), |p| p.address.to_string());
+    // The state first, the connection string last: a narrow terminal cuts only the string.
     Line::from(format!(
-        "{}  |  {}  primary {}  |  {:.1} s  |  q: quit",
-        display_untrusted(&state.uri.to_string(), LINE_CHARS),
+        "{}  primary {}  |  {:.1} s  |  q: quit  |  {}",
         topology.topology_type,
         display_untrusted(&primary, CELL_CHARS),
-        state.elapsed.as_secs_f64()
+        state.elapsed.as_secs_f64(),
+        display_untrusted(&state.uri.to_string(), LINE_CHARS),
     ))
 }
 
-fn server_table(state: &WatchState, colour: bool) -> Table<'static> {
+/// The columns that give way, first to last, when the table is wider than the terminal:
+/// ADDRESS, TYPE and LAST ERROR always stay.
+const DROPPED_FIRST: [&str; 7] = [
+    "ELECTIONID",
+    "TAGS",
+    "SETVERSION",
+    "WIRE",
+    "STALENESS MS",
+    "SET",
+    "RTT AVG/MIN MS",
+];
+/// The column that gets what is left of the width.
+const LAST_ERROR: &str = "LAST ERROR";
+/// Spaces between columns.
+const COLUMN_SPACING: usize = 2;
+
+/// Which of `HEADER`'s columns to show, and each one's width, for `rows` in `available`
+/// characters: every column as wide as its widest cell (addresses are never cut); when that
+/// is too wide, the columns of [`DROPPED_FIRST`] give way in order, and LAST ERROR gets what
+/// is left (at least its title, else as much as it needs).
+pub(super) fn column_widths(
+    header: &[&str],
+    rows: &[Vec<String>],
+    available: usize,
+) -> Vec<(usize, usize)> {
+    let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let error_column = header.iter().position(|title| *title == LAST_ERROR);
+    let mut shown: Vec<usize> = (0..header.len()).collect();
+    let needed = |shown: &[usize]| -> usize {
+        let cells: usize = shown
+            .iter()
+            .map(|&index| match error_column {
+                // LAST ERROR needs at least its title's width.
+                Some(error) if index == error => widths[index].min(LAST_ERROR.len()),
+                _ => widths[index],
+            })
+            .sum();
+        cells + COLUMN_SPACING * shown.len().saturating_sub(1)
+    };
+    for title in DROPPED_FIRST {
+        if needed(&shown) <= available {
+            break;
+        }
+        if let Some(index) = header.iter().position(|candidate| *candidate == title) {
+            shown.retain(|&kept| kept != index);
+        }
+    }
+    let others: usize = shown
+        .iter()
+        .filter(|&&index| Some(index) != error_column)
+        .map(|&index| widths[index])
+        .sum::<usize>()
+        + COLUMN_SPACING * shown.len().saturating_sub(1);
+    shown
+        .into_iter()
+        .map(|index| {
+            let width = if Some(index) == error_column {
+                widths[index].min(available.saturating_sub(others).max(LAST_ERROR.len()))
+            } else {
+                widths[index]
+            };
+            (index, width)
+        })
+        .collect()
+}
+
+fn server_table(state: &WatchState, colour: bool, width: u16) -> Table<'static> {
     let topology = &state.topology;
     let cells: Vec<(ServerType, Vec<String>)> = topology
         .servers
         .values()
         .map(|server| (server.server_type, render::row(topology, server)))
         .collect();
-    let mut widths: Vec<usize> = render::HEADER.iter().map(|title| title.len()).collect();
-    for (_, row) in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let constraints: Vec<Constraint> = widths
+    let rows: Vec<Vec<String>> = cells.iter().map(|(_, row)| row.clone()).collect();
+    // The table's borders take two columns.
+    let available = usize::from(width).saturating_sub(2);
+    let columns = column_widths(&render::HEADER, &rows, available);
+    let constraints: Vec<Constraint> = columns
         .iter()
-        .map(|width| Constraint::Length(u16::try_from(*width).unwrap_or(u16::MAX)))
+        .map(|(_, width)| Constraint::Length(u16::try_from(*width).unwrap_or(u16::MAX)))
         .collect();
+    let pick = |row: &[String]| -> Vec<String> {
+        columns
+            .iter()
+            .map(|(index, _)| row.get(*index).cloned().unwrap_or_default())
+            .collect()
+    };
     let header_style = if colour {
         Style::default().add_modifier(Modifier::BOLD)
     } else {
         Style::default()
     };
-    let header = Row::new(render::HEADER.to_vec()).style(header_style);
+    let titles: Vec<String> = render::HEADER
+        .iter()
+        .map(|title| title.to_string())
+        .collect();
+    let header = Row::new(pick(&titles)).style(header_style);
     let rows = cells
         .into_iter()
-        .map(|(server_type, row)| Row::new(row).style(type_style(server_type, colour)));
+        .map(|(server_type, row)| Row::new(pick(&row)).style(type_style(server_type, colour)));
     Table::new(rows, constraints)
         .header(header)
-        .column_spacing(2)
+        .column_spacing(COLUMN_SPACING as u16)
         .block(Block::bordered().title(" servers "))
 }
 
@@ -113,10 +193,23 @@ fn draw_rtt(frame: &mut Frame, area: Rect, state: &WatchState) {
         .max()
         .unwrap_or(0)
         .max(1);
+    // The label is as wide as the longest address needs (never cut), up to most of the pane.
+    let longest = state
+        .rtt
+        .keys()
+        .map(|address| {
+            display_untrusted(&address.to_string(), CELL_CHARS)
+                .chars()
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let label_width = u16::try_from(longest + RTT_LABEL_EXTRA)
+        .unwrap_or(u16::MAX)
+        .min(inner.width.saturating_sub(4).max(1));
     for ((address, samples), row) in state.rtt.iter().zip(rows.iter()) {
         let [label, chart] =
-            Layout::horizontal([Constraint::Length(RTT_LABEL_WIDTH), Constraint::Min(1)])
-                .areas(*row);
+            Layout::horizontal([Constraint::Length(label_width), Constraint::Min(1)]).areas(*row);
         let latest = samples.back().filter(|micros| **micros > 0).map_or_else(
             || "-".to_string(),
             |micros| format!("{:.1} ms", *micros as f64 / 1000.0),
@@ -165,7 +258,7 @@ pub fn draw(frame: &mut Frame, state: &WatchState, colour: bool) {
     ])
     .areas(frame.area());
     frame.render_widget(Paragraph::new(title_line(state)), title);
-    frame.render_widget(server_table(state, colour), table);
+    frame.render_widget(server_table(state, colour, table.width), table);
     draw_rtt(frame, rtt, state);
     draw_log(frame, log, state);
 }

@@ -85,7 +85,11 @@ fn state() -> WatchState {
 }
 
 fn screen_lines(state: &WatchState) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(180, 30)).unwrap();
+    screen_lines_at(state, 180)
+}
+
+fn screen_lines_at(state: &WatchState, width: u16) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(width, 30)).unwrap();
     terminal.draw(|frame| draw(frame, state, false)).unwrap();
     let buffer = terminal.backend().buffer().clone();
     let width = usize::from(buffer.area.width);
@@ -217,4 +221,70 @@ fn a_servers_escape_sequences_are_shown_escaped() {
         !lines.iter().any(|line| line.starts_with("FORGED")),
         "{text}"
     );
+}
+
+/// Loopback addresses with five-digit ports (as `sim --port 0` gives) and a long last error,
+/// during a failover (no primary): at 80, 120 and 200 columns every address is shown whole
+/// in the table and in the RTT pane; LAST ERROR gets what is left.
+#[test]
+fn addresses_are_never_cut_at_80_120_or_200_columns() {
+    use mongo_topology::sdam::{ServerError, ServerErrorKind};
+    let addresses = ["127.0.0.1:41389", "127.0.0.1:42835", "127.0.0.1:45785"];
+    let mut topology = TopologyDescription::with_seeds(
+        TopologyType::ReplicaSetNoPrimary,
+        Some("rs0".to_string()),
+        addresses.map(address),
+    );
+    for (index, at) in addresses.iter().enumerate() {
+        let mut description = if index == 0 {
+            ServerDescription::unknown_with_error(
+                address(at),
+                ServerError::new(
+                    ServerErrorKind::Connect,
+                    format!("cannot connect to {at}: Connection refused (os error 111)"),
+                ),
+                mongo_topology::MonotonicTime::ZERO,
+            )
+        } else {
+            server(at, ServerType::RsSecondary, 2)
+        };
+        description.set_version = (index > 0).then_some(3);
+        topology.servers.insert(address(at), Arc::new(description));
+    }
+    let topology = Arc::new(topology);
+    let mut state = WatchState::new(
+        "mongodb://127.0.0.1:41389/?replicaSet=rs0".into(),
+        topology.clone(),
+    );
+    state.sample(topology, Duration::from_millis(500));
+    for width in [80, 120, 200] {
+        let lines = screen_lines_at(&state, width);
+        let text = lines.join("\n");
+        for at in addresses {
+            // Its table row (with its type) and its RTT line, each starting with the
+            // whole address.
+            let starting = |line: &&String| line.starts_with(&format!("│{at}  "));
+            let table_rows = lines
+                .iter()
+                .filter(starting)
+                .filter(|line| line.contains("RSSecondary") || line.contains("Unknown"))
+                .count();
+            assert_eq!(table_rows, 1, "{width} columns: table row of {at}:\n{text}");
+            assert_eq!(
+                lines.iter().filter(starting).count(),
+                2,
+                "{width} columns: RTT line of {at}:\n{text}"
+            );
+        }
+        let header = line_with(&lines, "ADDRESS");
+        assert!(header.contains("LAST ERROR"), "{width}: {header}");
+        assert!(
+            line_with(&lines, "│127.0.0.1:41389 ").contains("[connect]"),
+            "{width}: {text}"
+        );
+        if width == 200 {
+            assert!(header.contains("ELECTIONID"), "{header}");
+            assert!(text.contains("Connection refused (os error 111)"), "{text}");
+        }
+    }
 }

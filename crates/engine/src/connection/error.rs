@@ -25,8 +25,9 @@ pub enum ConnectionError {
         /// What the resolver said.
         cause: String,
     },
-    /// No TCP connection could be established (refused, unreachable, ...).
-    #[error("cannot connect to {address}: {cause}")]
+    /// No TCP connection could be established (refused, unreachable, ...). The cause starts
+    /// with the socket address tried; when that is the server's own address it is said once.
+    #[error("cannot connect to {address}: {}", without_prefix(.cause, .address))]
     Connect {
         /// The server address that was tried.
         address: String,
@@ -79,7 +80,31 @@ pub enum ConnectionError {
     Authentication(Box<AuthError>),
 }
 
+/// `text` without a leading `"{address}: "`.
+fn without_prefix<'a>(text: &'a str, address: &str) -> &'a str {
+    text.strip_prefix(address)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(text)
+}
+
 impl ConnectionError {
+    /// This error's text where `server` has been named already (`"{server}: …"`): the
+    /// server's address and host name are not repeated (`cannot connect: Connection
+    /// refused`, `cannot resolve the host name: …`).
+    pub fn describe_for(&self, server: &ServerAddress) -> String {
+        match (self, server) {
+            (ConnectionError::Connect { address, cause }, _) if *address == server.to_string() => {
+                format!("cannot connect: {}", without_prefix(cause, address))
+            }
+            (ConnectionError::Dns { host, cause }, ServerAddress::Tcp { host: name, .. })
+                if host.as_str() == &**name =>
+            {
+                format!("cannot resolve the host name: {cause}")
+            }
+            _ => self.to_string(),
+        }
+    }
+
     /// In load-balanced mode, the `serviceId` of the service whose connection failed, when
     /// the failure came after the handshake reported it (an authentication failure).
     pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
@@ -87,6 +112,17 @@ impl ConnectionError {
             ConnectionError::Authentication(error) => error.service_id,
             _ => None,
         }
+    }
+
+    /// [`ConnectionError::to_server_error`] for the description of `server` itself: a
+    /// refused connection does not repeat the server's address (`cannot connect: Connection
+    /// refused`), since the description, its table row and its explanation line name it.
+    pub(crate) fn to_server_error_of(&self, server: &ServerAddress) -> ServerError {
+        let mut error = self.to_server_error();
+        if matches!(self, ConnectionError::Connect { .. }) {
+            error.message = self.describe_for(server);
+        }
+        error
     }
 
     /// This failure as the SDAM core records it on a server description: the kind that
@@ -303,6 +339,53 @@ mod tests {
             assert_eq!(server_error.code, None);
             assert!(server_error.message.contains(cause), "{server_error}");
         }
+    }
+
+    #[test]
+    fn an_address_is_said_once() {
+        let server = ServerAddress::parse("127.0.0.1:1").unwrap();
+        let refused = ConnectionError::Connect {
+            address: "127.0.0.1:1".into(),
+            cause: "127.0.0.1:1: Connection refused".into(),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "cannot connect to 127.0.0.1:1: Connection refused"
+        );
+        assert_eq!(
+            refused.describe_for(&server),
+            "cannot connect: Connection refused"
+        );
+        // A host name keeps the socket address it resolved to.
+        let named = ServerAddress::parse("db.example:1").unwrap();
+        let refused = ConnectionError::Connect {
+            address: "db.example:1".into(),
+            cause: "10.0.0.1:1: Connection refused".into(),
+        };
+        assert_eq!(
+            refused.describe_for(&named),
+            "cannot connect: 10.0.0.1:1: Connection refused"
+        );
+        let unresolved = ConnectionError::Dns {
+            host: "db.example".into(),
+            cause: "no such host".into(),
+        };
+        assert_eq!(
+            unresolved.describe_for(&named),
+            "cannot resolve the host name: no such host"
+        );
+        // Another server's error keeps its full text.
+        assert_eq!(
+            unresolved.describe_for(&server),
+            "cannot resolve db.example: no such host"
+        );
+        let refused = ConnectionError::Connect {
+            address: "127.0.0.1:1".into(),
+            cause: "127.0.0.1:1: Connection refused".into(),
+        };
+        let described = refused.to_server_error_of(&server);
+        assert_eq!(described.kind, ServerErrorKind::Connect);
+        assert_eq!(described.message, "cannot connect: Connection refused");
     }
 
     #[test]

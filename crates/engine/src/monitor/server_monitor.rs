@@ -307,7 +307,7 @@ impl Monitor {
 
     async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
         self.drop_connection();
-        let failure = error.to_server_error();
+        let failure = error.to_server_error_of(&self.address);
         let topology_id = self.shared.events.topology_id();
         log_heartbeat_failed(&topology_id, &self.address, awaited, duration, &failure);
         self.emit(EventKind::HeartbeatFailed {

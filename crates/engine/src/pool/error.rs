@@ -32,7 +32,7 @@ pub enum PoolError {
     /// The connection created for this check-out could not be established. The SDAM rules
     /// ("Application Errors", before the handshake completes) decide what this does to the
     /// server and the pool.
-    #[error("{address}: cannot establish a connection: {source}")]
+    #[error("{address}: cannot establish a connection: {}", .source.describe_for(.address))]
     Establishment {
         /// The pool's server.
         address: ServerAddress,
@@ -41,4 +41,26 @@ pub enum PoolError {
         /// What went wrong.
         source: ConnectionError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_establishment_names_the_server_once() {
+        let server = ServerAddress::parse("127.0.0.1:1").unwrap();
+        let error = PoolError::Establishment {
+            address: server,
+            generation: 0,
+            source: ConnectionError::Connect {
+                address: "127.0.0.1:1".into(),
+                cause: "127.0.0.1:1: Connection refused".into(),
+            },
+        };
+        assert_eq!(
+            error.to_string(),
+            "127.0.0.1:1: cannot establish a connection: cannot connect: Connection refused"
+        );
+    }
 }
