@@ -1,6 +1,6 @@
 //! `mongo-topology doctor --json` with `mongodb+srv://` strings against the in-process DNS
-//! server and simulated deployments: the parent-domain rule, a single SRV target, options
-//! from the TXT record, and `srvMaxHosts` with a replica set.
+//! server and simulated deployments: the parent-domain rule, a single SRV target, low TTLs,
+//! options from the TXT record, and `srvMaxHosts` with a replica set.
 
 #[path = "../crates/engine/tests/dns_support/mod.rs"]
 mod dns_support;
@@ -66,11 +66,18 @@ async fn one_srv_target_and_options_from_the_txt_record() {
     let target = format!("localhost.{DOMAIN}");
     dns.set_srv("mongodb", "test1", &[(&target, sim.ports()[0])]);
     dns.set_txt("test1", vec![vec![b"authSource=admin".to_vec()]]);
+    dns.edit(|zone| zone.ttl = Some(30));
     let (code, report) =
         doctor_srv(&format!("mongodb+srv://test1.{DOMAIN}/?tls=false"), &dns).await;
     assert_eq!(code, 0, "{report:#}");
     let seed = format!("{target}:{}", sim.ports()[0]);
     assert_fires(&report, "srv.single-target", "warning", &[&seed]);
+    let ttl = fired(&report, "srv.low-ttl")[0];
+    assert_eq!(ttl["severity"], "info");
+    assert!(
+        ttl["evidence"].as_str().unwrap().contains("(TTL 30 s)"),
+        "{ttl}"
+    );
     let txt = fired(&report, "srv.txt-options")[0];
     assert_eq!(txt["severity"], "info");
     assert!(
