@@ -39,6 +39,31 @@ async fn a_target_outside_the_parent_domain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_srv_string_has_no_error_or_warning() {
+    let dns = DnsServer::spec().await;
+    let sim = Deployment::start(DeploymentSpec::sharded(2)).await.unwrap();
+    let target = format!("localhost.{DOMAIN}");
+    let ports = sim.ports();
+    dns.set_srv(
+        "mongodb",
+        "test1",
+        &[(&target, ports[0]), (&target, ports[1])],
+    );
+    let (code, report) =
+        doctor_srv(&format!("mongodb+srv://test1.{DOMAIN}/?tls=false"), &dns).await;
+    let loud: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+    assert_eq!(code, 0);
+    assert_eq!(report["verdicts"]["write"]["ok"], true, "{report:#}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_without_srv_records() {
     let dns = DnsServer::spec().await;
     let (code, report) = doctor_srv(

@@ -39,7 +39,7 @@ pub fn addresses_tried(probe: &Probe) -> String {
         }
         Some(Ok(_)) => "resolves to no address".to_owned(),
         Some(Err(error)) => format!("does not resolve ({error})"),
-        None => "not looked up".to_owned(),
+        None => "was not looked up apart from the connection (--dns-server)".to_owned(),
     }
 }
 
