@@ -495,6 +495,14 @@ async fn write_concern_traps_psa_and_even_voters() {
     let arbiter = psa.addresses()[2].clone();
     let (_, report) = doctor(&format!("{}&w=majority", psa.connection_string()), &[]).await;
     assert_fires(&report, "wc.arbiter-majority", "warning", &[&arbiter]);
+    let psa_finding = fired(&report, "wc.arbiter-majority")[0];
+    assert!(
+        psa_finding["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("writeMajorityCount 2 of 2"),
+        "{psa_finding}"
+    );
     psa.shutdown().await;
 
     let four = Deployment::start(DeploymentSpec::replica_set("rs0", 4, 0, 0))
@@ -502,6 +510,14 @@ async fn write_concern_traps_psa_and_even_voters() {
         .unwrap();
     let (_, report) = doctor(&four.connection_string(), &[]).await;
     assert_fires(&report, "wc.even-voters", "warning", &[]);
+    let even = fired(&report, "wc.even-voters")[0];
+    assert!(
+        even["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("votingMembersCount"),
+        "{even}"
+    );
     four.shutdown().await;
 }
 

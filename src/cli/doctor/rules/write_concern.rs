@@ -4,7 +4,7 @@
 use mongo_topology::bson::Document;
 
 use crate::cli::doctor::finding::{Finding, Severity};
-use crate::cli::doctor::observations::{addresses, is_primary_hello, Observations};
+use crate::cli::doctor::observations::{addresses, is_primary_hello, number, Observations};
 
 /// Arbiters with majority writes.
 pub const ARBITER_MAJORITY: &str = "wc.arbiter-majority";
@@ -22,6 +22,15 @@ fn set_hello(observations: &Observations) -> Option<&Document> {
             })
         })
         .map(|(_, hello)| hello)
+}
+
+/// A count of the set's own view (`replSetGetStatus`, MongoDB 4.4+), from any member that
+/// answered it.
+fn status_count(observations: &Observations, field: &str) -> Option<i64> {
+    observations
+        .probes
+        .values()
+        .find_map(|probe| number(probe.set_status.as_ref()?, field))
 }
 
 /// `wc.arbiter-majority`: the set has arbiters.
@@ -43,11 +52,21 @@ pub fn arbiter_majority(observations: &Observations) -> Vec<Finding> {
             other => format!("{other:?}"),
         })
         .unwrap_or_else(|| "the default (majority since MongoDB 5.0)".to_owned());
+    let counts = match (
+        status_count(observations, "writeMajorityCount"),
+        status_count(observations, "writableVotingMembersCount"),
+    ) {
+        (Some(majority), Some(writable)) if majority >= writable => format!(
+            "; replSetGetStatus: writeMajorityCount {majority} of {writable} writable voting \
+             members, so a majority write needs every one of them"
+        ),
+        _ => String::new(),
+    };
     vec![Finding::new(
         ARBITER_MAJORITY,
         Severity::Warning,
         format!(
-            "the set has {} arbiter(s) ({}) and {data} data-bearing member(s) in its lists; w is {w}",
+            "the set has {} arbiter(s) ({}) and {data} data-bearing member(s) in its lists; w is {w}{counts}",
             arbiters.len(),
             arbiters.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
         ),
@@ -60,24 +79,32 @@ pub fn arbiter_majority(observations: &Observations) -> Vec<Finding> {
     .servers(arbiters)]
 }
 
-/// `wc.even-voters`: the set lists an even number of members (each votes unless
-/// configured otherwise).
+/// `wc.even-voters`: the set has an even number of voting members.
 pub fn even_voters(observations: &Observations) -> Vec<Finding> {
     let Some(hello) = set_hello(observations) else {
         return Vec::new();
     };
-    let voters = addresses(hello, "hosts").len()
+    let listed = addresses(hello, "hosts").len()
         + addresses(hello, "passives").len()
         + addresses(hello, "arbiters").len();
+    // The set's own count when a member told it (hidden and non-voting members counted
+    // right); else the lists, where each member votes by default.
+    let (voters, source) = match status_count(observations, "votingMembersCount")
+        .and_then(|n| usize::try_from(n).ok())
+    {
+        Some(n) => (n, "replSetGetStatus votingMembersCount"),
+        None => (
+            listed,
+            "members in hello's lists; hidden members not counted, each votes by default",
+        ),
+    };
     if voters < 2 || voters % 2 != 0 {
         return Vec::new();
     }
     vec![Finding::new(
         EVEN_VOTERS,
         Severity::Warning,
-        format!(
-            "the set lists {voters} members (hidden members not counted); each votes by default"
-        ),
+        format!("the set has {voters} voting members ({source})"),
         format!(
             "a majority is {} of {voters}: the set tolerates no more failures than with {} \
              members, and a partition into two halves leaves no primary",
@@ -102,6 +129,19 @@ mod tests {
         primary.insert("arbiters", vec!["c:27017"]);
         with_hello(&mut observations, "a:27017", primary);
         assert_eq!(arbiter_majority(&observations)[0].servers, ["c:27017"]);
+        if let Some(probe) = observations
+            .probes
+            .get_mut(&super::super::fixtures::addr("a:27017"))
+        {
+            probe.set_status = Some(mongo_topology::bson::doc! {
+                "writeMajorityCount": 2, "writableVotingMembersCount": 2,
+            });
+        }
+        let findings = arbiter_majority(&observations);
+        assert!(
+            findings[0].evidence.contains("writeMajorityCount 2 of 2"),
+            "{findings:?}"
+        );
         assert!(even_voters(&observations).is_empty(), "three voters");
     }
 
@@ -112,6 +152,16 @@ mod tests {
         let mut primary = member("a:27017", true);
         primary.insert("hosts", vec!["a:27017", "b:27017", "c:27017", "d:27017"]);
         with_hello(&mut observations, "a:27017", primary);
-        assert!(even_voters(&observations)[0].evidence.contains("4 members"));
+        assert!(even_voters(&observations)[0]
+            .evidence
+            .contains("4 voting members"));
+        // The set's own count wins: one of the four does not vote.
+        if let Some(probe) = observations
+            .probes
+            .get_mut(&super::super::fixtures::addr("a:27017"))
+        {
+            probe.set_status = Some(mongo_topology::bson::doc! {"votingMembersCount": 3});
+        }
+        assert!(even_voters(&observations).is_empty());
     }
 }
