@@ -162,6 +162,7 @@ async fn a_load_balancer_with_every_mongos_killed_fails() {
         let line = verdict(&text, intent);
         assert!(line.contains("FAILS (network)"), "{text}");
     }
+    assert!(text.contains("no healthy mongos behind it"), "{text}");
     deployment.shutdown().await;
 }
 

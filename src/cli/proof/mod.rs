@@ -96,6 +96,10 @@ impl Verdict {
 /// The consequence of a direct connection to a secondary, said on both verdicts.
 const SECONDARY_ONLY: &str = "reads only with secondaryOk; writes fail (NotWritablePrimary)";
 
+/// The consequence of a load balancer that accepts connections and then closes them.
+const BALANCER_CLOSED: &str = "the load balancer accepted the TCP connection, then closed it \
+     before the handshake's reply: no healthy mongos behind it (or it expects TLS)";
+
 /// Proves `intent` on `cluster`: selection (waiting at most `selection_wait`, and never more
 /// than serverSelectionTimeoutMS; a suitable server in the current description is taken at
 /// once), a pool check-out, `ping`, and for a write `hello`'s `isWritablePrimary`. Every
@@ -139,7 +143,14 @@ async fn run(cluster: &Cluster, intent: &Intent, selection_wait: Duration, verdi
     let mut connection =
         match tokio::time::timeout(checkout_limit, cluster.checkout(&criteria)).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => return fail(verdict, cause::of_cluster_error(&error), error),
+            Ok(Err(error)) => {
+                let cause = cause::of_cluster_error(&error);
+                let load_balanced = cluster.topology().topology_type == TopologyType::LoadBalanced;
+                if load_balanced && cause == Cause::Network {
+                    verdict.note = Some(BALANCER_CLOSED.to_string());
+                }
+                return fail(verdict, cause, error);
+            }
             Err(_) => {
                 verdict.cause = Some(Cause::Timeout);
                 verdict.evidence.push(format!(
