@@ -19,8 +19,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 /// Shown after the options in `sim --help`.
 const CONTROL_HELP: &str = "\
 The first line on standard output is the connection string (the load balancer's with
---load-balancer). Then one control command per
-line on standard input, each answered with `ok` (or `ok <details>`) or `error: <reason>`:
+--load-balancer or --load-balancer-in-front-of-members; see docs/sim-traps.md for the
+staging flags and commands). Then one control command per line on standard input,
+each answered with `ok` (or `ok <details>`) or `error: <reason>`:
   stepdown                      the primary steps down (no primary until `elect`)
   elect M                       elect member M (new term and electionId)
   kill M / restart M            close M's listener and connections / start it again
@@ -130,7 +131,7 @@ pub struct SimArgs {
     client_certs: Vec<String>,
     /// Real-world situations staged on the members.
     #[command(flatten)]
-    world: WorldArgs,
+    world: Box<WorldArgs>,
 }
 
 impl SimArgs {

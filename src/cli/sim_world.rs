@@ -40,8 +40,16 @@ pub struct WorldArgs {
     /// The SCRAM mechanisms offered (the server's authenticationMechanisms), with --auth:
     /// `SCRAM-SHA-1` answers saslSupportedMechs with SCRAM-SHA-1 only and refuses
     /// SCRAM-SHA-256 (MechanismUnavailable).
-    #[arg(long, value_name = "MECH,...", requires = "users", value_parser = ScramMechanism::parse_list)]
-    auth_mechanisms: Option<Vec<ScramMechanism>>,
+    #[arg(long, value_name = "MECH,...", requires = "users", value_parser = parse_mechanisms)]
+    auth_mechanisms: Option<Mechanisms>,
+}
+
+/// The value of `--auth-mechanisms` (a newtype: clap takes a bare `Vec` for a repeated flag).
+#[derive(Debug, Clone)]
+struct Mechanisms(Vec<ScramMechanism>);
+
+fn parse_mechanisms(text: &str) -> Result<Mechanisms, String> {
+    ScramMechanism::parse_list(text).map(Mechanisms)
 }
 
 impl WorldArgs {
@@ -68,7 +76,7 @@ impl WorldArgs {
 
     /// Applies the flags to `spec`; an error names the flag that does not fit.
     pub fn apply(&self, spec: &mut DeploymentSpec) -> Result<(), String> {
-        spec.scram_mechanisms = self.auth_mechanisms.clone();
+        spec.scram_mechanisms = self.auth_mechanisms.clone().map(|m| m.0);
         let staged = self.tags.is_some()
             || self.advertise.is_some()
             || !self.horizons.is_empty()
@@ -134,5 +142,36 @@ impl WorldArgs {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_covers_advertised_and_horizon_hosts() {
+        let args = WorldArgs {
+            tags: None,
+            advertise: Some("m0.internal,-,m2.internal:4000".into()),
+            horizons: vec![
+                "external=ext-0.example:30000,ext-1.example,ext-2.example".into(),
+                "local=localhost,localhost,localhost".into(),
+            ],
+            member_versions: None,
+            member_states: None,
+            auth_mechanisms: None,
+        };
+        assert_eq!(
+            args.certificate_names(),
+            [
+                "m0.internal",
+                "m2.internal",
+                "ext-0.example",
+                "ext-1.example",
+                "ext-2.example",
+                "localhost"
+            ]
+        );
     }
 }

@@ -4,7 +4,10 @@
 //! on its own port, answering the handshake and a handful of commands as a real server of
 //! the emulated [`ServerVersion`] would. Control operations ([`ControlCommand`]) change the
 //! deployment while clients watch it: elections, kills, freezes, latency, lag, faults,
-//! reconfigs.
+//! reconfigs. It also stages the traps applications meet in the field (member tags,
+//! advertised names other than the listening addresses, split horizons, a load balancer in
+//! front of replica set members, mixed versions, the SCRAM mechanisms offered, startup
+//! states, two members claiming primary): see [`staging`] and `docs/sim-traps.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mongo_topology_sim::SimError> {

@@ -148,6 +148,8 @@ impl Deployment {
                 node.process_id = bson::oid::ObjectId::new();
                 node.service_id = bson::oid::ObjectId::new();
                 node.tv_counter = 0;
+                // A stale primary restarts as a secondary of the set it rejoins.
+                node.claimed_term = None;
             }
             vec![(idx, 0)]
         };
