@@ -4,6 +4,7 @@ mod connect;
 mod demo;
 mod discover;
 mod discovery;
+mod doctor;
 mod proof;
 mod render;
 mod select;
@@ -30,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a simulated deployment on loopback until standard input closes or SIGINT/SIGTERM.
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimArgs>),
     /// Discover a deployment from a connection string and print what a client sees of it.
     Discover(discover::DiscoverArgs),
     /// Discover a deployment, then show which server a read preference would choose, and why
@@ -38,6 +39,10 @@ enum Command {
     Select(select::SelectArgs),
     /// Watch a client follow a simulated replica set through a narrated failover script.
     Demo(demo::DemoArgs),
+    /// Check whether an application with this connection string will work: discovery,
+    /// a probe of every server and reads and writes proven by doing, then findings with
+    /// evidence, consequence and fix (rules in docs/doctor.md).
+    Doctor(doctor::DoctorArgs),
     /// Follow a deployment live as a client sees it: a terminal view, NDJSON events
     /// (--json) or plain lines, and optionally Prometheus metrics.
     Watch(watch::WatchArgs),
@@ -52,11 +57,12 @@ pub fn main() -> ExitCode {
     // Kept until the command returns, so that buffered log lines are written at exit.
     let _log_writer = init_logging();
     match cli.command {
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Discover(args) => discover::run(args),
         Command::Select(args) => select::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

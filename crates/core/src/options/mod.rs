@@ -45,3 +45,13 @@ pub use error::{UriError, UriWarning};
 pub use option_value::OptionValue;
 pub use secret::Secret;
 pub use tags::TagSet;
+
+/// Every option name a connection string may use: the canonical names of the URI Options
+/// spec's table (as spelled there, e.g. `replicaSet`), then the aliases (`ssl`). What a
+/// "did you mean" suggestion for an unknown key is measured against.
+pub fn known_option_names() -> impl Iterator<Item = &'static str> {
+    catalog::OPTIONS
+        .iter()
+        .map(|spec| spec.name)
+        .chain(catalog::ALIASES.iter().map(|(alias, _)| *alias))
+}

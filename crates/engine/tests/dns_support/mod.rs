@@ -51,6 +51,8 @@ pub struct Zone {
     pub txt: BTreeMap<String, Vec<Vec<Vec<u8>>>>,
     /// A records.
     pub a: BTreeMap<String, Ipv4Addr>,
+    /// The TTL of every record served; `None`: [`TTL`].
+    pub ttl: Option<u32>,
 }
 
 fn srv_name(service: &str, host: &str) -> String {
@@ -265,7 +267,8 @@ fn records_for(zone: &Zone, name: &str, kind: RecordType) -> Vec<Record> {
     let Ok(owner) = Name::from_str(&format!("{name}.")) else {
         return Vec::new();
     };
-    let record = |data: RData| Record::from_rdata(owner.clone(), TTL, data);
+    let ttl = zone.ttl.unwrap_or(TTL);
+    let record = |data: RData| Record::from_rdata(owner.clone(), ttl, data);
     match kind {
         RecordType::SRV => zone
             .srv
