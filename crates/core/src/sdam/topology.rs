@@ -13,7 +13,9 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
+use crate::sdam::departures::{Departure, Departures, RemovalReason};
 use crate::sdam::server::{ServerDescription, ServerType};
+use crate::time::MonotonicTime;
 
 /// The most servers that replies may add to a topology beyond its seeds: a reply's hosts,
 /// passives and arbiters are added only while the topology holds fewer than
@@ -93,6 +95,10 @@ pub struct TopologyDescription {
     /// The smallest logicalSessionTimeoutMinutes of the data-bearing servers, or `None` if
     /// any of them lacks one.
     pub logical_session_timeout_minutes: Option<i64>,
+    /// The servers removed from the topology and why, bounded (see
+    /// [`crate::sdam::departures`]). Not part of [`TopologyDescription::is_equivalent`]: a
+    /// removal changes `servers` anyway. Shared between snapshots until the next removal.
+    pub departures: Arc<Departures>,
 }
 
 impl TopologyDescription {
@@ -116,6 +122,7 @@ impl TopologyDescription {
                 .collect(),
             compatibility_error: None,
             logical_session_timeout_minutes: None,
+            departures: Arc::default(),
         }
     }
 
@@ -149,6 +156,21 @@ impl TopologyDescription {
                 .iter()
                 .zip(other.servers.iter())
                 .all(|((a, x), (b, y))| a == b && (Arc::ptr_eq(x, y) || x.is_equivalent(y)))
+    }
+
+    /// Records that the server at `address` was removed, why and when (the log is copied
+    /// at the first removal of a snapshot, then edited in place).
+    pub(crate) fn record_departure(
+        &mut self,
+        address: ServerAddress,
+        reason: RemovalReason,
+        at: MonotonicTime,
+    ) {
+        Arc::make_mut(&mut self.departures).record(Departure {
+            address,
+            reason,
+            at,
+        });
     }
 
     /// The description of the server at `address`, if it is part of the topology.
