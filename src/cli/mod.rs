@@ -4,6 +4,7 @@ mod connect;
 mod demo;
 mod discover;
 mod discovery;
+mod removed;
 mod render;
 mod select;
 mod sim;
@@ -11,6 +12,7 @@ mod sim_tls;
 mod tls_state;
 mod untrusted;
 mod watch;
+mod wire_hint;
 
 use std::process::ExitCode;
 

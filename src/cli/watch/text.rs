@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
+use super::timeline::changes::Change;
 use super::timeline::{ErrorText, Record, What};
+use crate::cli::removed::reason_json;
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// Milliseconds with microsecond precision, as the JSON numbers carry them.
@@ -108,9 +110,19 @@ fn describe_raw(what: &What) -> String {
             previous_type,
             new_type,
             error,
+            changes,
         } => {
             let mut line = if previous_type == new_type {
-                format!("server {address} still {new_type}, its description changed")
+                let what: Vec<String> = changes
+                    .iter()
+                    .filter(|change| !matches!(change, Change::Value { field: "error", .. }))
+                    .map(ToString::to_string)
+                    .collect();
+                if what.is_empty() {
+                    format!("server {address} still {new_type}, its description changed")
+                } else {
+                    format!("server {address} still {new_type}: {}", what.join(", "))
+                }
             } else {
                 format!("server {address} {previous_type} → {new_type}")
             };
@@ -162,7 +174,7 @@ fn describe_raw(what: &What) -> String {
             human(*duration),
             error_line(error)
         ),
-        What::ServerClosed { address } => format!("server {address} removed"),
+        What::ServerClosed { address, reason } => format!("server {address} removed: {reason}"),
         What::TopologyClosed => "client closed".to_string(),
         What::EventsMissed { count } => format!("fell behind: {count} events not shown"),
     }
@@ -204,19 +216,25 @@ pub fn json_line(record: &Record) -> String {
 fn fields(what: &What) -> Value {
     match what {
         What::TopologyOpening | What::TopologyClosed => json!({}),
-        What::ServerOpening { address } | What::ServerClosed { address } => {
+        What::ServerOpening { address } => {
             json!({ "address": address.to_string() })
         }
+        What::ServerClosed { address, reason } => json!({
+            "address": address.to_string(),
+            "reason": reason_json(reason),
+        }),
         What::ServerDescriptionChanged {
             address,
             previous_type,
             new_type,
             error,
+            changes,
         } => json!({
             "address": address.to_string(),
             "previous_type": previous_type.to_string(),
             "new_type": new_type.to_string(),
             "error": error.as_ref().map(error_json),
+            "changes": changes.iter().map(Change::json).collect::<Vec<_>>(),
         }),
         What::TopologyDescriptionChanged {
             previous_type,
