@@ -55,7 +55,10 @@ mod tests {
             };
             topology.servers.insert(address, Arc::new(server));
         }
-        assert!(incompatible_wire_version_hint(&topology).is_none(), "no compatibilityError");
+        assert!(
+            incompatible_wire_version_hint(&topology).is_none(),
+            "no compatibilityError"
+        );
         topology.compatibility_error = Some("first one only".into());
         let hint = incompatible_wire_version_hint(&topology).unwrap();
         assert!(

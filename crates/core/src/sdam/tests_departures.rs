@@ -155,6 +155,24 @@ fn a_member_advertising_another_name_is_removed_with_its_me() {
 }
 
 #[test]
+fn a_primary_advertising_another_name_is_removed_with_its_me() {
+    // Not in its own host list under the address used: SDAM removes it as not listed by
+    // the primary (itself); the cause is the advertised name.
+    let mut topology = open(&["127.0.0.1:27017"], Some("rs0"));
+    let reply = doc! {
+        "ok": 1, "isWritablePrimary": true, "setName": "rs0", "me": "localhost:27017",
+        "hosts": ["localhost:27017"], "maxWireVersion": 21,
+    };
+    let changes = hello(&mut topology, "127.0.0.1:27017", reply);
+    assert_eq!(
+        closed_because(&changes, "127.0.0.1:27017"),
+        RemovalReason::AdvertisedNameMismatch {
+            me: addr("localhost:27017")
+        }
+    );
+}
+
+#[test]
 fn a_mongos_in_a_replica_set_and_a_standalone_among_seeds_are_misplaced() {
     let mut topology = open(&["a", "b", "c"], Some("rs0"));
     let _ = hello(

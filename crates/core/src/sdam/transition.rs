@@ -254,14 +254,21 @@ impl Transition<'_> {
                 .all_reported_members()
                 .any(|member| *member == address)
             {
-                let reason = not_listed
-                    .get_or_insert_with(|| {
-                        RemovalReason::not_in_members_of(
-                            &server.address,
-                            server.all_reported_members(),
-                        )
-                    })
-                    .clone();
+                // A primary missing from its own list under the address used advertises
+                // itself under another name (`me`): that is the cause to report.
+                let advertised = (address == server.address)
+                    .then(|| self.me_mismatch(server))
+                    .flatten();
+                let reason = advertised.unwrap_or_else(|| {
+                    not_listed
+                        .get_or_insert_with(|| {
+                            RemovalReason::not_in_members_of(
+                                &server.address,
+                                server.all_reported_members(),
+                            )
+                        })
+                        .clone()
+                });
                 self.remove(&address, reason);
             }
         }
