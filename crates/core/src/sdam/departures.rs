@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::address::ServerAddress;
 use crate::sdam::server::ServerType;
-use crate::sdam::topology::TopologyType;
+use crate::sdam::topology_type::TopologyType;
 use crate::time::MonotonicTime;
 
 /// The most departures a topology description keeps: the latest removal of each of the last

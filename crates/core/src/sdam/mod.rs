@@ -27,6 +27,7 @@ pub mod refresh;
 pub mod server;
 pub mod settings;
 pub mod topology;
+mod topology_type;
 mod transition;
 pub mod warm_up;
 
