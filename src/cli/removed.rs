@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use mongo_topology::sdam::{Departure, RemovalReason, TopologyDescription};
+use mongo_topology::sdam::{
+    Departure, RemovalReason, ServerDescription, ServerType, TopologyDescription,
+};
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
@@ -91,6 +93,27 @@ pub fn removed_section(topology: &TopologyDescription) -> String {
     out
 }
 
+/// For a server added back after a removal and not checked since (Unknown or
+/// PossiblePrimary, no error): that removal, for the LAST ERROR cell; `None` otherwise.
+pub fn added_back_text(
+    topology: &TopologyDescription,
+    server: &ServerDescription,
+) -> Option<String> {
+    let unchecked = matches!(
+        server.server_type,
+        ServerType::Unknown | ServerType::PossiblePrimary
+    ) && server.error.is_none();
+    let departure = topology
+        .departures
+        .get(&server.address)
+        .filter(|_| unchecked)?;
+    Some(format!(
+        "removed at +{} ms: {}; added back, not checked yet",
+        at_ms(departure),
+        departure.reason
+    ))
+}
+
 /// Each server removed for another set name, with the name it reported.
 fn set_name_reports(topology: &TopologyDescription) -> Vec<String> {
     topology
@@ -166,7 +189,8 @@ mod tests {
     use std::sync::Arc;
 
     use mongo_topology::sdam::{
-        Departure, Departures, RemovalReason, TopologyDescription, TopologyType,
+        Departure, Departures, RemovalReason, ServerDescription, ServerType, TopologyDescription,
+        TopologyType,
     };
     use mongo_topology::{MonotonicTime, ServerAddress};
 
@@ -229,6 +253,32 @@ mod tests {
             reason_json(&topology.departures.iter().next().unwrap().reason)["reported_set_name"],
             "x\u{1b}[2J\nFORGED"
         );
+    }
+
+    #[test]
+    fn a_server_added_back_shows_its_removal_until_checked() {
+        let mut topology = topology_with(vec![Departure {
+            address: addr("a:1"),
+            ..set_name_departure("foo")
+        }]);
+        let server = topology.servers[&addr("a:1")].clone();
+        let text = super::added_back_text(&topology, &server).unwrap();
+        assert!(
+            text.starts_with("removed at +1234 ms: reported set name"),
+            "{text}"
+        );
+        assert!(
+            removed_json(&topology).as_array().unwrap().is_empty(),
+            "it is back"
+        );
+        let checked = ServerDescription {
+            server_type: ServerType::RsSecondary,
+            ..ServerDescription::clone(&server)
+        };
+        topology
+            .servers
+            .insert(addr("a:1"), Arc::new(checked.clone()));
+        assert!(super::added_back_text(&topology, &checked).is_none());
     }
 
     #[test]

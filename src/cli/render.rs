@@ -108,7 +108,9 @@ fn raw_row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<St
         } else {
             format!("{}..{}", server.min_wire_version, server.max_wire_version)
         },
-        error_text(server).unwrap_or_else(dash),
+        error_text(server)
+            .or_else(|| removed::added_back_text(topology, server))
+            .unwrap_or_else(dash),
     ]
 }
 
