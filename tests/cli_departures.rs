@@ -173,3 +173,21 @@ async fn advertised_names_other_than_the_seeds_get_their_own_reason_and_hint() {
     let expected = format!("server {seed} removed: it advertises itself as {advertised} (me)");
     assert!(text(&output).contains(&expected), "{}", text(&output));
 }
+
+/// Seeded directly (`directConnection=true`), the member of another set stays, Unknown with
+/// its error; the hint still names the set name it reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_seed_of_another_set_gets_a_hint_naming_its_set_name() {
+    let (_sim, addresses) = set_with_a_stranger().await;
+    let uri = format!(
+        "mongodb://{}/?directConnection=true&replicaSet=rs0",
+        addresses[1]
+    );
+    let output = run(&["discover", "--timeout-ms", "5000", &uri]).await;
+    let shown = text(&output);
+    let hint = shown
+        .lines()
+        .find(|line| line.starts_with("hint: replica set name"))
+        .unwrap_or_else(|| panic!("no set name hint:\n{shown}"));
+    assert!(hint.contains(r#"the server reports "rs0-wrong""#), "{hint}");
+}

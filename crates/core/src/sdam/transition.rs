@@ -83,9 +83,13 @@ impl Transition<'_> {
                 if server.server_type != ServerType::Unknown
                     && server.set_name.as_deref() != Some(expected.as_str()) =>
             {
+                let reported = server
+                    .set_name
+                    .as_ref()
+                    .map_or_else(|| "no set name".to_string(), |name| format!("{name:?}"));
                 let message = format!(
-                    "replica set name mismatch: expected {expected:?}, the server reports {:?}",
-                    server.set_name
+                    "replica set name mismatch: expected {expected:?}, the server reports \
+                     {reported}"
                 );
                 ServerDescription::unknown_with_error(
                     server.address,
