@@ -6,6 +6,7 @@ mod discover;
 mod discovery;
 mod doctor;
 mod proof;
+mod removed;
 mod render;
 mod select;
 mod sim;
@@ -14,6 +15,7 @@ mod sim_world;
 mod tls_state;
 mod untrusted;
 mod watch;
+mod wire_hint;
 
 use std::process::ExitCode;
 

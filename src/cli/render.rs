@@ -13,8 +13,10 @@ use serde_json::{json, Value};
 use super::connect;
 use super::discovery::Discovery;
 use super::proof;
+use super::removed;
 use super::tls_state;
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
+use super::wire_hint;
 
 /// Estimated staleness of a secondary, in milliseconds: how far its lastWriteDate is behind
 /// the primary's (or, without a primary, behind the most recent secondary's). This is a
@@ -108,7 +110,9 @@ fn raw_row(topology: &TopologyDescription, server: &ServerDescription) -> Vec<St
         } else {
             format!("{}..{}", server.min_wire_version, server.max_wire_version)
         },
-        error_text(server).unwrap_or_else(dash),
+        error_text(server)
+            .or_else(|| removed::added_back_text(topology, server))
+            .unwrap_or_else(dash),
     ]
 }
 
@@ -183,31 +187,35 @@ fn hints(discovery: &Discovery) -> Vec<String> {
             unresolved.join(", ")
         ));
     }
-    let mismatch = topology.servers.values().any(|server| {
-        server
-            .error
-            .as_ref()
-            .is_some_and(|error| error.kind == ServerErrorKind::ReplicaSetNameMismatch)
-    });
-    let removed = seeds_not_members(discovery);
-    if mismatch || (!removed.is_empty() && discovery.uri.replica_set().is_some()) {
+    let mismatches: Vec<String> = topology
+        .servers
+        .values()
+        .filter_map(|server| server.error.as_ref().map(|error| (server, error)))
+        .filter(|(_, error)| error.kind == ServerErrorKind::ReplicaSetNameMismatch)
+        .map(|(server, error)| format!("{}: {}", server.address, error.message))
+        .collect();
+    // Removed seeds whose removal has no hint of its own (see `removed`).
+    let removed: Vec<_> = seeds_not_members(discovery)
+        .into_iter()
+        .filter(|seed| !removed::has_own_hint(topology, seed))
+        .collect();
+    let asked = discovery.uri.replica_set();
+    if let Some(hint) = removed::set_name_hint(topology, asked) {
+        hints.push(hint);
+    } else if !mismatches.is_empty() || (!removed.is_empty() && asked.is_some()) {
         hints.push(format!(
             "replica set name: the connection string asks for {:?}; a seed that reports \
-             another set name (or is not in the members' host lists) is removed",
-            discovery.uri.replica_set().unwrap_or_default()
+             another set name (or is not in the members' host lists) is removed{}",
+            asked.unwrap_or_default(),
+            if mismatches.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", mismatches.join("; "))
+            }
         ));
     }
-    let incompatible = topology.servers.values().any(|server| {
-        server
-            .error
-            .as_ref()
-            .is_some_and(|error| error.kind == ServerErrorKind::IncompatibleWireVersion)
-    });
-    if let Some(error) = &topology.compatibility_error {
-        hints.push(format!("incompatible wire versions: {error}"));
-    } else if incompatible {
-        hints.push("incompatible wire versions: see the servers' last errors".to_string());
-    }
+    hints.extend(removed::advertised_name_hint(topology));
+    hints.extend(wire_hint::incompatible_wire_version_hint(topology));
     hints.extend(tls_state::hints(&discovery.tls, SystemTime::now()));
     hints
 }
@@ -311,6 +319,7 @@ pub fn report(discovery: &Discovery) -> String {
     {
         out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
     }
+    out.push_str(&removed::removed_section(topology));
     for line in tls_state::lines(&discovery.tls, SystemTime::now()) {
         let _ = writeln!(out, "tls: {}", display_untrusted(&line, LINE_CHARS));
     }
@@ -365,6 +374,7 @@ pub fn json(discovery: &Discovery) -> Value {
             .iter()
             .map(|seed| seed.to_string())
             .collect::<Vec<_>>(),
+        "removed": removed::removed_json(topology),
         "complete": discovery.complete,
         "not_yet_checked": discovery
             .unchecked_servers()

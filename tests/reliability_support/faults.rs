@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mongo_topology::sdam::ServerErrorKind;
+use mongo_topology::sdam::{RemovalReason, ServerErrorKind};
 use mongo_topology::selection::{
     ReadPreference, ReadPreferenceMode, Reason, SelectionCriteria, SelectionExplanation,
     ServerFilter,
@@ -208,7 +208,7 @@ impl Fault {
             Fault::TlsStall => {
                 return matches!(
                     &verdict.reason,
-                    Reason::Unavailable { error: Some(e) }
+                    Reason::Unavailable { error: Some(e), .. }
                         if e.kind == ServerErrorKind::Network
                             || (e.kind == ServerErrorKind::Timeout
                                 && e.message.contains("TLS handshake"))
@@ -216,7 +216,22 @@ impl Fault {
             }
             Fault::ReconfigAdd | Fault::ReconfigRemove | Fault::DnsFailure => &[],
         };
-        matches!(&verdict.reason, Reason::Unavailable { error: Some(e) } if kinds.contains(&e.kind))
+        // Added back after a removal and not checked since: the removal names the fault.
+        if let Reason::Unavailable {
+            error: None,
+            removed: Some(departure),
+        } = &verdict.reason
+        {
+            return matches!(
+                (self, &departure.reason),
+                (Fault::WrongSetName, RemovalReason::SetNameMismatch { .. })
+                    | (
+                        Fault::ReconfigRemove,
+                        RemovalReason::NotInPrimaryMembers { .. }
+                    )
+            );
+        }
+        matches!(&verdict.reason, Reason::Unavailable { error: Some(e), .. } if kinds.contains(&e.kind))
     }
 
     /// The callers' calls: writes and reads with suitable read preferences; when a

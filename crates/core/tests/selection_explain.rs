@@ -95,7 +95,8 @@ fn mode_primary_without_a_primary_names_each_server_type_and_last_error() {
     assert_eq!(
         reason(&explanation, "b"),
         &Reason::Unavailable {
-            error: Some(refused)
+            error: Some(refused),
+            removed: None,
         }
     );
     let text = explanation.to_string();

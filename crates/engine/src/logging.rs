@@ -28,9 +28,9 @@ pub(crate) fn log_sdam_event(topology_id: &ObjectId, event: &SdamEvent) {
             serverPort = address.port(),
             "Starting server monitoring"
         ),
-        SdamEvent::ServerClosed { address } => tracing::debug!(
+        SdamEvent::ServerClosed { address, reason } => tracing::debug!(
             target: TARGET, topologyId = %topology_id, serverHost = address.host(),
-            serverPort = address.port(),
+            serverPort = address.port(), removalReason = %reason,
             "Stopped server monitoring"
         ),
         SdamEvent::TopologyDescriptionChanged { previous, new } => tracing::debug!(

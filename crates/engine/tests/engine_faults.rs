@@ -205,7 +205,10 @@ async fn selection_explains(
     causes: &[ServerErrorKind],
 ) {
     let (text, reason) = selection_fails_in_time(cluster, criteria, faulty).await;
-    let Some(Reason::Unavailable { error: Some(error) }) = reason else {
+    let Some(Reason::Unavailable {
+        error: Some(error), ..
+    }) = reason
+    else {
         panic!("{faulty} should be unavailable with its error: {reason:?}\n{text}");
     };
     assert!(causes.contains(&error.kind), "{error:?}\n{text}");
@@ -378,7 +381,7 @@ async fn a_secondary_of_another_set_is_removed_while_the_others_stay() {
             .await
             .expect("the member of another set is removed")
             .expect("events");
-        if let EventKind::Sdam(SdamEvent::ServerClosed { address }) = &event.kind {
+        if let EventKind::Sdam(SdamEvent::ServerClosed { address, .. }) = &event.kind {
             assert_eq!(address, &faulty);
             break;
         }

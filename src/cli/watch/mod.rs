@@ -44,9 +44,11 @@ interactive view (q or Ctrl-C quits) and anything else gets one plain text line 
 NDJSON fields (every line): ts (RFC 3339, UTC, ms), elapsed_ms (since the watch started),
 event. Then by event:
   topology_opening, topology_closed          (no other field)
-  server_opening, server_closed              address
+  server_opening                             address
+  server_closed                              address, reason {kind, message, evidence...}
   server_description_changed                 address, previous_type, new_type,
-                                             error ({cause, message} or null)
+                                             error ({cause, message} or null), changes
+                                             ([{field, from, to} | {field, added, removed}])
   topology_description_changed               previous_type, new_type, primary (or null)
   primary_changed                            from, to (address or null), after_election_ms,
                                              without_primary_ms

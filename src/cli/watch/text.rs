@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
+use super::timeline::changes::Change;
 use super::timeline::{ErrorText, Record, What};
+use crate::cli::removed::reason_json;
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// Milliseconds with microsecond precision, as the JSON numbers carry them.
@@ -108,9 +110,19 @@ fn describe_raw(what: &What) -> String {
             previous_type,
             new_type,
             error,
+            changes,
         } => {
             let mut line = if previous_type == new_type {
-                format!("server {address} still {new_type}, its description changed")
+                let what: Vec<String> = changes
+                    .iter()
+                    .filter(|change| !matches!(change, Change::Value { field: "error", .. }))
+                    .map(ToString::to_string)
+                    .collect();
+                if what.is_empty() {
+                    format!("server {address} still {new_type}, its description changed")
+                } else {
+                    format!("server {address} still {new_type}: {}", what.join(", "))
+                }
             } else {
                 format!("server {address} {previous_type} → {new_type}")
             };
@@ -162,7 +174,7 @@ fn describe_raw(what: &What) -> String {
             human(*duration),
             error_line(error)
         ),
-        What::ServerClosed { address } => format!("server {address} removed"),
+        What::ServerClosed { address, reason } => format!("server {address} removed: {reason}"),
         What::TopologyClosed => "client closed".to_string(),
         What::EventsMissed { count } => format!("fell behind: {count} events not shown"),
     }
@@ -204,19 +216,25 @@ pub fn json_line(record: &Record) -> String {
 fn fields(what: &What) -> Value {
     match what {
         What::TopologyOpening | What::TopologyClosed => json!({}),
-        What::ServerOpening { address } | What::ServerClosed { address } => {
+        What::ServerOpening { address } => {
             json!({ "address": address.to_string() })
         }
+        What::ServerClosed { address, reason } => json!({
+            "address": address.to_string(),
+            "reason": reason_json(reason),
+        }),
         What::ServerDescriptionChanged {
             address,
             previous_type,
             new_type,
             error,
+            changes,
         } => json!({
             "address": address.to_string(),
             "previous_type": previous_type.to_string(),
             "new_type": new_type.to_string(),
             "error": error.as_ref().map(error_json),
+            "changes": changes.iter().map(Change::json).collect::<Vec<_>>(),
         }),
         What::TopologyDescriptionChanged {
             previous_type,
@@ -260,7 +278,70 @@ mod tests {
     use mongo_topology::ServerAddress;
     use proptest::prelude::*;
 
-    use super::{describe, rfc3339, ErrorText, What};
+    use mongo_topology::sdam::{RemovalReason, ServerType};
+
+    use super::super::timeline::changes::Change;
+    use super::super::timeline::Record;
+    use super::{describe, json_line, rfc3339, ErrorText, What};
+
+    fn record(what: What) -> Record {
+        Record {
+            ts: SystemTime::UNIX_EPOCH,
+            elapsed: Duration::ZERO,
+            what,
+        }
+    }
+
+    #[test]
+    fn a_removal_says_why_in_plain_text_and_json() {
+        let closed = What::ServerClosed {
+            address: ServerAddress::parse("b:2").unwrap(),
+            reason: RemovalReason::SetNameMismatch {
+                reported: Some("foo\u{1b}[2J".into()),
+                expected: Some("rs0".into()),
+            },
+        };
+        let line = describe(&closed);
+        assert_eq!(
+            line,
+            r#"server b:2 removed: reported set name "foo\u{1b}[2J", expected "rs0""#
+        );
+        let json: serde_json::Value = serde_json::from_str(&json_line(&record(closed))).unwrap();
+        assert_eq!(json["event"], "server_closed");
+        assert_eq!(json["reason"]["kind"], "set_name_mismatch");
+        assert_eq!(json["reason"]["reported_set_name"], "foo\u{1b}[2J");
+        assert_eq!(json["reason"]["expected_set_name"], "rs0");
+    }
+
+    #[test]
+    fn a_description_change_of_the_same_type_says_what_changed() {
+        let changed = What::ServerDescriptionChanged {
+            address: ServerAddress::parse("a:1").unwrap(),
+            previous_type: ServerType::RsSecondary,
+            new_type: ServerType::RsSecondary,
+            error: None,
+            changes: vec![
+                Change::Value {
+                    field: "setVersion",
+                    from: "3".into(),
+                    to: "4".into(),
+                },
+                Change::Members {
+                    field: "hosts",
+                    added: vec!["c:3".into()],
+                    removed: vec!["b:2".into()],
+                },
+            ],
+        };
+        assert_eq!(
+            describe(&changed),
+            "server a:1 still RSSecondary: setVersion 3 → 4, hosts +c:3 -b:2"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json_line(&record(changed))).unwrap();
+        assert_eq!(json["changes"][0]["field"], "setVersion");
+        assert_eq!(json["changes"][0]["to"], "4");
+        assert_eq!(json["changes"][1]["removed"][0], "b:2");
+    }
 
     /// A failed check whose error message is `message`.
     fn failed_check(message: &str) -> What {

@@ -10,9 +10,13 @@ use std::time::{Duration, SystemTime};
 
 use bson::oid::ObjectId;
 use bson::Document;
-use mongo_topology::sdam::{SdamEvent, ServerType, TopologyType};
+use mongo_topology::sdam::{RemovalReason, SdamEvent, ServerType, TopologyType};
 use mongo_topology::{ClusterEvent, EventKind, ServerAddress};
 use tokio::time::Instant;
+
+pub mod changes;
+
+use changes::Change;
 
 /// One line of the watch: when, and what happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +59,8 @@ pub enum What {
         new_type: ServerType,
         /// Its error now, if it is Unknown because of one.
         error: Option<ErrorText>,
+        /// The fields that changed (see [`changes::changes`]).
+        changes: Vec<Change>,
     },
     /// The topology description changed.
     TopologyDescriptionChanged {
@@ -95,6 +101,8 @@ pub enum What {
     ServerClosed {
         /// The server.
         address: ServerAddress,
+        /// Why the client removed it.
+        reason: RemovalReason,
     },
     /// The client stopped.
     TopologyClosed,
@@ -240,6 +248,7 @@ impl Timeline {
                     cause: error.kind.describe().to_string(),
                     message: error.message.clone(),
                 }),
+                changes: changes::changes(previous, new),
             },
             SdamEvent::TopologyDescriptionChanged { previous, new } => {
                 let primary = new.primary().map(|server| server.address.clone());
@@ -280,8 +289,9 @@ impl Timeline {
                 }
                 return records;
             }
-            SdamEvent::ServerClosed { address } => What::ServerClosed {
+            SdamEvent::ServerClosed { address, reason } => What::ServerClosed {
                 address: address.clone(),
+                reason: reason.clone(),
             },
             SdamEvent::TopologyClosed => What::TopologyClosed,
             _ => return Vec::new(),

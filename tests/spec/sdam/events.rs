@@ -41,7 +41,7 @@ fn check_event(expected: &Value, actual: &SdamEvent) -> Result<(), String> {
         .ok_or("event is not a one-key object")?;
     expect("event", kind.as_str(), event_name(actual))?;
     match actual {
-        SdamEvent::ServerOpening { address } | SdamEvent::ServerClosed { address } => expect(
+        SdamEvent::ServerOpening { address } | SdamEvent::ServerClosed { address, .. } => expect(
             "address",
             body.get("address").and_then(Value::as_str),
             Some(address.to_string().as_str()),

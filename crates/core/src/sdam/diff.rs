@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::address::ServerAddress;
+use crate::sdam::departures::RemovalReason;
 use crate::sdam::events::{Action, SdamEvent};
 use crate::sdam::server::{ServerDescription, ServerType};
 use crate::sdam::topology::TopologyDescription;
@@ -24,6 +25,19 @@ fn server_changed(before: &Arc<ServerDescription>, after: &Arc<ServerDescription
         return !before.is_equivalent(&normalized);
     }
     !before.is_equivalent(after)
+}
+
+/// Why `address`, in `before` but not in `after`, was removed: every removal records its
+/// departure in `after` before the snapshot is published (the transition rules, SRV
+/// polling). Should one ever be missing, the event says so rather than guess.
+fn removal_reason(after: &TopologyDescription, address: &ServerAddress) -> RemovalReason {
+    match after.departures.get(address) {
+        Some(departure) => departure.reason.clone(),
+        None => {
+            debug_assert!(false, "{address} removed without a recorded departure");
+            RemovalReason::Unrecorded
+        }
+    }
 }
 
 /// The events and monitoring actions that turn `before` into `after`, in publication order:
@@ -94,6 +108,7 @@ pub(crate) fn diff(
         actions.push(Action::StopMonitoring(address.clone()));
         actions.push(Action::Publish(SdamEvent::ServerClosed {
             address: address.clone(),
+            reason: removal_reason(after, address),
         }));
     }
     if !before.is_equivalent(after) {

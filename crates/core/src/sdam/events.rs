@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
+use crate::sdam::departures::RemovalReason;
 use crate::sdam::server::ServerDescription;
 use crate::sdam::topology::TopologyDescription;
 use crate::time::MonotonicTime;
@@ -47,6 +48,8 @@ pub enum SdamEvent {
     ServerClosed {
         /// The server's address.
         address: ServerAddress,
+        /// Why it was removed (an extra field: the spec's event has only the address).
+        reason: RemovalReason,
     },
     /// TopologyClosedEvent: the last event of a topology.
     TopologyClosed,

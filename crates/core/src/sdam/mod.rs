@@ -6,6 +6,7 @@
 //!
 //! - [`hello`]: a hello reply becomes a [`ServerDescription`];
 //! - `transition` (private): the TopologyType table and its subroutines;
+//! - [`departures`]: why a server was removed ([`RemovalReason`]), kept after it left;
 //! - [`errors`]: classification of application errors;
 //! - [`events`]: the [`Action`]s and [`SdamEvent`]s produced;
 //! - [`refresh`]: when a heartbeat that changes nothing SDAM compares is still published;
@@ -17,6 +18,7 @@
 //!   Records spec.
 
 pub mod compatibility;
+pub mod departures;
 mod diff;
 pub mod errors;
 pub mod events;
@@ -27,9 +29,12 @@ pub mod server;
 pub mod settings;
 pub mod stream_pace;
 pub mod topology;
+mod topology_type;
 mod transition;
 pub mod warm_up;
 
+#[cfg(test)]
+mod tests_departures;
 #[cfg(test)]
 mod tests_derived;
 #[cfg(test)]
@@ -46,6 +51,7 @@ mod tests_topology;
 mod tests_warm_up;
 
 pub use compatibility::{CLIENT_MAX_WIRE_VERSION, CLIENT_MIN_WIRE_VERSION};
+pub use departures::{Departure, Departures, RemovalReason, MAX_DEPARTURES};
 pub use errors::{ApplicationError, ApplicationErrorKind, CommandFailure, ErrorPhase};
 pub use events::{Action, Changes, SdamEvent};
 pub use hello::CheckTiming;

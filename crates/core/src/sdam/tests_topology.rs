@@ -52,7 +52,7 @@ fn event_names(changes: &Changes) -> Vec<String> {
                 format!("ServerChanged {address}")
             }
             SdamEvent::TopologyDescriptionChanged { .. } => "TopologyChanged".to_string(),
-            SdamEvent::ServerClosed { address } => format!("ServerClosed {address}"),
+            SdamEvent::ServerClosed { address, .. } => format!("ServerClosed {address}"),
             SdamEvent::TopologyClosed => "TopologyClosed".to_string(),
         })
         .collect()

@@ -7,13 +7,15 @@
 //! code of this module's siblings.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
+use crate::sdam::departures::{Departure, Departures, RemovalReason};
 use crate::sdam::server::{ServerDescription, ServerType};
+pub use crate::sdam::topology_type::TopologyType;
+use crate::time::MonotonicTime;
 
 /// The most servers that replies may add to a topology beyond its seeds: a reply's hosts,
 /// passives and arbiters are added only while the topology holds fewer than
@@ -23,56 +25,6 @@ use crate::sdam::server::{ServerDescription, ServerType};
 /// every check cannot grow the topology without bound; the user's own seeds are never
 /// refused.
 pub const MAX_SERVERS_ADDED_BY_REPLIES: usize = 1000;
-
-/// The kind of deployment the client believes it is talking to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TopologyType {
-    /// One server, connected to directly: every operation goes to it.
-    Single,
-    /// Not yet known.
-    Unknown,
-    /// A replica set with no known primary.
-    ReplicaSetNoPrimary,
-    /// A replica set with a known primary.
-    ReplicaSetWithPrimary,
-    /// One or more mongos routers.
-    Sharded,
-    /// A load balancer in front of mongos routers.
-    LoadBalanced,
-}
-
-impl TopologyType {
-    /// The name the SDAM spec (and its test suites) use, e.g. `"ReplicaSetWithPrimary"`.
-    pub fn spec_name(self) -> &'static str {
-        match self {
-            TopologyType::Single => "Single",
-            TopologyType::Unknown => "Unknown",
-            TopologyType::ReplicaSetNoPrimary => "ReplicaSetNoPrimary",
-            TopologyType::ReplicaSetWithPrimary => "ReplicaSetWithPrimary",
-            TopologyType::Sharded => "Sharded",
-            TopologyType::LoadBalanced => "LoadBalanced",
-        }
-    }
-
-    /// Parses a spec name as produced by [`TopologyType::spec_name`].
-    pub fn from_spec_name(name: &str) -> Option<TopologyType> {
-        Some(match name {
-            "Single" => TopologyType::Single,
-            "Unknown" => TopologyType::Unknown,
-            "ReplicaSetNoPrimary" => TopologyType::ReplicaSetNoPrimary,
-            "ReplicaSetWithPrimary" => TopologyType::ReplicaSetWithPrimary,
-            "Sharded" => TopologyType::Sharded,
-            "LoadBalanced" => TopologyType::LoadBalanced,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for TopologyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.spec_name())
-    }
-}
 
 /// Everything the client knows about the deployment at one moment.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +45,10 @@ pub struct TopologyDescription {
     /// The smallest logicalSessionTimeoutMinutes of the data-bearing servers, or `None` if
     /// any of them lacks one.
     pub logical_session_timeout_minutes: Option<i64>,
+    /// The servers removed from the topology and why, bounded (see
+    /// [`crate::sdam::departures`]). Not part of [`TopologyDescription::is_equivalent`]: a
+    /// removal changes `servers` anyway. Shared between snapshots until the next removal.
+    pub departures: Arc<Departures>,
 }
 
 impl TopologyDescription {
@@ -116,6 +72,7 @@ impl TopologyDescription {
                 .collect(),
             compatibility_error: None,
             logical_session_timeout_minutes: None,
+            departures: Arc::default(),
         }
     }
 
@@ -149,6 +106,21 @@ impl TopologyDescription {
                 .iter()
                 .zip(other.servers.iter())
                 .all(|((a, x), (b, y))| a == b && (Arc::ptr_eq(x, y) || x.is_equivalent(y)))
+    }
+
+    /// Records that the server at `address` was removed, why and when (the log is copied
+    /// at the first removal of a snapshot, then edited in place).
+    pub(crate) fn record_departure(
+        &mut self,
+        address: ServerAddress,
+        reason: RemovalReason,
+        at: MonotonicTime,
+    ) {
+        Arc::make_mut(&mut self.departures).record(Departure {
+            address,
+            reason,
+            at,
+        });
     }
 
     /// The description of the server at `address`, if it is part of the topology.

@@ -12,6 +12,7 @@ use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
 use crate::sdam::compatibility::update_derived_fields;
+use crate::sdam::departures::RemovalReason;
 use crate::sdam::server::{ServerDescription, ServerError, ServerErrorKind, ServerType};
 use crate::sdam::settings::TopologySettings;
 use crate::sdam::topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
@@ -82,9 +83,13 @@ impl Transition<'_> {
                 if server.server_type != ServerType::Unknown
                     && server.set_name.as_deref() != Some(expected.as_str()) =>
             {
+                let reported = server
+                    .set_name
+                    .as_ref()
+                    .map_or_else(|| "no set name".to_string(), |name| format!("{name:?}"));
                 let message = format!(
-                    "replica set name mismatch: expected {expected:?}, the server reports {:?}",
-                    server.set_name
+                    "replica set name mismatch: expected {expected:?}, the server reports \
+                     {reported}"
                 );
                 ServerDescription::unknown_with_error(
                     server.address,
@@ -105,6 +110,10 @@ impl Transition<'_> {
         use ServerType as S;
         use TopologyType as T;
         let address = server.address.clone();
+        let misplaced = RemovalReason::TypeNotInTopology {
+            server_type: server.server_type,
+            topology_type: self.td.topology_type,
+        };
         let server = Arc::new(server);
         self.td.servers.insert(address.clone(), Arc::clone(&server));
         match (self.td.topology_type, server.server_type) {
@@ -119,13 +128,13 @@ impl Transition<'_> {
                 self.update_rs_without_primary(&server);
             }
             (T::Sharded, S::Unknown | S::Mongos | S::PossiblePrimary) => {}
-            (T::Sharded, _) => self.remove(&address),
-            (T::ReplicaSetNoPrimary, S::Standalone | S::Mongos) => self.remove(&address),
+            (T::Sharded, _) => self.remove(&address, misplaced),
+            (T::ReplicaSetNoPrimary, S::Standalone | S::Mongos) => self.remove(&address, misplaced),
             (T::ReplicaSetNoPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
                 self.update_rs_without_primary(&server)
             }
             (T::ReplicaSetWithPrimary, S::Standalone | S::Mongos) => {
-                self.remove(&address);
+                self.remove(&address, misplaced);
                 self.check_if_has_primary();
             }
             (T::ReplicaSetWithPrimary, S::RsSecondary | S::RsArbiter | S::RsOther) => {
@@ -151,7 +160,11 @@ impl Transition<'_> {
         if self.settings.seeds.len() == 1 {
             self.td.topology_type = TopologyType::Single;
         } else {
-            self.remove(&server.address);
+            let reason = RemovalReason::TypeNotInTopology {
+                server_type: server.server_type,
+                topology_type: TopologyType::Unknown,
+            };
+            self.remove(&server.address, reason);
         }
     }
 
@@ -163,15 +176,15 @@ impl Transition<'_> {
         if self.td.set_name.is_none() {
             self.td.set_name = server.set_name.clone();
         } else if self.td.set_name != server.set_name {
-            self.remove(&server.address);
+            self.remove(&server.address, self.set_name_mismatch(server));
             return;
         }
         self.add_reported_members(server);
         if let Some(primary) = &server.primary {
             self.mark_possible_primary(primary);
         }
-        if self.me_mismatch(server) {
-            self.remove(&server.address);
+        if let Some(reason) = self.me_mismatch(server) {
+            self.remove(&server.address, reason);
         }
     }
 
@@ -180,8 +193,13 @@ impl Transition<'_> {
         if !self.td.servers.contains_key(&server.address) {
             return;
         }
-        if self.td.set_name != server.set_name || self.me_mismatch(server) {
-            self.remove(&server.address);
+        let misfit = if self.td.set_name != server.set_name {
+            Some(self.set_name_mismatch(server))
+        } else {
+            self.me_mismatch(server)
+        };
+        if let Some(reason) = misfit {
+            self.remove(&server.address, reason);
             self.check_if_has_primary();
             return;
         }
@@ -203,7 +221,7 @@ impl Transition<'_> {
             self.td.set_name = server.set_name.clone();
         } else if self.td.set_name != server.set_name {
             // A primary without the setName given by the user or previously discovered.
-            self.remove(&server.address);
+            self.remove(&server.address, self.set_name_mismatch(server));
             self.check_if_has_primary();
             return;
         }
@@ -233,12 +251,29 @@ impl Transition<'_> {
         self.invalidate_other_primaries(&server.address);
         self.add_reported_members(server);
         let members: Vec<ServerAddress> = self.td.servers.keys().cloned().collect();
+        // Built once, at the first removal: the evidence is the same for every server.
+        let mut not_listed: Option<RemovalReason> = None;
         for address in members {
             if !server
                 .all_reported_members()
                 .any(|member| *member == address)
             {
-                self.remove(&address);
+                // A primary missing from its own list under the address used advertises
+                // itself under another name (`me`): that is the cause to report.
+                let advertised = (address == server.address)
+                    .then(|| self.me_mismatch(server))
+                    .flatten();
+                let reason = advertised.unwrap_or_else(|| {
+                    not_listed
+                        .get_or_insert_with(|| {
+                            RemovalReason::not_in_members_of(
+                                &server.address,
+                                server.all_reported_members(),
+                            )
+                        })
+                        .clone()
+                });
+                self.remove(&address, reason);
             }
         }
         self.check_if_has_primary();
@@ -332,9 +367,19 @@ impl Transition<'_> {
         }
     }
 
-    /// `description.address != description.me`, when the server reports a `me`.
-    fn me_mismatch(&self, server: &ServerDescription) -> bool {
-        server.me.as_ref().is_some_and(|me| *me != server.address)
+    /// `description.address != description.me`, when the server reports a `me`: the
+    /// removal's reason if so.
+    fn me_mismatch(&self, server: &ServerDescription) -> Option<RemovalReason> {
+        let me = server.me.as_ref().filter(|me| **me != server.address)?;
+        Some(RemovalReason::AdvertisedNameMismatch { me: me.clone() })
+    }
+
+    /// The removal's reason for a server whose set name is not the topology's.
+    fn set_name_mismatch(&self, server: &ServerDescription) -> RemovalReason {
+        RemovalReason::SetNameMismatch {
+            reported: server.set_name.clone(),
+            expected: self.td.set_name.clone(),
+        }
     }
 
     /// SDAM "checkIfHasPrimary".
@@ -347,9 +392,11 @@ impl Transition<'_> {
     }
 
     /// SDAM "remove": the server leaves the description (its monitor is stopped by the
-    /// caller, which sees it gone).
-    fn remove(&mut self, address: &ServerAddress) {
-        self.td.servers.remove(address);
+    /// caller, which sees it gone), its departure recorded with `reason`.
+    fn remove(&mut self, address: &ServerAddress, reason: RemovalReason) {
+        if self.td.servers.remove(address).is_some() {
+            self.td.record_departure(address.clone(), reason, self.now);
+        }
     }
 }
 

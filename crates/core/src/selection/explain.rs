@@ -10,7 +10,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::address::ServerAddress;
-use crate::sdam::{ServerDescription, ServerError, ServerType, TopologyDescription, TopologyType};
+use crate::sdam::{
+    Departure, ServerDescription, ServerError, ServerType, TopologyDescription, TopologyType,
+};
 use crate::selection::criteria::{SelectionCriteria, SelectionSettings};
 use crate::selection::read_preference::{format_tag_sets, format_tags, ReadPreferenceMode, TagSet};
 use crate::selection::select::{
@@ -55,10 +57,14 @@ impl fmt::Display for TopologyProblem {
 pub enum Reason {
     /// Suitable and within the latency window: a possible choice.
     InLatencyWindow,
-    /// Type Unknown or PossiblePrimary: not available. Carries its last error, if any.
+    /// Type Unknown or PossiblePrimary: not available. Carries its last error, if any, or,
+    /// for a server added back after a removal and not checked since, that removal.
     Unavailable {
         /// `ServerDescription.error`.
         error: Option<ServerError>,
+        /// Its latest removal, when it has no error: added back (e.g. named again in a
+        /// member's host list) and not checked since.
+        removed: Option<Departure>,
     },
     /// A topology-wide problem applies (see [`SelectionExplanation::topology_problem`]).
     TopologyProblem,
@@ -103,10 +109,22 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::InLatencyWindow => f.write_str("suitable and within the latency window"),
-            Reason::Unavailable { error: Some(error) } => {
+            Reason::Unavailable {
+                error: Some(error), ..
+            } => {
                 write!(f, "unavailable, last error ({}): {error}", error.kind)
             }
-            Reason::Unavailable { error: None } => f.write_str("unavailable (not checked yet)"),
+            Reason::Unavailable {
+                error: None,
+                removed: Some(departure),
+            } => write!(
+                f,
+                "unavailable: {departure}; added back since, not checked yet"
+            ),
+            Reason::Unavailable {
+                error: None,
+                removed: None,
+            } => f.write_str("unavailable (not checked yet)"),
             Reason::TopologyProblem => f.write_str("not selectable: see the topology problem"),
             Reason::WrongType { requirement } => write!(f, "but {requirement}"),
             Reason::Deprioritized => {
@@ -191,7 +209,13 @@ pub struct SelectionExplanation {
     pub topology_problem: Option<TopologyProblem>,
     /// Every known server, in address order.
     pub servers: Vec<ServerVerdict>,
+    /// The servers removed from the topology and not added back, latest first, at most
+    /// [`MAX_DEPARTED_IN_EXPLANATION`].
+    pub departed: Vec<Departure>,
 }
+
+/// The most removed servers an explanation lists.
+pub const MAX_DEPARTED_IN_EXPLANATION: usize = 20;
 
 impl SelectionExplanation {
     /// Whether some server is a possible choice.
@@ -221,10 +245,13 @@ impl fmt::Display for SelectionExplanation {
             write!(f, ": {problem}")?;
         }
         if self.servers.is_empty() {
-            return f.write_str("; no server is known");
+            f.write_str("; no server is known")?;
         }
         for server in &self.servers {
             write!(f, "\n  {server}")?;
+        }
+        for departure in &self.departed {
+            write!(f, "\n  {}: {departure}", departure.address)?;
         }
         Ok(())
     }
@@ -265,6 +292,11 @@ pub fn explain_selection(
             reason: match (&topology_problem, is_available(server)) {
                 (_, false) => Reason::Unavailable {
                     error: server.error.clone(),
+                    removed: server
+                        .error
+                        .is_none()
+                        .then(|| topology.departures.get(&server.address).cloned())
+                        .flatten(),
                 },
                 (Some(_), true) => Reason::TopologyProblem,
                 (None, true) => reason(server, criteria, &plan, &window),
@@ -276,6 +308,14 @@ pub fn explain_selection(
         topology_type: topology.topology_type,
         topology_problem,
         servers,
+        departed: topology
+            .departures
+            .iter()
+            .rev()
+            .filter(|departure| !topology.servers.contains_key(&departure.address))
+            .take(MAX_DEPARTED_IN_EXPLANATION)
+            .cloned()
+            .collect(),
     }
 }
 

@@ -44,6 +44,7 @@ pub use criteria::{
 };
 pub use explain::{
     explain_selection, Reason, SelectionExplanation, ServerVerdict, TopologyProblem,
+    MAX_DEPARTED_IN_EXPLANATION,
 };
 pub use read_preference::{
     ReadPreference, ReadPreferenceError, ReadPreferenceMode, TagSet, IDLE_WRITE_PERIOD,

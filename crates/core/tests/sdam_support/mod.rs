@@ -541,7 +541,7 @@ fn server_opening(action: &Action) -> Option<&ServerAddress> {
 
 fn server_closed(action: &Action) -> Option<&ServerAddress> {
     match action.event() {
-        Some(SdamEvent::ServerClosed { address }) => Some(address),
+        Some(SdamEvent::ServerClosed { address, .. }) => Some(address),
         _ => None,
     }
 }

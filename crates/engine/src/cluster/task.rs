@@ -181,9 +181,10 @@ impl ClusterTask {
             }
             Request::SrvHosts { hosts, max_hosts } => {
                 let mut random = crate::settings::resolution::random_below;
+                let now = self.now();
                 let changes = self
                     .topology
-                    .apply_srv_records(&hosts, max_hosts, &mut random);
+                    .apply_srv_records(&hosts, max_hosts, &mut random, now);
                 self.carry_out(changes, false);
             }
         }

@@ -15,6 +15,7 @@ use bson::oid::ObjectId;
 use bson::Document;
 
 use crate::address::ServerAddress;
+use crate::sdam::departures::RemovalReason;
 use crate::sdam::errors::{ApplicationError, ErrorDecision};
 use crate::sdam::events::{Action, Changes, SdamEvent};
 use crate::sdam::hello::CheckTiming;
@@ -362,6 +363,7 @@ impl Topology {
             }
             actions.push(Action::Publish(SdamEvent::ServerClosed {
                 address: address.clone(),
+                reason: RemovalReason::TopologyClosed,
             }));
         }
         let closed = Arc::new(TopologyDescription::with_seeds(

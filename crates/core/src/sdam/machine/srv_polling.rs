@@ -12,8 +12,10 @@ use std::time::Duration;
 use super::Topology;
 use crate::address::ServerAddress;
 use crate::options::srv::{check_target, fisher_yates, SrvRecord};
+use crate::sdam::departures::RemovalReason;
 use crate::sdam::events::Changes;
 use crate::sdam::topology::TopologyType;
+use crate::time::MonotonicTime;
 
 /// The shortest rescan interval when the records have a TTL, and the interval when they
 /// have none (spec, "Implementation": "MUST NOT be lower than 60 seconds").
@@ -60,12 +62,14 @@ impl Topology {
     /// servers still listed are left untouched, and new hosts are added as Unknown: all of
     /// them when `srv_max_hosts` is zero or at least `hosts.len()`, otherwise chosen at
     /// random (Fisher-Yates, as for the initial seeds, `random_below(n)` giving an index in
-    /// `0..n`) until the topology has `srv_max_hosts` servers.
+    /// `0..n`) until the topology has `srv_max_hosts` servers. A removed server's departure
+    /// ([`RemovalReason::NotInSrvRecords`]) is recorded at `now`.
     pub fn apply_srv_records(
         &mut self,
         hosts: &[ServerAddress],
         srv_max_hosts: u32,
         random_below: &mut dyn FnMut(usize) -> usize,
+        now: MonotonicTime,
     ) -> Changes {
         let pollable = matches!(
             self.description.topology_type,
@@ -96,7 +100,16 @@ impl Topology {
             return self.changes(Vec::new());
         }
         let mut next = self.working_copy();
-        next.servers.retain(|address, _| wanted.contains(address));
+        let removed: Vec<ServerAddress> = next
+            .servers
+            .keys()
+            .filter(|address| !wanted.contains(address))
+            .cloned()
+            .collect();
+        for address in removed {
+            next.servers.remove(&address);
+            next.record_departure(address, RemovalReason::NotInSrvRecords, now);
+        }
         self.pools.retain(|address, _| wanted.contains(address));
         self.insert_unknown_servers(&mut next, new);
         let actions = self.publish(next, None, None);

@@ -41,6 +41,9 @@ fn first(_: usize) -> usize {
     0
 }
 
+/// When the rescans happen (the departures log records it).
+const NOW: MonotonicTime = MonotonicTime::from_millis(60_000);
+
 #[test]
 fn new_hosts_are_added_and_missing_ones_removed() {
     let mut topology = open(&[27017, 27018]);
@@ -48,7 +51,7 @@ fn new_hosts_are_added_and_missing_ones_removed() {
     let known = Arc::clone(&topology.description().servers[&mongos(27017)]);
 
     // Prose test 3: 27018 replaced by 27019.
-    let changes = topology.apply_srv_records(&hosts(&[27017, 27019]), 0, &mut first);
+    let changes = topology.apply_srv_records(&hosts(&[27017, 27019]), 0, &mut first, NOW);
     assert_eq!(ports(&topology), [27017, 27019]);
     assert!(changes
         .actions
@@ -58,8 +61,18 @@ fn new_hosts_are_added_and_missing_ones_removed() {
         .contains(&Action::StopMonitoring(mongos(27018))));
     assert!(changes.events().any(|event| matches!(
         event,
-        SdamEvent::ServerClosed { address } if *address == mongos(27018)
+        SdamEvent::ServerClosed { address, .. } if *address == mongos(27018)
     )));
+    assert!(changes.events().any(|event| matches!(
+        event,
+        SdamEvent::ServerClosed { address, reason: RemovalReason::NotInSrvRecords }
+            if *address == mongos(27018)
+    )));
+    let departure = topology.description().departures.get(&mongos(27018));
+    assert_eq!(
+        departure.map(|d| (&d.reason, d.at)),
+        Some((&RemovalReason::NotInSrvRecords, NOW))
+    );
     // The unchanged server is left alone: same description, still known.
     let kept = &topology.description().servers[&mongos(27017)];
     assert!(Arc::ptr_eq(kept, &known));
@@ -67,7 +80,7 @@ fn new_hosts_are_added_and_missing_ones_removed() {
     assert_eq!(topology.pool_generation(&mongos(27019), None), Some(0));
 
     // Prose test 4: both replaced by one.
-    let _ = topology.apply_srv_records(&hosts(&[27020]), 0, &mut first);
+    let _ = topology.apply_srv_records(&hosts(&[27020]), 0, &mut first, NOW);
     assert_eq!(ports(&topology), [27020]);
     assert_eq!(topology.description().topology_type, TopologyType::Sharded);
 }
@@ -76,7 +89,7 @@ fn new_hosts_are_added_and_missing_ones_removed() {
 fn the_same_list_changes_nothing() {
     let mut topology = open(&[27017, 27018]);
     let before = Arc::clone(topology.description());
-    let changes = topology.apply_srv_records(&hosts(&[27018, 27017]), 0, &mut first);
+    let changes = topology.apply_srv_records(&hosts(&[27018, 27017]), 0, &mut first, NOW);
     assert!(changes.actions.is_empty());
     assert!(Arc::ptr_eq(&changes.description, &before));
 }
@@ -84,7 +97,7 @@ fn the_same_list_changes_nothing() {
 #[test]
 fn an_empty_answer_keeps_the_last_good_list() {
     let mut topology = open(&[27017, 27018]);
-    let changes = topology.apply_srv_records(&[], 0, &mut first);
+    let changes = topology.apply_srv_records(&[], 0, &mut first, NOW);
     assert!(changes.actions.is_empty());
     assert_eq!(ports(&topology), [27017, 27018]);
 }
@@ -101,20 +114,20 @@ fn polling_applies_only_to_sharded_or_unknown_topologies() {
         topology.description().topology_type,
         TopologyType::ReplicaSetWithPrimary
     );
-    let changes = topology.apply_srv_records(&hosts(&[27019]), 0, &mut first);
+    let changes = topology.apply_srv_records(&hosts(&[27019]), 0, &mut first, NOW);
     assert!(changes.actions.is_empty());
     assert_eq!(ports(&topology), [27017]);
 
     let mut settings = TopologySettings::new(hosts(&[27017]));
     settings.load_balanced = true;
     let (mut balanced, _) = Topology::new(settings, MonotonicTime::ZERO).unwrap();
-    let _ = balanced.apply_srv_records(&hosts(&[27018]), 0, &mut first);
+    let _ = balanced.apply_srv_records(&hosts(&[27018]), 0, &mut first, NOW);
     assert_eq!(ports(&balanced), [27017]);
 
     let mut closed = open(&[27017]);
     let _ = closed.close();
     assert!(closed
-        .apply_srv_records(&hosts(&[27018]), 0, &mut first)
+        .apply_srv_records(&hosts(&[27018]), 0, &mut first, NOW)
         .actions
         .is_empty());
 }
@@ -126,10 +139,15 @@ fn srv_max_hosts_keeps_existing_hosts_and_fills_at_random() {
     let mut topology = open(&[27017, 27018]);
     make_sharded(&mut topology, 27017);
     let mut asked = Vec::new();
-    let _ = topology.apply_srv_records(&hosts(&[27017, 27019, 27020]), 2, &mut |n| {
-        asked.push(n);
-        0
-    });
+    let _ = topology.apply_srv_records(
+        &hosts(&[27017, 27019, 27020]),
+        2,
+        &mut |n| {
+            asked.push(n);
+            0
+        },
+        NOW,
+    );
     assert_eq!(asked, [2], "one shuffle step over the two new hosts");
     let now = ports(&topology);
     assert_eq!(now.len(), 2);
@@ -138,11 +156,11 @@ fn srv_max_hosts_keeps_existing_hosts_and_fills_at_random() {
 
     // Already at srvMaxHosts: nothing is added.
     let before = ports(&topology);
-    let _ = topology.apply_srv_records(&hosts(&[27017, 27019, 27020, 27021]), 2, &mut first);
+    let _ = topology.apply_srv_records(&hosts(&[27017, 27019, 27020, 27021]), 2, &mut first, NOW);
     assert_eq!(ports(&topology), before);
 
     // srvMaxHosts at least the number of hosts: all are added (prose test 10/12).
-    let _ = topology.apply_srv_records(&hosts(&[27017, 27019, 27020]), 3, &mut first);
+    let _ = topology.apply_srv_records(&hosts(&[27017, 27019, 27020]), 3, &mut first, NOW);
     assert_eq!(ports(&topology), [27017, 27019, 27020]);
 }
 
