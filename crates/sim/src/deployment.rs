@@ -234,6 +234,8 @@ fn build_world(spec: &DeploymentSpec, ports: &[u16]) -> World {
                 version: spec.version,
                 nodes,
                 set: Some(set),
+                data: Default::default(),
+                fail_points: Default::default(),
             }
         }
         TopologySpec::Sharded { count } => World {
@@ -242,11 +244,15 @@ fn build_world(spec: &DeploymentSpec, ports: &[u16]) -> World {
                 .map(|i| NodeState::new(address(i), NodeKind::Mongos, None))
                 .collect(),
             set: None,
+            data: Default::default(),
+            fail_points: Default::default(),
         },
         TopologySpec::Standalone => World {
             version: spec.version,
             nodes: vec![NodeState::new(address(0), NodeKind::Standalone, None)],
             set: None,
+            data: Default::default(),
+            fail_points: Default::default(),
         },
     }
 }
