@@ -39,6 +39,7 @@ mod shared;
 pub mod spec;
 pub mod state;
 mod status;
+mod step_down;
 pub mod tls;
 pub mod versions;
 

@@ -346,7 +346,7 @@ fn resolve(shared: &Shared, member: &MemberRef) -> Result<usize, SimError> {
     found.ok_or_else(|| SimError::NoSuchMember(member.to_string()))
 }
 
-fn check_electable(world: &World, idx: usize) -> Result<(), SimError> {
+pub(crate) fn check_electable(world: &World, idx: usize) -> Result<(), SimError> {
     let node = world
         .node(idx)
         .ok_or_else(|| SimError::NoSuchMember(idx.to_string()))?;
@@ -375,7 +375,7 @@ fn check_electable(world: &World, idx: usize) -> Result<(), SimError> {
 }
 
 /// Makes `idx` primary in a new term; returns the nodes to notify.
-fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
+pub(crate) fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
     if let Some(node) = world.nodes.get_mut(idx) {
         node.recovering = false;
     }
@@ -389,7 +389,7 @@ fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
 }
 
 /// Increments the topologyVersion of every replica set member (their hello changed).
-fn bump_members(world: &mut World) -> Vec<(usize, i64)> {
+pub(crate) fn bump_members(world: &mut World) -> Vec<(usize, i64)> {
     let members: Vec<usize> = world
         .nodes
         .iter()

@@ -127,6 +127,15 @@ async fn handle(
             }
             Injected::WriteConcernError(error) => write_concern_error = Some(error),
         }
+        if let Some(sleep) = crate::crud::where_sleep(&request.command) {
+            delay_unless_peer_leaves(sleep, rd).await?;
+        }
+        if crate::step_down::is_election_command(&name) {
+            let reply = crate::step_down::run(shared, idx, &name);
+            return send(shared, idx, wr, &request, reply, request.request_id, false)
+                .await
+                .map(|_| ());
+        }
     }
     let awaitable = if is_handshake(&name) && has_tv && request.error.is_none() {
         match await_spec(&request.command) {

@@ -1,10 +1,37 @@
 //! Query filters: the subset of the server's match language the simulator evaluates
 //! (equality on top-level fields and dotted paths, `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
-//! `$lte`, `$in`, `$nin`, `$exists`, `$and`, `$or`, `$nor`).
+//! `$lte`, `$in`, `$nin`, `$exists`, `$and`, `$or`, `$nor`; `$where` matches every
+//! document).
 
 use std::cmp::Ordering;
 
 use bson::{Bson, Document};
+
+/// Why the server refuses `filter` (a `$and`, `$or` or `$nor` that is not a non-empty
+/// array of documents: BadValue), if it does.
+pub fn invalid(filter: &Document) -> Option<String> {
+    for (key, condition) in filter {
+        if matches!(key.as_str(), "$and" | "$or" | "$nor") {
+            let Bson::Array(clauses) = condition else {
+                return Some(format!("{key} must be an array"));
+            };
+            if clauses.is_empty() {
+                return Some(format!("{key}/$or/$nor entries need to be full objects"));
+            }
+            for clause in clauses {
+                match clause {
+                    Bson::Document(inner) => {
+                        if let Some(why) = invalid(inner) {
+                            return Some(why);
+                        }
+                    }
+                    _ => return Some("$or/$and/$nor entries need to be full objects".to_owned()),
+                }
+            }
+        }
+    }
+    None
+}
 
 /// Whether `document` matches `filter`.
 pub fn matches(document: &Document, filter: &Document) -> bool {
@@ -12,6 +39,9 @@ pub fn matches(document: &Document, filter: &Document) -> bool {
         "$and" => each_clause(condition).iter().all(|c| matches(document, c)),
         "$or" => each_clause(condition).iter().any(|c| matches(document, c)),
         "$nor" => !each_clause(condition).iter().any(|c| matches(document, c)),
+        // JavaScript is not evaluated: the drivers' tests use `$where` only to make a
+        // command slow ("sleep(2000) || true"), which [`super::where_sleep`] simulates.
+        "$where" => true,
         _ => field_matches(lookup(document, key), condition),
     })
 }

@@ -41,6 +41,33 @@ pub struct Store {
     last_cursor: i64,
 }
 
+/// How long a command whose filter has a `$where` calling `sleep(ms)` (the drivers' tests'
+/// way to make a command slow) runs on a real server: the sum of the sleeps of its filters
+/// (find's `filter`, the `q` of update and delete statements).
+pub fn where_sleep(command: &Document) -> Option<std::time::Duration> {
+    let mut filters: Vec<&Document> = command.get_document("filter").into_iter().collect();
+    for key in ["updates", "deletes"] {
+        for statement in command.get_array(key).into_iter().flatten() {
+            if let Some(q) = statement
+                .as_document()
+                .and_then(|s| s.get_document("q").ok())
+            {
+                filters.push(q);
+            }
+        }
+    }
+    let total: u64 = filters
+        .iter()
+        .filter_map(|filter| filter.get_str("$where").ok())
+        .filter_map(|code| {
+            let start = code.find("sleep(")? + "sleep(".len();
+            let end = start + code[start..].find(')')?;
+            code[start..end].trim().parse::<u64>().ok()
+        })
+        .sum();
+    (total > 0).then(|| std::time::Duration::from_millis(total))
+}
+
 /// Whether command `name` is one of the store's (and whether it writes).
 pub fn is_store_command(name: &str) -> Option<bool> {
     match name {
@@ -158,6 +185,9 @@ impl Store {
 
     fn find(&mut self, db: &str, name: &str, command: &Document) -> Document {
         let filter = command.get_document("filter").cloned().unwrap_or_default();
+        if let Some(why) = filter::invalid(&filter) {
+            return error_reply(2, "BadValue", why);
+        }
         let mut found: Vec<Document> = self
             .existing(db, name)
             .map(|c| {

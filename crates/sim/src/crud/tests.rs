@@ -139,3 +139,43 @@ fn aggregate_matches_sorts_and_limits() {
     );
     assert_eq!(batch(&reply, "firstBatch"), vec![doc! { "_id": 3 }]);
 }
+
+#[test]
+fn where_sleeps_are_found_in_filters() {
+    let find = doc! { "find": "c", "filter": { "$where": "sleep(2000) || true" } };
+    assert_eq!(
+        where_sleep(&find),
+        Some(std::time::Duration::from_millis(2000))
+    );
+    let update = doc! { "update": "c", "updates": [{ "q": { "$where": "sleep(50)" }, "u": {} }] };
+    assert_eq!(
+        where_sleep(&update),
+        Some(std::time::Duration::from_millis(50))
+    );
+    assert_eq!(where_sleep(&doc! { "find": "c", "filter": {} }), None);
+    let mut store = Store::default();
+    store.run(
+        "db",
+        "insert",
+        &doc! { "insert": "c", "documents": [{ "_id": 1 }] },
+    );
+    let found = store.run("db", "find", &find);
+    assert_eq!(batch(&found, "firstBatch").len(), 1, "$where matches");
+}
+
+#[test]
+fn a_malformed_filter_is_refused() {
+    let mut store = Store::default();
+    let reply = store.run(
+        "db",
+        "find",
+        &doc! { "find": "c", "filter": { "$or": true } },
+    );
+    assert_eq!(reply.get_i32("code").ok(), Some(2));
+    let reply = store.run(
+        "db",
+        "find",
+        &doc! { "find": "c", "filter": { "$and": [1] } },
+    );
+    assert_eq!(reply.get_i32("code").ok(), Some(2));
+}
