@@ -5,8 +5,11 @@ use crate::ServerAddress;
 
 use super::CheckOutError;
 
-/// A connection the pool opened on its own (for minPoolSize) that could not be established.
-#[derive(Debug, Clone)]
+/// A connection the pool opened that could not be established, reported to the cluster
+/// for SDAM error handling: one opened on its own (minPoolSize, warm-up), or one opened for
+/// a check-out, reported before the pool closes it so that a clear it causes comes first
+/// (SDAM: the pool is cleared before the connection is closed).
+#[derive(Debug)]
 pub(crate) struct BackgroundFailure {
     /// The pool's server.
     pub address: ServerAddress,
@@ -14,6 +17,8 @@ pub(crate) struct BackgroundFailure {
     pub generation: u32,
     /// What went wrong.
     pub error: ConnectionError,
+    /// Told once the failure has been applied, when the reporter waits for that.
+    pub applied: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Why no connection could be checked out of a server's connection pool (inside
@@ -42,3 +47,4 @@ pub enum PoolError {
         source: ConnectionError,
     },
 }
+
