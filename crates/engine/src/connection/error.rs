@@ -79,6 +79,13 @@ pub enum ConnectionError {
     Authentication(Box<AuthError>),
 }
 
+/// The backpressure label of an error that may be the server shedding load.
+pub(crate) const SYSTEM_OVERLOADED_ERROR: &str = crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
+/// The label of an error an operation may be retried after.
+pub(crate) const RETRYABLE_ERROR: &str = "RetryableError";
+/// The label of a write error the retryable-writes rules may retry.
+pub(crate) const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+
 impl ConnectionError {
     /// In load-balanced mode, the `serviceId` of the service whose connection failed, when
     /// the failure came after the handshake reported it (an authentication failure).
@@ -86,6 +93,35 @@ impl ConnectionError {
         match self {
             ConnectionError::Authentication(error) => error.service_id,
             _ => None,
+        }
+    }
+
+    /// Whether this establishment failure may be the server shedding load, so that the
+    /// pool adds the backpressure labels `SystemOverloadedError` and `RetryableError`
+    /// (CMAP "Backpressure-enabled"): a network error or a timeout while connecting or
+    /// during the `hello`; never an authentication step after the `hello`, a DNS failure,
+    /// a TLS failure (this engine does not tell a TLS handshake's I/O errors from its
+    /// certificate errors, so it never labels them), or a refusal by the server.
+    pub fn is_overload_sign(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Connect { .. }
+                | ConnectionError::Timeout { .. }
+                | ConnectionError::Network { .. }
+        )
+    }
+
+    /// The error labels this failure carries when it ends a check-out: the backpressure
+    /// labels for an overload sign ([`ConnectionError::is_overload_sign`]), a failed
+    /// command's own labels.
+    pub fn error_labels(&self) -> Vec<String> {
+        match self {
+            ConnectionError::Command(failure) => failure.labels.clone(),
+            _ if self.is_overload_sign() => vec![
+                SYSTEM_OVERLOADED_ERROR.to_owned(),
+                RETRYABLE_ERROR.to_owned(),
+            ],
+            _ => Vec::new(),
         }
     }
 
@@ -175,7 +211,7 @@ pub(crate) fn establishment_error(
         service_id: source.service_id(),
         phase,
         kind,
-        system_overloaded: false,
+        system_overloaded: source.is_overload_sign(),
     }
 }
 

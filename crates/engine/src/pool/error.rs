@@ -48,3 +48,18 @@ pub enum PoolError {
     },
 }
 
+impl PoolError {
+    /// The error labels of this failure: the backpressure labels for an establishment
+    /// that failed on a network error or timeout, `RetryableWriteError` for a check-out
+    /// refused because the pool was cleared (CMAP: a PoolClearedError is retryable).
+    pub fn error_labels(&self) -> Vec<String> {
+        match self {
+            PoolError::Establishment { source, .. } => source.error_labels(),
+            PoolError::CheckOut {
+                error: CheckOutError::PoolCleared,
+                ..
+            } => vec![crate::connection::error::RETRYABLE_WRITE_ERROR.to_owned()],
+            PoolError::CheckOut { .. } => Vec::new(),
+        }
+    }
+}
