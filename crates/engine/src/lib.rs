@@ -53,6 +53,7 @@ mod connection;
 mod deadline;
 mod error;
 mod events;
+mod log_json;
 mod logging;
 mod monitor;
 mod pool;

@@ -94,6 +94,15 @@ pub(crate) struct MonitoringConnection {
 }
 
 impl MonitoringConnection {
+    /// The engine's id for this connection and the server's (its handshake's
+    /// `connectionId`), for the heartbeat log messages.
+    pub(crate) fn ids(&self) -> crate::logging::HeartbeatConnection {
+        crate::logging::HeartbeatConnection {
+            driver: Some(self.connection.id()),
+            server: self.connection.server_connection_id(),
+        }
+    }
+
     /// A non-awaited hello: the reply and its round trip.
     pub(crate) async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
         let command = hello_command(!self.hello_ok, None, self.load_balanced, None);

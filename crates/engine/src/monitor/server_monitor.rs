@@ -27,7 +27,9 @@ use crate::address::ServerAddress;
 use crate::connection::error::ConnectionError;
 use crate::deadline::deadline_after;
 use crate::events::EventKind;
-use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
+use crate::logging::{
+    log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded, HeartbeatConnection,
+};
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
@@ -54,6 +56,7 @@ impl MonitorHandle {
             id,
             shared,
             connection: None,
+            last_connection: HeartbeatConnection::default(),
             topology_version: None,
             request: request_rx,
             retry: retry_rx,
@@ -117,6 +120,8 @@ struct Monitor {
     id: u64,
     shared: MonitorShared,
     connection: Option<MonitoringConnection>,
+    /// The last monitoring connection's ids (what a failed check's log message names).
+    last_connection: HeartbeatConnection,
     /// The topologyVersion of the last reply, which makes streaming possible.
     topology_version: Option<Document>,
     request: watch::Receiver<()>,
@@ -277,8 +282,14 @@ impl Monitor {
         }
     }
 
-    fn heartbeat_started(&self, awaited: bool) {
-        log_heartbeat_started(&self.shared.events.topology_id(), &self.address, awaited);
+    fn heartbeat_started(&mut self, awaited: bool) {
+        let connection = self.heartbeat_connection();
+        log_heartbeat_started(
+            &self.shared.events.topology_id(),
+            &self.address,
+            awaited,
+            connection,
+        );
         self.emit(EventKind::HeartbeatStarted {
             address: self.address.clone(),
             awaited,
@@ -293,7 +304,15 @@ impl Monitor {
         awaited: bool,
     ) {
         let topology_id = self.shared.events.topology_id();
-        log_heartbeat_succeeded(&topology_id, &self.address, awaited, duration, &reply);
+        let connection = self.heartbeat_connection();
+        log_heartbeat_succeeded(
+            &topology_id,
+            &self.address,
+            awaited,
+            duration,
+            &reply,
+            connection,
+        );
         if self.shared.events.has_subscribers() {
             self.emit(EventKind::HeartbeatSucceeded {
                 address: self.address.clone(),
@@ -306,10 +325,18 @@ impl Monitor {
     }
 
     async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
+        let connection = self.heartbeat_connection();
         self.drop_connection();
         let failure = error.to_server_error();
         let topology_id = self.shared.events.topology_id();
-        log_heartbeat_failed(&topology_id, &self.address, awaited, duration, &failure);
+        log_heartbeat_failed(
+            &topology_id,
+            &self.address,
+            awaited,
+            duration,
+            &failure,
+            connection,
+        );
         self.emit(EventKind::HeartbeatFailed {
             address: self.address.clone(),
             duration,
@@ -317,6 +344,15 @@ impl Monitor {
             awaited,
         });
         self.report(CheckOutcome::Failed(failure)).await;
+    }
+
+    /// The connection of the check in progress (or, while a new one is being opened, the
+    /// last one), for the heartbeat log messages.
+    fn heartbeat_connection(&mut self) -> HeartbeatConnection {
+        if let Some(connection) = &self.connection {
+            self.last_connection = connection.ids();
+        }
+        self.last_connection
     }
 
     fn drop_connection(&mut self) {
