@@ -37,6 +37,17 @@ pub(super) struct Inner {
     pending_generations: HashMap<ConnectionId, u32>,
     pub(super) waiters: HashMap<WaiterId, oneshot::Sender<Result<PooledConnection, PoolError>>>,
     interrupts: HashMap<ConnectionId, watch::Sender<bool>>,
+    /// When the last interrupting clear interrupted connections in use.
+    interrupted_at: Option<Instant>,
+}
+
+impl Inner {
+    /// When the in-use connections an interrupting clear interrupted are still out, how
+    /// long since that clear.
+    pub(super) fn interrupted_and_out(&self) -> Option<std::time::Duration> {
+        let out = self.interrupts.values().any(|flag| *flag.borrow());
+        self.interrupted_at.filter(|_| out).map(|at| at.elapsed())
+    }
 }
 
 pub(super) struct Shared {
@@ -80,6 +91,7 @@ impl Shared {
                 pending_generations: HashMap::new(),
                 waiters: HashMap::new(),
                 interrupts: HashMap::new(),
+                interrupted_at: None,
             }),
         })
     }
@@ -210,6 +222,7 @@ impl Shared {
                 PoolAction::Interrupt(connection) => {
                     if let Some(interrupt) = inner.interrupts.get(&connection) {
                         interrupt.send_replace(true);
+                        inner.interrupted_at = Some(Instant::now());
                     }
                 }
             }
