@@ -56,6 +56,11 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// Request identifiers, unique in the process (wrapping, never 0).
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 
+/// An id for a connection to be opened with [`Connection::connect_as`].
+pub(crate) fn reserve_connection_id() -> u64 {
+    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A requestID for a message to be sent with [`Connection::send_as`].
 pub(crate) fn reserve_request_id() -> i32 {
     next_request_id()
@@ -123,6 +128,17 @@ impl Connection {
         options: &ConnectOptions,
         tls: Option<&TlsConnector>,
     ) -> Result<Connection, ConnectionError> {
+        Connection::connect_as(reserve_connection_id(), address, options, tls).await
+    }
+
+    /// [`Connection::connect_with_tls`] for a connection whose id was taken beforehand
+    /// with [`reserve_connection_id`] (a monitor names it in its heartbeat-started log).
+    pub(crate) async fn connect_as(
+        id: u64,
+        address: &ServerAddress,
+        options: &ConnectOptions,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Connection, ConnectionError> {
         let connect_timeout = non_zero(options.connect_timeout);
         let ServerAddress::Tcp { host, port } = address else {
             return Err(ConnectionError::Connect {
@@ -138,7 +154,6 @@ impl Connection {
             None => resolve(host, *port, connect_timeout).await?,
         };
         let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
-        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");
         let (read_half, write_half, tls) = match tls {
             None => {

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
+use crate::connection::channel::reserve_connection_id;
 use crate::connection::error::ConnectionError;
 use crate::deadline::deadline_after;
 use crate::events::EventKind;
@@ -57,6 +58,7 @@ impl MonitorHandle {
             shared,
             connection: None,
             last_connection: HeartbeatConnection::default(),
+            next_connection_id: None,
             topology_version: None,
             request: request_rx,
             retry: retry_rx,
@@ -122,6 +124,8 @@ struct Monitor {
     connection: Option<MonitoringConnection>,
     /// The last monitoring connection's ids (what a failed check's log message names).
     last_connection: HeartbeatConnection,
+    /// The id the next monitoring connection opened will get.
+    next_connection_id: Option<u64>,
     /// The topologyVersion of the last reply, which makes streaming possible.
     topology_version: Option<Document>,
     request: watch::Receiver<()>,
@@ -196,7 +200,13 @@ impl Monitor {
 
     async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
         let connector = &self.shared.connector;
-        connector.check(&mut self.connection, &self.address).await
+        let new_id = self
+            .next_connection_id
+            .take()
+            .unwrap_or_else(reserve_connection_id);
+        connector
+            .check_as(&mut self.connection, &self.address, new_id)
+            .await
     }
 
     /// The streaming protocol, with the RTT monitor running beside it in the same task (so
@@ -349,8 +359,18 @@ impl Monitor {
     /// The connection of the check in progress (or, while a new one is being opened, the
     /// last one), for the heartbeat log messages.
     fn heartbeat_connection(&mut self) -> HeartbeatConnection {
-        if let Some(connection) = &self.connection {
-            self.last_connection = connection.ids();
+        match &self.connection {
+            Some(connection) => self.last_connection = connection.ids(),
+            None => {
+                // The check opens a connection: it gets this id, named from its start.
+                let id = *self
+                    .next_connection_id
+                    .get_or_insert_with(reserve_connection_id);
+                self.last_connection = HeartbeatConnection {
+                    driver: Some(id),
+                    server: None,
+                };
+            }
         }
         self.last_connection
     }
