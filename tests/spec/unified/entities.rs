@@ -29,6 +29,9 @@ pub struct Client {
     pub retry_writes: bool,
     /// `observeLogMessages`: the least severity collected per component.
     pub observe_logs: Vec<(String, String)>,
+    /// The read preference mode of the database or collection an operation runs on
+    /// (`databaseOptions` / `collectionOptions`), else the connection string's.
+    pub read_mode: Option<String>,
 }
 
 /// The commands the Command Logging and Monitoring spec calls sensitive.
@@ -44,7 +47,25 @@ const SENSITIVE: [&str; 9] = [
     "copydb",
 ];
 
+/// The `readPreference.mode` of an entity's `options_key` (databaseOptions,
+/// collectionOptions).
+fn read_mode(spec: &Value, options_key: &str) -> Option<String> {
+    spec.get(options_key)?
+        .get("readPreference")?
+        .get("mode")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 impl Client {
+    /// This client, reading with `mode` when one is given.
+    pub fn reading(mut self, mode: Option<String>) -> Client {
+        if mode.is_some() {
+            self.read_mode = mode;
+        }
+        self
+    }
+
     /// Whether the client observes `event` (its name is in `observeEvents`, and it is not
     /// a command event the format says to ignore).
     pub fn observes(&self, event: &super::events::Observed) -> bool {
@@ -81,11 +102,13 @@ pub enum Entity {
     Database {
         client: String,
         name: String,
+        read_mode: Option<String>,
     },
     Collection {
         client: String,
         database: String,
         name: String,
+        read_mode: Option<String>,
     },
     Topology(Arc<TopologyDescription>),
     Thread(Thread),
@@ -143,7 +166,8 @@ impl World {
                 client,
                 database,
                 name,
-            } => Ok((self.client(&client)?, database, name)),
+                read_mode,
+            } => Ok((self.client(&client)?.reading(read_mode), database, name)),
             _ => Err(format!("entity {id:?} is not a collection")),
         }
     }
@@ -151,7 +175,11 @@ impl World {
     /// The client and database name of a database entity.
     pub fn database(&self, id: &str) -> Result<(Client, String), String> {
         match self.get(id)? {
-            Entity::Database { client, name } => Ok((self.client(&client)?, name)),
+            Entity::Database {
+                client,
+                name,
+                read_mode,
+            } => Ok((self.client(&client)?.reading(read_mode), name)),
             _ => Err(format!("entity {id:?} is not a database")),
         }
     }
@@ -188,19 +216,24 @@ impl World {
                     Entity::Database {
                         client,
                         name: text("databaseName")?,
+                        read_mode: read_mode(spec, "databaseOptions"),
                     }
                 }
                 "collection" => {
                     let database = text("database")?;
-                    let (_, database_name) = self.database(&database)?;
-                    let client = match self.get(&database)? {
-                        Entity::Database { client, .. } => client,
+                    let (client, database_name, inherited) = match self.get(&database)? {
+                        Entity::Database {
+                            client,
+                            name,
+                            read_mode,
+                        } => (client, name, read_mode),
                         _ => return Err(format!("{database:?} is not a database")),
                     };
                     Entity::Collection {
                         client,
                         database: database_name,
                         name: text("collectionName")?,
+                        read_mode: read_mode(spec, "collectionOptions").or(inherited),
                     }
                 }
                 "thread" => Entity::Thread(Arc::default()),
@@ -283,6 +316,10 @@ impl World {
                 .unwrap_or(false),
             retry_reads: flag("retryReads"),
             retry_writes: flag("retryWrites"),
+            read_mode: options
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("readPreference"))
+                .map(|(_, v)| v.clone()),
             observe_logs: spec
                 .get("observeLogMessages")
                 .and_then(Value::as_object)

@@ -421,6 +421,16 @@ fn primary() -> SelectionCriteria {
     SelectionCriteria::read(ReadPreference::primary())
 }
 
+/// The selection criteria of a read on `client`'s database or collection.
+fn read_criteria(client: &Client) -> Result<SelectionCriteria, OperationError> {
+    match &client.read_mode {
+        None => Ok(primary()),
+        Some(mode) => ReadPreference::from_uri_parts(Some(mode), &[], None)
+            .map(SelectionCriteria::read)
+            .map_err(|e| runner_error(format!("readPreference {mode:?}: {e}"))),
+    }
+}
+
 async fn entity_operation(
     world: &Arc<World>,
     object: &str,
@@ -511,11 +521,12 @@ async fn read_all(
     collection: &str,
     batch_size: Option<Bson>,
 ) -> Outcome {
+    let criteria = read_criteria(client)?;
     let mut attempt = 0;
     let (mut connection, reply) = loop {
         attempt += 1;
         let result = async {
-            let mut connection: ServerConnection = client.cluster.checkout(&primary()).await?;
+            let mut connection: ServerConnection = client.cluster.checkout(&criteria).await?;
             let reply = connection.run_command(database, command.clone()).await?;
             Ok::<_, ClusterError>((connection, reply))
         }
