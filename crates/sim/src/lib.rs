@@ -26,6 +26,7 @@ mod connection;
 pub mod control;
 pub mod crud;
 mod deployment;
+mod election;
 pub mod fail_point;
 pub mod faults;
 mod hello;

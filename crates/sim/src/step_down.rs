@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use bson::{doc, Document};
 
-use crate::ops::{bump_members, check_electable, finish_election};
+use crate::election::{bump_members, check_electable, finish_election};
 use crate::reply::error_reply;
 use crate::shared::Shared;
 use crate::state::NodeKind;

@@ -5,6 +5,7 @@
 //! `createIndexes`, `listIndexes`. Documents are kept deployment-wide (every member sees
 //! the primary's writes at once: replication lag is simulated on optimes, not data).
 
+mod collection;
 mod filter;
 mod writes;
 
@@ -14,17 +15,11 @@ use bson::{doc, Bson, Document};
 
 use crate::reply::error_reply;
 
+use collection::Collection;
 pub use filter::matches;
 
 /// The server's default first batch size.
 const DEFAULT_BATCH: usize = 101;
-
-/// One collection: its documents in insertion order, and its index names and keys.
-#[derive(Debug, Clone, Default)]
-struct Collection {
-    documents: Vec<Document>,
-    indexes: Vec<Document>,
-}
 
 /// An open cursor: what is left to return, and its namespace.
 #[derive(Debug, Clone)]

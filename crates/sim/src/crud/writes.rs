@@ -4,7 +4,8 @@
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 
-use super::{matches, Collection};
+use super::collection::Collection;
+use super::filter::matches;
 
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
