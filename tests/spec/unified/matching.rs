@@ -196,3 +196,96 @@ fn operator_matches(
         other => Err(format!("{at}: the runner does not implement {other}")),
     }
 }
+
+/// The runner's own check of its matcher, run before each file: each rule of "Evaluating
+/// Matches" it relies on must both accept and reject, or the suite's passes mean nothing.
+pub fn self_check() -> Result<(), String> {
+    use bson::doc;
+    let none = |_: &str| None;
+    let root = |expected: Document, actual: Document| {
+        match_root(
+            &Bson::Document(expected),
+            Some(&Bson::Document(actual)),
+            &none,
+        )
+        .is_ok()
+    };
+    let nested = |expected: Document, actual: Document| {
+        match_value(
+            &Bson::Document(expected),
+            Some(&Bson::Document(actual)),
+            &none,
+        )
+        .is_ok()
+    };
+    let checks: [(&str, bool); 12] = [
+        (
+            "a root allows extra keys",
+            root(doc! { "a": 1 }, doc! { "a": 1, "b": 2 }),
+        ),
+        (
+            "a nested document does not",
+            !nested(doc! { "a": 1 }, doc! { "a": 1, "b": 2 }),
+        ),
+        (
+            "numbers compare by value",
+            root(doc! { "a": 1 }, doc! { "a": 1.0 }),
+        ),
+        (
+            "different values differ",
+            !root(doc! { "a": 1 }, doc! { "a": 2 }),
+        ),
+        (
+            "a missing key fails",
+            !root(doc! { "a": 1 }, doc! { "b": 1 }),
+        ),
+        (
+            "$$exists false",
+            root(doc! { "a": { "$$exists": false } }, doc! {})
+                && !root(doc! { "a": { "$$exists": false } }, doc! { "a": 1 }),
+        ),
+        (
+            "$$exists true",
+            !root(doc! { "a": { "$$exists": true } }, doc! {}),
+        ),
+        (
+            "$$type",
+            root(
+                doc! { "a": { "$$type": ["int", "long"] } },
+                doc! { "a": 5i64 },
+            ) && !root(doc! { "a": { "$$type": "string" } }, doc! { "a": 5 }),
+        ),
+        (
+            "$$unsetOrMatches",
+            root(doc! { "a": { "$$unsetOrMatches": 1 } }, doc! {})
+                && !root(doc! { "a": { "$$unsetOrMatches": 1 } }, doc! { "a": 2 }),
+        ),
+        (
+            "arrays match item by item",
+            !root(doc! { "a": [1, 2] }, doc! { "a": [1] })
+                && !root(
+                    doc! { "a": [{ "x": 1 }] },
+                    doc! { "a": [{ "x": 1, "y": 2 }] },
+                ),
+        ),
+        (
+            "$$matchAsDocument",
+            root(
+                doc! { "r": { "$$matchAsDocument": { "$$matchAsRoot": { "ok": 1 } } } },
+                doc! { "r": "{\"ok\": 1, \"x\": 2}" },
+            ) && !root(
+                doc! { "r": { "$$matchAsDocument": { "ok": 1 } } },
+                doc! { "r": "{\"ok\": 1, \"x\": 2}" },
+            ),
+        ),
+        (
+            "$$lte",
+            root(doc! { "a": { "$$lte": 5 } }, doc! { "a": 3 })
+                && !root(doc! { "a": { "$$lte": 5 } }, doc! { "a": 6 }),
+        ),
+    ];
+    match checks.iter().find(|(_, held)| !held) {
+        Some((rule, _)) => Err(format!("the runner's matcher is broken: {rule}")),
+        None => Ok(()),
+    }
+}

@@ -112,6 +112,9 @@ fn unsupported_feature(test: &Value, file: &Value) -> Option<String> {
 /// Runs every test of one unified-format file.
 pub fn run_file(_path: &Path, json: &Value) -> Vec<Case> {
     logs::install();
+    if let Err(broken) = matching::self_check() {
+        return vec![Case::new("(runner)", Outcome::Failed(broken))];
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
