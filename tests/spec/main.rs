@@ -17,6 +17,7 @@ mod dns_support;
 mod harness;
 mod sdam;
 mod selection;
+mod unified;
 mod uri;
 
 use harness::Suite;
@@ -37,6 +38,11 @@ fn suites() -> Vec<Suite> {
             sdam::run_file,
         ));
     }
+    suites.push(Suite::new(
+        "server-discovery-and-monitoring/tests/unified",
+        unified::run_file,
+    ));
+    suites.push(Suite::new("load-balancers/tests", unified::run_file));
     suites.push(Suite::new(
         "connection-string/tests",
         uri::run_connection_string_file,

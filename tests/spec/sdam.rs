@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::harness::Case;
 
 mod events;
-mod extjson;
+pub mod extjson;
 
 use events::check_events;
 use extjson::{to_bson, to_document};

@@ -88,3 +88,23 @@ pub enum ClusterError {
         topology: Arc<TopologyDescription>,
     },
 }
+
+impl ClusterError {
+    /// The error labels of this failure, as drivers expose them: a failed command's labels
+    /// (`RetryableWriteError`, `SystemOverloadedError` …), `SystemOverloadedError` and
+    /// `RetryableError` for a connection the pool could not establish because of a
+    /// network error or timeout (CMAP backpressure), `RetryableWriteError` for a check-out
+    /// refused because the pool was cleared; none for other failures.
+    pub fn error_labels(&self) -> Vec<String> {
+        match self {
+            ClusterError::Command { failure, .. } => failure.labels.clone(),
+            ClusterError::Pool(error) => error.error_labels(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether [`ClusterError::error_labels`] holds `label`.
+    pub fn has_label(&self, label: &str) -> bool {
+        self.error_labels().iter().any(|l| l == label)
+    }
+}

@@ -44,6 +44,9 @@ pub enum EventKind {
     /// A connection pool event (Connection Monitoring and Pooling spec), from a server's
     /// pool of connections for operations.
     Cmap(CmapEvent),
+    /// A command monitoring event (started, succeeded, failed) of a command run through
+    /// the cluster.
+    Command(crate::command_events::CommandEvent),
     /// ServerHeartbeatStartedEvent: a monitor began a check (or, streaming, began waiting
     /// for the server's next reply).
     HeartbeatStarted {
@@ -191,6 +194,11 @@ impl EventEmitter {
 }
 
 impl WeakEmitter {
+    /// The emitter, while the cluster runs.
+    pub(crate) fn upgrade(&self) -> Option<EventEmitter> {
+        self.inner.upgrade().map(|inner| EventEmitter { inner })
+    }
+
     /// A subscriber from now on; once the cluster has stopped, one that is already closed.
     pub(crate) fn subscribe(&self) -> EventSubscriber {
         let receiver = match self.inner.upgrade() {

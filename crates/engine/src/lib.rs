@@ -22,7 +22,8 @@
 //!   [`ClusterError`] (which carries [`PoolError`], [`ConnectionError`], [`DnsError`],
 //!   [`CommandFailure`] …);
 //! - its events: [`ClusterEvent`] / [`EventKind`] from an [`EventSubscriber`], carrying the
-//!   SDAM events of [`sdam`] and the CMAP events ([`CmapEvent`], [`CmapEventKind`] …);
+//!   SDAM events of [`sdam`], the CMAP events ([`CmapEvent`], [`CmapEventKind`] …) and the
+//!   command monitoring events ([`CommandEvent`], [`CommandStage`]);
 //! - a single connection for tools and proxies that talk to one server without a cluster:
 //!   [`Connection`] with [`ConnectOptions`] (optionally TLS, via [`TlsConnector`]);
 //! - [`resolve_srv`]: the initial DNS seed list discovery of a `mongodb+srv://` string
@@ -47,10 +48,12 @@ pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAUL
 
 mod bounded_file;
 mod cluster;
+mod command_events;
 mod connection;
 mod deadline;
 mod error;
 mod events;
+mod log_json;
 mod logging;
 mod monitor;
 mod pool;
@@ -58,6 +61,7 @@ mod settings;
 
 pub use bounded_file::MAX_FILE_BYTES;
 pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};
+pub use command_events::{CommandEvent, CommandStage};
 pub use connection::dns::{DnsError, DnsSettings, DEFAULT_DNS_TIMEOUT};
 pub use connection::tls::{TlsConnector, TlsInfo, TlsSettings, TlsSetupError};
 pub use connection::{

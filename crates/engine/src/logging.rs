@@ -8,6 +8,7 @@ use bson::oid::ObjectId;
 use bson::Document;
 
 use crate::address::ServerAddress;
+use crate::log_json::relaxed_extjson;
 use crate::sdam::{SdamEvent, ServerError, ServerType, TopologyDescription};
 
 const TARGET: &str = "mongo_topology::topology";
@@ -47,33 +48,64 @@ pub(crate) fn log_sdam_event(topology_id: &ObjectId, event: &SdamEvent) {
     }
 }
 
+/// The monitoring connection a heartbeat ran on: the engine's id for it and the server's
+/// (its hello's `connectionId`), when known.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HeartbeatConnection {
+    pub(crate) driver: Option<u64>,
+    pub(crate) server: Option<i64>,
+}
+
 /// "Server heartbeat started".
 pub(crate) fn log_heartbeat_started(
     topology_id: &ObjectId,
     address: &ServerAddress,
     awaited: bool,
+    connection: HeartbeatConnection,
 ) {
-    tracing::debug!(
-        target: TARGET, topologyId = %topology_id, serverHost = address.host(),
-        serverPort = address.port(), awaited,
-        "Server heartbeat started"
-    );
+    match connection.driver {
+        Some(driver) => tracing::debug!(
+            target: TARGET, topologyId = %topology_id, serverHost = address.host(),
+            serverPort = address.port(), awaited, driverConnectionId = driver,
+            "Server heartbeat started"
+        ),
+        None => tracing::debug!(
+            target: TARGET, topologyId = %topology_id, serverHost = address.host(),
+            serverPort = address.port(), awaited,
+            "Server heartbeat started"
+        ),
+    }
 }
 
-/// "Server heartbeat succeeded".
+/// "Server heartbeat succeeded", with the reply as relaxed Extended JSON.
 pub(crate) fn log_heartbeat_succeeded(
     topology_id: &ObjectId,
     address: &ServerAddress,
     awaited: bool,
     duration: Duration,
     reply: &Document,
+    connection: HeartbeatConnection,
 ) {
-    tracing::debug!(
-        target: TARGET, topologyId = %topology_id, serverHost = address.host(),
-        serverPort = address.port(), awaited, durationMS = duration.as_secs_f64() * 1000.0,
-        reply = %reply,
-        "Server heartbeat succeeded"
-    );
+    if !tracing::enabled!(target: TARGET, tracing::Level::DEBUG) {
+        return;
+    }
+    let reply = relaxed_extjson(reply);
+    let duration_ms = duration.as_secs_f64() * 1000.0;
+    let driver = connection.driver.unwrap_or_default();
+    match connection.server {
+        Some(server) => tracing::debug!(
+            target: TARGET, topologyId = %topology_id, serverHost = address.host(),
+            serverPort = address.port(), awaited, durationMS = duration_ms,
+            driverConnectionId = driver, serverConnectionId = server, reply = %reply,
+            "Server heartbeat succeeded"
+        ),
+        None => tracing::debug!(
+            target: TARGET, topologyId = %topology_id, serverHost = address.host(),
+            serverPort = address.port(), awaited, durationMS = duration_ms,
+            driverConnectionId = driver, reply = %reply,
+            "Server heartbeat succeeded"
+        ),
+    }
 }
 
 /// "Server heartbeat failed".
@@ -83,11 +115,14 @@ pub(crate) fn log_heartbeat_failed(
     awaited: bool,
     duration: Duration,
     failure: &ServerError,
+    connection: HeartbeatConnection,
 ) {
+    let duration_ms = duration.as_secs_f64() * 1000.0;
+    let driver = connection.driver.unwrap_or_default();
     tracing::debug!(
         target: TARGET, topologyId = %topology_id, serverHost = address.host(),
-        serverPort = address.port(), awaited, durationMS = duration.as_secs_f64() * 1000.0,
-        failure = %failure, failureKind = ?failure.kind,
+        serverPort = address.port(), awaited, durationMS = duration_ms,
+        driverConnectionId = driver, failure = %failure, failureKind = ?failure.kind,
         "Server heartbeat failed"
     );
 }

@@ -82,8 +82,11 @@ pub fn run_command(
         "replSetGetStatus" if world.node(idx).map(|n| n.kind) != Some(NodeKind::Mongos) => {
             repl_set_get_status(world, idx, now)
         }
-        "insert" | "update" | "delete" => write(world, idx, now, ctx, &name),
-        "find" => find(world, idx, ctx),
+        "configureFailPoint" => world.fail_points.configure(idx, ctx.command),
+        _ if crate::crud::is_store_command(&name) == Some(true) => {
+            write(world, idx, now, ctx, &name)
+        }
+        _ if crate::crud::is_store_command(&name) == Some(false) => read(world, idx, ctx, &name),
         _ => error_reply(59, "CommandNotFound", format!("no such command: '{name}'")),
     };
     with_cluster_time(world, idx, now, reply)
@@ -208,17 +211,7 @@ fn write(
         let term = set.term;
         set.oplog.record_write(now, term);
     }
-    match name {
-        "insert" => {
-            let n = match ctx.command.get("documents") {
-                Some(Bson::Array(docs)) => i32::try_from(docs.len()).unwrap_or(i32::MAX),
-                _ => 0,
-            };
-            doc! { "n": n, "ok": 1.0 }
-        }
-        "update" => doc! { "n": 0, "nModified": 0, "ok": 1.0 },
-        _ => doc! { "n": 0, "ok": 1.0 },
-    }
+    world.data.run(ctx.db, name, ctx.command)
 }
 
 /// Whether a read may run on a secondary: `$readPreference` other than primary (OP_MSG) or
@@ -233,18 +226,14 @@ fn secondary_ok(ctx: &CommandContext<'_>) -> bool {
     }
 }
 
-fn find(world: &World, idx: usize, ctx: &CommandContext<'_>) -> Document {
-    if let Some(refusal) = read_refusal(world, idx, ctx) {
-        return refusal;
+fn read(world: &mut World, idx: usize, ctx: &CommandContext<'_>, name: &str) -> Document {
+    let continues_a_cursor = matches!(name, "getMore" | "killCursors");
+    if !continues_a_cursor {
+        if let Some(refusal) = read_refusal(world, idx, ctx) {
+            return refusal;
+        }
     }
-    let collection = match ctx.command.get("find") {
-        Some(Bson::String(c)) => c.clone(),
-        _ => String::new(),
-    };
-    doc! {
-        "cursor": { "firstBatch": [], "id": 0i64, "ns": format!("{}.{}", ctx.db, collection) },
-        "ok": 1.0,
-    }
+    world.data.run(ctx.db, name, ctx.command)
 }
 
 /// Why a read (a command allowed on secondaries when the client opts in) may not run on

@@ -270,6 +270,8 @@ fn build_world(spec: &DeploymentSpec, ports: &[u16]) -> World {
                 version: spec.version,
                 nodes,
                 set: Some(set),
+                data: Default::default(),
+                fail_points: Default::default(),
             }
         }
         TopologySpec::Sharded { count } => World {
@@ -278,11 +280,15 @@ fn build_world(spec: &DeploymentSpec, ports: &[u16]) -> World {
                 .map(|i| NodeState::new(address(i), NodeKind::Mongos, None))
                 .collect(),
             set: None,
+            data: Default::default(),
+            fail_points: Default::default(),
         },
         TopologySpec::Standalone => World {
             version: spec.version,
             nodes: vec![NodeState::new(address(0), NodeKind::Standalone, None)],
             set: None,
+            data: Default::default(),
+            fail_points: Default::default(),
         },
     }
 }

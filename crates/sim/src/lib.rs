@@ -27,7 +27,10 @@ pub mod auth;
 mod commands;
 mod connection;
 pub mod control;
+pub mod crud;
 mod deployment;
+mod election;
+pub mod fail_point;
 pub mod faults;
 mod hello;
 mod horizons;
@@ -43,6 +46,7 @@ pub mod spec;
 pub mod staging;
 pub mod state;
 mod status;
+mod step_down;
 pub mod tls;
 pub mod versions;
 

@@ -7,10 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use super::control::{ControlCommand, MemberRef};
 use super::deployment::Deployment;
+use super::election::{bump_members, check_electable, finish_election, not_a_replica_set};
 use super::faults::FaultKind;
 use super::node::start_listener;
 use super::shared::Shared;
-use super::state::{NodeKind, World};
+use super::state::NodeKind;
 use super::status::member_state;
 use super::SimError;
 
@@ -336,10 +337,6 @@ impl Deployment {
     }
 }
 
-pub(crate) fn not_a_replica_set() -> SimError {
-    SimError::InvalidRequest("the deployment is not a replica set".into())
-}
-
 pub(crate) fn resolve(shared: &Shared, member: &MemberRef) -> Result<usize, SimError> {
     let found = match member {
         MemberRef::Index(i) => Some(*i).filter(|i| *i < shared.nodes.len()),
@@ -360,63 +357,4 @@ pub(crate) fn resolve(shared: &Shared, member: &MemberRef) -> Result<usize, SimE
         }
     };
     found.ok_or_else(|| SimError::NoSuchMember(member.to_string()))
-}
-
-fn check_electable(world: &World, idx: usize) -> Result<(), SimError> {
-    let node = world
-        .node(idx)
-        .ok_or_else(|| SimError::NoSuchMember(idx.to_string()))?;
-    if node.kind != NodeKind::Member || world.set.is_none() {
-        return Err(not_a_replica_set());
-    }
-    if !node.alive {
-        return Err(SimError::InvalidRequest(format!(
-            "{} is not running",
-            node.address
-        )));
-    }
-    if !node.in_config {
-        return Err(SimError::InvalidRequest(format!(
-            "{} is not in the config",
-            node.address
-        )));
-    }
-    if !node.config.as_ref().is_some_and(|c| c.electable()) {
-        return Err(SimError::InvalidRequest(format!(
-            "{} cannot be elected (arbiter, hidden, delayed or priority 0)",
-            node.address
-        )));
-    }
-    Ok(())
-}
-
-/// Makes `idx` primary in a new term; returns the nodes to notify.
-fn finish_election(world: &mut World, idx: usize) -> Vec<(usize, i64)> {
-    if let Some(node) = world.nodes.get_mut(idx) {
-        node.recovering = false;
-        node.startup = None;
-        node.claimed_term = None;
-    }
-    if let Some(set) = world.set.as_mut() {
-        set.term += 1;
-        set.primary = Some(idx);
-        let term = set.term;
-        set.oplog.primary_elected(SystemTime::now(), term);
-    }
-    bump_members(world)
-}
-
-/// Increments the topologyVersion of every replica set member (their hello changed).
-pub(crate) fn bump_members(world: &mut World) -> Vec<(usize, i64)> {
-    let members: Vec<usize> = world
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.kind == NodeKind::Member)
-        .map(|(i, _)| i)
-        .collect();
-    members
-        .into_iter()
-        .filter_map(|i| world.bump(i).map(|c| (i, c)))
-        .collect()
 }

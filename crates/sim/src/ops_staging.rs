@@ -8,7 +8,8 @@ use bson::oid::ObjectId;
 
 use super::control::{ControlCommand, MemberRef};
 use super::deployment::Deployment;
-use super::ops::{bump_members, not_a_replica_set, resolve};
+use super::election::{bump_members, not_a_replica_set};
+use super::ops::resolve;
 use super::staging::{with_port, StagedState};
 use super::state::{NodeKind, World};
 use super::versions::ServerVersion;

@@ -178,6 +178,10 @@ pub struct World {
     pub nodes: Vec<NodeState>,
     /// Replica set state, for replica set deployments.
     pub set: Option<SetState>,
+    /// The documents clients stored, per database and collection.
+    pub data: crate::crud::Store,
+    /// The `failCommand` fail points armed by `configureFailPoint`.
+    pub fail_points: crate::fail_point::FailPoints,
 }
 
 impl World {

@@ -46,7 +46,7 @@ async fn primary_accepts_writes_and_reads() {
     let u = c
         .command(
             "app",
-            doc! { "update": "things", "updates": [{ "q": {}, "u": { "$set": { "a": 1 } } }] },
+            doc! { "update": "things", "updates": [{ "q": { "_id": 99 }, "u": { "$set": { "a": 1 } } }] },
         )
         .await;
     assert_eq!(
@@ -56,12 +56,19 @@ async fn primary_accepts_writes_and_reads() {
     let del = c
         .command(
             "app",
-            doc! { "delete": "things", "deletes": [{ "q": {}, "limit": 0 }] },
+            doc! { "delete": "things", "deletes": [{ "q": { "_id": 99 }, "limit": 0 }] },
         )
         .await;
     assert_eq!(del.get_i32("n").ok(), Some(0));
-    let f = c
+    // Documents are stored: the three inserted are found, and the statements above matched
+    // none of them.
+    let all = c
         .command("app", doc! { "find": "things", "filter": {} })
+        .await;
+    let all = all.get_document("cursor").unwrap();
+    assert_eq!(all.get_array("firstBatch").unwrap().len(), 3);
+    let f = c
+        .command("app", doc! { "find": "things", "filter": { "_id": 99 } })
         .await;
     let cursor = f.get_document("cursor").unwrap();
     assert_eq!(cursor.get_array("firstBatch").unwrap().len(), 0);

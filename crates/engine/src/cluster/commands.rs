@@ -11,8 +11,11 @@ use bson::Document;
 use crate::address::ServerAddress;
 use crate::cluster::handle::Cluster;
 use crate::cluster::selection_wait::SelectedServer;
+use crate::command_events::{is_sensitive, CommandEvent, CommandStage};
+use crate::connection::channel::reserve_request_id;
 use crate::connection::error::{establishment_error, ConnectionError};
 use crate::error::ClusterError;
+use crate::events::{EventEmitter, EventKind};
 use crate::pool::{CheckOutError, PoolError, PooledConnection};
 use crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
 use crate::sdam::{
@@ -21,6 +24,7 @@ use crate::sdam::{
 use crate::selection::{read_preference_argument, SelectionCriteria};
 use crate::wire::{MsgFlags, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES};
 use mongo_topology_core::reply as reply_fields;
+use std::time::Instant;
 
 /// The least a first check-out waits for a warm-up connection in flight.
 const WARM_UP_PATIENCE: std::time::Duration = std::time::Duration::from_millis(2);
@@ -137,11 +141,13 @@ impl ServerConnection {
         }
         self.check_size(&command)?;
         let address = self.address().clone();
+        let monitor = CommandMonitor::start(self, database, &command);
         let mut interruption = self.connection.interruption();
         let connection = &mut self.connection;
+        let request_id = monitor.request_id;
         let exchange = async {
             connection
-                .send(database, command, MsgFlags::empty())
+                .send_as(request_id, database, command, MsgFlags::empty())
                 .await?;
             connection.receive().await
         };
@@ -156,6 +162,7 @@ impl ServerConnection {
         let reply = match received {
             Ok(reply) => reply.body,
             Err(source) => {
+                monitor.failed(source.to_string(), None);
                 self.connection.mark_broken();
                 let kind = match source {
                     ConnectionError::Timeout { .. } => ApplicationErrorKind::Timeout,
@@ -166,8 +173,14 @@ impl ServerConnection {
             }
         };
         let Some(failure) = CommandFailure::from_reply(&reply) else {
+            monitor.succeeded(&reply);
             return Ok(reply);
         };
+        if reply_fields::succeeded(&reply) {
+            monitor.succeeded(&reply);
+        } else {
+            monitor.failed(failure.to_string(), failure.code);
+        }
         let overloaded = failure.has_label(SYSTEM_OVERLOADED_LABEL);
         self.report(ApplicationErrorKind::Command(failure.clone()), overloaded)
             .await;
@@ -251,6 +264,93 @@ fn with_cause(error: PoolError, selected: &SelectedServer) -> PoolError {
             source,
         },
         None => error,
+    }
+}
+
+/// The command monitoring events of one command: started when created, then one of
+/// succeeded or failed. Costs nothing when nobody listens.
+struct CommandMonitor {
+    emitter: Option<EventEmitter>,
+    template: Option<CommandEvent>,
+    redacted: bool,
+    started: Instant,
+    request_id: i32,
+}
+
+impl CommandMonitor {
+    fn start(connection: &ServerConnection, database: &str, command: &Document) -> Self {
+        let emitter = connection.cluster.listened_emitter();
+        let name = command.keys().next().cloned().unwrap_or_default();
+        let redacted = is_sensitive(&name, command);
+        let template = emitter.as_ref().map(|_| CommandEvent {
+            command_name: name,
+            database_name: database.to_owned(),
+            request_id: 0,
+            address: connection.address().clone(),
+            connection_id: connection.pool_id(),
+            server_connection_id: connection.connection.server_connection_id(),
+            service_id: connection.service_id(),
+            stage: CommandStage::Started {
+                command: Document::new(),
+            },
+        });
+        let monitor = CommandMonitor {
+            emitter,
+            template,
+            redacted,
+            started: Instant::now(),
+            request_id: reserve_request_id(),
+        };
+        if monitor.emitter.is_some() {
+            let mut shown = if redacted {
+                Document::new()
+            } else {
+                command.clone()
+            };
+            if !redacted {
+                shown.insert("$db", database);
+            }
+            monitor.emit(CommandStage::Started { command: shown });
+        }
+        monitor
+    }
+
+    fn emit(&self, stage: CommandStage) {
+        let (Some(emitter), Some(template)) = (&self.emitter, &self.template) else {
+            return;
+        };
+        let mut event = template.clone();
+        event.request_id = self.request_id;
+        event.stage = stage;
+        emitter.emit(EventKind::Command(event));
+    }
+
+    fn succeeded(&self, reply: &Document) {
+        if self.emitter.is_none() {
+            return;
+        }
+        let reply = if self.redacted {
+            Document::new()
+        } else {
+            reply.clone()
+        };
+        self.emit(CommandStage::Succeeded {
+            reply,
+            duration: self.started.elapsed(),
+        });
+    }
+
+    fn failed(&self, failure: String, code: Option<i32>) {
+        let failure = if self.redacted {
+            String::new()
+        } else {
+            failure
+        };
+        self.emit(CommandStage::Failed {
+            failure,
+            code,
+            duration: self.started.elapsed(),
+        });
     }
 }
 

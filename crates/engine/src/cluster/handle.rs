@@ -254,6 +254,15 @@ impl Cluster {
             .send_modify(|count| *count = count.wrapping_add(1));
     }
 
+    /// The cluster's event emitter while it runs and someone listens (for the command
+    /// monitoring events of the commands it runs).
+    pub(crate) fn listened_emitter(&self) -> Option<EventEmitter> {
+        self.inner
+            .events
+            .upgrade()
+            .filter(EventEmitter::has_subscribers)
+    }
+
     /// The events of this cluster from now on.
     pub fn subscribe(&self) -> EventSubscriber {
         self.inner.events.subscribe()

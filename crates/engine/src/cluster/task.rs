@@ -206,6 +206,9 @@ impl ClusterTask {
         let now = self.now();
         let changes = self.topology.apply_application_error(&error, now);
         self.carry_out(changes, false);
+        if let Some(applied) = failure.applied {
+            let _ = applied.send(());
+        }
     }
 
     /// The core's scheduled re-seed is due.

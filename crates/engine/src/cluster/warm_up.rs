@@ -86,6 +86,7 @@ async fn warm_up(
                 address,
                 generation,
                 error,
+                applied: None,
             });
         }
     }

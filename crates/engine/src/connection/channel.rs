@@ -56,6 +56,16 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 /// Request identifiers, unique in the process (wrapping, never 0).
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 
+/// An id for a connection to be opened with [`Connection::connect_as`].
+pub(crate) fn reserve_connection_id() -> u64 {
+    NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A requestID for a message to be sent with [`Connection::send_as`].
+pub(crate) fn reserve_request_id() -> i32 {
+    next_request_id()
+}
+
 fn next_request_id() -> i32 {
     loop {
         let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
@@ -92,6 +102,8 @@ pub struct Connection {
     broken: Option<String>,
     /// The `serviceId` of the handshake reply, in load-balanced mode.
     service_id: Option<bson::oid::ObjectId>,
+    /// The server's number for this connection (its handshake reply's `connectionId`).
+    server_connection_id: Option<i64>,
 }
 
 impl Connection {
@@ -116,6 +128,17 @@ impl Connection {
         options: &ConnectOptions,
         tls: Option<&TlsConnector>,
     ) -> Result<Connection, ConnectionError> {
+        Connection::connect_as(reserve_connection_id(), address, options, tls).await
+    }
+
+    /// [`Connection::connect_with_tls`] for a connection whose id was taken beforehand
+    /// with [`reserve_connection_id`] (a monitor names it in its heartbeat-started log).
+    pub(crate) async fn connect_as(
+        id: u64,
+        address: &ServerAddress,
+        options: &ConnectOptions,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Connection, ConnectionError> {
         let connect_timeout = non_zero(options.connect_timeout);
         let ServerAddress::Tcp { host, port } = address else {
             return Err(ConnectionError::Connect {
@@ -131,7 +154,6 @@ impl Connection {
             None => resolve(host, *port, connect_timeout).await?,
         };
         let stream = connect_any(&address.to_string(), &addresses, connect_timeout).await?;
-        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(connection = id, %address, peer = ?stream.peer_addr().ok(), "connected");
         let (read_half, write_half, tls) = match tls {
             None => {
@@ -161,6 +183,7 @@ impl Connection {
             awaiting: None,
             broken: None,
             service_id: None,
+            server_connection_id: None,
         })
     }
 
@@ -188,6 +211,17 @@ impl Connection {
     /// its handshake reply (load-balanced mode only; `None` otherwise).
     pub fn service_id(&self) -> Option<bson::oid::ObjectId> {
         self.service_id
+    }
+
+    /// The server's number for this connection: the `connectionId` of its handshake reply,
+    /// if the server gave one.
+    pub fn server_connection_id(&self) -> Option<i64> {
+        self.server_connection_id
+    }
+
+    /// Records the `connectionId` of the handshake reply.
+    pub(crate) fn set_server_connection_id(&mut self, id: i64) {
+        self.server_connection_id = Some(id);
     }
 
     /// Records the `serviceId` of the handshake reply.
@@ -222,12 +256,23 @@ impl Connection {
     pub async fn send(
         &mut self,
         db: &str,
+        command: Document,
+        flags: MsgFlags,
+    ) -> Result<i32, ConnectionError> {
+        self.send_as(next_request_id(), db, command, flags).await
+    }
+
+    /// [`Connection::send`] under a requestID taken beforehand with
+    /// [`reserve_request_id`] (so that a command's started event can carry it).
+    pub(crate) async fn send_as(
+        &mut self,
+        request_id: i32,
+        db: &str,
         mut command: Document,
         flags: MsgFlags,
     ) -> Result<i32, ConnectionError> {
         self.check_usable()?;
         command.insert("$db", db);
-        let request_id = next_request_id();
         let message = Message {
             request_id,
             response_to: 0,

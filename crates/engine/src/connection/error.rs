@@ -87,6 +87,13 @@ fn without_prefix<'a>(text: &'a str, address: &str) -> &'a str {
         .unwrap_or(text)
 }
 
+/// The backpressure label of an error that may be the server shedding load.
+pub(crate) const SYSTEM_OVERLOADED_ERROR: &str = crate::sdam::errors::SYSTEM_OVERLOADED_LABEL;
+/// The label of an error an operation may be retried after.
+pub(crate) const RETRYABLE_ERROR: &str = "RetryableError";
+/// The label of a write error the retryable-writes rules may retry.
+pub(crate) const RETRYABLE_WRITE_ERROR: &str = "RetryableWriteError";
+
 impl ConnectionError {
     /// This error's text where `server` has been named already (`"{server}: …"`): the
     /// server's address and host name are not repeated (`cannot connect: Connection
@@ -123,6 +130,35 @@ impl ConnectionError {
             error.message = self.describe_for(server);
         }
         error
+    }
+
+    /// Whether this establishment failure may be the server shedding load, so that the
+    /// pool adds the backpressure labels `SystemOverloadedError` and `RetryableError`
+    /// (CMAP "Backpressure-enabled"): a network error or a timeout while connecting or
+    /// during the `hello`; never an authentication step after the `hello`, a DNS failure,
+    /// a TLS failure (this engine does not tell a TLS handshake's I/O errors from its
+    /// certificate errors, so it never labels them), or a refusal by the server.
+    pub fn is_overload_sign(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Connect { .. }
+                | ConnectionError::Timeout { .. }
+                | ConnectionError::Network { .. }
+        )
+    }
+
+    /// The error labels this failure carries when it ends a check-out: the backpressure
+    /// labels for an overload sign ([`ConnectionError::is_overload_sign`]), a failed
+    /// command's own labels.
+    pub fn error_labels(&self) -> Vec<String> {
+        match self {
+            ConnectionError::Command(failure) => failure.labels.clone(),
+            _ if self.is_overload_sign() => vec![
+                SYSTEM_OVERLOADED_ERROR.to_owned(),
+                RETRYABLE_ERROR.to_owned(),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// This failure as the SDAM core records it on a server description: the kind that
@@ -211,7 +247,7 @@ pub(crate) fn establishment_error(
         service_id: source.service_id(),
         phase,
         kind,
-        system_overloaded: false,
+        system_overloaded: source.is_overload_sign(),
     }
 }
 

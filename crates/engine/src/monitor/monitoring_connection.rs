@@ -9,7 +9,9 @@ use bson::Document;
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
-use crate::connection::channel::{ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE};
+use crate::connection::channel::{
+    reserve_connection_id, ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE,
+};
 use crate::connection::error::ConnectionError;
 use crate::connection::handshake::{handshake, hello_command, HandshakeOptions};
 use crate::connection::reply::Reply;
@@ -47,14 +49,15 @@ impl MonitorConnector {
         }
     }
 
-    /// Connects to `address` and runs the handshake: the connection, the handshake's reply
-    /// and its round trip (the first RTT sample).
-    pub(crate) async fn open(
+    /// Connects to `address` (the connection numbered `id`) and runs the handshake: the
+    /// connection, the handshake's reply and its round trip (the first RTT sample).
+    pub(crate) async fn open_as(
         &self,
+        id: u64,
         address: &ServerAddress,
     ) -> Result<(MonitoringConnection, Document, Duration), ConnectionError> {
         let mut connection =
-            Connection::connect_with_tls(address, &self.connect, self.tls.as_ref()).await?;
+            Connection::connect_as(id, address, &self.connect, self.tls.as_ref()).await?;
         let outcome = handshake(&mut connection, &self.handshake).await?;
         connection.set_max_message_size(MAX_HELLO_REPLY_SIZE);
         let monitoring = MonitoringConnection {
@@ -73,10 +76,20 @@ impl MonitorConnector {
         slot: &mut Option<MonitoringConnection>,
         address: &ServerAddress,
     ) -> Result<(Document, Duration), ConnectionError> {
+        self.check_as(slot, address, reserve_connection_id()).await
+    }
+
+    /// [`MonitorConnector::check`]; a new connection gets the id `new_id`.
+    pub(crate) async fn check_as(
+        &self,
+        slot: &mut Option<MonitoringConnection>,
+        address: &ServerAddress,
+        new_id: u64,
+    ) -> Result<(Document, Duration), ConnectionError> {
         match slot {
             Some(connection) => connection.hello().await,
             None => {
-                let (connection, reply, round_trip) = self.open(address).await?;
+                let (connection, reply, round_trip) = self.open_as(new_id, address).await?;
                 *slot = Some(connection);
                 Ok((reply, round_trip))
             }
@@ -94,6 +107,15 @@ pub(crate) struct MonitoringConnection {
 }
 
 impl MonitoringConnection {
+    /// The engine's id for this connection and the server's (its handshake's
+    /// `connectionId`), for the heartbeat log messages.
+    pub(crate) fn ids(&self) -> crate::logging::HeartbeatConnection {
+        crate::logging::HeartbeatConnection {
+            driver: Some(self.connection.id()),
+            server: self.connection.server_connection_id(),
+        }
+    }
+
     /// A non-awaited hello: the reply and its round trip.
     pub(crate) async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
         let command = hello_command(!self.hello_ok, None, self.load_balanced, None);

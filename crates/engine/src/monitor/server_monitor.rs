@@ -26,10 +26,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
+use crate::connection::channel::reserve_connection_id;
 use crate::connection::error::ConnectionError;
 use crate::deadline::deadline_after;
 use crate::events::EventKind;
-use crate::logging::{log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded};
+use crate::logging::{
+    log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded, HeartbeatConnection,
+};
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
@@ -58,6 +61,8 @@ impl MonitorHandle {
             id,
             shared,
             connection: None,
+            last_connection: HeartbeatConnection::default(),
+            next_connection_id: None,
             topology_version: None,
             request: request_rx,
             retry: retry_rx,
@@ -122,6 +127,10 @@ struct Monitor {
     id: u64,
     shared: MonitorShared,
     connection: Option<MonitoringConnection>,
+    /// The last monitoring connection's ids (what a failed check's log message names).
+    last_connection: HeartbeatConnection,
+    /// The id the next monitoring connection opened will get.
+    next_connection_id: Option<u64>,
     /// The topologyVersion of the last reply, which makes streaming possible.
     topology_version: Option<Document>,
     request: watch::Receiver<()>,
@@ -198,7 +207,13 @@ impl Monitor {
 
     async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
         let connector = &self.shared.connector;
-        connector.check(&mut self.connection, &self.address).await
+        let new_id = self
+            .next_connection_id
+            .take()
+            .unwrap_or_else(reserve_connection_id);
+        connector
+            .check_as(&mut self.connection, &self.address, new_id)
+            .await
     }
 
     /// The streaming protocol, with the RTT monitor running beside it in the same task (so
@@ -314,8 +329,14 @@ impl Monitor {
         }
     }
 
-    fn heartbeat_started(&self, awaited: bool) {
-        log_heartbeat_started(&self.shared.events.topology_id(), &self.address, awaited);
+    fn heartbeat_started(&mut self, awaited: bool) {
+        let connection = self.heartbeat_connection();
+        log_heartbeat_started(
+            &self.shared.events.topology_id(),
+            &self.address,
+            awaited,
+            connection,
+        );
         self.emit(EventKind::HeartbeatStarted {
             address: self.address.clone(),
             awaited,
@@ -330,7 +351,15 @@ impl Monitor {
         awaited: bool,
     ) {
         let topology_id = self.shared.events.topology_id();
-        log_heartbeat_succeeded(&topology_id, &self.address, awaited, duration, &reply);
+        let connection = self.heartbeat_connection();
+        log_heartbeat_succeeded(
+            &topology_id,
+            &self.address,
+            awaited,
+            duration,
+            &reply,
+            connection,
+        );
         if self.shared.events.has_subscribers() {
             self.emit(EventKind::HeartbeatSucceeded {
                 address: self.address.clone(),
@@ -343,10 +372,18 @@ impl Monitor {
     }
 
     async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
+        let connection = self.heartbeat_connection();
         self.drop_connection();
         let failure = error.to_server_error_of(&self.address);
         let topology_id = self.shared.events.topology_id();
-        log_heartbeat_failed(&topology_id, &self.address, awaited, duration, &failure);
+        log_heartbeat_failed(
+            &topology_id,
+            &self.address,
+            awaited,
+            duration,
+            &failure,
+            connection,
+        );
         self.emit(EventKind::HeartbeatFailed {
             address: self.address.clone(),
             duration,
@@ -354,6 +391,25 @@ impl Monitor {
             awaited,
         });
         self.report(CheckOutcome::Failed(failure)).await;
+    }
+
+    /// The connection of the check in progress (or, while a new one is being opened, the
+    /// last one), for the heartbeat log messages.
+    fn heartbeat_connection(&mut self) -> HeartbeatConnection {
+        match &self.connection {
+            Some(connection) => self.last_connection = connection.ids(),
+            None => {
+                // The check opens a connection: it gets this id, named from its start.
+                let id = *self
+                    .next_connection_id
+                    .get_or_insert_with(reserve_connection_id);
+                self.last_connection = HeartbeatConnection {
+                    driver: Some(id),
+                    server: None,
+                };
+            }
+        }
+        self.last_connection
     }
 
     fn drop_connection(&mut self) {

@@ -5,8 +5,11 @@ use crate::ServerAddress;
 
 use super::CheckOutError;
 
-/// A connection the pool opened on its own (for minPoolSize) that could not be established.
-#[derive(Debug, Clone)]
+/// A connection the pool opened that could not be established, reported to the cluster
+/// for SDAM error handling: one opened on its own (minPoolSize, warm-up), or one opened for
+/// a check-out, reported before the pool closes it so that a clear it causes comes first
+/// (SDAM: the pool is cleared before the connection is closed).
+#[derive(Debug)]
 pub(crate) struct BackgroundFailure {
     /// The pool's server.
     pub address: ServerAddress,
@@ -14,6 +17,8 @@ pub(crate) struct BackgroundFailure {
     pub generation: u32,
     /// What went wrong.
     pub error: ConnectionError,
+    /// Told once the failure has been applied, when the reporter waits for that.
+    pub applied: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// Why no connection could be checked out of a server's connection pool (inside
@@ -41,6 +46,22 @@ pub enum PoolError {
         /// What went wrong.
         source: ConnectionError,
     },
+}
+
+impl PoolError {
+    /// The error labels of this failure: the backpressure labels for an establishment
+    /// that failed on a network error or timeout, `RetryableWriteError` for a check-out
+    /// refused because the pool was cleared (CMAP: a PoolClearedError is retryable).
+    pub fn error_labels(&self) -> Vec<String> {
+        match self {
+            PoolError::Establishment { source, .. } => source.error_labels(),
+            PoolError::CheckOut {
+                error: CheckOutError::PoolCleared,
+                ..
+            } => vec![crate::connection::error::RETRYABLE_WRITE_ERROR.to_owned()],
+            PoolError::CheckOut { .. } => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

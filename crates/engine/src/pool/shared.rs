@@ -15,6 +15,10 @@ use crate::connection::channel::Connection;
 use crate::connection::error::ConnectionError;
 use crate::{MonotonicTime, ServerAddress};
 
+/// The longest a failed establishment waits for the cluster to apply its error before the
+/// pool closes the connection (the cluster task answers at once unless it has stopped).
+const REPORT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 use super::{
     BackgroundFailure, CheckOutError, CmapEvent, ConnectionFactory, ConnectionId, PoolAction,
     PoolError, PoolMachine, UnknownConnection, WaiterId,
@@ -33,6 +37,17 @@ pub(super) struct Inner {
     pending_generations: HashMap<ConnectionId, u32>,
     pub(super) waiters: HashMap<WaiterId, oneshot::Sender<Result<PooledConnection, PoolError>>>,
     interrupts: HashMap<ConnectionId, watch::Sender<bool>>,
+    /// When the last interrupting clear interrupted connections in use.
+    interrupted_at: Option<Instant>,
+}
+
+impl Inner {
+    /// When the in-use connections an interrupting clear interrupted are still out, how
+    /// long since that clear.
+    pub(super) fn interrupted_and_out(&self) -> Option<std::time::Duration> {
+        let out = self.interrupts.values().any(|flag| *flag.borrow());
+        self.interrupted_at.filter(|_| out).map(|at| at.elapsed())
+    }
 }
 
 pub(super) struct Shared {
@@ -76,6 +91,7 @@ impl Shared {
                 pending_generations: HashMap::new(),
                 waiters: HashMap::new(),
                 interrupts: HashMap::new(),
+                interrupted_at: None,
             }),
         })
     }
@@ -102,11 +118,21 @@ impl Shared {
         cause: Option<(u32, ConnectionError)>,
         apply: impl FnOnce(&mut Inner, MonotonicTime) -> T,
     ) -> T {
+        self.input_with_cause_reported(cause, false, apply)
+    }
+
+    /// [`Shared::input_with_cause`]; `reported` says the cause already went to the cluster.
+    fn input_with_cause_reported<T>(
+        &self,
+        cause: Option<(u32, ConnectionError)>,
+        reported: bool,
+        apply: impl FnOnce(&mut Inner, MonotonicTime) -> T,
+    ) -> T {
         let mut inner = self.lock();
         let before = inner.machine.next_deadline();
         let now = self.now();
         let value = apply(&mut inner, now);
-        let deliveries = self.carry_out(&mut inner, cause);
+        let deliveries = self.carry_out(&mut inner, cause, reported);
         let after = inner.machine.next_deadline();
         drop(inner);
         if after.is_some_and(|after| before.is_none_or(|before| after < before)) {
@@ -125,6 +151,7 @@ impl Shared {
         &self,
         inner: &mut Inner,
         mut cause: Option<(u32, ConnectionError)>,
+        reported: bool,
     ) -> Vec<Delivery> {
         let mut deliveries = Vec::new();
         while let Some(action) = inner.machine.poll_action() {
@@ -144,7 +171,7 @@ impl Shared {
                     tokio::spawn(async move {
                         let outcome = establishing.await;
                         if let Some(pool) = pool.upgrade() {
-                            pool.establishment_done(connection, outcome);
+                            pool.establishment_done(connection, outcome).await;
                         }
                     });
                 }
@@ -195,22 +222,26 @@ impl Shared {
                 PoolAction::Interrupt(connection) => {
                     if let Some(interrupt) = inner.interrupts.get(&connection) {
                         interrupt.send_replace(true);
+                        inner.interrupted_at = Some(Instant::now());
                     }
                 }
             }
         }
-        // An establishment failure no check-out was waiting for: a background connection.
-        if let (Some((generation, error)), Some(failures)) = (cause, &self.failures) {
+        // An establishment failure no check-out was waiting for, not reported yet.
+        if let (Some((generation, error)), Some(failures), false) =
+            (cause, &self.failures, reported)
+        {
             let _ = failures.send(BackgroundFailure {
                 address: self.address.clone(),
                 generation,
                 error,
+                applied: None,
             });
         }
         deliveries
     }
 
-    fn establishment_done(
+    async fn establishment_done(
         &self,
         connection: ConnectionId,
         outcome: Result<Connection, ConnectionError>,
@@ -238,8 +269,24 @@ impl Shared {
                         (pending, _) => pending,
                     }
                 };
+                // SDAM handles the error first, so that a clear it causes comes before the
+                // pool closes the connection ("Pool is cleared before connection is
+                // closed"); a check-out waiting for the connection then fails with it.
+                if let (Some(generation), Some(failures)) = (generation, &self.failures) {
+                    let (applied, done) = tokio::sync::oneshot::channel();
+                    let report = BackgroundFailure {
+                        address: self.address.clone(),
+                        generation,
+                        error: error.clone(),
+                        applied: Some(applied),
+                    };
+                    if failures.send(report).is_ok() {
+                        // The cluster task answers at once; never wait on a stopped one.
+                        let _ = tokio::time::timeout(REPORT_PATIENCE, done).await;
+                    }
+                }
                 let cause = generation.map(|generation| (generation, error));
-                self.input_with_cause(cause, |inner, now| {
+                self.input_with_cause_reported(cause, true, |inner, now| {
                     report(inner.machine.connection_failed(connection, now));
                 })
             }

@@ -15,6 +15,7 @@ use super::awaitable::{await_spec, wait_for_change};
 use super::io::{delay_unless_peer_leaves, peer_went_away, Close, Reader, Writer};
 use crate::auth::AuthSession;
 use crate::commands::{is_handshake, run_command, CommandContext};
+use crate::fail_point::handshake_app_name;
 use crate::faults::mangle;
 use crate::horizons;
 use crate::load_balancer::{on_hello, AfterHello};
@@ -47,6 +48,7 @@ pub(crate) async fn serve_connection(
     let mut client_hello_ok = false;
     let mut auth = AuthSession::with_client_subject(client_subject);
     let mut handshakes = 0u64;
+    let mut app_name = None;
     let outcome = loop {
         let message = match rd.read_message().await {
             Ok(Some(message)) => message,
@@ -61,6 +63,7 @@ pub(crate) async fn serve_connection(
             client_hello_ok: &mut client_hello_ok,
             auth: &mut auth,
             handshakes: &mut handshakes,
+            app_name: &mut app_name,
         };
         if let Err(close) =
             handle(&shared, idx, conn, message, &mut rd, &mut wr, &mut changes).await
@@ -90,6 +93,9 @@ struct Conn<'a> {
     auth: &'a mut AuthSession,
     /// Handshakes answered on this connection so far.
     handshakes: &'a mut u64,
+    /// The application name the connection's first handshake gave (what the `failCommand`
+    /// fail point's `appName` selects).
+    app_name: &'a mut Option<String>,
 }
 
 async fn handle(
@@ -110,8 +116,32 @@ async fn handle(
             *conn.client_hello_ok = *hello_ok;
         }
     }
+    if is_handshake(&name) && *conn.handshakes == 0 {
+        *conn.app_name = handshake_app_name(&request.command);
+    }
     let id = conn.id;
     let client_hello_ok = *conn.client_hello_ok;
+    let mut write_concern_error = None;
+    if request.error.is_none() {
+        match fail_point(shared, idx, &name, conn.app_name.as_deref(), rd).await? {
+            Injected::Nothing => {}
+            Injected::Reply(error) => {
+                return send(shared, idx, wr, &request, error, request.request_id, false)
+                    .await
+                    .map(|_| ());
+            }
+            Injected::WriteConcernError(error) => write_concern_error = Some(error),
+        }
+        if let Some(sleep) = crate::crud::where_sleep(&request.command) {
+            delay_unless_peer_leaves(sleep, rd).await?;
+        }
+        if crate::step_down::is_election_command(&name) {
+            let reply = crate::step_down::run(shared, idx, &name);
+            return send(shared, idx, wr, &request, reply, request.request_id, false)
+                .await
+                .map(|_| ());
+        }
+    }
     let awaitable = if is_handshake(&name) && has_tv && request.error.is_none() {
         match await_spec(&request.command) {
             Ok(spec) => spec,
@@ -150,6 +180,9 @@ async fn handle(
         *conn.handshakes += 1;
         after_hello = on_hello(shared, idx, conn.peer, first, &request.command, &mut reply);
     }
+    if let Some(error) = write_concern_error {
+        reply.insert("writeConcernError", error);
+    }
     if request.more_to_come {
         return Ok(()); // fire-and-forget request: no reply
     }
@@ -172,7 +205,16 @@ async fn handle(
         return Ok(());
     };
     // Exhaust: keep answering, each reply responding to our previous one.
+    let app_name = conn.app_name.clone();
     loop {
+        // Each awaited reply is a new hello to the server, which the fail point may fail.
+        match fail_point(shared, idx, &name, app_name.as_deref(), rd).await? {
+            Injected::Reply(error) => {
+                send(shared, idx, wr, &request, error, last_id, false).await?;
+                return Ok(());
+            }
+            Injected::Nothing | Injected::WriteConcernError(_) => {}
+        }
         wait_for_change(shared, idx, changes, tv.0, tv.1, spec.max_await, rd).await?;
         let reply = match compute(shared, idx, id, client_hello_ok, conn.auth, &request, rd).await {
             Ok((mut reply, next_tv)) => {
@@ -189,6 +231,42 @@ async fn handle(
         };
         last_id = send(shared, idx, wr, &request, reply, last_id, true).await?;
     }
+}
+
+/// What the `failCommand` fail point did to a command.
+enum Injected {
+    /// Nothing: run it.
+    Nothing,
+    /// Answer this error instead.
+    Reply(Document),
+    /// Run it, and add this writeConcernError to its reply.
+    WriteConcernError(Document),
+}
+
+/// Applies node `idx`'s `failCommand` fail point to command `name` from a client whose
+/// handshake gave `app_name`: blocks, closes the connection, or says what to answer.
+async fn fail_point(
+    shared: &Shared,
+    idx: usize,
+    name: &str,
+    app_name: Option<&str>,
+    rd: &mut Reader,
+) -> Result<Injected, Close> {
+    let injection = shared.world().fail_points.check(idx, name, app_name);
+    let Some(injection) = injection else {
+        return Ok(Injected::Nothing);
+    };
+    if injection.close_connection {
+        return Err(Close::Quietly);
+    }
+    if let Some(block) = injection.block {
+        delay_unless_peer_leaves(block, rd).await?;
+    }
+    Ok(match (injection.error, injection.write_concern_error) {
+        (Some(error), _) => Injected::Reply(error),
+        (None, Some(error)) => Injected::WriteConcernError(error),
+        (None, None) => Injected::Nothing,
+    })
 }
 
 /// A node's topologyVersion: processId and counter.

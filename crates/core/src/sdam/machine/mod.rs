@@ -307,6 +307,11 @@ impl Topology {
         }
         let address = &error.address;
         let load_balanced = self.description.topology_type == TopologyType::LoadBalanced;
+        if load_balanced && error.service_id.is_none() {
+            // Load Balancers, "Initial Handshake Errors": an error before the handshake
+            // reported the connection's serviceId is ignored for SDAM error handling.
+            return self.changes(Vec::new());
+        }
         let mut actions = Vec::new();
         match error.decision() {
             ErrorDecision::Ignore => {}

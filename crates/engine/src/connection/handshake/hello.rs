@@ -116,6 +116,14 @@ pub(crate) async fn handshake_with_fields(
     if options.load_balanced {
         conn.set_service_id(service_id(&reply)?);
     }
+    match reply.get("connectionId") {
+        Some(bson::Bson::Int32(id)) => conn.set_server_connection_id(i64::from(*id)),
+        Some(bson::Bson::Int64(id)) => conn.set_server_connection_id(*id),
+        Some(bson::Bson::Double(id)) if id.fract() == 0.0 && id.abs() < 9.0e15 => {
+            conn.set_server_connection_id(*id as i64)
+        }
+        _ => {}
+    }
     tracing::debug!(
         connection = conn.id(),
         address = %conn.address(),
