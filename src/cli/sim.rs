@@ -177,10 +177,6 @@ impl SimArgs {
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
     raise_open_file_limit();
-    if let Err(message) = check_open_file_limit(&args.spec()) {
-        eprintln!("error: {message}");
-        return ExitCode::FAILURE;
-    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -195,6 +191,10 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(message) = check_open_file_limit(&spec) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let mut ca_file = None;
     if args.tls {
         let prepared = match sim_tls::prepare(

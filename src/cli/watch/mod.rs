@@ -82,9 +82,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Args)]
 #[command(after_help = WATCH_HELP)]
 pub struct WatchArgs {
-    /// The connection string (default: the MONGODB_URI environment variable). Credentials
-    /// are never printed.
-    uri: Option<String>,
+    /// The connection string: as an argument, with --uri-file, or in MONGODB_URI.
+    #[command(flatten)]
+    uri: connect::UriSource,
     /// Print NDJSON, one event per line, instead of a view for people.
     #[arg(long)]
     json: bool,
@@ -164,7 +164,7 @@ fn usage_error(message: &str) -> ExitCode {
 
 /// Runs `watch`; see [`WATCH_HELP`] for the exit codes.
 pub fn run(args: WatchArgs) -> ExitCode {
-    let text = match connect::uri_text(args.uri.as_deref()) {
+    let text = match args.uri.text() {
         Ok(text) => text,
         Err(message) => return usage_error(&message),
     };
