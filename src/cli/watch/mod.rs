@@ -266,9 +266,11 @@ async fn watch(
         }
         None => None,
     };
-    // Every stdout write from here on goes through this writer (see `output`).
-    let output =
-        Output::start().map_err(|error| format!("cannot start writing the output: {error}"))?;
+    // Every stdout write from here on goes through this writer (see `output`), its queue
+    // sized so that the lines of discovery's burst fit whole.
+    let queue_chunks = output::queue_chunks_for_seeds(settings.topology.seeds.len());
+    let output = Output::start(queue_chunks)
+        .map_err(|error| format!("cannot start writing the output: {error}"))?;
     let (mut view, keys) = if args.json {
         (View::Json, None)
     } else if io::stdout().is_terminal() {
