@@ -23,6 +23,7 @@ const EXAMPLES: &str = "\
 Examples:
   mongo-topology discover 'mongodb://db1.example.net:27017/?replicaSet=rs0'
   MONGODB_URI='mongodb://localhost:27017' mongo-topology discover --json
+  mongo-topology discover --uri-file ~/.config/fleet.uri --json
   mongo-topology discover --timeout-ms 3000 'mongodb://10.0.0.5:27017/?directConnection=true'
   mongo-topology discover 'mongodb+srv://cluster0.example.net/' --dns-server 10.0.0.2:53
 
@@ -41,9 +42,9 @@ const TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 /// Where to discover: the connection string and how long discovery may take.
 #[derive(Debug, Args)]
 pub struct Target {
-    /// The connection string (default: the MONGODB_URI environment variable). Credentials
-    /// are never printed.
-    pub uri: Option<String>,
+    /// The connection string: as an argument, with --uri-file, or in MONGODB_URI.
+    #[command(flatten)]
+    pub uri: connect::UriSource,
     /// Stop waiting for servers to be checked after this many milliseconds, counted from the
     /// start: the mongodb+srv lookups and the TLS probe (with tls=true) are bounded by it too. Default: connectTimeoutMS plus
     /// one second (11000 with the default connectTimeoutMS), so that a server that accepts
@@ -148,7 +149,7 @@ pub struct ProofRequest {
 /// closes it. Errors are one line, for exit status 1, or
 /// [`Failure::Interrupted`] after Ctrl-C (see [`failure`]).
 pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discovery, Failure> {
-    let text = connect::uri_text(target.uri.as_deref())?;
+    let text = target.uri.text()?;
     // Until the connection string's connectTimeoutMS is known (after the mongodb+srv
     // lookups), the default connectTimeoutMS bounds the lookups.
     let lookup_timeout = target.timeout_ms.map_or_else(

@@ -38,8 +38,11 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// The text of the regular file at `path` (UTF-8), bounded as [`read_bounded`].
-pub(crate) fn read_bounded_text(path: &Path) -> Result<String, String> {
+/// The text of the regular file at `path` (UTF-8), at most [`MAX_FILE_BYTES`] long, or why
+/// it was refused, in words without the file's content (the caller names the file and its
+/// role). A FIFO, a device or a directory is refused from its metadata, without being
+/// opened; a file that is not UTF-8 is refused without showing its bytes.
+pub fn read_bounded_text(path: &Path) -> Result<String, String> {
     String::from_utf8(read_bounded(path)?).map_err(|_| "the file is not UTF-8 text".to_owned())
 }
 

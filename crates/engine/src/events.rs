@@ -4,8 +4,9 @@
 //! Events are the SDAM monitoring events the pure core decides ([`SdamEvent`]) plus the
 //! heartbeat events the monitors produce ("SDAM Logging and Monitoring", "Events API"), each
 //! stamped with the topology id and the time it happened. Delivery never stalls the engine:
-//! events go through a bounded broadcast buffer (4096 events); a subscriber that
-//! falls further behind loses the oldest ones and is told how many it missed.
+//! events go through a bounded broadcast buffer (4096 events, or [`EVENTS_PER_SEED`] per seed
+//! when that is more: see [`buffer_for_seeds`]); a subscriber that falls further behind
+//! loses the oldest ones and is told how many it missed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,27 @@ use crate::sdam::{SdamEvent, ServerError};
 /// How many events a subscriber may fall behind before it starts missing some (the
 /// 4096 of the public documentation of [`EventRecvError::Missed`]).
 pub(crate) const EVENT_BUFFER: usize = 4096;
+
+/// Events per seed the buffer holds beyond [`EVENT_BUFFER`]. Discovery of n servers emits
+/// about 5n events in one burst (ServerOpening for every seed at once, then per server a
+/// heartbeat started and succeeded, a ServerDescriptionChanged and a
+/// TopologyDescriptionChanged); the first ~2n come before any subscriber can run. With
+/// 8 per seed, a subscriber that only starts reading once discovery is over still misses
+/// nothing: at 2,000 mongos the fixed 4096 lost ~500 of `watch --json`'s ServerOpening.
+pub(crate) const EVENTS_PER_SEED: usize = 8;
+
+/// The largest buffer sized from the seeds: 2^17 events (16,384 seeds and more), tens of
+/// MiB at most, allocated once.
+const MAX_EVENT_BUFFER: usize = 1 << 17;
+
+/// The size of the event buffer of a cluster started with `seeds` seeds: [`EVENT_BUFFER`],
+/// or [`EVENTS_PER_SEED`] per seed when that is more (at most 2^17), so that the burst of
+/// a large fleet's discovery fits whole.
+pub(crate) fn buffer_for_seeds(seeds: usize) -> usize {
+    seeds
+        .saturating_mul(EVENTS_PER_SEED)
+        .clamp(EVENT_BUFFER, MAX_EVENT_BUFFER)
+}
 
 /// One event of a cluster.
 #[derive(Clone, Debug)]
@@ -84,7 +106,8 @@ pub enum EventKind {
 #[non_exhaustive]
 pub enum EventRecvError {
     /// The subscriber fell more than 4096 events behind (the size of the cluster's event
-    /// buffer); this many were dropped.
+    /// buffer; 8 per seed when the connection string has more than 512 seeds, so that a
+    /// large fleet's discovery fits whole); this many were dropped.
     /// The next call returns the oldest event still buffered.
     #[error("the subscriber fell behind and missed {0} events")]
     Missed(u64),
@@ -146,8 +169,10 @@ pub(crate) struct WeakEmitter {
 }
 
 impl EventEmitter {
-    pub(crate) fn new(topology_id: ObjectId) -> Self {
-        let (sender, _) = broadcast::channel(EVENT_BUFFER);
+    /// An emitter whose subscribers may fall `capacity` events behind (see
+    /// [`buffer_for_seeds`]).
+    pub(crate) fn new(topology_id: ObjectId, capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity.max(1));
         EventEmitter {
             inner: Arc::new(EmitterInner {
                 topology_id,
@@ -215,5 +240,20 @@ mod tests {
     #[test]
     fn the_event_buffer_is_the_documented_size() {
         assert_eq!(super::EVENT_BUFFER, 4096);
+    }
+
+    /// Up to 512 seeds the buffer is the documented 4096; above, 8 events per seed.
+    #[test]
+    fn the_buffer_grows_with_the_seeds_beyond_512() {
+        use super::buffer_for_seeds;
+        assert_eq!(buffer_for_seeds(0), 4096);
+        assert_eq!(buffer_for_seeds(3), 4096);
+        assert_eq!(buffer_for_seeds(512), 4096);
+        assert_eq!(buffer_for_seeds(2_000), 16_000);
+        assert_eq!(buffer_for_seeds(10_000), 80_000);
+        assert_eq!(buffer_for_seeds(usize::MAX), 1 << 17);
+        // What one buffered event costs at most, for the memory per server.
+        let slot = std::mem::size_of::<super::ClusterEvent>();
+        assert!(slot <= 256, "a ClusterEvent is {slot} bytes");
     }
 }

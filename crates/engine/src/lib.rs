@@ -59,7 +59,7 @@ mod monitor;
 mod pool;
 mod settings;
 
-pub use bounded_file::MAX_FILE_BYTES;
+pub use bounded_file::{read_bounded_text, MAX_FILE_BYTES};
 pub use cluster::{Cluster, SelectedServer, ServerConnection, TopologyWatcher};
 pub use command_events::{CommandEvent, CommandStage};
 pub use connection::dns::{DnsError, DnsSettings, DEFAULT_DNS_TIMEOUT};

@@ -84,9 +84,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Args)]
 #[command(after_help = WATCH_HELP)]
 pub struct WatchArgs {
-    /// The connection string (default: the MONGODB_URI environment variable). Credentials
-    /// are never printed.
-    uri: Option<String>,
+    /// The connection string: as an argument, with --uri-file, or in MONGODB_URI.
+    #[command(flatten)]
+    uri: connect::UriSource,
     /// Print NDJSON, one event per line, instead of a view for people.
     #[arg(long)]
     json: bool,
@@ -166,7 +166,7 @@ fn usage_error(message: &str) -> ExitCode {
 
 /// Runs `watch`; see [`WATCH_HELP`] for the exit codes.
 pub fn run(args: WatchArgs) -> ExitCode {
-    let text = match connect::uri_text(args.uri.as_deref()) {
+    let text = match args.uri.text() {
         Ok(text) => text,
         Err(message) => return usage_error(&message),
     };
@@ -268,9 +268,11 @@ async fn watch(
         }
         None => None,
     };
-    // Every stdout write from here on goes through this writer (see `output`).
-    let output =
-        Output::start().map_err(|error| format!("cannot start writing the output: {error}"))?;
+    // Every stdout write from here on goes through this writer (see `output`), its queue
+    // sized so that the lines of discovery's burst fit whole.
+    let queue_chunks = output::queue_chunks_for_seeds(settings.topology.seeds.len());
+    let output = Output::start(queue_chunks)
+        .map_err(|error| format!("cannot start writing the output: {error}"))?;
     let (mut view, keys) = if args.json {
         (View::Json, None)
     } else if io::stdout().is_terminal() {

@@ -15,8 +15,25 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How many chunks (lines, or frames of the terminal view) may wait for the writer.
+/// How many chunks (lines, or frames of the terminal view) may wait for the writer, at
+/// least: see [`queue_chunks_for_seeds`].
 pub const QUEUE_CHUNKS: usize = 256;
+/// Lines per seed the queue holds beyond [`QUEUE_CHUNKS`]: discovery prints about three per
+/// server in one burst (server_opening, server_description_changed,
+/// topology_description_changed), faster than one write per line keeps up with on a busy
+/// machine (at 2,000 mongos the fixed 256 dropped ~500 lines).
+pub const QUEUE_CHUNKS_PER_SEED: usize = 4;
+/// The most bytes the writer gathers into one write.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// The queue's size for a connection string with `seeds` seeds: [`QUEUE_CHUNKS`], or
+/// [`QUEUE_CHUNKS_PER_SEED`] per seed when that is more, so that the burst of a large
+/// fleet's discovery fits whole while a stalled reader still bounds what waits.
+pub fn queue_chunks_for_seeds(seeds: usize) -> usize {
+    seeds
+        .saturating_mul(QUEUE_CHUNKS_PER_SEED)
+        .max(QUEUE_CHUNKS)
+}
 /// How long shutdown waits for the queued output to be written before exiting anyway.
 pub const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
@@ -78,10 +95,11 @@ pub struct Output {
 
 impl Output {
     /// Starts the writer on a duplicate of stdout's descriptor (std's `Stdout` and its
-    /// lock are never used, so nothing else can end up waiting on a blocked write).
-    pub fn start() -> io::Result<Output> {
+    /// lock are never used, so nothing else can end up waiting on a blocked write), with a
+    /// queue of `queue_chunks` chunks (see [`queue_chunks_for_seeds`]).
+    pub fn start(queue_chunks: usize) -> io::Result<Output> {
         let stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-        let (sender, chunks) = mpsc::sync_channel::<Vec<u8>>(QUEUE_CHUNKS);
+        let (sender, chunks) = mpsc::sync_channel::<Vec<u8>>(queue_chunks.max(1));
         let (done, finished) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("watch-output".to_string())
@@ -115,11 +133,19 @@ impl Output {
     }
 }
 
-/// Writes each chunk as it comes, until every sender is gone or a write fails (the
-/// reader closed the pipe: the watch notices through [`Sent::Closed`]).
+/// Writes the chunks as they come, until every sender is gone or a write fails (the
+/// reader closed the pipe: the watch notices through [`Sent::Closed`]). Chunks already
+/// waiting are gathered into one write (up to [`WRITE_BATCH_BYTES`]), so that a burst
+/// costs few system calls; a chunk is never split or held back for later ones.
 fn write_chunks(mut stdout: File, chunks: &Receiver<Vec<u8>>) {
-    for chunk in chunks {
-        if let Err(error) = stdout.write_all(&chunk) {
+    for mut batch in chunks {
+        while batch.len() < WRITE_BATCH_BYTES {
+            match chunks.try_recv() {
+                Ok(chunk) => batch.extend_from_slice(&chunk),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = stdout.write_all(&batch) {
             if error.kind() != io::ErrorKind::BrokenPipe {
                 tracing::warn!(%error, "watch: cannot write the output");
             }
@@ -206,6 +232,14 @@ mod tests {
             queue.send_patiently(b"four\n".to_vec(), FLUSH_GRACE),
             Sent::Closed
         );
+    }
+
+    #[test]
+    fn the_queue_holds_four_lines_per_seed_beyond_256() {
+        assert_eq!(queue_chunks_for_seeds(1), QUEUE_CHUNKS);
+        assert_eq!(queue_chunks_for_seeds(64), 256);
+        assert_eq!(queue_chunks_for_seeds(2_000), 8_000);
+        assert_eq!(queue_chunks_for_seeds(usize::MAX), usize::MAX);
     }
 
     #[test]

@@ -113,7 +113,12 @@ impl Cluster {
             Topology::new(settings.topology.clone(), crate::time::MonotonicTime::ZERO)
                 .map_err(crate::settings::cluster_settings::ClusterSettingsError::from)?;
         let topology_id = ObjectId::new();
-        let events = EventEmitter::new(topology_id);
+        // Sized so that the burst of discovery (every seed's ServerOpening at once, then their
+        // first replies) fits whole, even for a fleet of thousands of seeds.
+        let events = EventEmitter::new(
+            topology_id,
+            crate::events::buffer_for_seeds(settings.topology.seeds.len()),
+        );
         let settings = Arc::new(settings);
         let (reports_tx, reports_rx) = mpsc::channel(REPORT_QUEUE);
         let (requests_tx, requests_rx) = mpsc::channel(REPORT_QUEUE);
