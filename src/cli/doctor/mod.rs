@@ -44,9 +44,8 @@ pub enum FailOn {
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct DoctorArgs {
-    /// The connection string (default: the MONGODB_URI environment variable). Credentials
-    /// are never printed.
-    uri: Option<String>,
+    #[command(flatten)]
+    uri: connect::UriSource,
     /// Print one JSON object (with a `findings` array) instead of text.
     #[arg(long)]
     json: bool,
@@ -65,7 +64,7 @@ pub struct DoctorArgs {
 
 /// Runs `doctor`.
 pub fn run(args: DoctorArgs) -> ExitCode {
-    let text = match connect::uri_text(args.uri.as_deref()) {
+    let text = match args.uri.text() {
         Ok(text) => text,
         Err(message) => return failure(Failure::Usage(message)),
     };
