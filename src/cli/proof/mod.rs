@@ -22,6 +22,7 @@ mod render;
 
 use std::time::{Duration, Instant};
 
+use mongo_topology::bson::oid::ObjectId;
 use mongo_topology::bson::{doc, Document};
 use mongo_topology::sdam::{ServerType, TopologyType};
 use mongo_topology::selection::{explain_selection, ReadPreference, SelectionCriteria};
@@ -67,6 +68,8 @@ pub struct Verdict {
     pub server: Option<ServerAddress>,
     /// That server's SDAM type when it was selected.
     pub server_type: Option<ServerType>,
+    /// In load-balanced mode, the `serviceId` the connection through the balancer reached.
+    pub service_id: Option<ObjectId>,
     /// Why it failed (`None` when it passed).
     pub cause: Option<Cause>,
     /// What was done and observed, in order (`selected …`, `pool connection …`, `ping …`).
@@ -85,6 +88,7 @@ impl Verdict {
             passed: false,
             server: None,
             server_type: None,
+            service_id: None,
             cause: None,
             evidence: Vec::new(),
             note: None,
@@ -164,10 +168,13 @@ async fn run(cluster: &Cluster, intent: &Intent, selection_wait: Duration, verdi
     record_connection(cluster, &connection, verdict);
     if cluster.topology().topology_type == TopologyType::LoadBalanced {
         match connection.service_id() {
-            Some(service_id) => verdict.evidence.push(format!(
-                "through the load balancer to serviceId {}",
-                service_id.to_hex()
-            )),
+            Some(service_id) => {
+                verdict.service_id = Some(service_id);
+                verdict.evidence.push(format!(
+                    "through the load balancer to serviceId {}",
+                    service_id.to_hex()
+                ));
+            }
             None => {
                 verdict.cause = Some(Cause::NoServiceId);
                 verdict

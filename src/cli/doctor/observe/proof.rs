@@ -29,14 +29,6 @@ fn class_of(cause: &Cause) -> FailureClass {
     }
 }
 
-/// The serviceId a load-balanced proof reached, as its evidence says it.
-fn service_id(verdict: &Verdict) -> Option<ObjectId> {
-    verdict.evidence.iter().find_map(|line| {
-        let hex = line.strip_prefix("through the load balancer to serviceId ")?;
-        ObjectId::parse_str(hex.trim()).ok()
-    })
-}
-
 /// Multi-line explanations (one line per server) as one line: `; ` between the lines.
 fn one_line(text: &str) -> String {
     text.lines()
@@ -57,7 +49,7 @@ fn from_verdict(verdict: &Verdict) -> Result<ProvenServer, ProofFailure> {
         (None, true, Some(address), Some(server_type)) => Ok(ProvenServer {
             address: address.clone(),
             server_type,
-            service_id: service_id(verdict),
+            service_id: verdict.service_id,
         }),
         (cause, _, address, _) => {
             let mut message = one_line(&verdict.evidence.join("; "));
@@ -125,6 +117,7 @@ mod tests {
             passed: false,
             server: Some(mongo_topology::ServerAddress::parse("a:1").unwrap()),
             server_type: Some(ServerType::RsSecondary),
+            service_id: None,
             cause: None,
             evidence: Vec::new(),
             note: None,
@@ -138,10 +131,7 @@ mod tests {
         passed.passed = true;
         passed.server_type = Some(ServerType::LoadBalancer);
         let id = ObjectId::new();
-        passed.evidence = vec![format!(
-            "through the load balancer to serviceId {}",
-            id.to_hex()
-        )];
+        passed.service_id = Some(id);
         let proven = from_verdict(&passed).unwrap();
         assert_eq!(proven.service_id, Some(id));
         let mut refused = verdict(Intent::Write);
