@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use mongo_topology::bson::oid::ObjectId;
 use mongo_topology::sdam::TopologyDescription;
 use mongo_topology::selection::{explain_selection, SelectionCriteria};
 use mongo_topology::{Cluster, ClusterSettings};
@@ -107,6 +106,7 @@ async fn prove_one(
 
 #[cfg(test)]
 mod tests {
+    use mongo_topology::bson::oid::ObjectId;
     use mongo_topology::sdam::ServerType;
 
     use super::*;
