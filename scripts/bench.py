@@ -1,8 +1,8 @@
 """The side-by-side benchmark behind scripts/bench (see docs/benchmarks.md).
 
-Starts the simulator (`mongo-topology sim`) and runs each scenario with three clients, each
+Starts the simulator (`mongo-topology sim`) and runs each scenario with four clients, each
 a probe in its own process speaking the same line protocol (examples/bench_probe.rs):
-mongo-topology, the official Rust driver, PyMongo. Repetitions are interleaved by client.
+mongo-topology, the official Rust driver, PyMongo, the Node.js driver. Repetitions are interleaved by client.
 Prints one Markdown table on stdout; progress goes to stderr. Kills only the processes it
 started. Exit status 0 when every cell is filled, 1 otherwise.
 """
@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-CLIENTS = ["ours", "rust driver", "pymongo"]
+CLIENTS = ["ours", "rust driver", "pymongo", "node"]
 STARTED = []  # every process this harness started, to kill on the way out
 
 
@@ -118,6 +118,7 @@ def probe(paths, client, *args):
         "ours": [paths.ours_probe],
         "rust driver": [paths.driver_probe],
         "pymongo": [paths.python, paths.pymongo_probe],
+        "node": [paths.node, paths.node_probe],
     }[client]
     return Process([*argv, *map(str, args)], client)
 
@@ -307,8 +308,8 @@ def selection(paths, options):
 def table(rows):
     lines = [
         "| scenario | ours median (min–max) | Rust driver median (min–max) "
-        "| PyMongo median (min–max) | ours / best peer |",
-        "|---|---|---|---|---|",
+        "| PyMongo median (min–max) | Node.js driver median (min–max) | ours / best peer |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         cells = [row.cell(c) for c in CLIENTS]
@@ -321,7 +322,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int)
     parser.add_argument("--only", help="comma-separated scenarios (default: all)")
-    for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe"):
+    for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe", "node",
+                 "node-probe", "node-dir"):
         parser.add_argument(f"--{path}", required=True)
     options = parser.parse_args()
     options.runs = options.runs or (1 if options.quick else 5)
@@ -331,7 +333,10 @@ def main():
         driver_probe=options.driver_probe,
         python=options.python,
         pymongo_probe=options.pymongo_probe,
+        node=options.node,
+        node_probe=options.node_probe,
     )
+    os.environ["MONGO_TOPOLOGY_NODE_DIR"] = options.node_dir  # where the probe loads the driver
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
