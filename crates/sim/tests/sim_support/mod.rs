@@ -19,6 +19,8 @@ pub struct RawClient {
     /// The connection, with the bytes received but not yet taken as messages.
     pub conn: MessageReader<TcpStream>,
     next_id: i32,
+    /// How long [`RawClient::recv`] waits: [`REPLY_TIMEOUT`] unless a test sets another.
+    reply_timeout: Duration,
 }
 
 impl RawClient {
@@ -28,7 +30,14 @@ impl RawClient {
         RawClient {
             conn: MessageReader::new(stream, MAX_MESSAGE_SIZE_BYTES),
             next_id: 1,
+            reply_timeout: REPLY_TIMEOUT,
         }
+    }
+
+    /// Waits up to `wait` for each reply from now on (a test whose point is that every
+    /// request is answered, not how fast, on a loaded machine).
+    pub fn set_reply_timeout(&mut self, wait: Duration) {
+        self.reply_timeout = wait;
     }
 
     /// The socket itself (writing to it or shutting it down; reads go through `conn`).
@@ -62,7 +71,7 @@ impl RawClient {
     }
 
     pub async fn recv(&mut self) -> Message {
-        self.try_recv(REPLY_TIMEOUT)
+        self.try_recv(self.reply_timeout)
             .await
             .expect("a reply")
             .expect("connection still open")
