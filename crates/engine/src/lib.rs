@@ -54,6 +54,7 @@ mod events;
 mod logging;
 mod monitor;
 mod pool;
+mod recorder;
 mod settings;
 
 pub use bounded_file::MAX_FILE_BYTES;
@@ -72,6 +73,10 @@ pub use mongo_topology_core::cmap::{
     DEFAULT_MAX_POOL_SIZE,
 };
 pub use pool::PoolError;
+pub use recorder::{
+    RecordingError, RecordingSettings, DEFAULT_RECORDING_KEEP_FILES, DEFAULT_RECORDING_MAX_BYTES,
+    RECORDING_FORMAT_VERSION,
+};
 pub use settings::{
     resolve_srv, ClusterSettings, ClusterSettingsError, ServerMonitoringMode, SrvSettings,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_SERVER_SELECTION_TIMEOUT, MIN_HEARTBEAT_FREQUENCY,
