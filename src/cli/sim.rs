@@ -177,9 +177,12 @@ impl SimArgs {
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
     raise_open_file_limit();
-    if let Err(message) = check_open_file_limit(&args.spec()) {
-        eprintln!("error: {message}");
-        return ExitCode::FAILURE;
+    // A spec that cannot be built is reported below (exit 2).
+    if let Ok(spec) = args.spec() {
+        if let Err(message) = check_open_file_limit(&spec) {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
