@@ -8,6 +8,7 @@ mod proof;
 mod render;
 mod select;
 mod sim;
+mod sim_replay;
 mod sim_tls;
 mod sim_world;
 mod tls_state;

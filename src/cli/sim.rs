@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::sim_replay::{self, ReplayArgs};
 use super::sim_tls;
 use super::sim_world::WorldArgs;
 use clap::Args;
@@ -132,6 +133,8 @@ pub struct SimArgs {
     /// Real-world situations staged on the members.
     #[command(flatten)]
     world: Box<WorldArgs>,
+    #[command(flatten)]
+    replay: ReplayArgs,
 }
 
 impl SimArgs {
@@ -177,6 +180,9 @@ impl SimArgs {
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
     raise_open_file_limit();
+    if args.replay.requested() {
+        return sim_replay::run(&args.replay);
+    }
     // A spec that cannot be built is reported below (exit 2).
     if let Ok(spec) = args.spec() {
         if let Err(message) = check_open_file_limit(&spec) {
