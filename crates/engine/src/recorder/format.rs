@@ -229,16 +229,15 @@ fn server_fields(server: &ServerDescription) -> Value {
     })
 }
 
+/// A topology description in a few fields: its servers are not listed (their changes have
+/// records of their own, and a list of 1,000 mongos on every change would make discovery
+/// cost the square of the deployment's size).
 fn topology_fields(topology: &TopologyDescription) -> Value {
     json!({
         "type": topology.topology_type.spec_name(),
         "setName": topology.set_name,
-        "servers": topology.servers.values()
-            .map(|server| json!({
-                "address": server.address.to_string(),
-                "type": server.server_type.to_string(),
-            }))
-            .collect::<Vec<_>>(),
+        "server_count": topology.servers.len(),
+        "primary": topology.primary().map(|primary| primary.address.to_string()),
     })
 }
 
