@@ -192,3 +192,83 @@ fn rewrite(reply: &mut Document, mapping: &BTreeMap<String, String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDING: &str = r#"{"format":"mongo-topology-recording","version":1,"settings":{"seeds":["a:1"],"replicaSet":"rs0","directConnection":null}}
+{"t_us":10,"type":"hello","address":"a:1","reply":{"isWritablePrimary":true,"hosts":["a:1","B:2"],"primary":"a:1","me":"a:1","topologyVersion":{"processId":{"$oid":"65a000000000000000000001"},"counter":0},"ok":1.0}}
+{"t_us":20,"type":"sdam","event":"topology_opening"}
+{"t_us":30,"type":"check_failed","address":"a:1","cause":"network"}
+{"t_us":40,"type":"hello","address":"a:1","reply":{"secondary":true,"hosts":["a:1","B:2"],"ok":1.0}}
+"#;
+
+    #[test]
+    fn replies_name_the_mapped_ports_and_carry_no_topology_version() {
+        let recording = Recording::parse(RECORDING).unwrap();
+        assert_eq!(
+            recording.addresses(),
+            ["a:1", "b:2"],
+            "checked, named and seeds"
+        );
+        let mapping: BTreeMap<String, String> = [
+            ("a:1".to_owned(), "127.0.0.1:5001".to_owned()),
+            ("b:2".to_owned(), "127.0.0.1:5002".to_owned()),
+        ]
+        .into();
+        let recording = recording.rewritten(&mapping);
+        let Some(Outcome::Reply(first)) = recording.outcome_at("a:1", 0) else {
+            panic!("before the first record: the first reply");
+        };
+        assert_eq!(
+            first.get_array("hosts").unwrap(),
+            &vec![Bson::from("127.0.0.1:5001"), Bson::from("127.0.0.1:5002")]
+        );
+        assert_eq!(first.get_str("primary").unwrap(), "127.0.0.1:5001");
+        assert_eq!(first.get_str("me").unwrap(), "127.0.0.1:5001");
+        assert!(!first.contains_key("topologyVersion"));
+        assert_eq!(recording.connection_options(), ["replicaSet=rs0"]);
+    }
+
+    #[test]
+    fn each_time_gets_the_last_outcome_recorded_before_it() {
+        let recording = Recording::parse(RECORDING).unwrap();
+        let kind = |at| match recording.outcome_at("a:1", at) {
+            Some(Outcome::Reply(reply)) if reply.contains_key("secondary") => "secondary",
+            Some(Outcome::Reply(_)) => "primary",
+            Some(Outcome::Failed) => "failed",
+            None => "none",
+        };
+        assert_eq!(
+            [
+                kind(0),
+                kind(10),
+                kind(29),
+                kind(30),
+                kind(39),
+                kind(40),
+                kind(1_000)
+            ],
+            [
+                "primary",
+                "primary",
+                "primary",
+                "failed",
+                "failed",
+                "secondary",
+                "secondary"
+            ]
+        );
+        assert!(recording.outcome_at("b:2", 50).is_none(), "never checked");
+    }
+
+    #[test]
+    fn other_files_are_refused() {
+        assert!(Recording::parse("").is_err());
+        assert!(Recording::parse("{\"format\":\"other\",\"version\":1}\n").is_err());
+        assert!(
+            Recording::parse("{\"format\":\"mongo-topology-recording\",\"version\":2}\n").is_err()
+        );
+    }
+}
