@@ -124,8 +124,13 @@ fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(64 * 1024, file))
 }
 
+/// How long written records may wait in the buffer while more keep coming: one write
+/// system call per record would cost more than the recording itself.
+const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Starts the writer thread: it runs until every [`super::Recorder`] is dropped and the
-/// queue is drained, flushing whenever the queue is empty.
+/// queue is drained, flushing when the queue is empty and [`FLUSH_INTERVAL`] has passed
+/// since the last flush, and at the end.
 pub(crate) fn spawn(
     mut file: RotatingFile,
     mut queue: mpsc::Receiver<Stamped>,
@@ -146,6 +151,7 @@ pub(crate) fn spawn(
                         "the recording stops: its file cannot be written");
                 }
             };
+            let mut last_flush = std::time::Instant::now();
             while let Some(first) = queue.blocking_recv() {
                 let mut next = Some(first);
                 while let Some(stamped) = next {
@@ -156,7 +162,10 @@ pub(crate) fn spawn(
                     write(&mut file, format::record_line(&clock, stamped));
                     next = queue.try_recv().ok();
                 }
-                let _ = file.out.flush();
+                if last_flush.elapsed() >= FLUSH_INTERVAL {
+                    let _ = file.out.flush();
+                    last_flush = std::time::Instant::now();
+                }
             }
             let dropped = missed.swap(0, Ordering::Relaxed);
             if dropped > 0 {
