@@ -10,6 +10,7 @@ mod removed;
 mod render;
 mod select;
 mod sim;
+mod sim_replay;
 mod sim_tls;
 mod sim_world;
 mod tls_state;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::sim_replay::{self, ReplayArgs};
 use super::sim_tls;
 use super::sim_world::WorldArgs;
 use clap::Args;
@@ -132,6 +133,8 @@ pub struct SimArgs {
     /// Real-world situations staged on the members.
     #[command(flatten)]
     world: Box<WorldArgs>,
+    #[command(flatten)]
+    replay: ReplayArgs,
 }
 
 impl SimArgs {
@@ -176,6 +179,10 @@ impl SimArgs {
 
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
+    if args.replay.requested() {
+        raise_open_file_limit();
+        return sim_replay::run(&args.replay);
+    }
     let mut spec = match args.spec() {
         Ok(spec) => spec,
         Err(e) => {

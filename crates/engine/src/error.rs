@@ -29,6 +29,9 @@ pub enum ClusterError {
     /// rules (no SRV record, a target outside the parent domain, a bad TXT record).
     #[error(transparent)]
     Srv(#[from] crate::options::srv::SrvError),
+    /// The recording asked for could not start (its file cannot be written).
+    #[error(transparent)]
+    Recording(#[from] crate::recorder::RecordingError),
     /// The cluster must be started within a tokio runtime.
     #[error("a Cluster must be started from within a tokio runtime")]
     NoRuntime,

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::address::ServerAddress;
 use crate::pool::CmapEvent;
+use crate::recorder::{Record, Recorder};
 use crate::sdam::{SdamEvent, ServerError};
 
 /// How many events a subscriber may fall behind before it starts missing some (the
@@ -160,6 +161,9 @@ struct EmitterInner {
     /// Held while an event is stamped and sent, so that the cluster task and the monitors,
     /// emitting from several threads, deliver events in the order of their `at`.
     ordering: std::sync::Mutex<()>,
+    /// The cluster's flight recorder, when it records: it gets the heartbeat outcomes and
+    /// SDAM events of every emission, subscribers or not.
+    recorder: Option<Recorder>,
 }
 
 /// A handle that can subscribe while the cluster runs, without keeping the channel open.
@@ -170,14 +174,15 @@ pub(crate) struct WeakEmitter {
 
 impl EventEmitter {
     /// An emitter whose subscribers may fall `capacity` events behind (see
-    /// [`buffer_for_seeds`]).
-    pub(crate) fn new(topology_id: ObjectId, capacity: usize) -> Self {
+    /// [`buffer_for_seeds`]), feeding `recorder` when there is one.
+    pub(crate) fn new(topology_id: ObjectId, capacity: usize, recorder: Option<Recorder>) -> Self {
         let (sender, _) = broadcast::channel(capacity.max(1));
         EventEmitter {
             inner: Arc::new(EmitterInner {
                 topology_id,
                 sender,
                 ordering: std::sync::Mutex::new(()),
+                recorder,
             }),
         }
     }
@@ -192,7 +197,8 @@ impl EventEmitter {
         }
     }
 
-    /// Sends `kind` to every current subscriber; with none, it costs one check.
+    /// Sends `kind` to every current subscriber (and what the recorder keeps of it to the
+    /// recorder); with neither, it costs one check.
     pub(crate) fn emit(&self, kind: EventKind) {
         if !self.has_subscribers() {
             return;
@@ -203,18 +209,64 @@ impl EventEmitter {
             .ordering
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = Instant::now();
+        if let Some(recorder) = &self.inner.recorder {
+            record(recorder, at, &kind);
+            if self.inner.sender.receiver_count() == 0 {
+                return;
+            }
+        }
         let event = ClusterEvent {
             topology_id: self.inner.topology_id,
-            at: Instant::now(),
+            at,
             kind,
         };
         // An error only means every subscriber left meanwhile.
         let _ = self.inner.sender.send(event);
     }
 
-    /// Whether anyone listens (so that callers can skip building an expensive event).
+    /// Whether anyone listens, a recorder included (so that callers can skip building an
+    /// expensive event).
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.inner.sender.receiver_count() > 0
+        self.inner.recorder.is_some() || self.inner.sender.receiver_count() > 0
+    }
+
+    /// Gives the recorder, if any, a record that is no event (an RTT sample, SRV hosts).
+    pub(crate) fn record(&self, record: Record) {
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.record(Instant::now(), record);
+        }
+    }
+}
+
+/// What the recorder keeps of an event: heartbeat outcomes and SDAM events (not CMAP or
+/// command events, nor heartbeat starts).
+fn record(recorder: &Recorder, at: Instant, kind: &EventKind) {
+    match kind {
+        EventKind::Sdam(event) => recorder.record(at, Record::Sdam(event.clone())),
+        EventKind::HeartbeatSucceeded {
+            address,
+            duration,
+            reply,
+            awaited,
+        } => recorder.hello(at, address, *duration, reply, *awaited),
+        EventKind::HeartbeatFailed {
+            address,
+            duration,
+            failure,
+            awaited,
+        } => recorder.record(
+            at,
+            Record::CheckFailed {
+                address: address.clone(),
+                duration: *duration,
+                failure: failure.clone(),
+                awaited: *awaited,
+            },
+        ),
+        // Command events are the application's own traffic on pool connections (documents,
+        // and replies that may hold data): never written to a recording.
+        EventKind::Cmap(_) | EventKind::HeartbeatStarted { .. } | EventKind::Command(_) => {}
     }
 }
 

@@ -57,6 +57,7 @@ mod log_json;
 mod logging;
 mod monitor;
 mod pool;
+mod recorder;
 mod settings;
 
 pub use bounded_file::{read_bounded_text, MAX_FILE_BYTES};
@@ -76,6 +77,10 @@ pub use mongo_topology_core::cmap::{
     DEFAULT_MAX_POOL_SIZE,
 };
 pub use pool::PoolError;
+pub use recorder::{
+    RecordingError, RecordingSettings, DEFAULT_RECORDING_KEEP_FILES, DEFAULT_RECORDING_MAX_BYTES,
+    RECORDING_FORMAT_VERSION,
+};
 pub use settings::{
     resolve_srv, ClusterSettings, ClusterSettingsError, ServerMonitoringMode, SrvSettings,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_SERVER_SELECTION_TIMEOUT, MIN_HEARTBEAT_FREQUENCY,

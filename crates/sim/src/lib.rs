@@ -39,6 +39,7 @@ mod node;
 pub mod oplog;
 mod ops;
 mod ops_staging;
+pub mod replay;
 mod reply;
 mod request;
 mod shared;

@@ -5,6 +5,7 @@
 
 mod metrics;
 mod output;
+mod recording;
 mod state;
 mod text;
 mod timeline;
@@ -37,6 +38,7 @@ Examples:
   mongo-topology watch 'mongodb://db1:27017/?replicaSet=rs0'            interactive view
   mongo-topology watch --json --duration 60 \"$MONGODB_URI\" > events.ndjson
   mongo-topology watch --metrics-addr 127.0.0.1:9464 'mongodb://db1:27017/'
+  mongo-topology watch --record incident.ndjson 'mongodb://db1:27017/?replicaSet=rs0'
 
 Views: --json prints one JSON object per line (NDJSON); without it, a terminal gets the
 interactive view (q or Ctrl-C quits) and anything else gets one plain text line per event.
@@ -60,6 +62,9 @@ after_election_ms: from the first successful check in which `to` reported itself
 (isWritablePrimary, with its current electionId) to the topology change that shows it as
 the primary; null when no such check was seen. without_primary_ms: from the change that
 lost the previous primary to this one; null at first discovery or when `to` is null.
+
+--record FILE: hello replies, failed checks, RTT samples, SRV answers and SDAM events, timed,
+as NDJSON (docs/recording.md; never a password), rotated at --record-max-bytes (FILE.1 ...).
 
 Metrics (--metrics-addr, GET /metrics): mongo_topology_server_up, _server_type,
 _server_rtt_seconds, _server_heartbeat_failures_total {address, set};
@@ -105,6 +110,8 @@ pub struct WatchArgs {
     /// the start have not finished (exit 2). Later rescans are bounded by the engine.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     timeout_ms: u64,
+    #[command(flatten)]
+    recording: recording::RecordArgs,
 }
 
 /// Why the watch ended.
@@ -284,8 +291,7 @@ async fn watch(
     };
     let started = Instant::now();
     let mut timeline = Timeline::new(started, SystemTime::now());
-    let (cluster, mut events) =
-        Cluster::with_events(settings).map_err(|error| error.to_string())?;
+    let (cluster, mut events) = args.recording.start_cluster(settings, &uri)?;
     let mut state = WatchState::new(uri, cluster.topology());
     let mut watch = Watch {
         view: &mut view,

@@ -19,6 +19,7 @@ use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
 use crate::monitor::monitoring_connection::MonitorConnector;
 use crate::monitor::shared::MonitorShared;
 use crate::pool::HandshakeFactory;
+use crate::recorder::{Recorder, RecordingSettings};
 use crate::sdam::{ApplicationError, Topology, TopologyDescription};
 use crate::settings::cluster_settings::ClusterSettings;
 
@@ -79,7 +80,28 @@ impl Cluster {
     /// learned later is monitored the moment it enters the description. Must be called
     /// within a tokio runtime.
     pub fn new(settings: ClusterSettings) -> Result<Cluster, ClusterError> {
-        Ok(Cluster::start(settings, false)?.0)
+        Ok(Cluster::start(settings, false, None)?.0)
+    }
+
+    /// [`Cluster::new`], recording what the client receives to a file from the very first
+    /// check on (see [`RecordingSettings`] and `docs/recording.md`). The recording stops
+    /// when the cluster does; a recorder that falls behind drops records (and says how many
+    /// in the file) rather than slow the monitors down.
+    pub fn with_recording(
+        settings: ClusterSettings,
+        recording: &RecordingSettings,
+    ) -> Result<Cluster, ClusterError> {
+        Ok(Cluster::start(settings, false, Some(recording))?.0)
+    }
+
+    /// [`Cluster::with_events`] and [`Cluster::with_recording`] at once.
+    pub fn with_events_and_recording(
+        settings: ClusterSettings,
+        recording: &RecordingSettings,
+    ) -> Result<(Cluster, EventSubscriber), ClusterError> {
+        let (cluster, subscriber) = Cluster::start(settings, true, Some(recording))?;
+        let subscriber = subscriber.unwrap_or_else(|| cluster.subscribe());
+        Ok((cluster, subscriber))
     }
 
     /// [`Cluster::new`], with a subscriber that sees every event from the very first
@@ -87,7 +109,7 @@ impl Cluster {
     pub fn with_events(
         settings: ClusterSettings,
     ) -> Result<(Cluster, EventSubscriber), ClusterError> {
-        let (cluster, subscriber) = Cluster::start(settings, true)?;
+        let (cluster, subscriber) = Cluster::start(settings, true, None)?;
         // `start` subscribes when asked to.
         let subscriber = subscriber.unwrap_or_else(|| cluster.subscribe());
         Ok((cluster, subscriber))
@@ -96,6 +118,7 @@ impl Cluster {
     fn start(
         settings: ClusterSettings,
         subscribe: bool,
+        recording: Option<&RecordingSettings>,
     ) -> Result<(Cluster, Option<EventSubscriber>), ClusterError> {
         settings.validate()?;
         if tokio::runtime::Handle::try_current().is_err() {
@@ -113,11 +136,15 @@ impl Cluster {
             Topology::new(settings.topology.clone(), crate::time::MonotonicTime::ZERO)
                 .map_err(crate::settings::cluster_settings::ClusterSettingsError::from)?;
         let topology_id = ObjectId::new();
+        let recorder = recording
+            .map(|recording| Recorder::start(recording, &settings, epoch))
+            .transpose()?;
         // Sized so that the burst of discovery (every seed's ServerOpening at once, then their
         // first replies) fits whole, even for a fleet of thousands of seeds.
         let events = EventEmitter::new(
             topology_id,
             crate::events::buffer_for_seeds(settings.topology.seeds.len()),
+            recorder,
         );
         let settings = Arc::new(settings);
         let (reports_tx, reports_rx) = mpsc::channel(REPORT_QUEUE);

@@ -19,6 +19,7 @@ use crate::logging::{log_sdam_event, log_topology_summary};
 use crate::monitor::server_monitor::MonitorHandle;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory};
+use crate::recorder::Record;
 use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, SdamEvent};
 use crate::sdam::{ServerErrorKind, Topology, TopologyDescription, TopologyType};
 use crate::time::MonotonicTime;
@@ -180,6 +181,9 @@ impl ClusterTask {
                 let _ = applied.send(());
             }
             Request::SrvHosts { hosts, max_hosts } => {
+                self.events.record(Record::SrvHosts {
+                    hosts: hosts.clone(),
+                });
                 let mut random = crate::settings::resolution::random_below;
                 let now = self.now();
                 let changes = self

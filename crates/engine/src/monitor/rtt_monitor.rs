@@ -9,6 +9,7 @@ use tokio::time::sleep;
 use crate::address::ServerAddress;
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::shared::{MonitorReport, MonitorShared};
+use crate::recorder::Record;
 
 /// Measures round trips to `address` until the task running it is aborted or the cluster
 /// task stops listening.
@@ -27,6 +28,10 @@ pub(crate) async fn run_rtt_monitor(
             .map(|(_reply, round_trip)| round_trip);
         match sample {
             Ok(sample) => {
+                shared.events.record(Record::RoundTrip {
+                    address: address.clone(),
+                    sample,
+                });
                 let report = MonitorReport::RoundTrip {
                     address: address.clone(),
                     monitor_id,

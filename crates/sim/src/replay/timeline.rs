@@ -1,0 +1,274 @@
+//! A recording read for replay: per recorded address, what its checks gave over time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bson::{Bson, Document};
+use serde_json::Value;
+
+/// Why a recording cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The text is not a recording of a version this simulator reads.
+    #[error("not a replayable recording: {0}")]
+    Format(String),
+    /// A node could not listen.
+    #[error("cannot listen on loopback: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// The recording format this replays (the header's `format` and `version`).
+const FORMAT: &str = "mongo-topology-recording";
+const VERSION: u64 = 1;
+
+/// What a server's check gave at some time.
+#[derive(Clone, Debug)]
+pub(crate) enum Outcome {
+    /// This hello reply (rewritten).
+    Reply(Document),
+    /// The check failed.
+    Failed,
+}
+
+/// A parsed recording.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    header: Value,
+    /// Per recorded address: (µs since the start, outcome), in time order.
+    outcomes: BTreeMap<String, Vec<(u64, Outcome)>>,
+    /// Addresses named in host lists but never checked.
+    named: BTreeSet<String>,
+}
+
+impl Recording {
+    pub(crate) fn parse(text: &str) -> Result<Recording, ReplayError> {
+        let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+        let header: Value = lines
+            .next()
+            .and_then(|line| serde_json::from_str(line).ok())
+            .ok_or_else(|| ReplayError::Format("no header line".into()))?;
+        if header["format"] != FORMAT || header["version"].as_u64() != Some(VERSION) {
+            return Err(ReplayError::Format(format!(
+                "the header is not that of a {FORMAT} version {VERSION}"
+            )));
+        }
+        let mut outcomes: BTreeMap<String, Vec<(u64, Outcome)>> = BTreeMap::new();
+        let mut named = BTreeSet::new();
+        for (number, line) in lines.enumerate() {
+            let record: Value = serde_json::from_str(line)
+                .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
+            let (Some(address), Some(at)) = (record["address"].as_str(), record["t_us"].as_u64())
+            else {
+                continue;
+            };
+            let outcome = match record["type"].as_str() {
+                Some("hello") => {
+                    let reply = Bson::try_from(record["reply"].clone())
+                        .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
+                    let Bson::Document(reply) = reply else {
+                        return Err(ReplayError::Format(format!(
+                            "record {}: the reply is not a document",
+                            number + 1
+                        )));
+                    };
+                    named.extend(host_names(&reply));
+                    Outcome::Reply(reply)
+                }
+                Some("check_failed") => Outcome::Failed,
+                _ => continue,
+            };
+            outcomes
+                .entry(address.to_owned())
+                .or_default()
+                .push((at, outcome));
+        }
+        Ok(Recording {
+            header,
+            outcomes,
+            named,
+        })
+    }
+
+    /// Every address to serve: those checked and those only named in host lists.
+    pub(crate) fn addresses(&self) -> Vec<String> {
+        let mut all: BTreeSet<String> = self.outcomes.keys().cloned().collect();
+        all.extend(self.named.iter().cloned());
+        all.extend(self.seeds());
+        all.into_iter().collect()
+    }
+
+    /// The recorded seeds.
+    pub(crate) fn seeds(&self) -> Vec<String> {
+        self.header["settings"]["seeds"]
+            .as_array()
+            .map(|seeds| {
+                seeds
+                    .iter()
+                    .filter_map(|seed| seed.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// replicaSet and directConnection as connection string options.
+    pub(crate) fn connection_options(&self) -> Vec<String> {
+        let settings = &self.header["settings"];
+        let mut options = Vec::new();
+        if let Some(name) = settings["replicaSet"].as_str() {
+            options.push(format!("replicaSet={name}"));
+        }
+        if let Some(direct) = settings["directConnection"].as_bool() {
+            options.push(format!("directConnection={direct}"));
+        }
+        options
+    }
+
+    /// The recording with every reply's host names mapped and `topologyVersion` removed
+    /// (clients poll).
+    pub(crate) fn rewritten(mut self, mapping: &BTreeMap<String, String>) -> Recording {
+        for outcomes in self.outcomes.values_mut() {
+            for (_, outcome) in outcomes.iter_mut() {
+                if let Outcome::Reply(reply) = outcome {
+                    rewrite(reply, mapping);
+                }
+            }
+        }
+        self
+    }
+
+    /// What `address`'s check gives `at` µs into the recording: the last outcome at or
+    /// before it (the first one before the first); `None` for an address never checked.
+    pub(crate) fn outcome_at(&self, address: &str, at: u64) -> Option<&Outcome> {
+        let outcomes = self.outcomes.get(address)?;
+        let after = outcomes.partition_point(|(time, _)| *time <= at);
+        outcomes
+            .get(after.saturating_sub(1))
+            .map(|(_, outcome)| outcome)
+    }
+}
+
+const HOST_LISTS: [&str; 3] = ["hosts", "passives", "arbiters"];
+const HOST_FIELDS: [&str; 2] = ["primary", "me"];
+
+fn host_names(reply: &Document) -> Vec<String> {
+    let mut names = Vec::new();
+    for list in HOST_LISTS {
+        if let Ok(hosts) = reply.get_array(list) {
+            names.extend(hosts.iter().filter_map(Bson::as_str).map(str::to_lowercase));
+        }
+    }
+    for field in HOST_FIELDS {
+        if let Ok(host) = reply.get_str(field) {
+            names.push(host.to_lowercase());
+        }
+    }
+    names
+}
+
+fn rewrite(reply: &mut Document, mapping: &BTreeMap<String, String>) {
+    let map = |name: &str| {
+        mapping
+            .get(&name.to_lowercase())
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    };
+    reply.remove("topologyVersion");
+    for list in HOST_LISTS {
+        if let Ok(hosts) = reply.get_array(list) {
+            let hosts: Vec<Bson> = hosts
+                .iter()
+                .map(|host| match host {
+                    Bson::String(name) => Bson::String(map(name)),
+                    other => other.clone(),
+                })
+                .collect();
+            reply.insert(list, hosts);
+        }
+    }
+    for field in HOST_FIELDS {
+        if let Ok(host) = reply.get_str(field) {
+            let host = map(host);
+            reply.insert(field, host);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDING: &str = r#"{"format":"mongo-topology-recording","version":1,"settings":{"seeds":["a:1"],"replicaSet":"rs0","directConnection":null}}
+{"t_us":10,"type":"hello","address":"a:1","reply":{"isWritablePrimary":true,"hosts":["a:1","B:2"],"primary":"a:1","me":"a:1","topologyVersion":{"processId":{"$oid":"65a000000000000000000001"},"counter":0},"ok":1.0}}
+{"t_us":20,"type":"sdam","event":"topology_opening"}
+{"t_us":30,"type":"check_failed","address":"a:1","cause":"network"}
+{"t_us":40,"type":"hello","address":"a:1","reply":{"secondary":true,"hosts":["a:1","B:2"],"ok":1.0}}
+"#;
+
+    #[test]
+    fn replies_name_the_mapped_ports_and_carry_no_topology_version() {
+        let recording = Recording::parse(RECORDING).unwrap();
+        assert_eq!(
+            recording.addresses(),
+            ["a:1", "b:2"],
+            "checked, named and seeds"
+        );
+        let mapping: BTreeMap<String, String> = [
+            ("a:1".to_owned(), "127.0.0.1:5001".to_owned()),
+            ("b:2".to_owned(), "127.0.0.1:5002".to_owned()),
+        ]
+        .into();
+        let recording = recording.rewritten(&mapping);
+        let Some(Outcome::Reply(first)) = recording.outcome_at("a:1", 0) else {
+            panic!("before the first record: the first reply");
+        };
+        assert_eq!(
+            first.get_array("hosts").unwrap(),
+            &vec![Bson::from("127.0.0.1:5001"), Bson::from("127.0.0.1:5002")]
+        );
+        assert_eq!(first.get_str("primary").unwrap(), "127.0.0.1:5001");
+        assert_eq!(first.get_str("me").unwrap(), "127.0.0.1:5001");
+        assert!(!first.contains_key("topologyVersion"));
+        assert_eq!(recording.connection_options(), ["replicaSet=rs0"]);
+    }
+
+    #[test]
+    fn each_time_gets_the_last_outcome_recorded_before_it() {
+        let recording = Recording::parse(RECORDING).unwrap();
+        let kind = |at| match recording.outcome_at("a:1", at) {
+            Some(Outcome::Reply(reply)) if reply.contains_key("secondary") => "secondary",
+            Some(Outcome::Reply(_)) => "primary",
+            Some(Outcome::Failed) => "failed",
+            None => "none",
+        };
+        assert_eq!(
+            [
+                kind(0),
+                kind(10),
+                kind(29),
+                kind(30),
+                kind(39),
+                kind(40),
+                kind(1_000)
+            ],
+            [
+                "primary",
+                "primary",
+                "primary",
+                "failed",
+                "failed",
+                "secondary",
+                "secondary"
+            ]
+        );
+        assert!(recording.outcome_at("b:2", 50).is_none(), "never checked");
+    }
+
+    #[test]
+    fn other_files_are_refused() {
+        assert!(Recording::parse("").is_err());
+        assert!(Recording::parse("{\"format\":\"other\",\"version\":1}\n").is_err());
+        assert!(
+            Recording::parse("{\"format\":\"mongo-topology-recording\",\"version\":2}\n").is_err()
+        );
+    }
+}
