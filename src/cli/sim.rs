@@ -176,8 +176,15 @@ impl SimArgs {
 
 /// Runs the simulator until stdin closes or a termination signal arrives.
 pub fn run(args: SimArgs) -> ExitCode {
+    let mut spec = match args.spec() {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     raise_open_file_limit();
-    if let Err(message) = check_open_file_limit(&args.spec()) {
+    if let Err(message) = check_open_file_limit(&spec) {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
     }
@@ -186,13 +193,6 @@ pub fn run(args: SimArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
-        }
-    };
-    let mut spec = match args.spec() {
-        Ok(spec) => spec,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
         }
     };
     let mut ca_file = None;

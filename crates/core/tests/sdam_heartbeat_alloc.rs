@@ -42,7 +42,9 @@ fn measure(topology: &mut Topology, mut round: impl FnMut(&mut Topology, u64)) -
 
 fn main() {
     an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers();
-    println!("sdam_heartbeat_alloc: an equivalent heartbeat costs the same for 20 and 200 servers: ok");
+    println!(
+        "sdam_heartbeat_alloc: an equivalent heartbeat costs the same for 20 and 200 servers: ok"
+    );
 }
 
 fn an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers() {
