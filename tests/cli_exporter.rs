@@ -1,0 +1,169 @@
+//! `mongo-topology exporter` as a process: two simulated replica sets in one process, each
+//! series labelled with its deployment, no credentials in the metrics, valid text for
+//! `promtool check metrics` (when installed), SIGHUP removing a deployment's series and
+//! adding another's, SIGTERM.
+
+mod exporter_support;
+
+use std::process::Stdio;
+
+use exporter_support::{config_text, on_path, sample, temp_dir, Exporter};
+use mongo_topology_sim::{Deployment, DeploymentSpec};
+
+const SECRET: &str = "s3cret-in-the-uri";
+
+fn has_primary(body: &str, deployment: &str) -> bool {
+    sample(
+        body,
+        &format!("mongo_topology_topology_has_primary{{deployment=\"{deployment}\"}}"),
+    ) == Some("1")
+}
+
+/// `promtool check metrics` accepts `body` (lint advice allowed, no parse error).
+fn check_with_promtool(body: &str) {
+    let Some(promtool) = on_path("promtool") else {
+        eprintln!("promtool check skipped: promtool is not installed (scripts/test installs it)");
+        return;
+    };
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !report.contains("error") && matches!(output.status.code(), Some(0) | Some(3)),
+        "{report}\n{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deployments_in_one_process_and_sighup_changes_the_set() {
+    let orders = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let billing = Deployment::start(DeploymentSpec::replica_set("rs1", 2, 0, 0))
+        .await
+        .unwrap();
+    let dir = temp_dir("cli-exporter");
+    let config = dir.join("fleet.toml");
+    let billing_file = dir.join("billing.uri");
+    std::fs::write(&billing_file, billing.connection_string()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[deployment]]\nname = \"orders\"\nuri_env = \"ORDERS_URI\"\n\n\
+             [[deployment]]\nname = \"billing\"\nuri_file = \"{}\"\n",
+            billing_file.display()
+        ),
+    )
+    .unwrap();
+    // A password in the connection string: monitoring does not authenticate, and the
+    // metrics and logs must not show it.
+    let orders_uri =
+        orders
+            .connection_string()
+            .replacen("mongodb://", &format!("mongodb://user:{SECRET}@"), 1);
+    let exporter = Exporter::start(&config, &[("ORDERS_URI", &orders_uri)]).await;
+    let body = exporter
+        .scrape_until("both deployments with a primary", |body| {
+            has_primary(body, "orders") && has_primary(body, "billing")
+        })
+        .await;
+    assert!(!body.contains(SECRET));
+    for address in orders.addresses() {
+        let up = format!(
+            "mongo_topology_server_up{{deployment=\"orders\",address=\"{address}\",set=\"rs0\"}}"
+        );
+        assert!(sample(&body, &up).is_some(), "{up} in {body}");
+    }
+    assert!(
+        body.contains(
+            "mongo_topology_topology_type{deployment=\"billing\",type=\"ReplicaSetWithPrimary\"} 1"
+        ),
+        "{body}"
+    );
+    // Heartbeats were observed and timed.
+    let body = exporter
+        .scrape_until("a heartbeat duration and check age", |body| {
+            body.contains(
+                "mongo_topology_server_heartbeat_duration_seconds_count{deployment=\"orders\"",
+            ) && body.contains(
+                "mongo_topology_server_last_successful_check_age_seconds{deployment=\"billing\"",
+            )
+        })
+        .await;
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    check_with_promtool(&body);
+
+    // billing leaves and shipping arrives, without a restart.
+    std::fs::write(
+        &config,
+        config_text(&[
+            ("orders", &orders.connection_string()),
+            ("shipping", &billing.connection_string()),
+        ]),
+    )
+    .unwrap();
+    exporter.signal("-HUP");
+    let body = exporter
+        .scrape_until("billing gone and shipping discovered", |body| {
+            !body.contains("deployment=\"billing\"") && has_primary(body, "shipping")
+        })
+        .await;
+    assert!(has_primary(&body, "orders"), "{body}");
+    // A configuration that cannot be used keeps the running set.
+    std::fs::write(&config, "[[deployment]]\nname = \"x\"\n").unwrap();
+    exporter.signal("-HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let body = exporter.scrape().await;
+    assert!(
+        has_primary(&body, "orders") && has_primary(&body, "shipping"),
+        "{body}"
+    );
+    let (code, stderr) = exporter.terminate().await;
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stderr.contains("configuration not reloaded"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    orders.shutdown().await;
+    billing.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
+    let dir = temp_dir("cli-exporter-bad");
+    let config = dir.join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[deployment]]\nname = \"a\"\nuri = \"mongodb://u:{SECRET}@h/\"\nuri_env = \"X\"\n"
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+        .args(["exporter", "--metrics-addr", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("exactly one of"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
