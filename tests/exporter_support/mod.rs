@@ -125,7 +125,7 @@ pub async fn http_get(port: u16, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     tokio::time::timeout(GUARD, stream.read_to_string(&mut response))
@@ -133,6 +133,21 @@ pub async fn http_get(port: u16, path: &str) -> String {
         .expect("a response in time")
         .unwrap();
     response
+}
+
+/// One HTTP/1.1 GET on loopback, or `None` when the port does not answer (yet).
+pub async fn try_http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    tokio::time::timeout(GUARD, stream.read_to_string(&mut response))
+        .await
+        .ok()?
+        .ok()?;
+    Some(response)
 }
 
 /// The value of the first sample whose line starts with `prefix`.
