@@ -167,3 +167,137 @@ async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
     assert!(!stderr.contains(SECRET), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// What one exporter process holds: `MONGO_TOPOLOGY_FLEET` three-member replica sets
+/// (default 100), all discovered, then resident memory, idle CPU over 10 s and the time
+/// to serve `/metrics`. A measurement for docs/fleet.md, not a check:
+/// `MONGO_TOPOLOGY_FLEET=1000 cargo test --release --test cli_exporter -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement (docs/fleet.md), minutes at 1,000 deployments"]
+async fn footprint_of_a_fleet() {
+    let count: usize = std::env::var("MONGO_TOPOLOGY_FLEET")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(100);
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let mut sims = Vec::with_capacity(count);
+    for index in 0..count {
+        let spec = DeploymentSpec::replica_set(&format!("rs{index}"), 3, 0, 0);
+        sims.push(Deployment::start(spec).await.unwrap());
+    }
+    let dir = temp_dir("cli-exporter-footprint");
+    let config = dir.join("fleet.toml");
+    let names: Vec<String> = (0..count).map(|index| format!("d{index}")).collect();
+    let uris: Vec<String> = sims.iter().map(Deployment::connection_string).collect();
+    let entries: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&uris)
+        .map(|(name, uri)| (name.as_str(), uri.as_str()))
+        .collect();
+    std::fs::write(&config, config_text(&entries)).unwrap();
+    let started = std::time::Instant::now();
+    let exporter = Exporter::start(&config, &[]).await;
+    let pid = exporter.child.id().unwrap();
+    loop {
+        let body = exporter.scrape().await;
+        let with_primary = body
+            .lines()
+            .filter(|line| {
+                line.starts_with("mongo_topology_topology_has_primary{") && line.ends_with(" 1")
+            })
+            .count();
+        if with_primary == count {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "{with_primary} of {count} discovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let discovered = started.elapsed();
+    let cpu = |pid: u32| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (cpu_before, at) = (cpu(pid), std::time::Instant::now());
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let idle = (cpu(pid) - cpu_before) / at.elapsed().as_secs_f64() * 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap_or("VmRSS: ?")
+        .to_string();
+    let mut scrape_times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..5 {
+        let at = std::time::Instant::now();
+        bytes = exporter.scrape().await.len();
+        scrape_times.push(at.elapsed().as_secs_f64() * 1000.0);
+    }
+    scrape_times.sort_by(f64::total_cmp);
+    println!(
+        "fleet of {count} three-member replica sets: all with a primary in {:.2} s; {rss}; \
+         idle CPU {idle:.2} % of a core over 10 s; /metrics {bytes} bytes in {:.1} ms (median of 5)",
+        discovered.as_secs_f64(),
+        scrape_times[2]
+    );
+    let _ = exporter.terminate().await;
+    for sim in sims {
+        sim.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_deployment_exports_when_its_certificates_expire() {
+    use mongo_topology_sim::{SimTls, SimTlsOptions};
+    let tls = SimTls::generate(SimTlsOptions::default()).unwrap();
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 2, 0, 0).with_tls(tls.clone()))
+        .await
+        .unwrap();
+    let dir = temp_dir("cli-exporter-tls");
+    let ca = dir.join("ca.pem");
+    tls.write_ca_file(&ca).unwrap();
+    let config = dir.join("fleet.toml");
+    let uri = format!("{}&tlsCAFile={}", sim.connection_string(), ca.display());
+    std::fs::write(&config, config_text(&[("secure", &uri)])).unwrap();
+    let exporter = Exporter::start(&config, &[]).await;
+    let expiry = |address: &str| {
+        format!(
+            "mongo_topology_server_certificate_expiry_timestamp_seconds{{deployment=\"secure\",address=\"{address}\",set=\"rs0\"}}"
+        )
+    };
+    let addresses = sim.addresses();
+    let body = exporter
+        .scrape_until("every member's certificate expiry", |body| {
+            addresses
+                .iter()
+                .all(|address| sample(body, &expiry(address)).is_some())
+        })
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for address in &addresses {
+        let seconds: u64 = sample(&body, &expiry(address)).unwrap().parse().unwrap();
+        // The simulator's certificates are valid for a while yet, and not for centuries.
+        assert!(
+            seconds > now && seconds < now + 200 * 365 * 86_400,
+            "{seconds} vs {now}"
+        );
+    }
+    let _ = exporter.terminate().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

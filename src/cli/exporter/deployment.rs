@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongo_topology::{Cluster, EventRecvError};
+use mongo_topology::{Cluster, EventRecvError, ServerAddress};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::config::DeploymentConfig;
 use crate::cli::connect::{self, ResolveError};
 use crate::cli::metrics::{DeploymentSeries, Families};
+use crate::cli::tls_state::{self, TlsStates};
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// How often the gauges are refreshed from the topology (ages and durations grow between
@@ -23,6 +24,13 @@ const REFRESH: Duration = Duration::from_secs(1);
 const RETRY_RESOLVE: Duration = Duration::from_secs(5);
 /// How long the SRV and TXT lookups of one attempt may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the TLS certificates of a TLS deployment's servers are read (the first time a
+/// few seconds after the start, once the members are known).
+const CERTIFICATE_PROBE: Duration = Duration::from_secs(3600);
+/// When the first certificate probe runs.
+const FIRST_CERTIFICATE_PROBE: Duration = Duration::from_secs(2);
+/// How long one certificate probe may take.
+const CERTIFICATE_PROBE_BUDGET: Duration = Duration::from_secs(10);
 /// How long closing a cluster may take.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -32,6 +40,8 @@ pub struct Running {
     pub config: DeploymentConfig,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Also held here, so that the series go even when the task must be aborted.
+    series: Arc<DeploymentSeries>,
 }
 
 impl Running {
@@ -42,12 +52,16 @@ impl Running {
         dns_server: Option<SocketAddr>,
     ) -> Running {
         let (stop, stopped) = oneshot::channel();
-        let series = DeploymentSeries::new(families, vec![("deployment", config.name.clone())]);
-        let task = tokio::spawn(monitor(config.clone(), series, dns_server, stopped));
+        let series = Arc::new(DeploymentSeries::new(
+            families,
+            vec![("deployment", config.name.clone())],
+        ));
+        let task = tokio::spawn(monitor(config.clone(), series.clone(), dns_server, stopped));
         Running {
             config,
             stop: Some(stop),
             task,
+            series,
         }
     }
 
@@ -59,6 +73,7 @@ impl Running {
         let grace = CLOSE_GRACE + Duration::from_secs(1);
         if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
+            self.series.remove_all();
         }
     }
 }
@@ -70,7 +85,7 @@ fn shown(config: &DeploymentConfig) -> String {
 
 async fn monitor(
     config: DeploymentConfig,
-    series: DeploymentSeries,
+    series: Arc<DeploymentSeries>,
     dns_server: Option<SocketAddr>,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -123,6 +138,7 @@ async fn monitor(
     let mut settings = resolved.settings;
     // Monitoring only: no pool connection, so no authentication attempt.
     settings.warm_up = false;
+    let tls_settings = settings.tls.is_some().then(|| settings.clone());
     let (cluster, mut events) = match Cluster::with_events(settings) {
         Ok(started) => started,
         Err(error) => {
@@ -137,6 +153,9 @@ async fn monitor(
         }
     };
     let mut refresh = tokio::time::interval(REFRESH);
+    let mut probe_certificates =
+        tokio::time::interval_at(Instant::now() + FIRST_CERTIFICATE_PROBE, CERTIFICATE_PROBE);
+    let mut probing: Option<JoinHandle<TlsStates>> = None;
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -145,9 +164,37 @@ async fn monitor(
                 Err(_) => break,
             },
             _ = refresh.tick() => series.update(&cluster.topology(), Instant::now()),
+            _ = probe_certificates.tick(), if tls_settings.is_some() && probing.is_none() => {
+                if let Some(settings) = tls_settings.clone() {
+                    let servers: Vec<ServerAddress> =
+                        cluster.topology().servers.keys().cloned().collect();
+                    probing = Some(tokio::spawn(async move {
+                        tls_state::probe(&settings, &servers, CERTIFICATE_PROBE_BUDGET).await
+                    }));
+                }
+            }
+            states = finished(&mut probing) => {
+                probing = None;
+                for (address, state) in states {
+                    if let Ok(Some(not_after)) = state.map(|info| info.peer_not_after) {
+                        series.certificate_expiry(&address, not_after);
+                    }
+                }
+            }
             _ = &mut stopped => break,
         }
     }
+    if let Some(probe) = probing {
+        probe.abort();
+    }
     let _ = tokio::time::timeout(CLOSE_GRACE, cluster.close()).await;
     series.remove_all();
+}
+
+/// What the running certificate probe found, once it has finished; never without one.
+async fn finished(probing: &mut Option<JoinHandle<TlsStates>>) -> TlsStates {
+    match probing {
+        Some(probe) => probe.await.unwrap_or_default(),
+        None => std::future::pending().await,
+    }
 }

@@ -7,7 +7,8 @@
 //! `_server_type` (info style: 1 with a `type` label), `_server_rtt_seconds` (only while
 //! the server is known: an unknown server has no RTT, not 0), `_server_heartbeat_failures_total`,
 //! `_server_heartbeat_duration_seconds` (histogram, label `awaited`),
-//! `_server_last_successful_check_age_seconds`.
+//! `_server_last_successful_check_age_seconds`,
+//! `_server_certificate_expiry_timestamp_seconds` (exporter, TLS only).
 //! Per topology: `mongo_topology_topology_type` (1 with a `type` label), `_topology_has_primary`,
 //! `_topology_changes_total`, `_topology_primary_changes_total`,
 //! `_topology_no_primary_for_seconds` (current), `_topology_no_primary_seconds_total`,
@@ -56,6 +57,7 @@ pub struct Families {
     pub(crate) heartbeat_failures: Family<Labels, Counter>,
     pub(crate) heartbeat_duration: DurationFamily,
     pub(crate) last_success_age: Family<Labels, SecondsGauge>,
+    pub(crate) certificate_expiry: Family<Labels, Gauge>,
     pub(crate) topology_type: Family<Labels, Gauge>,
     pub(crate) has_primary: Family<Labels, Gauge>,
     pub(crate) changes: Family<Labels, Counter>,
@@ -77,6 +79,7 @@ impl Families {
             heartbeat_failures: Family::default(),
             heartbeat_duration: Family::new_with_constructor(heartbeat_histogram),
             last_success_age: Family::default(),
+            certificate_expiry: Family::default(),
             topology_type: Family::default(),
             has_primary: Family::default(),
             changes: Family::default(),
@@ -125,6 +128,13 @@ impl Families {
             "time since the last successful check of the server",
             Unit::Seconds,
             self.last_success_age.clone(),
+        );
+        registry.register_with_unit(
+            "server_certificate_expiry_timestamp",
+            "when the server's TLS certificate expires (Unix time; TLS connections only, \
+             probed by the exporter at the start and hourly)",
+            Unit::Seconds,
+            self.certificate_expiry.clone(),
         );
         registry.register(
             "topology_type",

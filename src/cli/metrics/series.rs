@@ -270,6 +270,26 @@ impl DeploymentSeries {
             .inc();
     }
 
+    /// When the TLS certificate `address` presented expires.
+    pub fn certificate_expiry(&self, address: &ServerAddress, not_after: std::time::SystemTime) {
+        let Some(mut state) = self.state() else {
+            return;
+        };
+        let seconds = not_after
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+            });
+        self.families
+            .certificate_expiry
+            .get_or_create(&self.server_labels(address, &state.set))
+            .set(seconds);
+        // Removed with the server's other series, even if it never enters a description.
+        if !state.last_success.contains_key(address) && !state.servers.contains_key(address) {
+            state.durations.push((address.clone(), false));
+        }
+    }
+
     /// The SRV records the seed list came from (a `mongodb+srv` deployment).
     pub fn srv_records(&self, count: usize) {
         if let Some(mut state) = self.state() {
@@ -308,6 +328,7 @@ impl DeploymentSeries {
         families.server_rtt.remove(&plain);
         families.heartbeat_failures.remove(&plain);
         families.last_success_age.remove(&plain);
+        families.certificate_expiry.remove(&plain);
         for awaited in [false, true] {
             let mut labels = plain.clone();
             labels.push(("awaited", awaited.to_string()));
