@@ -108,6 +108,8 @@ async fn two_deployments_in_one_process_and_sighup_changes_the_set() {
         })
         .await;
     assert!(body.ends_with("# EOF\n"), "{body}");
+    // Every series has the set name of the connection string, even a first heartbeat's.
+    assert!(!body.contains("set=\"\""), "{body}");
     check_with_promtool(&body);
 
     // billing leaves and shipping arrives, without a restart.

@@ -152,6 +152,8 @@ async fn monitor(
             return;
         }
     };
+    // The set name known before the first event: series are labelled with it from the start.
+    series.update(&cluster.topology(), Instant::now());
     let mut refresh = tokio::time::interval(REFRESH);
     let mut probe_certificates =
         tokio::time::interval_at(Instant::now() + FIRST_CERTIFICATE_PROBE, CERTIFICATE_PROBE);

@@ -6,7 +6,7 @@
 //! Per server (labels `address`, `set`): `mongo_topology_server_up`,
 //! `_server_type` (info style: 1 with a `type` label), `_server_rtt_seconds` (only while
 //! the server is known: an unknown server has no RTT, not 0), `_server_heartbeat_failures_total`,
-//! `_server_heartbeat_duration_seconds` (histogram, label `awaited`),
+//! `_server_heartbeat_duration_seconds` (histogram of polling checks),
 //! `_server_last_successful_check_age_seconds`,
 //! `_server_certificate_expiry_timestamp_seconds` (exporter, TLS only).
 //! Per topology: `mongo_topology_topology_type` (1 with a `type` label), `_topology_has_primary`,
@@ -37,11 +37,9 @@ type SecondsCounter = Counter<f64, AtomicU64>;
 /// The histogram family of heartbeat durations.
 type DurationFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
-/// Bucket bounds of the heartbeat duration histogram, in seconds: from a loopback round
-/// trip to a streaming check's wait (heartbeatFrequencyMS, 10 s by default) and beyond.
-const HEARTBEAT_BUCKETS: [f64; 12] = [
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0, 15.0,
-];
+/// Bucket bounds of the heartbeat duration histogram (polling checks), in seconds: from a
+/// loopback round trip to a check near its timeout; few, since a fleet has many servers.
+const HEARTBEAT_BUCKETS: [f64; 9] = [0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
 
 fn heartbeat_histogram() -> Histogram {
     Histogram::new(HEARTBEAT_BUCKETS)
@@ -118,8 +116,8 @@ impl Families {
         );
         registry.register_with_unit(
             "server_heartbeat_duration",
-            "how long checks of the server took (awaited: how long a streaming reply was \
-             awaited)",
+            "how long polling checks of the server took (streaming checks, which wait for \
+             news, are not observed)",
             Unit::Seconds,
             self.heartbeat_duration.clone(),
         );

@@ -34,8 +34,9 @@ struct State {
     no_primary_counted_to: Option<Instant>,
     /// The last successful check of each server.
     last_success: HashMap<ServerAddress, Instant>,
-    /// The heartbeat histogram series created (address, awaited), to remove them.
-    durations: Vec<(ServerAddress, bool)>,
+    /// The servers with series of their own outside the description's (heartbeat
+    /// histograms, certificate expiry), to remove them.
+    durations: Vec<ServerAddress>,
     srv: bool,
 }
 
@@ -240,20 +241,23 @@ impl DeploymentSeries {
         self.families.changes.get_or_create(&self.labels(&[])).inc();
     }
 
-    /// Observes the duration of one check of `address`.
+    /// Observes the duration of one check of `address`: polling checks only (an awaited,
+    /// streaming check lasts as long as the server waits for news, which measures nothing
+    /// about its health; the RTT gauge covers streaming servers).
     pub fn heartbeat(&self, address: &ServerAddress, duration: Duration, awaited: bool) {
+        if awaited {
+            return;
+        }
         let Some(mut state) = self.state() else {
             return;
         };
-        let mut labels = self.server_labels(address, &state.set);
-        labels.push(("awaited", awaited.to_string()));
+        let labels = self.server_labels(address, &state.set);
         self.families
             .heartbeat_duration
             .get_or_create(&labels)
             .observe(duration.as_secs_f64());
-        let key = (address.clone(), awaited);
-        if !state.durations.contains(&key) {
-            state.durations.push(key);
+        if !state.durations.contains(address) {
+            state.durations.push(address.clone());
         }
     }
 
@@ -286,7 +290,7 @@ impl DeploymentSeries {
             .set(seconds);
         // Removed with the server's other series, even if it never enters a description.
         if !state.last_success.contains_key(address) && !state.servers.contains_key(address) {
-            state.durations.push((address.clone(), false));
+            state.durations.push(address.clone());
         }
     }
 
@@ -329,12 +333,8 @@ impl DeploymentSeries {
         families.heartbeat_failures.remove(&plain);
         families.last_success_age.remove(&plain);
         families.certificate_expiry.remove(&plain);
-        for awaited in [false, true] {
-            let mut labels = plain.clone();
-            labels.push(("awaited", awaited.to_string()));
-            families.heartbeat_duration.remove(&labels);
-        }
-        state.durations.retain(|(known, _)| known != address);
+        families.heartbeat_duration.remove(&plain);
+        state.durations.retain(|known| known != address);
         state.last_success.remove(address);
     }
 
@@ -351,7 +351,7 @@ impl DeploymentSeries {
         let leftovers: Vec<ServerAddress> = state
             .durations
             .iter()
-            .map(|(address, _)| address.clone())
+            .cloned()
             .chain(state.last_success.keys().cloned())
             .collect();
         for address in leftovers {

@@ -149,7 +149,7 @@ fn a_removed_deployment_leaves_no_series_and_the_others_stay() {
     for series in [&kept, &removed] {
         series.update(&replica_set(Some(1), &[]), Instant::now());
         series.heartbeat_failed(&address(2), Duration::from_millis(5), false);
-        series.heartbeat(&address(9), Duration::from_millis(5), true);
+        series.heartbeat(&address(9), Duration::from_millis(5), false);
         series.srv_records(3);
         series.srv_lookup_failed();
     }
