@@ -210,3 +210,131 @@ pub(crate) fn promtool() -> Option<std::path::PathBuf> {
         .map(|dir| std::path::Path::new(dir).join("promtool"))
         .find(|path| path.is_file())
 }
+
+/// Every family with a series, each as (name, type) from the `# TYPE` lines.
+fn exported_families() -> Vec<(String, String)> {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders");
+    series.update(&replica_set(None, &[]), Instant::now());
+    series.heartbeat_failed(&address(1), Duration::from_millis(3), false);
+    series.certificate_expiry(&address(1), std::time::SystemTime::now());
+    series.srv_records(3);
+    series.on_event(&mongo_topology::ClusterEvent {
+        topology_id: bson::oid::ObjectId::new(),
+        at: Instant::now(),
+        kind: mongo_topology::EventKind::HeartbeatSucceeded {
+            address: address(2),
+            duration: Duration::from_millis(1),
+            reply: Arc::new(bson::Document::new()),
+            awaited: false,
+        },
+    });
+    series.update(&replica_set(None, &[]), Instant::now());
+    families
+        .encode()
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split_once(' '))
+        .map(|(name, kind)| (name.to_string(), kind.to_string()))
+        .collect()
+}
+
+/// The sample names of a family of `kind`.
+fn sample_names(name: &str, kind: &str) -> Vec<String> {
+    match kind {
+        "counter" => vec![format!("{name}_total")],
+        "histogram" => ["_bucket", "_sum", "_count"]
+            .iter()
+            .map(|suffix| format!("{name}{suffix}"))
+            .collect(),
+        _ => vec![name.to_string()],
+    }
+}
+
+/// The metric names `text` mentions (`mongo_topology_…`).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("mongo_topology_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+fn deploy_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn the_grafana_dashboard_has_a_panel_per_family_and_only_exported_metrics() {
+    let families = exported_families();
+    assert_eq!(families.len(), 15, "{families:?}");
+    let text = deploy_file("deploy/grafana/mongo-topology-fleet.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut exprs = String::new();
+    for panel in panels {
+        assert!(ids.insert(panel["id"].as_u64().unwrap()), "{panel}");
+        assert!(
+            panel["title"].is_string() && panel["type"].is_string(),
+            "{panel}"
+        );
+        for key in ["h", "w", "x", "y"] {
+            assert!(panel["gridPos"][key].is_u64(), "{panel}");
+        }
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{panel}");
+        for target in targets {
+            exprs.push_str(target["expr"].as_str().unwrap());
+            exprs.push('\n');
+        }
+    }
+    let known: Vec<String> = families
+        .iter()
+        .flat_map(|(name, kind)| sample_names(name, kind))
+        .collect();
+    for name in metric_names(&exprs) {
+        assert!(
+            known.contains(&name),
+            "the dashboard uses {name}, which is not exported"
+        );
+    }
+    let used = metric_names(&exprs);
+    for (name, kind) in &families {
+        assert!(
+            sample_names(name, kind)
+                .iter()
+                .any(|sample| used.contains(sample)),
+            "no panel for {name}"
+        );
+    }
+}
+
+#[test]
+fn the_alert_rules_use_only_exported_metrics() {
+    let known: Vec<String> = exported_families()
+        .iter()
+        .flat_map(|(name, kind)| sample_names(name, kind))
+        .collect();
+    let rules = deploy_file("deploy/prometheus/alerts.yml");
+    let expressions: String = rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("expr:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let used = metric_names(&expressions);
+    assert_eq!(used.len(), 6, "{used:?}");
+    for name in used {
+        assert!(
+            known.contains(&name),
+            "alerts.yml uses {name}, which is not exported"
+        );
+    }
+}
