@@ -303,3 +303,45 @@ async fn a_tls_deployment_exports_when_its_certificates_expire() {
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_srv_lookups_are_counted_and_the_others_go_on() {
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 1, 0, 0))
+        .await
+        .unwrap();
+    // A name server that does not answer: a UDP port nobody listens on.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns_server = silent.local_addr().unwrap().to_string();
+    drop(silent);
+    let dir = temp_dir("cli-exporter-srv");
+    let config = dir.join("fleet.toml");
+    std::fs::write(
+        &config,
+        config_text(&[
+            ("plain", &sim.connection_string()),
+            ("srv", "mongodb+srv://cluster0.example.test/"),
+        ]),
+    )
+    .unwrap();
+    let exporter = Exporter::start_with(&config, &["--dns-server", &dns_server]).await;
+    let body = exporter
+        .scrape_until("a failed SRV lookup counted", |body| {
+            sample(
+                body,
+                "mongo_topology_topology_srv_lookup_failures_total{deployment=\"srv\"}",
+            )
+            .is_some_and(|count| count != "0")
+                && has_primary(body, "plain")
+        })
+        .await;
+    // No servers for the deployment whose seed list is unknown.
+    assert!(
+        !body.contains("mongo_topology_server_up{deployment=\"srv\""),
+        "{body}"
+    );
+    let (code, stderr) = exporter.terminate().await;
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stderr.contains("seed list lookup"), "{stderr}");
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -43,11 +43,21 @@ impl Exporter {
     /// Starts the exporter on `config` with a free metrics port, and reads the port from
     /// its first line of standard error.
     pub async fn start(config: &Path, env: &[(&str, &str)]) -> Exporter {
+        Exporter::spawn(config, env, &[]).await
+    }
+
+    /// [`Exporter::start`] with more command-line arguments.
+    pub async fn start_with(config: &Path, args: &[&str]) -> Exporter {
+        Exporter::spawn(config, &[], args).await
+    }
+
+    async fn spawn(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Exporter {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
             .arg("exporter")
             .arg("--config")
             .arg(config)
             .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

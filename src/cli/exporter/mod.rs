@@ -118,6 +118,10 @@ async fn export(
                 args.metrics_addr
             )
         })?;
+    // First on standard error, before any deployment's log line.
+    if let Ok(local) = listener.local_addr() {
+        eprintln!("metrics: http://{local}/metrics");
+    }
     let families = Arc::new(Families::new());
     let mut fleet = Fleet {
         families: families.clone(),
@@ -125,10 +129,7 @@ async fn export(
         running: HashMap::new(),
     };
     fleet.apply(deployments).await;
-    let server = tokio::spawn(http::serve(
-        listener_announced(listener),
-        Arc::new(Exported(families)),
-    ));
+    let server = tokio::spawn(http::serve(listener, Arc::new(Exported(families))));
     let code = loop {
         tokio::select! {
             _ = hangup.recv() => fleet.reload(&args.config).await,
@@ -139,14 +140,6 @@ async fn export(
     server.abort();
     fleet.apply(Vec::new()).await;
     Ok(code)
-}
-
-/// Prints where the metrics are served (the port chosen when 0 was asked for).
-fn listener_announced(listener: tokio::net::TcpListener) -> tokio::net::TcpListener {
-    if let Ok(local) = listener.local_addr() {
-        eprintln!("metrics: http://{local}/metrics");
-    }
-    listener
 }
 
 /// The deployments being monitored, by name.
