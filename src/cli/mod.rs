@@ -5,6 +5,8 @@ mod demo;
 mod discover;
 mod discovery;
 mod doctor;
+mod exporter;
+mod metrics;
 mod proof;
 mod removed;
 mod render;
@@ -49,6 +51,9 @@ enum Command {
     /// Follow a deployment live as a client sees it: a terminal view, NDJSON events
     /// (--json) or plain lines, and optionally Prometheus metrics.
     Watch(watch::WatchArgs),
+    /// Monitor many deployments (a TOML file of them) and serve their Prometheus metrics,
+    /// each labelled with its deployment; SIGHUP re-reads the file.
+    Exporter(exporter::ExporterArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -66,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Exporter(args) => exporter::run(args),
     }
 }
 

@@ -1,0 +1,340 @@
+//! The series of deployments: labels, what an unknown server exports, primary changes and
+//! time without a primary, removal, and OpenMetrics validity (`promtool check metrics`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mongo_topology::sdam::{ServerDescription, ServerType, TopologyDescription, TopologyType};
+use mongo_topology::ServerAddress;
+use tokio::time::Instant;
+
+use super::{DeploymentSeries, Families};
+
+fn address(port: u16) -> ServerAddress {
+    ServerAddress::parse(&format!("db.example.net:{port}")).unwrap()
+}
+
+/// A replica set `rs0` of members on ports 1..=3; `primary` (if any) is the primary, the
+/// others secondaries, except `unknown` ones.
+fn replica_set(primary: Option<u16>, unknown: &[u16]) -> TopologyDescription {
+    let addresses: Vec<ServerAddress> = (1..=3).map(address).collect();
+    let topology_type = if primary.is_some() {
+        TopologyType::ReplicaSetWithPrimary
+    } else {
+        TopologyType::ReplicaSetNoPrimary
+    };
+    let mut topology =
+        TopologyDescription::with_seeds(topology_type, Some("rs0".to_string()), addresses.clone());
+    for (port, address) in (1..=3).zip(addresses) {
+        let mut server = ServerDescription::unknown(address.clone());
+        if !unknown.contains(&port) {
+            server.server_type = if primary == Some(port) {
+                ServerType::RsPrimary
+            } else {
+                ServerType::RsSecondary
+            };
+            server.set_name = Some("rs0".to_string());
+            server.round_trip_time = Some(Duration::from_millis(2));
+        }
+        topology.servers.insert(address, Arc::new(server));
+    }
+    topology
+}
+
+fn sample<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+}
+
+fn deployment(families: &Arc<Families>, name: &str) -> DeploymentSeries {
+    DeploymentSeries::new(families.clone(), vec![("deployment", name.to_string())])
+}
+
+#[test]
+fn every_series_carries_its_deployment_and_an_unknown_server_has_no_rtt() {
+    let families = Arc::new(Families::new());
+    let orders = deployment(&families, "orders");
+    let billing = deployment(&families, "billing");
+    let now = Instant::now();
+    orders.update(&replica_set(Some(1), &[3]), now);
+    billing.update(&replica_set(None, &[]), now);
+    let text = families.encode();
+    assert_eq!(
+        sample(
+            &text,
+            "mongo_topology_topology_has_primary{deployment=\"orders\"}"
+        ),
+        Some("1"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "mongo_topology_topology_has_primary{deployment=\"billing\"}"
+        ),
+        Some("0"),
+        "{text}"
+    );
+    let rtt = |port: u16| {
+        format!("mongo_topology_server_rtt_seconds{{deployment=\"orders\",address=\"db.example.net:{port}\",set=\"rs0\"}}")
+    };
+    assert!(sample(&text, &rtt(1)).is_some(), "{text}");
+    assert_eq!(
+        sample(&text, &rtt(3)),
+        None,
+        "an unknown server exports no RTT: {text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "mongo_topology_server_up{deployment=\"orders\",address=\"db.example.net:3\",set=\"rs0\"}"
+        ),
+        Some("0")
+    );
+    for line in text.lines().filter(|line| !line.starts_with('#')) {
+        assert!(
+            line.starts_with("mongo_topology_") && line.contains("{deployment=\""),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_new_primary_is_counted_and_time_without_one_adds_up() {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "rs");
+    let start = Instant::now();
+    series.update(&replica_set(Some(1), &[]), start);
+    series.update(&replica_set(None, &[1]), start + Duration::from_secs(1));
+    series.update(&replica_set(None, &[1]), start + Duration::from_secs(4));
+    let text = families.encode();
+    assert_eq!(
+        sample(&text, "mongo_topology_topology_no_primary_for_seconds{"),
+        Some("3.0"),
+        "{text}"
+    );
+    series.update(&replica_set(Some(2), &[1]), start + Duration::from_secs(6));
+    let text = families.encode();
+    assert_eq!(
+        sample(&text, "mongo_topology_topology_no_primary_for_seconds{"),
+        Some("0.0"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "mongo_topology_topology_no_primary_seconds_total{"),
+        Some("5.0"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "mongo_topology_topology_primary_changes_total{"),
+        Some("1"),
+        "{text}"
+    );
+    // The same primary again is no change; first discovery was none either.
+    series.update(&replica_set(Some(2), &[]), start + Duration::from_secs(7));
+    let text = families.encode();
+    assert_eq!(
+        sample(&text, "mongo_topology_topology_primary_changes_total{"),
+        Some("1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_removed_deployment_leaves_no_series_and_the_others_stay() {
+    let families = Arc::new(Families::new());
+    let kept = deployment(&families, "kept");
+    let removed = deployment(&families, "removed");
+    for series in [&kept, &removed] {
+        series.update(&replica_set(Some(1), &[]), Instant::now());
+        series.heartbeat_failed(&address(2), Duration::from_millis(5), false);
+        series.heartbeat(&address(9), Duration::from_millis(5), false);
+        series.srv_records(3);
+        series.srv_lookup_failed();
+    }
+    assert!(families.encode().contains("deployment=\"removed\""));
+    removed.remove_all();
+    let text = families.encode();
+    assert!(!text.contains("deployment=\"removed\""), "{text}");
+    assert!(text.contains("deployment=\"kept\""), "{text}");
+}
+
+#[test]
+fn the_text_is_valid_openmetrics_for_promtool() {
+    let Some(promtool) = crate::cli::metrics::tests::promtool() else {
+        eprintln!("skipped: promtool is not installed (scripts/test installs it)");
+        return;
+    };
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders \"quoted\"\nline");
+    let watch_like = DeploymentSeries::new(families.clone(), Vec::new());
+    series.update(&replica_set(Some(1), &[3]), Instant::now());
+    watch_like.update(&replica_set(None, &[]), Instant::now());
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    series.heartbeat_failed(&address(2), Duration::from_secs(2), true);
+    let text = families.encode();
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    // promtool's lint findings (naming advice) exit 3; a parse error exits 1 with "error".
+    assert!(
+        !report.contains("error while linting") && !report.contains("text format parsing error"),
+        "{report}\n{text}"
+    );
+    assert!(
+        matches!(output.status.code(), Some(0) | Some(3)),
+        "{report}\n{text}"
+    );
+}
+
+/// `promtool` if on the PATH (Debian's `prometheus` package brings it).
+pub(crate) fn promtool() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join("promtool"))
+        .find(|path| path.is_file())
+}
+
+/// Every family with a series, each as (name, type) from the `# TYPE` lines.
+fn exported_families() -> Vec<(String, String)> {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders");
+    series.update(&replica_set(None, &[]), Instant::now());
+    series.heartbeat_failed(&address(1), Duration::from_millis(3), false);
+    series.certificate_expiry(&address(1), std::time::SystemTime::now());
+    series.srv_records(3);
+    series.on_event(&mongo_topology::ClusterEvent {
+        topology_id: bson::oid::ObjectId::new(),
+        at: Instant::now(),
+        kind: mongo_topology::EventKind::HeartbeatSucceeded {
+            address: address(2),
+            duration: Duration::from_millis(1),
+            reply: Arc::new(bson::Document::new()),
+            awaited: false,
+        },
+    });
+    series.update(&replica_set(None, &[]), Instant::now());
+    families
+        .encode()
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|line| line.split_once(' '))
+        .map(|(name, kind)| (name.to_string(), kind.to_string()))
+        .collect()
+}
+
+/// The sample names of a family of `kind`.
+fn sample_names(name: &str, kind: &str) -> Vec<String> {
+    match kind {
+        "counter" => vec![format!("{name}_total")],
+        "histogram" => ["_bucket", "_sum", "_count"]
+            .iter()
+            .map(|suffix| format!("{name}{suffix}"))
+            .collect(),
+        _ => vec![name.to_string()],
+    }
+}
+
+/// The metric names `text` mentions (`mongo_topology_…`).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("mongo_topology_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+fn deploy_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn the_grafana_dashboard_has_a_panel_per_family_and_only_exported_metrics() {
+    let families = exported_families();
+    assert_eq!(families.len(), 15, "{families:?}");
+    let text = deploy_file("deploy/grafana/mongo-topology-fleet.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut exprs = String::new();
+    for panel in panels {
+        assert!(ids.insert(panel["id"].as_u64().unwrap()), "{panel}");
+        assert!(
+            panel["title"].is_string() && panel["type"].is_string(),
+            "{panel}"
+        );
+        for key in ["h", "w", "x", "y"] {
+            assert!(panel["gridPos"][key].is_u64(), "{panel}");
+        }
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{panel}");
+        for target in targets {
+            exprs.push_str(target["expr"].as_str().unwrap());
+            exprs.push('\n');
+        }
+    }
+    let known: Vec<String> = families
+        .iter()
+        .flat_map(|(name, kind)| sample_names(name, kind))
+        .collect();
+    for name in metric_names(&exprs) {
+        assert!(
+            known.contains(&name),
+            "the dashboard uses {name}, which is not exported"
+        );
+    }
+    let used = metric_names(&exprs);
+    for (name, kind) in &families {
+        assert!(
+            sample_names(name, kind)
+                .iter()
+                .any(|sample| used.contains(sample)),
+            "no panel for {name}"
+        );
+    }
+}
+
+#[test]
+fn the_alert_rules_use_only_exported_metrics() {
+    let known: Vec<String> = exported_families()
+        .iter()
+        .flat_map(|(name, kind)| sample_names(name, kind))
+        .collect();
+    let rules = deploy_file("deploy/prometheus/alerts.yml");
+    let expressions: String = rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("expr:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let used = metric_names(&expressions);
+    assert_eq!(used.len(), 6, "{used:?}");
+    for name in used {
+        assert!(
+            known.contains(&name),
+            "alerts.yml uses {name}, which is not exported"
+        );
+    }
+}
