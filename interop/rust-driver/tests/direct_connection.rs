@@ -34,8 +34,7 @@ async fn reads_work_and_inserts_fail_with_not_writable_primary() {
         .unwrap();
     assert!(reply_ok(&reply), "{reply:?}");
     let things = client.database("test").collection::<Document>("things");
-    // The simulator stores no documents: a find answers an empty batch (`aggregate`, and
-    // so `count_documents`, is not simulated).
+    // Nothing was inserted: a find on the secondary answers an empty batch.
     let mut cursor = things
         .find(doc! {})
         .selection_criteria(secondary_preferred.clone())
