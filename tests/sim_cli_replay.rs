@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use mongo_topology::sdam::ServerType;
+use mongo_topology::sdam::{ServerType, TopologyDescription};
 use mongo_topology::{Cluster, ClusterSettings, RecordingSettings};
 use mongo_topology_sim::{Deployment, DeploymentSpec};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -27,6 +27,16 @@ fn sim(args: &[&str]) -> Command {
 
 #[tokio::test]
 async fn a_recorded_replica_set_is_served_again() {
+    // Both members checked (a primary and a secondary), so that the recording holds a hello
+    // of each and the replay can serve each; waiting for the primary alone raced with the
+    // secondary's first check.
+    let primary_and_secondary = |t: &TopologyDescription| {
+        t.servers.len() == 2
+            && t.primary().is_some()
+            && t.servers
+                .values()
+                .any(|s| s.server_type == ServerType::RsSecondary)
+    };
     let dir = std::env::temp_dir().join(format!("sim-cli-replay-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -44,7 +54,7 @@ async fn a_recorded_replica_set_is_served_again() {
     )
     .unwrap();
     recorded
-        .wait_for(|t| t.servers.len() == 2 && t.primary().is_some(), GUARD)
+        .wait_for(primary_and_secondary, GUARD)
         .await
         .expect("the recorded client finds the primary");
     recorded.close().await;
@@ -70,7 +80,7 @@ async fn a_recorded_replica_set_is_served_again() {
     assert!(replay_uri.contains("replicaSet=rs0"), "{replay_uri}");
     let client = Cluster::new(ClusterSettings::parse(&replay_uri).unwrap()).unwrap();
     let topology = client
-        .wait_for(|t| t.servers.len() == 2 && t.primary().is_some(), GUARD)
+        .wait_for(primary_and_secondary, GUARD)
         .await
         .expect("the replay serves the recorded set");
     assert_eq!(
