@@ -59,6 +59,8 @@ pub(crate) struct PoolContext {
 /// Every server's slot, with what it takes to create one.
 pub(crate) struct ServerSlots {
     slots: BTreeMap<ServerAddress, ServerSlot>,
+    /// Servers whose monitors were created and are not released yet.
+    held_monitors: Vec<ServerAddress>,
     next_monitor_id: u64,
     monitor_shared: MonitorShared,
     pools: PoolContext,
@@ -71,6 +73,7 @@ impl ServerSlots {
         let reads_secondaries = settings.read_preference.mode() != ReadPreferenceMode::Primary;
         ServerSlots {
             slots: BTreeMap::new(),
+            held_monitors: Vec::new(),
             next_monitor_id: 0,
             warm_up: WarmUpPolicy::new(settings.warm_up, reads_secondaries),
             monitor_shared,
@@ -114,8 +117,9 @@ impl ServerSlots {
             .collect()
     }
 
-    /// Starts monitoring `address` and creates its connection pool, paused until a check
-    /// succeeds (SDAM "Connection Pool Management").
+    /// Creates the monitor of `address`, held until [`ServerSlots::release_monitors`], and
+    /// its connection pool, paused until a check succeeds (SDAM "Connection Pool
+    /// Management").
     pub(crate) fn start_monitored(
         &mut self,
         address: ServerAddress,
@@ -127,7 +131,22 @@ impl ServerSlots {
             self.next_monitor_id,
             self.monitor_shared.clone(),
         );
+        self.held_monitors.push(address.clone());
         self.add(address, Some(monitor), description);
+    }
+
+    /// Lets the monitors created since the last call begin their checks (those of servers
+    /// removed meanwhile are gone with their slots).
+    pub(crate) fn release_monitors(&mut self) {
+        for address in std::mem::take(&mut self.held_monitors) {
+            if let Some(monitor) = self
+                .slots
+                .get_mut(&address)
+                .and_then(|slot| slot.monitor.as_mut())
+            {
+                monitor.release();
+            }
+        }
     }
 
     /// In load-balanced mode: a pool and no monitor (Load Balancer spec). Returns whether

@@ -305,6 +305,9 @@ impl ClusterTask {
                 }
             }
         }
+        // Only now may new monitors check: their heartbeats follow the events (and log
+        // messages) that announced their servers.
+        self.servers.release_monitors();
     }
 
     /// A hello reply the core could not use (a limit exceeded, a field of the wrong type)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::Document;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
@@ -47,11 +47,15 @@ pub(crate) struct MonitorHandle {
     request: watch::Sender<()>,
     retry: watch::Sender<()>,
     cancel: watch::Sender<()>,
+    /// Lets the monitor begin its first check; taken by [`MonitorHandle::release`].
+    go: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
 
 impl MonitorHandle {
-    /// Starts monitoring `address`.
+    /// Creates the monitor of `address`, held until [`MonitorHandle::release`]: the cluster
+    /// task first logs and emits the events that announce the server (SDAM orders
+    /// ServerOpening and its log message before any heartbeat of that server).
     pub(crate) fn start(address: ServerAddress, id: u64, shared: MonitorShared) -> Self {
         let (request, request_rx) = watch::channel(());
         let (retry, retry_rx) = watch::channel(());
@@ -68,13 +72,27 @@ impl MonitorHandle {
             retry: retry_rx,
             warned_early_replies: false,
         };
-        let task = tokio::spawn(monitor.run(cancel_rx));
+        let (go, go_rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            // A handle dropped before its release stops the monitor before its first check.
+            if go_rx.await.is_ok() {
+                monitor.run(cancel_rx).await;
+            }
+        });
         MonitorHandle {
             id,
             request,
             retry,
             cancel,
+            go: Some(go),
             task,
+        }
+    }
+
+    /// Lets the monitor begin checking (once; later calls do nothing).
+    pub(crate) fn release(&mut self) {
+        if let Some(go) = self.go.take() {
+            let _ = go.send(());
         }
     }
 
