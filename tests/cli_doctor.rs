@@ -9,7 +9,7 @@ mod doctor_support;
 use std::time::{Duration, Instant};
 
 use doctor_support::{
-    assert_fires, assert_healthy, control, doctor, fired, replica_set, run, three,
+    assert_fires, assert_healthy, control, doctor, findings, fired, replica_set, run, three,
 };
 use mongo_topology_sim::{
     Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTls, SimTlsOptions, SimUser,
@@ -274,6 +274,23 @@ async fn wrong_credentials_and_a_user_unknown_in_auth_source() {
     );
     let (_, report) = doctor(&elsewhere, &[]).await;
     assert_fires(&report, "auth.user-not-in-source", "warning", &[]);
+    assert!(
+        findings(&report)
+            .iter()
+            .all(|f| f["rule"] != "auth.required"),
+        "{report}"
+    );
+
+    // No credentials at all: ping answers, data is refused.
+    let (code, report) = doctor(&sim.connection_string(), &[]).await;
+    assert_eq!(code, 2, "{report}");
+    let finding = fired(&report, "auth.required")[0];
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(report["verdicts"]["read"]["class"], "authentication");
+    assert!(
+        findings(&report).iter().all(|f| f["rule"] != "auth.failed"),
+        "{report}"
+    );
     sim.shutdown().await;
 }
 

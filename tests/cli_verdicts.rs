@@ -205,3 +205,54 @@ async fn a_wrong_password_fails_auth_and_the_right_one_passes() {
     assert!(!text.contains("s3cret"), "{text}");
     deployment.shutdown().await;
 }
+
+/// The trap the first rule is about: without credentials, the connection opens and `ping`
+/// answers on a server that requires authentication, so a verdict stopping at `ping` would
+/// say "proven" while the application's first `find` fails with Unauthorized.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_on_a_server_that_requires_them_is_not_proven() {
+    let spec =
+        DeploymentSpec::replica_set("rs0", 3, 0, 0).with_user(SimUser::new("admin", "s3cret"));
+    let deployment = Deployment::start(spec).await.unwrap();
+    let uri = deployment.connection_string();
+    for command in ["discover", "select"] {
+        let mut args = vec![command, uri.as_str()];
+        if command == "select" {
+            args.extend(["--read-preference", "nearest"]);
+        }
+        let output = run(&args).await;
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {text}");
+        for intent in ["read", "write"] {
+            let line = verdict(&text, intent);
+            assert!(
+                line.contains("FAILS (authentication required)"),
+                "{command}: {text}"
+            );
+            assert!(line.contains("ping: ok"), "{command}: {text}");
+        }
+        assert!(text.contains("Unauthorized (13)"), "{command}: {text}");
+    }
+    let output = run(&["discover", "--json", &uri]).await;
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        json_verdict(&value, "read")["cause"],
+        "auth_required",
+        "{value}"
+    );
+    assert_eq!(json_verdict(&value, "read")["passed"], false, "{value}");
+
+    // The same deployment without authentication: the check passes and says so.
+    let open = Deployment::start(DeploymentSpec::replica_set("rs1", 2, 0, 0))
+        .await
+        .unwrap();
+    let output = run(&["discover", &open.connection_string()]).await;
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        verdict(&text, "read").contains("no authentication required"),
+        "{text}"
+    );
+    open.shutdown().await;
+    deployment.shutdown().await;
+}

@@ -25,6 +25,10 @@ pub enum Cause {
         /// The authentication database (`authSource`).
         source: String,
     },
+    /// The server requires authentication and the connection string has no credentials:
+    /// the connection opens and `ping` answers, but any operation on data is refused with
+    /// Unauthorized (13).
+    AuthRequired,
     /// The TLS handshake failed.
     Tls,
     /// The server answered but does not take writes (a secondary, an arbiter …).
@@ -56,6 +60,7 @@ impl Cause {
             Cause::Timeout => "timeout",
             Cause::Network => "network",
             Cause::AuthFailed { .. } => "auth_failed",
+            Cause::AuthRequired => "auth_required",
             Cause::Tls => "tls",
             Cause::NotWritable => "not_writable",
             Cause::NoServiceId => "no_service_id",
@@ -85,6 +90,7 @@ impl fmt::Display for Cause {
                 f,
                 "auth failed ({mechanism}, user {user:?}, source {source:?})"
             ),
+            Cause::AuthRequired => f.write_str("authentication required"),
             Cause::Tls => f.write_str("TLS"),
             Cause::NotWritable => f.write_str("not writable"),
             Cause::NoServiceId => f.write_str("no serviceId"),

@@ -1,8 +1,10 @@
 //! Verdicts proven by doing: whether a read or a write with these settings would work, found
 //! out the way an application finds out — select a server for the intent, check a
 //! connection out of its **pool** (TCP or TLS, the full handshake, authentication when the
-//! connection string has credentials), run `ping` on it, and for a write ask the server
-//! (`hello`) whether it takes writes. In load-balanced mode the connection must come through
+//! connection string has credentials), run `ping` on it, without credentials make sure the
+//! server does not require them (`listCollections` is refused with Unauthorized when it
+//! does, while `ping` is not), and for a write ask the server (`hello`) whether it takes
+//! writes. In load-balanced mode the connection must come through
 //! the balancer with a `serviceId` in its handshake reply.
 //!
 //! The API, shared by `discover`, `select` and `doctor` (and stable):
@@ -192,6 +194,11 @@ async fn run(cluster: &Cluster, intent: &Intent, selection_wait: Duration, verdi
         )),
         Err(error) => return fail(verdict, cause::of_cluster_error(&error), error),
     }
+    if cluster.settings().credential.is_none()
+        && !prove_no_auth_required(cluster, &mut connection, verdict).await
+    {
+        return;
+    }
     let secondary_direct = cluster.topology().topology_type == TopologyType::Single
         && connection.description().server_type == ServerType::RsSecondary;
     match intent {
@@ -206,6 +213,64 @@ async fn run(cluster: &Cluster, intent: &Intent, selection_wait: Duration, verdi
         Intent::Write => prove_writable(cluster, &mut connection, verdict).await,
     }
 }
+
+/// Without credentials, `ping` and `hello` pass even where the server requires
+/// authentication (they are among the few commands it runs before authentication), while
+/// every operation on data fails with Unauthorized (13). `listCollections` (names only, on
+/// `admin`) tells the two apart. Returns whether the proof goes on; another refusal is kept
+/// as evidence but decides nothing (the verdict is about authentication here).
+async fn prove_no_auth_required(
+    cluster: &Cluster,
+    connection: &mut ServerConnection,
+    verdict: &mut Verdict,
+) -> bool {
+    let probe = doc! { "listCollections": 1, "nameOnly": true, "authorizedCollections": true };
+    match command(cluster, connection, probe).await {
+        Ok(_) => {
+            verdict.evidence.push(
+                "listCollections without credentials: ok (no authentication required)".to_string(),
+            );
+            true
+        }
+        Err(ClusterError::Command { failure, .. })
+            if is_unauthorized(failure.code, failure.code_name.as_deref()) =>
+        {
+            verdict.cause = Some(Cause::AuthRequired);
+            verdict.evidence.push(format!(
+                "listCollections without credentials: refused ({}{})",
+                failure.code_name.as_deref().unwrap_or("Unauthorized"),
+                failure
+                    .code
+                    .map(|code| format!(" {code}"))
+                    .unwrap_or_default()
+            ));
+            verdict.note = Some(AUTH_REQUIRED.to_string());
+            false
+        }
+        Err(error @ ClusterError::Command { .. }) => {
+            verdict.evidence.push(format!(
+                "listCollections without credentials: {} (not an authentication refusal)",
+                one_line(&error.to_string())
+            ));
+            true
+        }
+        Err(error) => {
+            fail(verdict, cause::of_cluster_error(&error), error);
+            false
+        }
+    }
+}
+
+/// Unauthorized (13) by code, or by name when the code is missing.
+fn is_unauthorized(code: Option<i32>, code_name: Option<&str>) -> bool {
+    code == Some(13) || (code.is_none() && code_name == Some("Unauthorized"))
+}
+
+/// The consequence of a server that requires authentication and a connection string without
+/// credentials.
+const AUTH_REQUIRED: &str = "the server requires authentication and the connection string has \
+     no credentials: connections open and ping answers, but every operation on data fails \
+     with Unauthorized (13)";
 
 /// Asks the server whether it takes writes (`hello`: `isWritablePrimary`, or the legacy
 /// `ismaster`), as a write would find out.

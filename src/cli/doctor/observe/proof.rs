@@ -17,7 +17,7 @@ use crate::cli::proof::{self, Cause, Intent, Verdict};
 fn class_of(cause: &Cause) -> FailureClass {
     match cause {
         Cause::Dns | Cause::Unreachable | Cause::Timeout | Cause::Network => FailureClass::Connect,
-        Cause::AuthFailed { .. } => FailureClass::Authentication,
+        Cause::AuthFailed { .. } | Cause::AuthRequired => FailureClass::Authentication,
         Cause::Tls => FailureClass::Tls,
         Cause::NotWritable => FailureClass::NotWritable,
         Cause::NoServiceId => FailureClass::NoServiceId,

@@ -6,6 +6,8 @@ use crate::cli::doctor::observations::{FailureClass, Observations};
 
 /// Authentication failed.
 pub const FAILED: &str = "auth.failed";
+/// The server requires authentication and the connection string has no credentials.
+pub const REQUIRED: &str = "auth.required";
 /// `authMechanism` is not among the user's mechanisms.
 pub const MECHANISM_NOT_OFFERED: &str = "auth.mechanism-not-offered";
 /// The user is unknown in the authentication database.
@@ -53,6 +55,40 @@ pub fn failed(observations: &Observations) -> Vec<Finding> {
         "every connection the application opens fails: no operation runs",
         "check the user name and password (percent-encode @ : / ? # [ ] in them), and \
          authSource: the database the user was created in (usually admin)",
+    )
+    .servers(servers)]
+}
+
+/// `auth.required`: without credentials the proof's connection opened and `ping` answered,
+/// but an operation on data was refused with Unauthorized.
+pub fn required(observations: &Observations) -> Vec<Finding> {
+    if observations.uri.credential().is_some() {
+        return Vec::new();
+    }
+    let Some(proof) = &observations.proof else {
+        return Vec::new();
+    };
+    let failure = [&proof.read, &proof.write].into_iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|f| f.class == FailureClass::Authentication)
+    });
+    let Some(failure) = failure else {
+        return Vec::new();
+    };
+    let servers: Vec<String> = failure.address.iter().map(ToString::to_string).collect();
+    vec![Finding::new(
+        REQUIRED,
+        Severity::Error,
+        format!(
+            "the server requires authentication and the connection string has no credentials: {}",
+            failure.message
+        ),
+        "connections open and ping answers, so the application starts; then every find, \
+         insert or aggregate fails with Unauthorized (13)",
+        "add the user and password to the connection string \
+         (mongodb://USER:PASSWORD@HOST/?authSource=admin, percent-encoding @ : / ? # [ ] in them), \
+         or give them with --uri-file to keep them out of the process list",
     )
     .servers(servers)]
 }

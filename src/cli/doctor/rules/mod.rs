@@ -133,6 +133,10 @@ pub const RULES: &[Rule] = &[
         check: auth::failed,
     },
     Rule {
+        id: auth::REQUIRED,
+        check: auth::required,
+    },
+    Rule {
         id: auth::MECHANISM_NOT_OFFERED,
         check: auth::mechanism_not_offered,
     },
