@@ -191,3 +191,58 @@ async fn a_direct_seed_of_another_set_gets_a_hint_naming_its_set_name() {
         .unwrap_or_else(|| panic!("no set name hint:\n{shown}"));
     assert!(hint.contains(r#"the server reports "rs0-wrong""#), "{hint}");
 }
+
+/// A member seeded twice under two names (`127.0.0.1:P` and `localhost:P`), and once more
+/// verbatim: the removed name says which member it duplicates (text and JSON), the hints
+/// name the repeated seed and do not blame the set name, which is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_that_duplicates_a_member_under_another_name_says_so() {
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let addresses = sim.addresses();
+    let member = &addresses[0];
+    let port = member.rsplit(':').next().unwrap();
+    let alias = format!("localhost:{port}");
+    let uri = format!(
+        "mongodb://{member},{alias},{member},{}/?replicaSet=rs0",
+        addresses[1]
+    );
+
+    let output = run(&["discover", "--timeout-ms", "5000", &uri]).await;
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{shown}");
+    let line = shown
+        .lines()
+        .find(|line| line.trim_start().starts_with(&format!("{alias} at +")))
+        .unwrap_or_else(|| panic!("no removal line for {alias}:\n{shown}"));
+    assert!(
+        line.contains(&format!("a duplicate seed: the same server as {member}")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("names {member} more than once")),
+        "{shown}"
+    );
+    assert!(!shown.contains("hint: replica set name"), "{shown}");
+
+    let output = run(&["discover", "--json", "--timeout-ms", "5000", &uri]).await;
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let removed = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["address"] == alias.as_str())
+        .unwrap_or_else(|| panic!("{alias} not in removed: {report}"));
+    assert_eq!(
+        removed["duplicate_of"]["member"],
+        member.as_str(),
+        "{report}"
+    );
+    assert_eq!(
+        removed["duplicate_of"]["socket_address"],
+        member.as_str(),
+        "{report}"
+    );
+    sim.shutdown().await;
+}

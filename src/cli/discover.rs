@@ -16,6 +16,7 @@ use super::connect::{self, Resolved};
 use super::discovery::Discovery;
 use super::proof::{self, Intent};
 use super::render;
+use super::same_server;
 use super::tls_state;
 use super::untrusted::{display_untrusted, LINE_CHARS};
 
@@ -250,6 +251,12 @@ pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discove
         // The TLS probe gets what is left of --timeout-ms, not a connectTimeoutMS of its own.
         let left = timeout.saturating_sub(started.elapsed());
         let tls = tls_state::probe(&settings, &addresses, left).await;
+        // Removed seeds that were a member under another name: a second of lookups at most.
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .min(Duration::from_secs(1));
+        let same_server =
+            same_server::removed_seeds_that_duplicate_members(&topology, uri.hosts(), left).await;
         Ok(Discovery {
             uri,
             settings,
@@ -259,6 +266,7 @@ pub fn discover(target: &Target, proof_request: &ProofRequest) -> Result<Discove
             tls,
             srv_records,
             verdicts: vec![read, write],
+            same_server,
         })
     })
 }

@@ -9,6 +9,7 @@ use mongo_topology::sdam::{ServerType, TopologyDescription};
 use mongo_topology::{ClusterSettings, ServerAddress};
 
 use super::proof::{Intent, Verdict};
+use super::same_server::SameServer;
 use super::tls_state::TlsStates;
 
 /// What one discovery saw.
@@ -29,6 +30,8 @@ pub struct Discovery {
     pub srv_records: Vec<SrvRecord>,
     /// The proven verdicts, read then write (see [`super::proof`]).
     pub verdicts: Vec<Verdict>,
+    /// Removed seeds that were a member under another name.
+    pub same_server: Vec<SameServer>,
 }
 
 impl Discovery {

@@ -10,6 +10,7 @@ mod metrics;
 mod proof;
 mod removed;
 mod render;
+mod same_server;
 mod select;
 mod sim;
 mod sim_replay;

@@ -11,6 +11,7 @@ use mongo_topology::sdam::{
 use mongo_topology::ServerAddress;
 use serde_json::{json, Value};
 
+use super::same_server::SameServer;
 use super::untrusted::{display_untrusted, LINE_CHARS};
 
 /// The reason as one JSON object: `kind`, the evidence fields of that kind, and `message`
@@ -62,31 +63,64 @@ pub fn departed(topology: &TopologyDescription) -> impl Iterator<Item = &Departu
 
 /// `discover --json`'s `removed` array: every server removed and not back, with when (ms
 /// since the client started) and why.
-pub fn removed_json(topology: &TopologyDescription) -> Value {
+/// `duplicate_of` names the member a removed seed was, under another name (see
+/// [`SameServer`]).
+pub fn removed_json(topology: &TopologyDescription, same_server: &[SameServer]) -> Value {
     departed(topology)
         .map(|departure| {
-            json!({
+            let mut entry = json!({
                 "address": departure.address.to_string(),
                 "removed_at_ms": at_ms(departure),
                 "reason": reason_json(&departure.reason),
-            })
+            });
+            if let (Some(same), Value::Object(fields)) =
+                (duplicate_of(same_server, &departure.address), &mut entry)
+            {
+                fields.insert(
+                    "duplicate_of".to_string(),
+                    json!({
+                        "member": same.member.to_string(),
+                        "socket_address": same.socket.to_string(),
+                    }),
+                );
+            }
+            entry
         })
         .collect()
 }
 
+/// The member `address` duplicates, if it was one under another name.
+fn duplicate_of<'a>(
+    same_server: &'a [SameServer],
+    address: &ServerAddress,
+) -> Option<&'a SameServer> {
+    same_server.iter().find(|same| &same.seed == address)
+}
+
+/// ` (a duplicate seed: the same server as M, both reach S)` or nothing.
+fn duplicate_text(same_server: &[SameServer], address: &ServerAddress) -> String {
+    duplicate_of(same_server, address).map_or_else(String::new, |same| {
+        format!(
+            "; a duplicate seed: the same server as {} (both reach {})",
+            same.member, same.socket
+        )
+    })
+}
+
 /// `discover`'s "removed" section: one line per server removed and not back, with why; the
 /// empty string when there is none. Server text goes through [`display_untrusted`].
-pub fn removed_section(topology: &TopologyDescription) -> String {
+pub fn removed_section(topology: &TopologyDescription, same_server: &[SameServer]) -> String {
     let mut out = String::new();
     for departure in departed(topology) {
         if out.is_empty() {
             out.push_str("removed servers (seen, then removed by the client):\n");
         }
         let line = format!(
-            "{} at +{} ms: {}",
+            "{} at +{} ms: {}{}",
             departure.address,
             at_ms(departure),
-            departure.reason
+            departure.reason,
+            duplicate_text(same_server, &departure.address)
         );
         let _ = writeln!(out, "  {}", display_untrusted(&line, LINE_CHARS));
     }
@@ -173,13 +207,49 @@ pub fn advertised_name_hint(topology: &TopologyDescription) -> Option<String> {
     ))
 }
 
+/// The hint for seeds the primary does not list: its member list is authoritative, so the
+/// client drops them; naming the members they duplicate when they were one under another
+/// name. `None` when no seed left for that.
+pub fn not_in_members_hint(
+    topology: &TopologyDescription,
+    seeds: &[ServerAddress],
+    same_server: &[SameServer],
+) -> Option<String> {
+    let seeds: Vec<String> = topology
+        .departures
+        .iter()
+        .filter(|departure| {
+            matches!(departure.reason, RemovalReason::NotInPrimaryMembers { .. })
+                && seeds.contains(&departure.address)
+                && !topology.servers.contains_key(&departure.address)
+        })
+        .map(
+            |departure| match duplicate_of(same_server, &departure.address) {
+                Some(same) => format!("{}, the same server as {}", departure.address, same.member),
+                None => departure.address.to_string(),
+            },
+        )
+        .collect();
+    if seeds.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "seeds the primary does not list ({}): the primary's member list is authoritative, so \
+         the client drops them; the set name is fine. Seed with the names in the replica set \
+         configuration (rs.conf()), which this host must resolve and reach",
+        seeds.join("; ")
+    ))
+}
+
 /// Whether `address` left for a reason that has a hint of its own (see
-/// [`set_name_hint`], [`advertised_name_hint`]).
+/// [`set_name_hint`], [`advertised_name_hint`], [`not_in_members_hint`]).
 pub fn has_own_hint(topology: &TopologyDescription, address: &ServerAddress) -> bool {
     topology.departures.get(address).is_some_and(|departure| {
         matches!(
             departure.reason,
-            RemovalReason::SetNameMismatch { .. } | RemovalReason::AdvertisedNameMismatch { .. }
+            RemovalReason::SetNameMismatch { .. }
+                | RemovalReason::AdvertisedNameMismatch { .. }
+                | RemovalReason::NotInPrimaryMembers { .. }
         )
     })
 }
@@ -228,12 +298,12 @@ mod tests {
     #[test]
     fn a_removed_server_is_listed_with_its_reason_in_text_and_json() {
         let topology = topology_with(vec![set_name_departure("foo")]);
-        let text = removed_section(&topology);
+        let text = removed_section(&topology, &[]);
         assert!(
             text.contains(r#"b:2 at +1234 ms: reported set name "foo", expected "rs0""#),
             "{text}"
         );
-        let json = removed_json(&topology);
+        let json = removed_json(&topology, &[]);
         assert_eq!(json[0]["address"], "b:2");
         assert_eq!(json[0]["removed_at_ms"], 1234);
         assert_eq!(json[0]["reason"]["kind"], "set_name_mismatch");
@@ -244,7 +314,7 @@ mod tests {
     #[test]
     fn a_set_name_with_escapes_is_neutralised_in_text_and_exact_in_json() {
         let topology = topology_with(vec![set_name_departure("x\u{1b}[2J\nFORGED")]);
-        let text = removed_section(&topology);
+        let text = removed_section(&topology, &[]);
         assert!(!text.contains('\u{1b}'), "{text:?}");
         assert_eq!(text.lines().count(), 2, "{text:?}");
         let hint = set_name_hint(&topology, Some("rs0")).unwrap();
@@ -268,7 +338,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            removed_json(&topology).as_array().unwrap().is_empty(),
+            removed_json(&topology, &[]).as_array().unwrap().is_empty(),
             "it is back"
         );
         let checked = ServerDescription {

@@ -14,6 +14,7 @@ use super::connect;
 use super::discovery::Discovery;
 use super::proof;
 use super::removed;
+use super::same_server;
 use super::tls_state;
 use super::untrusted::{display_untrusted, CELL_CHARS, LINE_CHARS};
 use super::wire_hint;
@@ -215,6 +216,20 @@ fn hints(discovery: &Discovery) -> Vec<String> {
         ));
     }
     hints.extend(removed::advertised_name_hint(topology));
+    hints.extend(removed::not_in_members_hint(
+        topology,
+        seeds,
+        &discovery.same_server,
+    ));
+    let repeated = same_server::repeated_seeds(seeds);
+    if !repeated.is_empty() {
+        let names: Vec<String> = repeated.iter().map(ToString::to_string).collect();
+        hints.push(format!(
+            "the connection string names {} more than once (host names are \
+             case-insensitive): the client monitors each once",
+            names.join(", ")
+        ));
+    }
     hints.extend(wire_hint::incompatible_wire_version_hint(topology));
     hints.extend(tls_state::hints(&discovery.tls, SystemTime::now()));
     hints
@@ -319,7 +334,7 @@ pub fn report(discovery: &Discovery) -> String {
     {
         out.push_str("staleness: lastWriteDate behind the primary's (or the newest secondary's)\n");
     }
-    out.push_str(&removed::removed_section(topology));
+    out.push_str(&removed::removed_section(topology, &discovery.same_server));
     for line in tls_state::lines(&discovery.tls, SystemTime::now()) {
         let _ = writeln!(out, "tls: {}", display_untrusted(&line, LINE_CHARS));
     }
@@ -374,7 +389,7 @@ pub fn json(discovery: &Discovery) -> Value {
             .iter()
             .map(|seed| seed.to_string())
             .collect::<Vec<_>>(),
-        "removed": removed::removed_json(topology),
+        "removed": removed::removed_json(topology, &discovery.same_server),
         "complete": discovery.complete,
         "not_yet_checked": discovery
             .unchecked_servers()
@@ -442,6 +457,7 @@ mod tests {
             tls: Default::default(),
             srv_records: Vec::new(),
             verdicts: Vec::new(),
+            same_server: Vec::new(),
         }
     }
 
