@@ -1,12 +1,13 @@
 //! The client's view of the whole deployment: [`TopologyType`] and [`TopologyDescription`].
 //!
 //! Field names follow the SDAM specification's "TopologyDescription" section. The
-//! description is plain data: an immutable snapshot that selectors read, shared by `Arc`;
-//! its servers are `Arc`s too, so that a new snapshot shares every unchanged server with the
-//! previous one. The rules that turn one description into the next live in the transition
-//! code of this module's siblings.
+//! description is plain data: an immutable snapshot that selectors read, shared by `Arc`.
+//! Its servers are held in a [`ServerMap`], a persistent (structurally shared) ordered map of
+//! `Arc`s: a new snapshot shares every unchanged server, and all but O(log n) of the map's
+//! structure, with the previous one, so building, dropping and comparing two successive
+//! snapshots costs O(changes × log n), not O(servers). The rules that turn one description
+//! into the next live in the transition code of this module's siblings.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bson::oid::ObjectId;
@@ -26,6 +27,14 @@ use crate::time::MonotonicTime;
 /// refused.
 pub const MAX_SERVERS_ADDED_BY_REPLIES: usize = 1000;
 
+/// The servers of a [`TopologyDescription`], ordered by address: a persistent map
+/// ([`imbl::OrdMap`]) whose clone is O(1) and whose `insert`/`remove` copy only the O(log n)
+/// nodes on the path to the key, sharing the rest with the map they came from. Reading it is
+/// like reading a `BTreeMap` (`get`, `contains_key`, `iter`, `keys`, `values`, `len`);
+/// [`imbl::OrdMap::diff`] lists the differences between two snapshots without visiting the
+/// nodes they share.
+pub type ServerMap = imbl::OrdMap<ServerAddress, Arc<ServerDescription>>;
+
 /// Everything the client knows about the deployment at one moment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TopologyDescription {
@@ -38,8 +47,9 @@ pub struct TopologyDescription {
     /// The largest setVersion ever reported by a primary (not monotonic: electionId ranks first).
     pub max_set_version: Option<i64>,
     /// One description per server in the topology, ordered by address; shared with the
-    /// snapshots before and after this one as long as the server's description is unchanged.
-    pub servers: BTreeMap<ServerAddress, Arc<ServerDescription>>,
+    /// snapshots before and after this one as long as the server's description is unchanged
+    /// (see [`ServerMap`]).
+    pub servers: ServerMap,
     /// `None` when every server's wire version range overlaps the client's; otherwise why not.
     pub compatibility_error: Option<String>,
     /// The smallest logicalSessionTimeoutMinutes of the data-bearing servers, or `None` if
@@ -93,6 +103,9 @@ impl TopologyDescription {
     /// TopologyDescriptionChangedEvent: same type, set name, (electionId, setVersion) maxima,
     /// compatibility, session timeout and servers, each compared per SDAM "Server Description
     /// Equality" (round trip times and update times do not count).
+    ///
+    /// Cost: O(differences × log n) between two snapshots that share their structure (one
+    /// built from the other), O(n) between unrelated ones.
     pub fn is_equivalent(&self, other: &TopologyDescription) -> bool {
         self.topology_type == other.topology_type
             && self.set_name == other.set_name
@@ -103,9 +116,14 @@ impl TopologyDescription {
             && self.servers.len() == other.servers.len()
             && self
                 .servers
-                .iter()
-                .zip(other.servers.iter())
-                .all(|((a, x), (b, y))| a == b && (Arc::ptr_eq(x, y) || x.is_equivalent(y)))
+                .diff(&other.servers)
+                .all(|difference| match difference {
+                    imbl::ordmap::DiffItem::Update {
+                        old: (_, before),
+                        new: (_, after),
+                    } => before.is_equivalent(after),
+                    imbl::ordmap::DiffItem::Add(..) | imbl::ordmap::DiffItem::Remove(..) => false,
+                })
     }
 
     /// Records that the server at `address` was removed, why and when (the log is copied

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
-use crate::sdam::compatibility::update_derived_fields;
 use crate::sdam::departures::RemovalReason;
 use crate::sdam::server::{ServerDescription, ServerError, ServerErrorKind, ServerType};
 use crate::sdam::settings::TopologySettings;
@@ -59,7 +58,8 @@ pub(crate) fn apply(
         }
         _ => transition.update_by_table(server),
     }
-    update_derived_fields(transition.td);
+    // The derived fields (compatibility, logicalSessionTimeoutMinutes) are set when the
+    // result is published, from the servers that changed.
     transition.effects
 }
 
