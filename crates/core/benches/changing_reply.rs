@@ -78,21 +78,20 @@ fn changing_reply(c: &mut Criterion) {
 
 criterion_group!(benches, changing_reply);
 
-/// The median over `batches` of the mean cost of one changing reply in a batch of `replies`.
-fn changing_reply_cost(servers: usize, batches: usize, replies: u32) -> Duration {
-    let mut flapping = Flapping::new(servers);
-    for _ in 0..replies {
-        black_box(flapping.next_reply());
-    }
-    let mut means: Vec<Duration> = (0..batches)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..replies {
-                black_box(flapping.next_reply());
-            }
-            started.elapsed() / replies
-        })
-        .collect();
+/// The median over `batches` of the mean cost of one changing reply in a batch (at least 20
+/// replies and 20 ms), after one batch of warm-up.
+fn changing_reply_cost(flapping: &mut Flapping, batches: usize) -> Duration {
+    let mut batch = || {
+        let started = Instant::now();
+        let mut replies = 0u32;
+        while replies < 20 || started.elapsed() < Duration::from_millis(20) {
+            black_box(flapping.next_reply());
+            replies += 1;
+        }
+        started.elapsed() / replies
+    };
+    batch();
+    let mut means: Vec<Duration> = (0..batches).map(|_| batch()).collect();
     means.sort();
     means[means.len() / 2]
 }
@@ -109,6 +108,25 @@ fn discovery_cost(servers: usize, rounds: usize) -> Duration {
         .collect();
     means.sort();
     means[means.len() / 2]
+}
+
+/// The median over `rounds` of one walk over every server of a sharded topology of
+/// routers ([`mongo_topology_core::sdam::TopologyDescription::primary`], which
+/// finds none): what a consumer pays per TopologyDescriptionChanged event if it scans the
+/// description (the CLI timeline's primary, the engine's INFO summary).
+fn scan_cost(topology: &mongo_topology_core::sdam::Topology, rounds: usize) -> Duration {
+    let description = topology.description();
+    let mut costs: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..100 {
+                black_box(black_box(description).primary());
+            }
+            started.elapsed() / 100
+        })
+        .collect();
+    costs.sort();
+    costs[costs.len() / 2]
 }
 
 fn print_row(what: &str, costs: &[(usize, Duration)]) {
@@ -134,10 +152,13 @@ fn main() {
     if !std::env::args().any(|argument| argument == "--bench") {
         return;
     }
-    let changing: Vec<(usize, Duration)> = SIZES
-        .iter()
-        .map(|&servers| (servers, changing_reply_cost(servers, 9, 2_000)))
-        .collect();
+    let mut changing = Vec::new();
+    let mut scan = Vec::new();
+    for servers in SIZES {
+        let mut flapping = Flapping::new(servers);
+        changing.push((servers, changing_reply_cost(&mut flapping, 9)));
+        scan.push((servers, scan_cost(&flapping.topology, 9)));
+    }
     let discovery: Vec<(usize, Duration)> = SIZES
         .iter()
         .map(|&servers| (servers, discovery_cost(servers, 3)))
@@ -145,4 +166,5 @@ fn main() {
     println!("\nper reply, median of batches (servers: cost):");
     print_row("changing reply", &changing);
     print_row("discovery", &discovery);
+    print_row("scan of servers", &scan);
 }
