@@ -204,7 +204,7 @@ impl Transition<'_> {
             return;
         }
         // Had this member been the primary?
-        if self.td.primary().is_none() {
+        if self.td.primary_in_map().is_none() {
             self.td.topology_type = TopologyType::ReplicaSetNoPrimary;
             if let Some(primary) = &server.primary {
                 self.mark_possible_primary(primary);
@@ -384,7 +384,7 @@ impl Transition<'_> {
 
     /// SDAM "checkIfHasPrimary".
     fn check_if_has_primary(&mut self) {
-        self.td.topology_type = if self.td.primary().is_some() {
+        self.td.topology_type = if self.td.primary_in_map().is_some() {
             TopologyType::ReplicaSetWithPrimary
         } else {
             TopologyType::ReplicaSetNoPrimary

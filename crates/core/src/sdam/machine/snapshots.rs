@@ -250,6 +250,7 @@ impl Topology {
                 }
             }
         }
+        next.forget_flat_servers();
         next.compatibility_error = self.derived.compatibility_error();
         next.logical_session_timeout_minutes = self.derived.logical_session_timeout_minutes();
         #[cfg(debug_assertions)]
