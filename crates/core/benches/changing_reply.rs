@@ -85,7 +85,7 @@ fn changing_reply_cost(flapping: &mut Flapping, batches: usize) -> Duration {
         let started = Instant::now();
         let mut replies = 0u32;
         while replies < 20 || started.elapsed() < Duration::from_millis(20) {
-            black_box(flapping.next_reply());
+            let _changes = black_box(flapping.next_reply());
             replies += 1;
         }
         started.elapsed() / replies
@@ -110,10 +110,28 @@ fn discovery_cost(servers: usize, rounds: usize) -> Duration {
     means[means.len() / 2]
 }
 
-/// The median over `rounds` of one walk over every server of a sharded topology of
-/// routers ([`mongo_topology_core::sdam::TopologyDescription::primary`], which
-/// finds none): what a consumer pays per TopologyDescriptionChanged event if it scans the
-/// description (the CLI timeline's primary, the engine's INFO summary).
+/// The median over `rounds` of the first walk over every server of a fresh copy of a
+/// sharded topology's snapshot (a clone starts without the flat slice of its servers, which
+/// the first walk builds), as on each new snapshot.
+fn first_walk_cost(topology: &mongo_topology_core::sdam::Topology, rounds: usize) -> Duration {
+    let description = topology.description();
+    let mut costs: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..20 {
+                let copy = mongo_topology_core::sdam::TopologyDescription::clone(description);
+                black_box(black_box(&copy).primary().is_some());
+            }
+            started.elapsed() / 20
+        })
+        .collect();
+    costs.sort();
+    costs[costs.len() / 2]
+}
+
+/// The median over `rounds` of one walk over every server of a sharded topology of routers
+/// ([`mongo_topology_core::sdam::TopologyDescription::primary`], which finds none), after
+/// the first: what selection pays per operation to look at every server.
 fn scan_cost(topology: &mongo_topology_core::sdam::Topology, rounds: usize) -> Duration {
     let description = topology.description();
     let mut costs: Vec<Duration> = (0..rounds)
@@ -154,10 +172,12 @@ fn main() {
     }
     let mut changing = Vec::new();
     let mut scan = Vec::new();
+    let mut first_walk = Vec::new();
     for servers in SIZES {
         let mut flapping = Flapping::new(servers);
         changing.push((servers, changing_reply_cost(&mut flapping, 9)));
         scan.push((servers, scan_cost(&flapping.topology, 9)));
+        first_walk.push((servers, first_walk_cost(&flapping.topology, 9)));
     }
     let discovery: Vec<(usize, Duration)> = SIZES
         .iter()
@@ -166,5 +186,6 @@ fn main() {
     println!("\nper reply, median of batches (servers: cost):");
     print_row("changing reply", &changing);
     print_row("discovery", &discovery);
-    print_row("scan of servers", &scan);
+    print_row("walk of servers", &scan);
+    print_row("first walk", &first_walk);
 }
