@@ -217,9 +217,12 @@ fn check_outcome(outcome: &Value, topology: &Topology) -> Result<(), String> {
     let mut expected_addresses = Vec::new();
     for (text, expected) in servers {
         let address = ServerAddress::parse(text).map_err(|e| format!("{text}: {e}"))?;
-        let actual = td
-            .server(&address)
-            .ok_or_else(|| format!("server {address} missing; have {:?}", td.servers.keys()))?;
+        let actual = td.server(&address).ok_or_else(|| {
+            format!(
+                "server {address} missing; have {:?}",
+                td.servers.keys().collect::<Vec<_>>()
+            )
+        })?;
         check_server(expected, actual, topology).map_err(|e| format!("server {address}: {e}"))?;
         expected_addresses.push(address);
     }

@@ -1,6 +1,9 @@
 //! A heartbeat that changes nothing does O(1) work: it allocates the same, small amount on a
 //! topology of 20 and of 200 servers, and returns the same snapshot. A heartbeat that
-//! changes the description, for contrast, allocates in proportion to the servers.
+//! changes the description builds a new snapshot, whose persistent server map copies only
+//! the O(log n) nodes on the path to the changed server: it allocates more than an
+//! equivalent heartbeat, and (nearly) as much for 200 servers as for 20 (issue 19; until
+//! then it allocated in proportion to the servers, and this test asserted that).
 //!
 //! A counting global allocator (the `stats_alloc` crate, so no unsafe code here) records
 //! every allocation of the process, so nothing else may run while it measures: this test
@@ -69,8 +72,8 @@ fn an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers() {
             assert!(Arc::ptr_eq(&published, &changes.description));
             black_box(&changes);
         }));
-        // For contrast: a check that alternates between failure and success changes the
-        // description each time, and so builds a snapshot.
+        // A check that alternates between failure and success changes the description each
+        // time, and so builds a snapshot.
         changing.push(measure(&mut topology, |topology, i| {
             let now = 10_000 * (i + 1);
             let changes = if i % 2 == 0 {
@@ -96,10 +99,16 @@ fn an_equivalent_heartbeat_costs_the_same_for_20_and_200_servers() {
         "an RTT sample allocates {:?}",
         rtt_samples[0]
     );
-    // The counter sees the O(n) path: the same measurement is not flat there (the new
-    // snapshot's map nodes; addresses and descriptions are shared, not copied).
+    // The counter sees the snapshot being built: more than the fast path allocates...
     assert!(
-        changing[1].0 > 2 * changing[0].0 && changing[1].1 > 3 * changing[0].1,
-        "a changing heartbeat: {changing:?}"
+        changing[0].0 > small.0,
+        "a changing heartbeat allocates no more than an equivalent one: {changing:?}"
+    );
+    // ...but not in proportion to the servers: 10 times the servers adds at most one level
+    // of map nodes (before the persistent map, the test asserted more than twice the
+    // allocations and three times the bytes).
+    assert!(
+        changing[1].0 <= changing[0].0 + 3 && changing[1].1 <= 2 * changing[0].1,
+        "a changing heartbeat grows with the servers: {changing:?}"
     );
 }

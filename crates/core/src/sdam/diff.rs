@@ -1,13 +1,14 @@
 //! Deriving monitoring actions and SDAM events from two successive topology descriptions.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
+
+use imbl::ordmap::DiffItem;
 
 use crate::address::ServerAddress;
 use crate::sdam::departures::RemovalReason;
 use crate::sdam::events::{Action, SdamEvent};
 use crate::sdam::server::{ServerDescription, ServerType};
-use crate::sdam::topology::TopologyDescription;
+use crate::sdam::topology::{ServerMap, TopologyDescription};
 
 /// Whether a server's description changed enough to publish ServerDescriptionChanged:
 /// SDAM "Server Description Equality", with PossiblePrimary treated as Unknown (it is only a
@@ -40,52 +41,72 @@ fn removal_reason(after: &TopologyDescription, address: &ServerAddress) -> Remov
     }
 }
 
-/// The events and monitoring actions that turn `before` into `after`, in publication order:
-/// ServerDescriptionChanged (the checked server first), ServerOpening + StartMonitoring for
-/// added servers, StopMonitoring + ServerClosed for removed ones, then
-/// TopologyDescriptionChanged. Events share the descriptions' `Arc`s.
-///
-/// Both server maps are sorted by address, so one merge walk finds every change with one
-/// comparison per server (no lookups); servers shared between the two snapshots compare by
-/// pointer.
+/// One server's difference between two successive snapshots.
+pub(crate) enum ServerChange {
+    /// In the new snapshot only.
+    Added(ServerAddress, Arc<ServerDescription>),
+    /// In both, with different descriptions (not necessarily different per SDAM equality).
+    Updated {
+        address: ServerAddress,
+        previous: Arc<ServerDescription>,
+        new: Arc<ServerDescription>,
+    },
+    /// In the old snapshot only.
+    Removed(ServerAddress, Arc<ServerDescription>),
+}
+
+/// The servers that differ between `before` and `after`, in address order. The two maps
+/// share their structure (one was built from the other), so the walk skips every shared
+/// node: O(changes × log n), not O(servers).
+pub(crate) fn server_changes(before: &ServerMap, after: &ServerMap) -> Vec<ServerChange> {
+    before
+        .diff(after)
+        .filter_map(|difference| match difference {
+            DiffItem::Add(address, new) => {
+                Some(ServerChange::Added(address.clone(), Arc::clone(new)))
+            }
+            DiffItem::Remove(address, previous) => {
+                Some(ServerChange::Removed(address.clone(), Arc::clone(previous)))
+            }
+            DiffItem::Update {
+                old: (address, previous),
+                new: (_, new),
+            } => (!Arc::ptr_eq(previous, new)).then(|| ServerChange::Updated {
+                address: address.clone(),
+                previous: Arc::clone(previous),
+                new: Arc::clone(new),
+            }),
+        })
+        .collect()
+}
+
+/// The events and monitoring actions that turn `before` into `after`, whose servers differ
+/// by `changes` (see [`server_changes`]), in publication order: ServerDescriptionChanged
+/// (the checked server first), ServerOpening + StartMonitoring for added servers,
+/// StopMonitoring + ServerClosed for removed ones, then TopologyDescriptionChanged. Events
+/// share the descriptions' `Arc`s. Cost: O(changes × log n).
 pub(crate) fn diff(
     before: &Arc<TopologyDescription>,
     after: &Arc<TopologyDescription>,
+    changes: &[ServerChange],
     checked: Option<&ServerAddress>,
 ) -> Vec<Action> {
     let mut changed = Vec::new();
     let mut added = Vec::new();
     let mut removed = Vec::new();
-    let mut old = before.servers.iter().peekable();
-    let mut new = after.servers.iter().peekable();
-    loop {
-        match (old.peek(), new.peek()) {
-            (Some(&(gone, _)), None) => {
-                removed.push(gone);
-                old.next();
+    for change in changes {
+        match change {
+            ServerChange::Added(address, _) => added.push(address),
+            ServerChange::Removed(address, _) => removed.push(address),
+            ServerChange::Updated {
+                address,
+                previous,
+                new,
+            } => {
+                if server_changed(previous, new) {
+                    changed.push((address, previous, new));
+                }
             }
-            (None, Some(&(came, _))) => {
-                added.push(came);
-                new.next();
-            }
-            (Some(&(a, previous)), Some(&(b, next))) => match a.cmp(b) {
-                Ordering::Less => {
-                    removed.push(a);
-                    old.next();
-                }
-                Ordering::Greater => {
-                    added.push(b);
-                    new.next();
-                }
-                Ordering::Equal => {
-                    if server_changed(previous, next) {
-                        changed.push((b, previous, next));
-                    }
-                    old.next();
-                    new.next();
-                }
-            },
-            (None, None) => break,
         }
     }
     // A stable sort: the checked server first, the others in address order.

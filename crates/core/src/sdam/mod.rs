@@ -61,5 +61,7 @@ pub use refresh::RepublishReason;
 pub use server::{ServerDescription, ServerError, ServerErrorKind, ServerType, TopologyVersion};
 pub use settings::{SettingsError, TopologySettings};
 pub use stream_pace::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET, FAST_CHANGE_BUDGET};
-pub use topology::{TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES};
+pub use topology::{
+    ServerMap, ServersInOrder, TopologyDescription, TopologyType, MAX_SERVERS_ADDED_BY_REPLIES,
+};
 pub use warm_up::{WarmUpAfterCheck, WarmUpPolicy, WARM_UP_LIMIT};

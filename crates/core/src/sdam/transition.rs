@@ -11,7 +11,6 @@ use std::sync::Arc;
 use bson::oid::ObjectId;
 
 use crate::address::ServerAddress;
-use crate::sdam::compatibility::update_derived_fields;
 use crate::sdam::departures::RemovalReason;
 use crate::sdam::server::{ServerDescription, ServerError, ServerErrorKind, ServerType};
 use crate::sdam::settings::TopologySettings;
@@ -59,7 +58,8 @@ pub(crate) fn apply(
         }
         _ => transition.update_by_table(server),
     }
-    update_derived_fields(transition.td);
+    // The derived fields (compatibility, logicalSessionTimeoutMinutes) are set when the
+    // result is published, from the servers that changed.
     transition.effects
 }
 
@@ -204,7 +204,7 @@ impl Transition<'_> {
             return;
         }
         // Had this member been the primary?
-        if self.td.primary().is_none() {
+        if self.td.primary_in_map().is_none() {
             self.td.topology_type = TopologyType::ReplicaSetNoPrimary;
             if let Some(primary) = &server.primary {
                 self.mark_possible_primary(primary);
@@ -384,7 +384,7 @@ impl Transition<'_> {
 
     /// SDAM "checkIfHasPrimary".
     fn check_if_has_primary(&mut self) {
-        self.td.topology_type = if self.td.primary().is_some() {
+        self.td.topology_type = if self.td.primary_in_map().is_some() {
             TopologyType::ReplicaSetWithPrimary
         } else {
             TopologyType::ReplicaSetNoPrimary

@@ -88,7 +88,7 @@ impl<'a> Context<'a> {
     /// deprioritized.
     fn candidates(&self, candidates: Candidates, list: &mut ServerList<'a>) {
         list.clear();
-        for server in self.topology.servers.values() {
+        for server in self.topology.servers_in_order() {
             if is_available(server)
                 && candidates.admits(server.server_type)
                 && !self.excluded.contains(&server.address)

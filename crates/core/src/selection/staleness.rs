@@ -78,8 +78,7 @@ impl StalenessCheck {
                 _ => Reference::Missing,
             },
             None => topology
-                .servers
-                .values()
+                .servers_in_order()
                 .filter(|server| server.server_type == ServerType::RsSecondary)
                 .filter_map(|server| millis_of_last_write(server))
                 .max()

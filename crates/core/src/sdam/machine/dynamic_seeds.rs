@@ -4,19 +4,38 @@
 
 use std::time::Duration;
 
+use super::derived::DerivedFields;
 use crate::address::ServerAddress;
-use crate::sdam::server::ServerType;
-use crate::sdam::topology::{TopologyDescription, TopologyType};
+use crate::sdam::topology::{ServerMap, TopologyDescription, TopologyType};
 use crate::time::MonotonicTime;
 
 /// The default reseed interval: SDAM's default heartbeatFrequencyMS.
 pub const DEFAULT_RESEED_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A complete member list, as it was seen.
+#[derive(Clone, Debug, PartialEq)]
+enum CompleteMembers {
+    /// A primary's hosts, passives and arbiters.
+    Listed(Vec<ServerAddress>),
+    /// Every server of a sharded topology made only of mongos: the snapshot's map itself
+    /// (kept in O(1), its structure shared), read only at a re-seed.
+    AllServersOf(ServerMap),
+}
+
+impl CompleteMembers {
+    fn addresses(&self) -> Vec<ServerAddress> {
+        match self {
+            CompleteMembers::Listed(members) => members.clone(),
+            CompleteMembers::AllServersOf(servers) => servers.keys().cloned().collect(),
+        }
+    }
+}
+
 /// What the re-seed rule remembers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct DynamicSeeds {
     /// The last complete member list seen.
-    last_complete_members: Vec<ServerAddress>,
+    last_complete_members: CompleteMembers,
     /// When the scheduled re-seed is due, if one is.
     due: Option<MonotonicTime>,
     /// When the last re-seed happened.
@@ -28,7 +47,7 @@ pub(crate) struct DynamicSeeds {
 impl Default for DynamicSeeds {
     fn default() -> Self {
         DynamicSeeds {
-            last_complete_members: Vec::new(),
+            last_complete_members: CompleteMembers::Listed(Vec::new()),
             due: None,
             last_reseed: None,
             interval: DEFAULT_RESEED_INTERVAL,
@@ -42,31 +61,33 @@ impl DynamicSeeds {
         self.interval = interval;
     }
 
-    /// The last complete member list seen.
-    pub(crate) fn last_complete_members(&self) -> &[ServerAddress] {
-        &self.last_complete_members
+    /// The last complete member list seen (built anew at each call: O(members)).
+    pub(crate) fn last_complete_members(&self) -> Vec<ServerAddress> {
+        self.last_complete_members.addresses()
     }
 
     /// Remembers `description`'s member list if it is complete: a primary's hosts, passives
-    /// and arbiters, or every server of a sharded topology made only of mongos.
-    pub(crate) fn remember(&mut self, description: &TopologyDescription) {
+    /// and arbiters, or every server of a sharded topology made only of mongos. `derived`
+    /// describes `description`'s servers, so neither case walks them: O(reply members), or
+    /// O(1) for a sharded topology.
+    pub(crate) fn remember(&mut self, description: &TopologyDescription, derived: &DerivedFields) {
         if description.servers.is_empty() {
             return;
         }
-        if let Some(primary) = description.primary() {
+        let primary = derived
+            .first_primary()
+            .and_then(|address| description.servers.get(address));
+        if let Some(primary) = primary {
             let members = primary
                 .hosts
                 .iter()
                 .chain(&primary.passives)
                 .chain(&primary.arbiters);
-            self.last_complete_members = members.cloned().collect();
+            self.last_complete_members = CompleteMembers::Listed(members.cloned().collect());
         } else if description.topology_type == TopologyType::Sharded
-            && description
-                .servers
-                .values()
-                .all(|server| server.server_type == ServerType::Mongos)
+            && derived.mongos() == description.servers.len()
         {
-            self.last_complete_members = description.servers.keys().cloned().collect();
+            self.last_complete_members = CompleteMembers::AllServersOf(description.servers.clone());
         }
     }
 
@@ -96,7 +117,7 @@ impl DynamicSeeds {
         }
         self.due = None;
         self.last_reseed = Some(now);
-        let mut addresses = self.last_complete_members.clone();
+        let mut addresses = self.last_complete_members.addresses();
         for seed in seeds {
             if !addresses.contains(seed) {
                 addresses.push(seed.clone());

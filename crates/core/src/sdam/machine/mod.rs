@@ -5,7 +5,11 @@
 //! Cost: a heartbeat that changes nothing SDAM compares (the steady state) takes the fast
 //! path, O(log n) plus the size of the reply: no transition, no diff, no snapshot unless the
 //! refresh crosses the republish rule of [`crate::sdam::refresh`]. An input that changes the
-//! description builds one new snapshot: O(n) `Arc` clones, unchanged servers shared.
+//! description builds one new snapshot: O(changes × log n), since the snapshots' server map
+//! is persistent ([`crate::sdam::ServerMap`]: the new one shares all but the changed paths
+//! with the previous one), the diff that produces the events skips what they share, and the
+//! derived fields are maintained from the changed servers (`derived`). The transition rules
+//! of a replica set may still walk its members (bounded by one reply's member lists).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,11 +28,13 @@ use crate::sdam::settings::{SettingsError, TopologySettings};
 use crate::sdam::topology::{TopologyDescription, TopologyType};
 use crate::time::MonotonicTime;
 
+mod derived;
 mod dynamic_seeds;
 mod reseed;
 mod snapshots;
 pub(crate) mod srv_polling;
 
+use derived::DerivedFields;
 use dynamic_seeds::DynamicSeeds;
 pub use dynamic_seeds::DEFAULT_RESEED_INTERVAL;
 
@@ -86,6 +92,8 @@ pub struct Topology {
     /// one.
     refreshes: BTreeMap<ServerAddress, Arc<ServerDescription>>,
     pools: BTreeMap<ServerAddress, PoolGenerations>,
+    /// What the published snapshot's servers contribute to its derived fields.
+    derived: DerivedFields,
     /// The last complete member list and the re-seed schedule.
     dynamic_seeds: DynamicSeeds,
     /// Whether [`Action::ServerGrowthRefused`] has been returned (it is returned once).
@@ -135,6 +143,7 @@ impl Topology {
             description: initial,
             refreshes: BTreeMap::new(),
             pools,
+            derived: DerivedFields::default(),
             dynamic_seeds: DynamicSeeds::default(),
             growth_refusal_reported: false,
             closed: false,
@@ -379,6 +388,7 @@ impl Topology {
         let previous = std::mem::replace(&mut self.description, Arc::clone(&closed));
         self.refreshes.clear();
         self.pools.clear();
+        self.derived = DerivedFields::default();
         actions.push(Action::Publish(SdamEvent::TopologyDescriptionChanged {
             previous,
             new: closed,

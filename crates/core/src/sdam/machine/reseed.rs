@@ -20,8 +20,9 @@ impl Topology {
         self.dynamic_seeds.set_interval(interval);
     }
 
-    /// The last complete member list seen (see the module documentation).
-    pub fn last_complete_members(&self) -> &[ServerAddress] {
+    /// The last complete member list seen (see the module documentation), built at each
+    /// call: O(members).
+    pub fn last_complete_members(&self) -> Vec<ServerAddress> {
         self.dynamic_seeds.last_complete_members()
     }
 
@@ -46,7 +47,8 @@ impl Topology {
     /// the last server is gone.
     pub(super) fn follow_membership(&mut self, now: Option<MonotonicTime>) -> Option<Action> {
         if !self.description.servers.is_empty() {
-            self.dynamic_seeds.remember(&self.description);
+            self.dynamic_seeds
+                .remember(&self.description, &self.derived);
             return None;
         }
         let now = now?;

@@ -8,7 +8,7 @@ use bson::oid::ObjectId;
 
 use super::Topology;
 use crate::address::ServerAddress;
-use crate::sdam::diff::diff;
+use crate::sdam::diff::{diff, server_changes, ServerChange};
 use crate::sdam::errors::ApplicationError;
 use crate::sdam::events::{Action, Changes};
 use crate::sdam::refresh;
@@ -102,8 +102,10 @@ impl Topology {
     /// In load-balanced mode: the seed is a LoadBalancer from the start.
     pub(super) fn describe_load_balancers(&mut self, now: MonotonicTime) -> Vec<Action> {
         let mut next = self.working_copy();
-        for (address, server) in next.servers.iter_mut() {
-            *server = Arc::new(ServerDescription::load_balancer(address.clone(), now));
+        let addresses: Vec<ServerAddress> = next.servers.keys().cloned().collect();
+        for address in addresses {
+            let balancer = Arc::new(ServerDescription::load_balancer(address.clone(), now));
+            next.servers.insert(address, balancer);
         }
         let mut actions = self.publish(next, None, Some(now));
         for address in self.description.servers.keys() {
@@ -185,7 +187,8 @@ impl Topology {
 
     /// Keeps `fresher`, a description equivalent to its server's published one, as an
     /// unpublished refresh: O(log n). If it crosses the republish rule, builds and
-    /// publishes a snapshot with every refresh merged instead: O(n) `Arc` clones.
+    /// publishes a snapshot with every refresh merged instead: O(refreshes × log n). The
+    /// derived fields stay as they are: an equivalent description contributes the same.
     pub(super) fn refresh(&mut self, fresher: Arc<ServerDescription>) {
         let address = &fresher.address;
         let Some(published) = self.description.servers.get(address) else {
@@ -211,8 +214,8 @@ impl Topology {
     }
 
     /// The starting point of the next snapshot: the published description with every
-    /// unpublished refresh merged in (O(n) `Arc` clones). The refreshes are consumed: the
-    /// result must be published.
+    /// unpublished refresh merged in: O(refreshes × log n), the server map being shared
+    /// with the published one. The refreshes are consumed: the result must be published.
     pub(super) fn working_copy(&mut self) -> TopologyDescription {
         let mut next = TopologyDescription::clone(&self.description);
         for (address, fresher) in std::mem::take(&mut self.refreshes) {
@@ -224,17 +227,45 @@ impl Topology {
     }
 
     /// Publishes `next` as the current snapshot and returns the events and monitoring
-    /// actions that lead to it from the previous one.
+    /// actions that lead to it from the previous one, after setting its derived fields
+    /// (compatibility, logicalSessionTimeoutMinutes) from the servers that changed.
     /// When the input has a time (`now`), a topology left without servers schedules a
     /// re-seed (see [`Topology::reseed`]); a complete member list is remembered either way.
+    ///
+    /// Cost: O(changes × log n), `next` sharing its server map with the published snapshot.
     pub(super) fn publish(
         &mut self,
-        next: TopologyDescription,
+        mut next: TopologyDescription,
         checked: Option<&ServerAddress>,
         now: Option<MonotonicTime>,
     ) -> Vec<Action> {
+        let changes = server_changes(&self.description.servers, &next.servers);
+        for change in &changes {
+            match change {
+                ServerChange::Added(_, new) => self.derived.add(new),
+                ServerChange::Removed(_, previous) => self.derived.remove(previous),
+                ServerChange::Updated { previous, new, .. } => {
+                    self.derived.remove(previous);
+                    self.derived.add(new);
+                }
+            }
+        }
+        next.forget_flat_servers();
+        next.compatibility_error = self.derived.compatibility_error();
+        next.logical_session_timeout_minutes = self.derived.logical_session_timeout_minutes();
+        #[cfg(debug_assertions)]
+        {
+            // The incremental result is the rescan's (every test and spec case checks it).
+            let mut rescanned = next.clone();
+            crate::sdam::compatibility::update_derived_fields(&mut rescanned);
+            debug_assert_eq!(rescanned.compatibility_error, next.compatibility_error);
+            debug_assert_eq!(
+                rescanned.logical_session_timeout_minutes,
+                next.logical_session_timeout_minutes
+            );
+        }
         let next = Arc::new(next);
-        let mut actions = diff(&self.description, &next, checked);
+        let mut actions = diff(&self.description, &next, &changes, checked);
         self.description = next;
         actions.extend(self.follow_membership(now));
         actions
