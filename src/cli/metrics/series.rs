@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mongo_topology::sdam::{SdamEvent, ServerType, TopologyDescription, TopologyType};
+use mongo_topology::selection::secondary_staleness_millis;
 use mongo_topology::{ClusterEvent, EventKind, ServerAddress};
 use tokio::time::Instant;
 
@@ -37,8 +38,16 @@ struct State {
     /// The servers with series of their own outside the description's (heartbeat
     /// histograms, certificate expiry), to remove them.
     durations: Vec<ServerAddress>,
+    /// The secondaries with a staleness series.
+    stale: Vec<ServerAddress>,
+    /// The client's heartbeatFrequencyMS (a term of the staleness estimate); `None`: the
+    /// default.
+    heartbeat_frequency: Option<Duration>,
     srv: bool,
 }
+
+/// heartbeatFrequencyMS when the deployment did not say (the default of the URI options).
+const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
 
 impl DeploymentSeries {
     /// The series of a deployment whose every series carries `base` first.
@@ -63,6 +72,13 @@ impl DeploymentSeries {
 
     fn server_labels(&self, address: &ServerAddress, set: &str) -> Labels {
         self.labels(&[("address", &address.to_string()), ("set", set)])
+    }
+
+    /// The client's heartbeatFrequencyMS, for the staleness estimates (10 s unless set).
+    pub fn set_heartbeat_frequency(&self, frequency: Duration) {
+        if let Some(mut state) = self.state() {
+            state.heartbeat_frequency = Some(frequency);
+        }
     }
 
     fn state(&self) -> Option<MutexGuard<'_, State>> {
@@ -168,6 +184,34 @@ impl DeploymentSeries {
         }
         self.count_no_primary(&mut state, topology, now);
         self.refresh_ages(&state, now);
+        self.set_staleness(&mut state, topology);
+    }
+
+    /// The staleness estimate of every secondary that has one (the Max Staleness spec's, as
+    /// selection computes it); a server that is no longer a secondary loses its series.
+    fn set_staleness(&self, state: &mut State, topology: &TopologyDescription) {
+        let frequency = state
+            .heartbeat_frequency
+            .unwrap_or(DEFAULT_HEARTBEAT_FREQUENCY);
+        let estimates = secondary_staleness_millis(topology, frequency);
+        for address in &state.stale {
+            if !estimates.iter().any(|(secondary, _)| secondary == address) {
+                self.families
+                    .staleness
+                    .remove(&self.server_labels(address, &state.set));
+            }
+        }
+        state.stale.clear();
+        for (address, millis) in estimates {
+            // Precision of a millisecond count as f64 is exact far beyond any real staleness.
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = millis as f64 / 1000.0;
+            self.families
+                .staleness
+                .get_or_create(&self.server_labels(&address, &state.set))
+                .set(seconds);
+            state.stale.push(address);
+        }
     }
 
     /// Adds the time without a primary up to `now`; a replica set only (a sharded cluster
@@ -334,6 +378,8 @@ impl DeploymentSeries {
         families.last_success_age.remove(&plain);
         families.certificate_expiry.remove(&plain);
         families.heartbeat_duration.remove(&plain);
+        families.staleness.remove(&plain);
+        state.stale.retain(|known| known != address);
         state.durations.retain(|known| known != address);
         state.last_success.remove(address);
     }

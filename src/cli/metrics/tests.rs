@@ -338,3 +338,40 @@ fn the_alert_rules_use_only_exported_metrics() {
         );
     }
 }
+
+/// A secondary whose last write trails the primary's by 5 s exports a staleness of 5 s plus
+/// heartbeatFrequencyMS (the Max Staleness spec's estimate); the primary and a member
+/// without lastWriteDate export none, and a secondary that becomes primary loses its series.
+#[test]
+fn secondaries_export_their_estimated_staleness() {
+    use mongo_topology::time::MonotonicTime;
+    let families = Arc::new(Families::new());
+    let orders = deployment(&families, "orders");
+    orders.set_heartbeat_frequency(Duration::from_millis(500));
+    let mut topology = replica_set(Some(1), &[]);
+    let written = |port: u16, last_write_ms: i64| {
+        let mut server = (*topology.servers[&address(port)]).clone();
+        server.last_update_time = Some(MonotonicTime::from_millis(100_000));
+        server.last_write_date = Some(bson::DateTime::from_millis(last_write_ms));
+        Arc::new(server)
+    };
+    let primary = written(1, 1_000_000);
+    let behind = written(2, 995_000);
+    topology.servers.insert(address(1), primary);
+    topology.servers.insert(address(2), behind);
+    orders.update(&topology, Instant::now());
+    let text = families.encode();
+    let staleness = |port: u16| {
+        format!("mongo_topology_server_staleness_seconds{{deployment=\"orders\",address=\"db.example.net:{port}\",set=\"rs0\"}}")
+    };
+    assert_eq!(sample(&text, &staleness(2)), Some("5.5"), "{text}");
+    assert_eq!(sample(&text, &staleness(1)), None, "{text}");
+    assert_eq!(sample(&text, &staleness(3)), None, "{text}");
+    // The secondary becomes the primary (and the old one unknown): no staleness left.
+    orders.update(&replica_set(Some(2), &[1]), Instant::now());
+    let text = families.encode();
+    assert!(
+        !text.contains("mongo_topology_server_staleness_seconds{"),
+        "{text}"
+    );
+}
