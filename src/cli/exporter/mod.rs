@@ -65,6 +65,9 @@ pub struct ExporterArgs {
 /// How often the configuration file is read to see whether it changed.
 const CONFIG_POLL: Duration = Duration::from_secs(3);
 
+/// How long a changed configuration file must stay the same before it is reloaded.
+const CONFIG_SETTLE: Duration = Duration::from_millis(300);
+
 /// The running deployments as scrapes see them, by name.
 type Lives = Arc<Mutex<HashMap<String, Arc<Live>>>>;
 
@@ -186,9 +189,16 @@ struct Fleet {
 impl Fleet {
     /// Reloads when the file's contents differ from the last read (an unreadable file is
     /// reported once, not at every poll).
+    /// A file being written (truncated, then filled) is read again after [`CONFIG_SETTLE`]
+    /// and reloaded only once two reads agree: a half-written file must not stop every
+    /// deployment for a moment.
     async fn reload_if_changed(&mut self, path: &Path) {
         let contents = std::fs::read(path).ok();
-        if contents != self.seen {
+        if contents == self.seen {
+            return;
+        }
+        tokio::time::sleep(CONFIG_SETTLE).await;
+        if std::fs::read(path).ok() == contents {
             self.reload(path).await;
         }
     }

@@ -229,7 +229,14 @@ fn exported_families() -> Vec<(String, String)> {
             awaited: false,
         },
     });
-    series.update(&replica_set(None, &[]), Instant::now());
+    // Secondaries with a last write: a staleness estimate each.
+    let mut topology = replica_set(None, &[]);
+    for server in topology.servers.values_mut() {
+        let mut written = (**server).clone();
+        written.last_write_date = Some(bson::DateTime::from_millis(1_000_000));
+        *server = Arc::new(written);
+    }
+    series.update(&topology, Instant::now());
     families
         .encode()
         .lines()
@@ -273,7 +280,7 @@ fn deploy_file(path: &str) -> String {
 #[test]
 fn the_grafana_dashboard_has_a_panel_per_family_and_only_exported_metrics() {
     let families = exported_families();
-    assert_eq!(families.len(), 15, "{families:?}");
+    assert_eq!(families.len(), 16, "{families:?}");
     let text = deploy_file("deploy/grafana/mongo-topology-fleet.json");
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
