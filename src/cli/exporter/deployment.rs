@@ -61,7 +61,7 @@ impl Live {
             return;
         };
         if let Some(cluster) = cluster.as_ref() {
-            self.series.update(&cluster.topology(), now);
+            self.series.refresh(&cluster.topology(), now);
         }
     }
 

@@ -10,7 +10,7 @@ use mongo_topology::selection::secondary_staleness_millis;
 use mongo_topology::{ClusterEvent, EventKind, ServerAddress};
 use tokio::time::Instant;
 
-use super::{Families, Labels};
+use super::{Families, Labels, SecondsGauge};
 
 /// The series of one deployment (`watch`'s only one, or one of the exporter's).
 pub struct DeploymentSeries {
@@ -38,8 +38,12 @@ struct State {
     /// The servers with series of their own outside the description's (heartbeat
     /// histograms, certificate expiry), to remove them.
     durations: Vec<ServerAddress>,
-    /// The secondaries with a staleness series.
-    stale: Vec<ServerAddress>,
+    /// The secondaries with a staleness series, and their gauges.
+    stale: HashMap<ServerAddress, SecondsGauge>,
+    /// The RTT gauge of each server that has one, and the check-age gauges: what a scrape
+    /// refreshes, without building labels and looking the series up again.
+    rtt_gauges: HashMap<ServerAddress, SecondsGauge>,
+    age_gauges: HashMap<ServerAddress, SecondsGauge>,
     /// The client's heartbeatFrequencyMS (a term of the staleness estimate); `None`: the
     /// default.
     heartbeat_frequency: Option<Duration>,
@@ -128,13 +132,13 @@ impl DeploymentSeries {
             families.server_type.get_or_create(&typed).set(1);
             match server.round_trip_time.filter(|_| known) {
                 Some(rtt) => {
-                    families
-                        .server_rtt
-                        .get_or_create(&plain)
-                        .set(rtt.as_secs_f64());
+                    let gauge = families.server_rtt.get_or_create(&plain).clone();
+                    gauge.set(rtt.as_secs_f64());
+                    state.rtt_gauges.insert(address.clone(), gauge);
                 }
                 None => {
                     families.server_rtt.remove(&plain);
+                    state.rtt_gauges.remove(address);
                 }
             }
             // A server without failures has the series too, at 0.
@@ -183,7 +187,29 @@ impl DeploymentSeries {
             state.last_primary = Some(primary);
         }
         self.count_no_primary(&mut state, topology, now);
-        self.refresh_ages(&state, now);
+        self.refresh_ages(&mut state, now);
+        self.set_staleness(&mut state, topology);
+    }
+
+    /// Sets what changes without a change of the description (RTTs, check ages, time
+    /// without a primary, staleness) from `topology` as of `now`: what a scrape needs,
+    /// cheaper than [`DeploymentSeries::update`] (the series already exist; servers that
+    /// came or went are the next update's, which every description change brings).
+    pub fn refresh(&self, topology: &TopologyDescription, now: Instant) {
+        let Some(mut state) = self.state() else {
+            return;
+        };
+        for (address, gauge) in &state.rtt_gauges {
+            if let Some(rtt) = topology
+                .servers
+                .get(address)
+                .and_then(|server| server.round_trip_time)
+            {
+                gauge.set(rtt.as_secs_f64());
+            }
+        }
+        self.count_no_primary(&mut state, topology, now);
+        self.refresh_ages(&mut state, now);
         self.set_staleness(&mut state, topology);
     }
 
@@ -193,24 +219,42 @@ impl DeploymentSeries {
         let frequency = state
             .heartbeat_frequency
             .unwrap_or(DEFAULT_HEARTBEAT_FREQUENCY);
-        let estimates = secondary_staleness_millis(topology, frequency);
-        for address in &state.stale {
-            if !estimates.iter().any(|(secondary, _)| secondary == address) {
-                self.families
-                    .staleness
-                    .remove(&self.server_labels(address, &state.set));
-            }
+        let estimates: HashMap<ServerAddress, i64> =
+            secondary_staleness_millis(topology, frequency)
+                .into_iter()
+                // Only servers with series (one that just came is the next update's).
+                .filter(|(address, _)| state.servers.contains_key(address))
+                .collect();
+        let gone: Vec<ServerAddress> = state
+            .stale
+            .keys()
+            .filter(|address| !estimates.contains_key(*address))
+            .cloned()
+            .collect();
+        for address in gone {
+            state.stale.remove(&address);
+            self.families
+                .staleness
+                .remove(&self.server_labels(&address, &state.set));
         }
-        state.stale.clear();
         for (address, millis) in estimates {
             // Precision of a millisecond count as f64 is exact far beyond any real staleness.
             #[allow(clippy::cast_precision_loss)]
             let seconds = millis as f64 / 1000.0;
-            self.families
-                .staleness
-                .get_or_create(&self.server_labels(&address, &state.set))
-                .set(seconds);
-            state.stale.push(address);
+            match state.stale.get(&address) {
+                Some(gauge) => {
+                    gauge.set(seconds);
+                }
+                None => {
+                    let gauge = self
+                        .families
+                        .staleness
+                        .get_or_create(&self.server_labels(&address, &state.set))
+                        .clone();
+                    gauge.set(seconds);
+                    state.stale.insert(address, gauge);
+                }
+            }
         }
     }
 
@@ -241,13 +285,32 @@ impl DeploymentSeries {
         let _ = self.families.without_primary_total.get_or_create(&plain);
     }
 
-    fn refresh_ages(&self, state: &State, now: Instant) {
-        for (address, at) in &state.last_success {
-            if state.servers.contains_key(address) {
-                self.families
-                    .last_success_age
-                    .get_or_create(&self.server_labels(address, &state.set))
-                    .set(now.saturating_duration_since(*at).as_secs_f64());
+    fn refresh_ages(&self, state: &mut State, now: Instant) {
+        let State {
+            last_success,
+            servers,
+            age_gauges,
+            set,
+            ..
+        } = state;
+        for (address, at) in last_success.iter() {
+            if !servers.contains_key(address) {
+                continue;
+            }
+            let age = now.saturating_duration_since(*at).as_secs_f64();
+            match age_gauges.get(address) {
+                Some(gauge) => {
+                    gauge.set(age);
+                }
+                None => {
+                    let gauge = self
+                        .families
+                        .last_success_age
+                        .get_or_create(&self.server_labels(address, set))
+                        .clone();
+                    gauge.set(age);
+                    age_gauges.insert(address.clone(), gauge);
+                }
             }
         }
     }
@@ -379,7 +442,9 @@ impl DeploymentSeries {
         families.certificate_expiry.remove(&plain);
         families.heartbeat_duration.remove(&plain);
         families.staleness.remove(&plain);
-        state.stale.retain(|known| known != address);
+        state.stale.remove(address);
+        state.rtt_gauges.remove(address);
+        state.age_gauges.remove(address);
         state.durations.retain(|known| known != address);
         state.last_success.remove(address);
     }

@@ -382,3 +382,46 @@ fn secondaries_export_their_estimated_staleness() {
         "{text}"
     );
 }
+
+/// A scrape's refresh sets the RTT that changed without a description change and the
+/// check age, and leaves the series of servers to the next update (an unknown server gets
+/// no RTT).
+#[test]
+fn a_refresh_sets_rtts_and_ages_but_adds_no_series() {
+    let families = Arc::new(Families::new());
+    let orders = deployment(&families, "orders");
+    let start = Instant::now();
+    orders.update(&replica_set(Some(1), &[3]), start);
+    orders.on_event(&mongo_topology::ClusterEvent {
+        topology_id: bson::oid::ObjectId::new(),
+        at: start,
+        kind: mongo_topology::EventKind::HeartbeatSucceeded {
+            address: address(2),
+            duration: Duration::from_millis(1),
+            reply: Arc::new(bson::Document::new()),
+            awaited: true,
+        },
+    });
+    let mut topology = replica_set(Some(1), &[]);
+    let mut faster = (*topology.servers[&address(1)]).clone();
+    faster.round_trip_time = Some(Duration::from_millis(7));
+    topology.servers.insert(address(1), Arc::new(faster));
+    orders.refresh(&topology, start + Duration::from_secs(4));
+    let text = families.encode();
+    let series = |name: &str, port: u16| {
+        format!("mongo_topology_server_{name}{{deployment=\"orders\",address=\"db.example.net:{port}\",set=\"rs0\"}}")
+    };
+    assert_eq!(
+        sample(&text, &series("rtt_seconds", 1)),
+        Some("0.007"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("last_successful_check_age_seconds", 2)),
+        Some("4.0"),
+        "{text}"
+    );
+    // Member 3 is known in the refreshed description only: its RTT waits for the update
+    // its description change brings.
+    assert_eq!(sample(&text, &series("rtt_seconds", 3)), None, "{text}");
+}
