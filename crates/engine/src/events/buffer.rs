@@ -12,7 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use super::{ClusterEvent, EventRecvError};
+/// Why a read returned no event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The reader fell behind by more than the capacity; this many events were dropped.
+    Missed(u64),
+    /// No more events will come and every one has been read.
+    Closed,
+}
 
 /// The slots kept allocated once a backlog has been read (a burst of a few events then
 /// needs no allocation); beyond that, the queue's memory is given back when it drains.
@@ -20,10 +27,10 @@ const KEPT_SLOTS: usize = 16;
 
 /// The buffer shared by the emitter and every subscriber of one cluster.
 #[derive(Debug)]
-pub(crate) struct EventBuffer {
+pub(crate) struct EventBuffer<T> {
     /// How many events a subscriber may fall behind before it misses some.
     capacity: usize,
-    queue: Mutex<Queue>,
+    queue: Mutex<Queue<T>>,
     /// How many subscribers there are, readable without the lock (emitters skip building
     /// events nobody reads).
     readers: AtomicUsize,
@@ -31,10 +38,10 @@ pub(crate) struct EventBuffer {
     arrived: Notify,
 }
 
-#[derive(Debug, Default)]
-struct Queue {
+#[derive(Debug)]
+struct Queue<T> {
     /// The unread events, oldest first.
-    events: VecDeque<ClusterEvent>,
+    events: VecDeque<T>,
     /// The sequence number of `events.front()` (of the next event when it is empty).
     first: u64,
     /// The sequence number of the next event each subscriber reads, by subscriber id.
@@ -44,7 +51,17 @@ struct Queue {
     closed: bool,
 }
 
-impl Queue {
+impl<T> Queue<T> {
+    fn new() -> Self {
+        Queue {
+            events: VecDeque::new(),
+            first: 0,
+            positions: HashMap::new(),
+            next_id: 0,
+            closed: false,
+        }
+    }
+
     fn end(&self) -> u64 {
         self.first + self.events.len() as u64
     }
@@ -63,19 +80,19 @@ impl Queue {
     }
 }
 
-impl EventBuffer {
+impl<T: Clone> EventBuffer<T> {
     /// An empty buffer (nothing allocated) letting subscribers fall `capacity` events behind.
-    pub(crate) fn new(capacity: usize) -> Arc<EventBuffer> {
+    pub(crate) fn new(capacity: usize) -> Arc<EventBuffer<T>> {
         Arc::new(EventBuffer {
             capacity: capacity.max(1),
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue::new()),
             readers: AtomicUsize::new(0),
             arrived: Notify::new(),
         })
     }
 
     /// A buffer that is already closed (a subscription after the cluster stopped).
-    pub(crate) fn closed() -> Arc<EventBuffer> {
+    pub(crate) fn closed() -> Arc<EventBuffer<T>> {
         let buffer = EventBuffer::new(1);
         buffer.lock().closed = true;
         buffer
@@ -83,7 +100,7 @@ impl EventBuffer {
 
     // A poisoned lock only means a thread panicked while holding it; the queue is still whole
     // (every update leaves it consistent).
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, Queue<T>> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -100,7 +117,7 @@ impl EventBuffer {
 
     /// Queues `event` for every current subscriber; with none, drops it. When the queue is
     /// full, the oldest event goes (the subscribers still to read it are told they missed it).
-    pub(crate) fn push(&self, event: ClusterEvent) {
+    pub(crate) fn push(&self, event: T) {
         {
             let mut queue = self.lock();
             if queue.positions.is_empty() || queue.closed {
@@ -121,7 +138,7 @@ impl EventBuffer {
     }
 
     /// A new subscriber, reading from the next event on.
-    pub(crate) fn subscribe(self: &Arc<Self>) -> Reader {
+    pub(crate) fn subscribe(self: &Arc<Self>) -> Reader<T> {
         let mut queue = self.lock();
         let id = queue.next_id;
         queue.next_id += 1;
@@ -138,27 +155,27 @@ impl EventBuffer {
 /// One subscriber's place in the buffer; leaving (drop) lets the events only it still had
 /// to read go.
 #[derive(Debug)]
-pub(crate) struct Reader {
-    buffer: Arc<EventBuffer>,
+pub(crate) struct Reader<T: Clone> {
+    buffer: Arc<EventBuffer<T>>,
     id: u64,
 }
 
-impl Reader {
+impl<T: Clone> Reader<T> {
     /// The next event if one is buffered (`Ok(None)` when none is and the cluster runs).
-    pub(crate) fn try_next(&self) -> Result<Option<ClusterEvent>, EventRecvError> {
+    pub(crate) fn try_next(&self) -> Result<Option<T>, ReadError> {
         let mut queue = self.buffer.lock();
         let Some(position) = queue.positions.get(&self.id).copied() else {
-            return Err(EventRecvError::Closed);
+            return Err(ReadError::Closed);
         };
         if position < queue.first {
             let first = queue.first;
             queue.positions.insert(self.id, first);
-            return Err(EventRecvError::Missed(first - position));
+            return Err(ReadError::Missed(first - position));
         }
         let offset = usize::try_from(position - queue.first).unwrap_or(usize::MAX);
         let Some(event) = queue.events.get(offset).cloned() else {
             return if queue.closed {
-                Err(EventRecvError::Closed)
+                Err(ReadError::Closed)
             } else {
                 Ok(None)
             };
@@ -172,7 +189,7 @@ impl Reader {
     }
 
     /// The next event, waiting for it.
-    pub(crate) async fn next(&mut self) -> Result<ClusterEvent, EventRecvError> {
+    pub(crate) async fn next(&mut self) -> Result<T, ReadError> {
         loop {
             let arrived = self.buffer.arrived.notified();
             tokio::pin!(arrived);
@@ -186,7 +203,7 @@ impl Reader {
     }
 }
 
-impl Drop for Reader {
+impl<T: Clone> Drop for Reader<T> {
     fn drop(&mut self) {
         let mut queue = self.buffer.lock();
         queue.positions.remove(&self.id);

@@ -19,7 +19,7 @@ use bson::oid::ObjectId;
 use bson::Document;
 use tokio::time::Instant;
 
-use self::buffer::{EventBuffer, Reader};
+use self::buffer::{EventBuffer, ReadError, Reader};
 
 use crate::address::ServerAddress;
 use crate::pool::CmapEvent;
@@ -125,19 +125,28 @@ pub enum EventRecvError {
 /// A stream of a cluster's events, from the moment of subscription on.
 #[derive(Debug)]
 pub struct EventSubscriber {
-    reader: Reader,
+    reader: Reader<ClusterEvent>,
+}
+
+impl From<ReadError> for EventRecvError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Missed(missed) => EventRecvError::Missed(missed),
+            ReadError::Closed => EventRecvError::Closed,
+        }
+    }
 }
 
 impl EventSubscriber {
     /// The next event. Never blocks the engine: a slow subscriber misses events instead
     /// ([`EventRecvError::Missed`]) and can go on receiving.
     pub async fn recv(&mut self) -> Result<ClusterEvent, EventRecvError> {
-        self.reader.next().await
+        Ok(self.reader.next().await?)
     }
 
     /// The next event if one is buffered, without waiting; `Ok(None)` when none is.
     pub fn try_recv(&mut self) -> Result<Option<ClusterEvent>, EventRecvError> {
-        self.reader.try_next()
+        Ok(self.reader.try_next()?)
     }
 }
 
@@ -152,7 +161,7 @@ pub(crate) struct EventEmitter {
 #[derive(Debug)]
 struct EmitterInner {
     topology_id: ObjectId,
-    buffer: Arc<EventBuffer>,
+    buffer: Arc<EventBuffer<ClusterEvent>>,
     /// Held while an event is stamped and sent, so that the cluster task and the monitors,
     /// emitting from several threads, deliver events in the order of their `at`.
     ordering: std::sync::Mutex<()>,
