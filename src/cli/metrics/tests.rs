@@ -337,7 +337,7 @@ fn the_alert_rules_use_only_exported_metrics() {
         .collect::<Vec<_>>()
         .join("\n");
     let used = metric_names(&expressions);
-    assert_eq!(used.len(), 6, "{used:?}");
+    assert_eq!(used.len(), 7, "{used:?}");
     for name in used {
         assert!(
             known.contains(&name),
