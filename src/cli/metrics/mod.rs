@@ -17,6 +17,7 @@
 
 pub mod http;
 mod series;
+mod shape;
 
 use std::sync::atomic::AtomicU64;
 

@@ -10,6 +10,7 @@ use mongo_topology::selection::secondary_staleness_millis;
 use mongo_topology::{ClusterEvent, EventKind, ServerAddress};
 use tokio::time::Instant;
 
+use super::shape::Shape;
 use super::{Families, Labels, SecondsGauge};
 
 /// The series of one deployment (`watch`'s only one, or one of the exporter's).
@@ -48,6 +49,8 @@ struct State {
     /// default.
     heartbeat_frequency: Option<Duration>,
     srv: bool,
+    /// The shape of the description the series were last built from.
+    shape: Option<Shape>,
 }
 
 /// heartbeatFrequencyMS when the deployment did not say (the default of the URI options).
@@ -95,6 +98,13 @@ impl DeploymentSeries {
         let Some(mut state) = self.state() else {
             return;
         };
+        // Most changes (a streaming reply's new lastWriteDate) leave every label as it was.
+        let shape = Shape::of(topology);
+        if state.shape.as_ref() == Some(&shape) {
+            self.refresh_values(&mut state, topology, now);
+            return;
+        }
+        state.shape = Some(shape);
         let families = &self.families;
         let set = topology.set_name.clone().unwrap_or_default();
         if set != state.set {
@@ -196,9 +206,12 @@ impl DeploymentSeries {
     /// cheaper than [`DeploymentSeries::update`] (the series already exist; servers that
     /// came or went are the next update's, which every description change brings).
     pub fn refresh(&self, topology: &TopologyDescription, now: Instant) {
-        let Some(mut state) = self.state() else {
-            return;
-        };
+        if let Some(mut state) = self.state() {
+            self.refresh_values(&mut state, topology, now);
+        }
+    }
+
+    fn refresh_values(&self, state: &mut State, topology: &TopologyDescription, now: Instant) {
         for (address, gauge) in &state.rtt_gauges {
             if let Some(rtt) = topology
                 .servers
@@ -208,9 +221,9 @@ impl DeploymentSeries {
                 gauge.set(rtt.as_secs_f64());
             }
         }
-        self.count_no_primary(&mut state, topology, now);
-        self.refresh_ages(&mut state, now);
-        self.set_staleness(&mut state, topology);
+        self.count_no_primary(state, topology, now);
+        self.refresh_ages(state, now);
+        self.set_staleness(state, topology);
     }
 
     /// The staleness estimate of every secondary that has one (the Max Staleness spec's, as
