@@ -146,6 +146,62 @@ async fn two_deployments_in_one_process_and_sighup_changes_the_set() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Without SIGHUP: a change of the file's contents is seen within a few seconds (the file is
+/// polled), deployments come and go, and an unusable file keeps the running set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_the_configuration_file_is_applied_without_a_signal() {
+    let first = Deployment::start(DeploymentSpec::replica_set("rs0", 1, 0, 0))
+        .await
+        .unwrap();
+    let second = Deployment::start(DeploymentSpec::replica_set("rs1", 1, 0, 0))
+        .await
+        .unwrap();
+    let dir = temp_dir("cli-exporter-file-change");
+    let config = dir.join("fleet.toml");
+    std::fs::write(
+        &config,
+        config_text(&[("first", &first.connection_string())]),
+    )
+    .unwrap();
+    let exporter = Exporter::start(&config, &[]).await;
+    exporter
+        .scrape_until("first with a primary", |body| has_primary(body, "first"))
+        .await;
+    std::fs::write(
+        &config,
+        config_text(&[("second", &second.connection_string())]),
+    )
+    .unwrap();
+    let body = exporter
+        .scrape_until("first gone and second discovered", |body| {
+            !body.contains("deployment=\"first\"") && has_primary(body, "second")
+        })
+        .await;
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    std::fs::write(&config, "[[deployment]]\nname = \"x\"\n").unwrap();
+    let stderr_wait = std::time::Instant::now();
+    // Polled every 3 s: well past one poll, the running set is unchanged.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let body = exporter.scrape().await;
+    assert!(has_primary(&body, "second"), "{body}");
+    let (code, stderr) = exporter.terminate().await;
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(
+        stderr.contains("configuration reloaded: 1 deployments"),
+        "{stderr}"
+    );
+    // Reported once, not at every poll.
+    assert_eq!(
+        stderr.matches("configuration not reloaded").count(),
+        1,
+        "after {:?}: {stderr}",
+        stderr_wait.elapsed()
+    );
+    first.shutdown().await;
+    second.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
     let dir = temp_dir("cli-exporter-bad");

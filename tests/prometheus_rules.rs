@@ -42,7 +42,7 @@ fn every_alert_rule_has_unit_tests() {
     let rules = std::fs::read_to_string(deploy_dir().join("alerts.yml")).unwrap();
     let tests = std::fs::read_to_string(deploy_dir().join("alerts_test.yml")).unwrap();
     let alerts = values_of(&rules, "alert");
-    assert_eq!(alerts.len(), 6, "{alerts:?}");
+    assert_eq!(alerts.len(), 7, "{alerts:?}");
     assert_eq!(alerts, values_of(&tests, "alertname"));
 }
 

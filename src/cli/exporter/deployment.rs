@@ -1,9 +1,11 @@
 //! One monitored deployment of the exporter: a task that resolves its connection string,
-//! runs a [`Cluster`] for it and keeps its series up to date, until told to stop; its
-//! series are removed when it stops.
+//! runs a [`Cluster`] for it and keeps its series up to date from the cluster's events,
+//! until told to stop; its series are removed when it stops. What changes without an event
+//! (ages, durations, RTTs) is refreshed when a scrape reads it ([`Live::refresh`]), not on
+//! a timer per deployment: an idle fleet of a thousand costs no wake-up per second each.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mongo_topology::{Cluster, EventRecvError, ServerAddress};
@@ -17,9 +19,6 @@ use crate::cli::metrics::{DeploymentSeries, Families};
 use crate::cli::tls_state::{self, TlsStates};
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
-/// How often the gauges are refreshed from the topology (ages and durations grow between
-/// events).
-const REFRESH: Duration = Duration::from_secs(1);
 /// How long to wait before resolving a `mongodb+srv` seed list again after a failure.
 const RETRY_RESOLVE: Duration = Duration::from_secs(5);
 /// How long the SRV and TXT lookups of one attempt may take.
@@ -40,8 +39,43 @@ pub struct Running {
     pub config: DeploymentConfig,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
-    /// Also held here, so that the series go even when the task must be aborted.
+    /// Its series and cluster, for scrapes; also held here, so that the series go even when
+    /// the task must be aborted.
+    live: Arc<Live>,
+}
+
+/// What a scrape reads of a running deployment: its series and, while it runs, its cluster.
+pub struct Live {
     series: Arc<DeploymentSeries>,
+    /// The cluster, once started and until it is closed. Held locked while a scrape
+    /// refreshes the series, so that a deployment that stops (takes it, then removes its
+    /// series) never has its series put back by a scrape in between.
+    cluster: Mutex<Option<Cluster>>,
+}
+
+impl Live {
+    /// Sets the gauges that change without an event (ages, durations, RTTs) from the
+    /// cluster's latest description, as of `now`.
+    pub fn refresh(&self, now: Instant) {
+        let Ok(cluster) = self.cluster.lock() else {
+            return;
+        };
+        if let Some(cluster) = cluster.as_ref() {
+            self.series.refresh(&cluster.topology(), now);
+        }
+    }
+
+    fn set_cluster(&self, cluster: Option<Cluster>) {
+        if let Ok(mut slot) = self.cluster.lock() {
+            *slot = cluster;
+        }
+    }
+
+    /// Forgets the cluster (no scrape refreshes the series any more) and removes the series.
+    fn retire(&self) {
+        self.set_cluster(None);
+        self.series.remove_all();
+    }
 }
 
 impl Running {
@@ -52,17 +86,25 @@ impl Running {
         dns_server: Option<SocketAddr>,
     ) -> Running {
         let (stop, stopped) = oneshot::channel();
-        let series = Arc::new(DeploymentSeries::new(
-            families,
-            vec![("deployment", config.name.clone())],
-        ));
-        let task = tokio::spawn(monitor(config.clone(), series.clone(), dns_server, stopped));
+        let live = Arc::new(Live {
+            series: Arc::new(DeploymentSeries::new(
+                families,
+                vec![("deployment", config.name.clone())],
+            )),
+            cluster: Mutex::new(None),
+        });
+        let task = tokio::spawn(monitor(config.clone(), live.clone(), dns_server, stopped));
         Running {
             config,
             stop: Some(stop),
             task,
-            series,
+            live,
         }
+    }
+
+    /// Its series and cluster, for scrapes.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
     }
 
     /// Stops monitoring, closes the cluster and removes the deployment's series.
@@ -73,7 +115,7 @@ impl Running {
         let grace = CLOSE_GRACE + Duration::from_secs(1);
         if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
-            self.series.remove_all();
+            self.live.retire();
         }
     }
 }
@@ -85,10 +127,11 @@ fn shown(config: &DeploymentConfig) -> String {
 
 async fn monitor(
     config: DeploymentConfig,
-    series: Arc<DeploymentSeries>,
+    live: Arc<Live>,
     dns_server: Option<SocketAddr>,
     mut stopped: oneshot::Receiver<()>,
 ) {
+    let series = live.series.clone();
     let resolved = loop {
         let attempt =
             tokio::time::timeout(RESOLVE_TIMEOUT, connect::resolve(&config.uri, dns_server));
@@ -139,6 +182,7 @@ async fn monitor(
     // Monitoring only: no pool connection, so no authentication attempt.
     settings.warm_up = false;
     let tls_settings = settings.tls.is_some().then(|| settings.clone());
+    series.set_heartbeat_frequency(settings.heartbeat_frequency);
     let (cluster, mut events) = match Cluster::with_events(settings) {
         Ok(started) => started,
         Err(error) => {
@@ -154,7 +198,7 @@ async fn monitor(
     };
     // The set name known before the first event: series are labelled with it from the start.
     series.update(&cluster.topology(), Instant::now());
-    let mut refresh = tokio::time::interval(REFRESH);
+    live.set_cluster(Some(cluster.clone()));
     let mut probe_certificates =
         tokio::time::interval_at(Instant::now() + FIRST_CERTIFICATE_PROBE, CERTIFICATE_PROBE);
     let mut probing: Option<JoinHandle<TlsStates>> = None;
@@ -165,7 +209,6 @@ async fn monitor(
                 Err(EventRecvError::Missed(_)) => series.update(&cluster.topology(), Instant::now()),
                 Err(_) => break,
             },
-            _ = refresh.tick() => series.update(&cluster.topology(), Instant::now()),
             _ = probe_certificates.tick(), if tls_settings.is_some() && probing.is_none() => {
                 if let Some(settings) = tls_settings.clone() {
                     let servers: Vec<ServerAddress> =
@@ -189,8 +232,9 @@ async fn monitor(
     if let Some(probe) = probing {
         probe.abort();
     }
+    live.set_cluster(None);
     let _ = tokio::time::timeout(CLOSE_GRACE, cluster.close()).await;
-    series.remove_all();
+    live.retire();
 }
 
 /// What the running certificate probe found, once it has finished; never without one.

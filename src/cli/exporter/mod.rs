@@ -1,8 +1,9 @@
 //! `mongo-topology exporter`: monitors every deployment of a TOML configuration in one
 //! process and serves their metrics at `/metrics`, each series labelled with its
-//! `deployment`. SIGHUP re-reads the configuration: deployments added start, removed ones
-//! stop and their series disappear, changed ones restart; an invalid file keeps the running
-//! set (and says why on standard error).
+//! `deployment`. SIGHUP, or a change of the file's contents (polled every
+//! [`CONFIG_POLL`]), re-reads the configuration: deployments added start, removed ones stop
+//! and their series disappear, changed ones restart; an invalid file keeps the running set
+//! (and says why on standard error).
 
 mod config;
 mod deployment;
@@ -11,13 +12,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
-use self::deployment::Running;
+use self::deployment::{Live, Running};
 use super::metrics::http::{self, Scrape};
 use super::metrics::Families;
 use super::untrusted::{display_untrusted, LINE_CHARS};
@@ -37,7 +38,9 @@ fleet.toml:
 
 Each deployment needs a unique name (the `deployment` label) and exactly one of uri,
 uri_file and uri_env. Connection strings are never printed nor exported. Only monitoring
-connections are opened (no authentication). SIGHUP re-reads the file. The metrics and the
+connections are opened (no authentication). SIGHUP re-reads the file, and so does a change
+of its contents (checked every 3 s; a change of a uri_file or uri_env needs SIGHUP). The
+metrics and the
 alert rules for them: docs/fleet.md and deploy/prometheus/alerts.yml.
 
 Exit status: 130 on SIGINT, 143 on SIGTERM; 1 when the configuration cannot be used at the
@@ -59,12 +62,33 @@ pub struct ExporterArgs {
     dns_server: Option<SocketAddr>,
 }
 
+/// How often the configuration file is read to see whether it changed.
+const CONFIG_POLL: Duration = Duration::from_secs(3);
+
+/// How long a changed configuration file must stay the same before it is reloaded.
+const CONFIG_SETTLE: Duration = Duration::from_millis(300);
+
+/// The running deployments as scrapes see them, by name.
+type Lives = Arc<Mutex<HashMap<String, Arc<Live>>>>;
+
 /// What the endpoint serves.
-struct Exported(Arc<Families>);
+struct Exported {
+    families: Arc<Families>,
+    lives: Lives,
+}
 
 impl Scrape for Exported {
+    /// Refreshes what changes without events (ages, RTTs) of every deployment, then encodes.
     fn scrape(&self) -> String {
-        self.0.encode()
+        let lives: Vec<Arc<Live>> = match self.lives.lock() {
+            Ok(lives) => lives.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let now = tokio::time::Instant::now();
+        for live in lives {
+            live.refresh(now);
+        }
+        self.families.encode()
     }
 
     fn command(&self) -> &'static str {
@@ -123,16 +147,25 @@ async fn export(
         eprintln!("metrics: http://{local}/metrics");
     }
     let families = Arc::new(Families::new());
+    let lives = Lives::default();
     let mut fleet = Fleet {
         families: families.clone(),
         dns_server: args.dns_server,
         running: HashMap::new(),
+        lives: lives.clone(),
+        seen: std::fs::read(&args.config).ok(),
     };
     fleet.apply(deployments).await;
-    let server = tokio::spawn(http::serve(listener, Arc::new(Exported(families))));
+    let server = tokio::spawn(http::serve(
+        listener,
+        Arc::new(Exported { families, lives }),
+    ));
+    let mut poll = tokio::time::interval(CONFIG_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let code = loop {
         tokio::select! {
             _ = hangup.recv() => fleet.reload(&args.config).await,
+            _ = poll.tick() => fleet.reload_if_changed(&args.config).await,
             _ = interrupt.recv() => break ExitCode::from(130),
             _ = terminate.recv() => break ExitCode::from(143),
         }
@@ -147,11 +180,32 @@ struct Fleet {
     families: Arc<Families>,
     dns_server: Option<SocketAddr>,
     running: HashMap<String, Running>,
+    /// The running deployments as scrapes see them (kept equal to `running`).
+    lives: Lives,
+    /// The configuration file's contents when last read (`None`: it could not be read).
+    seen: Option<Vec<u8>>,
 }
 
 impl Fleet {
+    /// Reloads when the file's contents differ from the last read (an unreadable file is
+    /// reported once, not at every poll).
+    /// A file being written (truncated, then filled) is read again after [`CONFIG_SETTLE`]
+    /// and reloaded only once two reads agree: a half-written file must not stop every
+    /// deployment for a moment.
+    async fn reload_if_changed(&mut self, path: &Path) {
+        let contents = std::fs::read(path).ok();
+        if contents == self.seen {
+            return;
+        }
+        tokio::time::sleep(CONFIG_SETTLE).await;
+        if std::fs::read(path).ok() == contents {
+            self.reload(path).await;
+        }
+    }
+
     /// Re-reads the configuration; an unusable one changes nothing.
     async fn reload(&mut self, path: &Path) {
+        self.seen = std::fs::read(path).ok();
         match config::load(path) {
             Ok(deployments) => {
                 self.apply(deployments).await;
@@ -181,6 +235,9 @@ impl Fleet {
         // Stopped together: each may wait for its cluster to close.
         let mut stopping = tokio::task::JoinSet::new();
         for name in leaving {
+            if let Ok(mut lives) = self.lives.lock() {
+                lives.remove(&name);
+            }
             if let Some(running) = self.running.remove(&name) {
                 stopping.spawn(running.stop());
             }
@@ -189,6 +246,9 @@ impl Fleet {
         for (name, deployment) in wanted {
             if !self.running.contains_key(&name) {
                 let running = Running::start(deployment, self.families.clone(), self.dns_server);
+                if let Ok(mut lives) = self.lives.lock() {
+                    lives.insert(name.clone(), running.live());
+                }
                 self.running.insert(name, running);
             }
         }

@@ -8,7 +8,8 @@
 //! the server is known: an unknown server has no RTT, not 0), `_server_heartbeat_failures_total`,
 //! `_server_heartbeat_duration_seconds` (histogram of polling checks),
 //! `_server_last_successful_check_age_seconds`,
-//! `_server_certificate_expiry_timestamp_seconds` (exporter, TLS only).
+//! `_server_certificate_expiry_timestamp_seconds` (exporter, TLS only),
+//! `_server_staleness_seconds` (secondaries with an estimate: the Max Staleness spec's).
 //! Per topology: `mongo_topology_topology_type` (1 with a `type` label), `_topology_has_primary`,
 //! `_topology_changes_total`, `_topology_primary_changes_total`,
 //! `_topology_no_primary_for_seconds` (current), `_topology_no_primary_seconds_total`,
@@ -16,6 +17,7 @@
 
 pub mod http;
 mod series;
+mod shape;
 
 use std::sync::atomic::AtomicU64;
 
@@ -56,6 +58,7 @@ pub struct Families {
     pub(crate) heartbeat_duration: DurationFamily,
     pub(crate) last_success_age: Family<Labels, SecondsGauge>,
     pub(crate) certificate_expiry: Family<Labels, Gauge>,
+    pub(crate) staleness: Family<Labels, SecondsGauge>,
     pub(crate) topology_type: Family<Labels, Gauge>,
     pub(crate) has_primary: Family<Labels, Gauge>,
     pub(crate) changes: Family<Labels, Counter>,
@@ -78,6 +81,7 @@ impl Families {
             heartbeat_duration: Family::new_with_constructor(heartbeat_histogram),
             last_success_age: Family::default(),
             certificate_expiry: Family::default(),
+            staleness: Family::default(),
             topology_type: Family::default(),
             has_primary: Family::default(),
             changes: Family::default(),
@@ -133,6 +137,14 @@ impl Families {
              probed by the exporter at the start and hourly)",
             Unit::Seconds,
             self.certificate_expiry.clone(),
+        );
+        registry.register_with_unit(
+            "server_staleness",
+            "the secondary's estimated staleness (Max Staleness spec: how far its last write \
+             trails the primary's, or the freshest secondary's, plus heartbeatFrequencyMS), as \
+             maxStalenessSeconds selection compares it; secondaries with an estimate only",
+            Unit::Seconds,
+            self.staleness.clone(),
         );
         registry.register(
             "topology_type",

@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mongo_topology::sdam::{SdamEvent, ServerType, TopologyDescription, TopologyType};
+use mongo_topology::selection::secondary_staleness_millis;
 use mongo_topology::{ClusterEvent, EventKind, ServerAddress};
 use tokio::time::Instant;
 
-use super::{Families, Labels};
+use super::shape::Shape;
+use super::{Families, Labels, SecondsGauge};
 
 /// The series of one deployment (`watch`'s only one, or one of the exporter's).
 pub struct DeploymentSeries {
@@ -37,8 +39,22 @@ struct State {
     /// The servers with series of their own outside the description's (heartbeat
     /// histograms, certificate expiry), to remove them.
     durations: Vec<ServerAddress>,
+    /// The secondaries with a staleness series, and their gauges.
+    stale: HashMap<ServerAddress, SecondsGauge>,
+    /// The RTT gauge of each server that has one, and the check-age gauges: what a scrape
+    /// refreshes, without building labels and looking the series up again.
+    rtt_gauges: HashMap<ServerAddress, SecondsGauge>,
+    age_gauges: HashMap<ServerAddress, SecondsGauge>,
+    /// The client's heartbeatFrequencyMS (a term of the staleness estimate); `None`: the
+    /// default.
+    heartbeat_frequency: Option<Duration>,
     srv: bool,
+    /// The shape of the description the series were last built from.
+    shape: Option<Shape>,
 }
+
+/// heartbeatFrequencyMS when the deployment did not say (the default of the URI options).
+const DEFAULT_HEARTBEAT_FREQUENCY: Duration = Duration::from_secs(10);
 
 impl DeploymentSeries {
     /// The series of a deployment whose every series carries `base` first.
@@ -65,6 +81,13 @@ impl DeploymentSeries {
         self.labels(&[("address", &address.to_string()), ("set", set)])
     }
 
+    /// The client's heartbeatFrequencyMS, for the staleness estimates (10 s unless set).
+    pub fn set_heartbeat_frequency(&self, frequency: Duration) {
+        if let Some(mut state) = self.state() {
+            state.heartbeat_frequency = Some(frequency);
+        }
+    }
+
     fn state(&self) -> Option<MutexGuard<'_, State>> {
         self.state.lock().ok()
     }
@@ -75,6 +98,13 @@ impl DeploymentSeries {
         let Some(mut state) = self.state() else {
             return;
         };
+        // Most changes (a streaming reply's new lastWriteDate) leave every label as it was.
+        let shape = Shape::of(topology);
+        if state.shape.as_ref() == Some(&shape) {
+            self.refresh_values(&mut state, topology, now);
+            return;
+        }
+        state.shape = Some(shape);
         let families = &self.families;
         let set = topology.set_name.clone().unwrap_or_default();
         if set != state.set {
@@ -112,13 +142,13 @@ impl DeploymentSeries {
             families.server_type.get_or_create(&typed).set(1);
             match server.round_trip_time.filter(|_| known) {
                 Some(rtt) => {
-                    families
-                        .server_rtt
-                        .get_or_create(&plain)
-                        .set(rtt.as_secs_f64());
+                    let gauge = families.server_rtt.get_or_create(&plain).clone();
+                    gauge.set(rtt.as_secs_f64());
+                    state.rtt_gauges.insert(address.clone(), gauge);
                 }
                 None => {
                     families.server_rtt.remove(&plain);
+                    state.rtt_gauges.remove(address);
                 }
             }
             // A server without failures has the series too, at 0.
@@ -167,7 +197,78 @@ impl DeploymentSeries {
             state.last_primary = Some(primary);
         }
         self.count_no_primary(&mut state, topology, now);
-        self.refresh_ages(&state, now);
+        self.refresh_ages(&mut state, now);
+        self.set_staleness(&mut state, topology);
+    }
+
+    /// Sets what changes without a change of the description (RTTs, check ages, time
+    /// without a primary, staleness) from `topology` as of `now`: what a scrape needs,
+    /// cheaper than [`DeploymentSeries::update`] (the series already exist; servers that
+    /// came or went are the next update's, which every description change brings).
+    pub fn refresh(&self, topology: &TopologyDescription, now: Instant) {
+        if let Some(mut state) = self.state() {
+            self.refresh_values(&mut state, topology, now);
+        }
+    }
+
+    fn refresh_values(&self, state: &mut State, topology: &TopologyDescription, now: Instant) {
+        for (address, gauge) in &state.rtt_gauges {
+            if let Some(rtt) = topology
+                .servers
+                .get(address)
+                .and_then(|server| server.round_trip_time)
+            {
+                gauge.set(rtt.as_secs_f64());
+            }
+        }
+        self.count_no_primary(state, topology, now);
+        self.refresh_ages(state, now);
+        self.set_staleness(state, topology);
+    }
+
+    /// The staleness estimate of every secondary that has one (the Max Staleness spec's, as
+    /// selection computes it); a server that is no longer a secondary loses its series.
+    fn set_staleness(&self, state: &mut State, topology: &TopologyDescription) {
+        let frequency = state
+            .heartbeat_frequency
+            .unwrap_or(DEFAULT_HEARTBEAT_FREQUENCY);
+        let estimates: HashMap<ServerAddress, i64> =
+            secondary_staleness_millis(topology, frequency)
+                .into_iter()
+                // Only servers with series (one that just came is the next update's).
+                .filter(|(address, _)| state.servers.contains_key(address))
+                .collect();
+        let gone: Vec<ServerAddress> = state
+            .stale
+            .keys()
+            .filter(|address| !estimates.contains_key(*address))
+            .cloned()
+            .collect();
+        for address in gone {
+            state.stale.remove(&address);
+            self.families
+                .staleness
+                .remove(&self.server_labels(&address, &state.set));
+        }
+        for (address, millis) in estimates {
+            // Precision of a millisecond count as f64 is exact far beyond any real staleness.
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = millis as f64 / 1000.0;
+            match state.stale.get(&address) {
+                Some(gauge) => {
+                    gauge.set(seconds);
+                }
+                None => {
+                    let gauge = self
+                        .families
+                        .staleness
+                        .get_or_create(&self.server_labels(&address, &state.set))
+                        .clone();
+                    gauge.set(seconds);
+                    state.stale.insert(address, gauge);
+                }
+            }
+        }
     }
 
     /// Adds the time without a primary up to `now`; a replica set only (a sharded cluster
@@ -197,13 +298,32 @@ impl DeploymentSeries {
         let _ = self.families.without_primary_total.get_or_create(&plain);
     }
 
-    fn refresh_ages(&self, state: &State, now: Instant) {
-        for (address, at) in &state.last_success {
-            if state.servers.contains_key(address) {
-                self.families
-                    .last_success_age
-                    .get_or_create(&self.server_labels(address, &state.set))
-                    .set(now.saturating_duration_since(*at).as_secs_f64());
+    fn refresh_ages(&self, state: &mut State, now: Instant) {
+        let State {
+            last_success,
+            servers,
+            age_gauges,
+            set,
+            ..
+        } = state;
+        for (address, at) in last_success.iter() {
+            if !servers.contains_key(address) {
+                continue;
+            }
+            let age = now.saturating_duration_since(*at).as_secs_f64();
+            match age_gauges.get(address) {
+                Some(gauge) => {
+                    gauge.set(age);
+                }
+                None => {
+                    let gauge = self
+                        .families
+                        .last_success_age
+                        .get_or_create(&self.server_labels(address, set))
+                        .clone();
+                    gauge.set(age);
+                    age_gauges.insert(address.clone(), gauge);
+                }
             }
         }
     }
@@ -334,6 +454,10 @@ impl DeploymentSeries {
         families.last_success_age.remove(&plain);
         families.certificate_expiry.remove(&plain);
         families.heartbeat_duration.remove(&plain);
+        families.staleness.remove(&plain);
+        state.stale.remove(address);
+        state.rtt_gauges.remove(address);
+        state.age_gauges.remove(address);
         state.durations.retain(|known| known != address);
         state.last_success.remove(address);
     }

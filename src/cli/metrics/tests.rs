@@ -229,7 +229,14 @@ fn exported_families() -> Vec<(String, String)> {
             awaited: false,
         },
     });
-    series.update(&replica_set(None, &[]), Instant::now());
+    // Secondaries with a last write: a staleness estimate each.
+    let mut topology = replica_set(None, &[]);
+    for server in topology.servers.values_mut() {
+        let mut written = (**server).clone();
+        written.last_write_date = Some(bson::DateTime::from_millis(1_000_000));
+        *server = Arc::new(written);
+    }
+    series.update(&topology, Instant::now());
     families
         .encode()
         .lines()
@@ -273,7 +280,7 @@ fn deploy_file(path: &str) -> String {
 #[test]
 fn the_grafana_dashboard_has_a_panel_per_family_and_only_exported_metrics() {
     let families = exported_families();
-    assert_eq!(families.len(), 15, "{families:?}");
+    assert_eq!(families.len(), 16, "{families:?}");
     let text = deploy_file("deploy/grafana/mongo-topology-fleet.json");
     let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(dashboard["title"].is_string() && dashboard["uid"].is_string());
@@ -330,11 +337,91 @@ fn the_alert_rules_use_only_exported_metrics() {
         .collect::<Vec<_>>()
         .join("\n");
     let used = metric_names(&expressions);
-    assert_eq!(used.len(), 6, "{used:?}");
+    assert_eq!(used.len(), 7, "{used:?}");
     for name in used {
         assert!(
             known.contains(&name),
             "alerts.yml uses {name}, which is not exported"
         );
     }
+}
+
+/// A secondary whose last write trails the primary's by 5 s exports a staleness of 5 s plus
+/// heartbeatFrequencyMS (the Max Staleness spec's estimate); the primary and a member
+/// without lastWriteDate export none, and a secondary that becomes primary loses its series.
+#[test]
+fn secondaries_export_their_estimated_staleness() {
+    use mongo_topology::time::MonotonicTime;
+    let families = Arc::new(Families::new());
+    let orders = deployment(&families, "orders");
+    orders.set_heartbeat_frequency(Duration::from_millis(500));
+    let mut topology = replica_set(Some(1), &[]);
+    let written = |port: u16, last_write_ms: i64| {
+        let mut server = (*topology.servers[&address(port)]).clone();
+        server.last_update_time = Some(MonotonicTime::from_millis(100_000));
+        server.last_write_date = Some(bson::DateTime::from_millis(last_write_ms));
+        Arc::new(server)
+    };
+    let primary = written(1, 1_000_000);
+    let behind = written(2, 995_000);
+    topology.servers.insert(address(1), primary);
+    topology.servers.insert(address(2), behind);
+    orders.update(&topology, Instant::now());
+    let text = families.encode();
+    let staleness = |port: u16| {
+        format!("mongo_topology_server_staleness_seconds{{deployment=\"orders\",address=\"db.example.net:{port}\",set=\"rs0\"}}")
+    };
+    assert_eq!(sample(&text, &staleness(2)), Some("5.5"), "{text}");
+    assert_eq!(sample(&text, &staleness(1)), None, "{text}");
+    assert_eq!(sample(&text, &staleness(3)), None, "{text}");
+    // The secondary becomes the primary (and the old one unknown): no staleness left.
+    orders.update(&replica_set(Some(2), &[1]), Instant::now());
+    let text = families.encode();
+    assert!(
+        !text.contains("mongo_topology_server_staleness_seconds{"),
+        "{text}"
+    );
+}
+
+/// A scrape's refresh sets the RTT that changed without a description change and the
+/// check age, and leaves the series of servers to the next update (an unknown server gets
+/// no RTT).
+#[test]
+fn a_refresh_sets_rtts_and_ages_but_adds_no_series() {
+    let families = Arc::new(Families::new());
+    let orders = deployment(&families, "orders");
+    let start = Instant::now();
+    orders.update(&replica_set(Some(1), &[3]), start);
+    orders.on_event(&mongo_topology::ClusterEvent {
+        topology_id: bson::oid::ObjectId::new(),
+        at: start,
+        kind: mongo_topology::EventKind::HeartbeatSucceeded {
+            address: address(2),
+            duration: Duration::from_millis(1),
+            reply: Arc::new(bson::Document::new()),
+            awaited: true,
+        },
+    });
+    let mut topology = replica_set(Some(1), &[]);
+    let mut faster = (*topology.servers[&address(1)]).clone();
+    faster.round_trip_time = Some(Duration::from_millis(7));
+    topology.servers.insert(address(1), Arc::new(faster));
+    orders.refresh(&topology, start + Duration::from_secs(4));
+    let text = families.encode();
+    let series = |name: &str, port: u16| {
+        format!("mongo_topology_server_{name}{{deployment=\"orders\",address=\"db.example.net:{port}\",set=\"rs0\"}}")
+    };
+    assert_eq!(
+        sample(&text, &series("rtt_seconds", 1)),
+        Some("0.007"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("last_successful_check_age_seconds", 2)),
+        Some("4.0"),
+        "{text}"
+    );
+    // Member 3 is known in the refreshed description only: its RTT waits for the update
+    // its description change brings.
+    assert_eq!(sample(&text, &series("rtt_seconds", 3)), None, "{text}");
 }

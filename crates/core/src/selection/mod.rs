@@ -53,6 +53,7 @@ pub use read_preference::{
 pub use rtt::RttTracker;
 pub use select::is_available;
 pub use server_list::INLINE_CAPACITY;
+pub use staleness::secondary_staleness_millis;
 pub use suitable::{
     select_server, select_suitable, select_suitable_with_deprioritized, try_select_server,
     SelectionError, SelectionFailure, SuitableServers,

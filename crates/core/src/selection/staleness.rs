@@ -133,6 +133,26 @@ impl StalenessCheck {
     }
 }
 
+/// The estimated staleness of every secondary of `topology` that has one, in milliseconds
+/// (Max Staleness spec, "Client": the estimate selection compares with
+/// maxStalenessSeconds; it can be briefly negative), for monitoring. Secondaries without
+/// the data (no `lastWriteDate`, or none on the reference server) are left out.
+pub fn secondary_staleness_millis(
+    topology: &TopologyDescription,
+    heartbeat_frequency: Duration,
+) -> Vec<(crate::address::ServerAddress, i64)> {
+    let check = StalenessCheck::new(topology, heartbeat_frequency, Duration::ZERO);
+    topology
+        .servers
+        .values()
+        .filter(|server| server.server_type == ServerType::RsSecondary)
+        .filter_map(|server| match check.estimate(server) {
+            Staleness::EstimatedMillis(ms) => Some((server.address.clone(), ms)),
+            Staleness::Zero | Staleness::Unknown => None,
+        })
+        .collect()
+}
+
 fn clamp(value: i128) -> i64 {
     i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }

@@ -4,17 +4,22 @@
 //! Events are the SDAM monitoring events the pure core decides ([`SdamEvent`]) plus the
 //! heartbeat events the monitors produce ("SDAM Logging and Monitoring", "Events API"), each
 //! stamped with the topology id and the time it happened. Delivery never stalls the engine:
-//! events go through a bounded broadcast buffer (4096 events, or [`EVENTS_PER_SEED`] per seed
+//! events go through a bounded buffer (4096 events, or [`EVENTS_PER_SEED`] per seed
 //! when that is more: see [`buffer_for_seeds`]); a subscriber that falls further behind
-//! loses the oldest ones and is told how many it missed.
+//! loses the oldest ones and is told how many it missed. The buffer holds only the events
+//! some subscriber has still to read ([`buffer`]): none without subscribers, none once
+//! they have caught up.
+
+mod buffer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bson::oid::ObjectId;
 use bson::Document;
-use tokio::sync::broadcast;
 use tokio::time::Instant;
+
+use self::buffer::{EventBuffer, ReadError, Reader};
 
 use crate::address::ServerAddress;
 use crate::pool::CmapEvent;
@@ -34,7 +39,7 @@ pub(crate) const EVENT_BUFFER: usize = 4096;
 pub(crate) const EVENTS_PER_SEED: usize = 8;
 
 /// The largest buffer sized from the seeds: 2^17 events (16,384 seeds and more), tens of
-/// MiB at most, allocated once.
+/// MiB at most, and only while a subscriber is that far behind.
 const MAX_EVENT_BUFFER: usize = 1 << 17;
 
 /// The size of the event buffer of a cluster started with `seeds` seeds: [`EVENT_BUFFER`],
@@ -120,29 +125,28 @@ pub enum EventRecvError {
 /// A stream of a cluster's events, from the moment of subscription on.
 #[derive(Debug)]
 pub struct EventSubscriber {
-    receiver: broadcast::Receiver<ClusterEvent>,
+    reader: Reader<ClusterEvent>,
+}
+
+impl From<ReadError> for EventRecvError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Missed(missed) => EventRecvError::Missed(missed),
+            ReadError::Closed => EventRecvError::Closed,
+        }
+    }
 }
 
 impl EventSubscriber {
     /// The next event. Never blocks the engine: a slow subscriber misses events instead
     /// ([`EventRecvError::Missed`]) and can go on receiving.
     pub async fn recv(&mut self) -> Result<ClusterEvent, EventRecvError> {
-        self.receiver.recv().await.map_err(|error| match error {
-            broadcast::error::RecvError::Lagged(missed) => EventRecvError::Missed(missed),
-            broadcast::error::RecvError::Closed => EventRecvError::Closed,
-        })
+        Ok(self.reader.next().await?)
     }
 
     /// The next event if one is buffered, without waiting; `Ok(None)` when none is.
     pub fn try_recv(&mut self) -> Result<Option<ClusterEvent>, EventRecvError> {
-        match self.receiver.try_recv() {
-            Ok(event) => Ok(Some(event)),
-            Err(broadcast::error::TryRecvError::Empty) => Ok(None),
-            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
-                Err(EventRecvError::Missed(missed))
-            }
-            Err(broadcast::error::TryRecvError::Closed) => Err(EventRecvError::Closed),
-        }
+        Ok(self.reader.try_next()?)
     }
 }
 
@@ -157,7 +161,7 @@ pub(crate) struct EventEmitter {
 #[derive(Debug)]
 struct EmitterInner {
     topology_id: ObjectId,
-    sender: broadcast::Sender<ClusterEvent>,
+    buffer: Arc<EventBuffer<ClusterEvent>>,
     /// Held while an event is stamped and sent, so that the cluster task and the monitors,
     /// emitting from several threads, deliver events in the order of their `at`.
     ordering: std::sync::Mutex<()>,
@@ -174,13 +178,13 @@ pub(crate) struct WeakEmitter {
 
 impl EventEmitter {
     /// An emitter whose subscribers may fall `capacity` events behind (see
-    /// [`buffer_for_seeds`]), feeding `recorder` when there is one.
+    /// [`buffer_for_seeds`]), feeding `recorder` when there is one. Nothing is allocated for
+    /// the events until someone subscribes and falls behind.
     pub(crate) fn new(topology_id: ObjectId, capacity: usize, recorder: Option<Recorder>) -> Self {
-        let (sender, _) = broadcast::channel(capacity.max(1));
         EventEmitter {
             inner: Arc::new(EmitterInner {
                 topology_id,
-                sender,
+                buffer: EventBuffer::new(capacity),
                 ordering: std::sync::Mutex::new(()),
                 recorder,
             }),
@@ -212,23 +216,22 @@ impl EventEmitter {
         let at = Instant::now();
         if let Some(recorder) = &self.inner.recorder {
             record(recorder, at, &kind);
-            if self.inner.sender.receiver_count() == 0 {
+            if self.inner.buffer.reader_count() == 0 {
                 return;
             }
         }
-        let event = ClusterEvent {
+        // Dropped if every subscriber left meanwhile.
+        self.inner.buffer.push(ClusterEvent {
             topology_id: self.inner.topology_id,
             at,
             kind,
-        };
-        // An error only means every subscriber left meanwhile.
-        let _ = self.inner.sender.send(event);
+        });
     }
 
     /// Whether anyone listens, a recorder included (so that callers can skip building an
     /// expensive event).
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.inner.recorder.is_some() || self.inner.sender.receiver_count() > 0
+        self.inner.recorder.is_some() || self.inner.buffer.reader_count() > 0
     }
 
     /// Gives the recorder, if any, a record that is no event (an RTT sample, SRV hosts).
@@ -278,11 +281,19 @@ impl WeakEmitter {
 
     /// A subscriber from now on; once the cluster has stopped, one that is already closed.
     pub(crate) fn subscribe(&self) -> EventSubscriber {
-        let receiver = match self.inner.upgrade() {
-            Some(inner) => inner.sender.subscribe(),
-            None => broadcast::channel(1).1,
+        let reader = match self.inner.upgrade() {
+            Some(inner) => inner.buffer.subscribe(),
+            None => EventBuffer::closed().subscribe(),
         };
-        EventSubscriber { receiver }
+        EventSubscriber { reader }
+    }
+}
+
+impl Drop for EmitterInner {
+    /// The cluster task and its monitors have all stopped: subscribers get what is buffered,
+    /// then [`EventRecvError::Closed`].
+    fn drop(&mut self) {
+        self.buffer.close();
     }
 }
 
@@ -307,5 +318,122 @@ mod tests {
         // What one buffered event costs at most, for the memory per server.
         let slot = std::mem::size_of::<super::ClusterEvent>();
         assert!(slot <= 256, "a ClusterEvent is {slot} bytes");
+    }
+
+    use super::{EventEmitter, EventKind, EventRecvError};
+    use crate::address::ServerAddress;
+
+    fn emitter(capacity: usize) -> EventEmitter {
+        EventEmitter::new(bson::oid::ObjectId::new(), capacity, None)
+    }
+
+    fn started(port: u16) -> EventKind {
+        EventKind::HeartbeatStarted {
+            // Port 0 is no port: every event is numbered from 0, shifted by one.
+            address: ServerAddress::parse(&format!("h:{}", u32::from(port) + 1)).unwrap(),
+            awaited: false,
+        }
+    }
+
+    fn port_of(kind: &EventKind) -> u16 {
+        match kind {
+            EventKind::HeartbeatStarted { address, .. } => address.port().unwrap_or_default() - 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A cluster nobody subscribes to keeps no event, however many go by.
+    #[test]
+    fn without_subscribers_nothing_is_buffered() {
+        let events = emitter(4096);
+        for port in 0..10_000u16 {
+            events.emit(started(port));
+        }
+        assert_eq!(events.inner.buffer.allocated_slots(), 0);
+        // A subscriber that comes later sees none of them.
+        let mut late = events.downgrade().subscribe();
+        assert!(matches!(late.try_recv(), Ok(None)));
+        assert_eq!(events.inner.buffer.allocated_slots(), 0);
+    }
+
+    /// A subscriber that keeps up holds a few slots, not the buffer's capacity; once it has
+    /// read a backlog, the backlog's memory is given back.
+    #[test]
+    fn a_subscriber_that_keeps_up_holds_a_few_slots() {
+        let events = emitter(4096);
+        let mut subscriber = events.downgrade().subscribe();
+        for port in 0..10_000u16 {
+            events.emit(started(port));
+            let event = subscriber.try_recv().unwrap().unwrap();
+            assert_eq!(port_of(&event.kind), port);
+        }
+        assert!(events.inner.buffer.allocated_slots() <= 16);
+        for port in 0..3_000 {
+            events.emit(started(port));
+        }
+        assert!(events.inner.buffer.allocated_slots() >= 3_000);
+        for port in 0..3_000 {
+            assert_eq!(port_of(&subscriber.try_recv().unwrap().unwrap().kind), port);
+        }
+        assert!(matches!(subscriber.try_recv(), Ok(None)));
+        let left = events.inner.buffer.allocated_slots();
+        assert!(left <= 16, "{left} slots left after the backlog was read");
+    }
+
+    /// A subscriber more than the capacity behind is told how many it missed, then gets the
+    /// oldest still buffered; another that kept up misses nothing; the buffer never exceeds
+    /// its capacity.
+    #[test]
+    fn a_subscriber_too_far_behind_learns_how_many_it_missed() {
+        let events = emitter(100);
+        let mut slow = events.downgrade().subscribe();
+        let mut fast = events.downgrade().subscribe();
+        for port in 0..250u16 {
+            events.emit(started(port));
+            assert_eq!(port_of(&fast.try_recv().unwrap().unwrap().kind), port);
+        }
+        assert!(events.inner.buffer.allocated_slots() <= 128);
+        assert!(matches!(slow.try_recv(), Err(EventRecvError::Missed(150))));
+        for port in 150..250 {
+            assert_eq!(port_of(&slow.try_recv().unwrap().unwrap().kind), port);
+        }
+        assert!(matches!(slow.try_recv(), Ok(None)));
+        // Leaving lets the events only the slow one had to read go.
+        events.emit(started(1));
+        drop(slow);
+        assert_eq!(port_of(&fast.try_recv().unwrap().unwrap().kind), 1);
+        assert!(events.inner.buffer.allocated_slots() <= 16);
+    }
+
+    /// Once every emitter is gone, a subscriber reads what is left, then `Closed`; `recv`
+    /// wakes for an event emitted while it waits.
+    #[tokio::test]
+    async fn subscribers_wake_for_events_and_see_the_close() {
+        let events = emitter(16);
+        let weak = events.downgrade();
+        let mut subscriber = weak.subscribe();
+        let waiting = tokio::spawn(async move {
+            let first = subscriber.recv().await;
+            let second = subscriber.recv().await;
+            let third = subscriber.recv().await;
+            (first, second, third)
+        });
+        tokio::task::yield_now().await;
+        events.emit(started(1));
+        events.emit(started(2));
+        drop(events);
+        let (first, second, third) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(port_of(&first.unwrap().kind), 1);
+        assert_eq!(port_of(&second.unwrap().kind), 2);
+        assert_eq!(third.unwrap_err(), EventRecvError::Closed);
+        // Subscribing after the stop gives a closed subscriber.
+        assert!(matches!(
+            weak.subscribe().try_recv(),
+            Err(EventRecvError::Closed)
+        ));
     }
 }
