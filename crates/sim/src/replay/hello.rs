@@ -53,10 +53,7 @@ pub(crate) fn shaped(
     process_id: ObjectId,
     version: i64,
 ) -> Document {
-    let legacy = command
-        .keys()
-        .next()
-        .is_some_and(|name| name != "hello");
+    let legacy = command.keys().next().is_some_and(|name| name != "hello");
     let (wanted, other) = if legacy {
         ("ismaster", "isWritablePrimary")
     } else {

@@ -83,18 +83,15 @@ fn without_clocks(reply: &Document) -> Document {
 }
 
 /// The moment a recorded `hello`/`check_failed` record (`record`, received `t_us` into the
-/// recording) takes effect. A reply: when it was received. A timeout: when the check
-/// started (the server was silent since then). Any other failure of a check that was not
-/// awaited: when the check started too (a check retried right after a failure starts when
-/// that failure ends). An awaited check that failed otherwise: when it failed (the reply was
-/// awaited, the server said nothing wrong until then).
+/// recording) takes effect. The outcome of a check that was not awaited: when the check
+/// started (the server answered so from then on; a check retried right after a failure
+/// starts when that failure ends). A timeout: when the check started too (the server was
+/// silent since then). An awaited reply, or an awaited check that failed otherwise: when it
+/// arrived (the server said nothing new until then).
 pub(crate) fn effective_time(record: &Value, t_us: u64, failure: Option<Failure>) -> u64 {
-    let Some(failure) = failure else {
-        return t_us;
-    };
     let duration = record["duration_us"].as_u64().unwrap_or(0);
     let awaited = record["awaited"].as_bool().unwrap_or(false);
-    if failure == Failure::Silent || !awaited {
+    if failure == Some(Failure::Silent) || !awaited {
         t_us.saturating_sub(duration)
     } else {
         t_us
@@ -195,7 +192,10 @@ mod tests {
             entry(12, Outcome::Reply(doc! { "secondary": true })),
         ]);
         let at = |time| entry_for_request(&entries, time).map(|entry| entry.version);
-        assert_eq!([at(5), at(10), at(11), at(12)], [Some(0), Some(2), Some(2), Some(2)]);
+        assert_eq!(
+            [at(5), at(10), at(11), at(12)],
+            [Some(0), Some(2), Some(2), Some(2)]
+        );
         assert_eq!(
             entry_at(&entries, 11).and_then(|entry| entry.outcome.failure()),
             Some(Failure::Reset)
@@ -210,7 +210,8 @@ mod tests {
         assert_eq!(effective_time(&timeout, 1000, Some(Failure::Silent)), 700);
         assert_eq!(effective_time(&reset, 1000, Some(Failure::Reset)), 1000);
         assert_eq!(effective_time(&refused, 1000, Some(Failure::Refused)), 970);
-        assert_eq!(effective_time(&refused, 1000, None), 1000);
+        assert_eq!(effective_time(&refused, 1000, None), 970, "a polled reply");
+        assert_eq!(effective_time(&reset, 1000, None), 1000, "a streamed reply");
         assert_eq!(Failure::of_cause(Some("timeout")), Failure::Silent);
         assert_eq!(Failure::of_cause(Some("connect")), Failure::Refused);
         assert_eq!(Failure::of_cause(Some("network")), Failure::Reset);

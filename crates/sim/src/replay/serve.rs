@@ -19,7 +19,9 @@ use crate::commands::is_handshake;
 use crate::reply::error_reply;
 use crate::request::{parse_request, Request};
 use mongo_topology_core::wire::framing::{MessageReader, MessageWriter};
-use mongo_topology_core::wire::{Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES};
+use mongo_topology_core::wire::{
+    Message, MsgFlags, OpMsg, OpReply, Payload, MAX_MESSAGE_SIZE_BYTES,
+};
 
 /// Commands answered `ok: 1` as a server would (drivers send them around their work).
 const ANSWERED_OK: [&str; 3] = ["ping", "endSessions", "killCursors"];
@@ -155,8 +157,8 @@ async fn serve_connection(stream: TcpStream, node: &Node) {
     let mut writer = MessageWriter::new(write);
     let mut next_request_id = 1;
     // A reset in effect when the connection opened was before it: it does not close it.
-    let opened_version = entry_for_request(node.entries(), node.clock.now_us())
-        .map(|entry| entry.version);
+    let opened_version =
+        entry_for_request(node.entries(), node.clock.now_us()).map(|entry| entry.version);
     let mut next = match entry_for_request(node.entries(), node.clock.now_us()) {
         // An address never checked never answered.
         None => Next::Close,
@@ -267,7 +269,15 @@ async fn answer(
         let reply = shaped(&reply, &request.command, node.process_id, version);
         let streaming = request.exhaust_allowed;
         let sent_id = *next_request_id;
-        let next = send(writer, request, response_to, reply, next_request_id, streaming).await;
+        let next = send(
+            writer,
+            request,
+            response_to,
+            reply,
+            next_request_id,
+            streaming,
+        )
+        .await;
         if !streaming || !matches!(next, Next::Continue) {
             return next;
         }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bson::{Bson, Document};
 use serde_json::Value;
 
-use super::outcome::{effective_time, entry_at, versioned, Entry, Failure, Outcome};
+use super::outcome::{effective_time, versioned, Entry, Failure, Outcome};
 
 /// Why a recording cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,9 @@ pub enum ReplayError {
 /// The recording format this replays (the header's `format` and `version`).
 const FORMAT: &str = "mongo-topology-recording";
 const VERSION: u64 = 1;
+
+/// heartbeatFrequencyMS when the header does not say.
+const DEFAULT_HEARTBEAT_MS: u64 = 10_000;
 
 /// A parsed recording.
 #[derive(Debug)]
@@ -47,6 +50,11 @@ impl Recording {
         }
         let mut outcomes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         let mut named = BTreeSet::new();
+        let mut unmonitored: BTreeMap<String, u64> = BTreeMap::new();
+        let heartbeat_us = header["settings"]["heartbeatFrequencyMS"]
+            .as_u64()
+            .unwrap_or(DEFAULT_HEARTBEAT_MS)
+            .saturating_mul(1000);
         for (number, line) in lines.enumerate() {
             let record: Value = serde_json::from_str(line)
                 .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
@@ -55,6 +63,10 @@ impl Recording {
                 continue;
             };
             let outcome = match record["type"].as_str() {
+                Some("sdam") if record["event"] == "server_closed" => {
+                    unmonitored.insert(address.to_owned(), at);
+                    continue;
+                }
                 Some("hello") => {
                     let reply = Bson::try_from(record["reply"].clone())
                         .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
@@ -72,15 +84,18 @@ impl Recording {
                 }
                 _ => continue,
             };
-            let at = effective_time(&record, at, outcome.failure());
-            outcomes
-                .entry(address.to_owned())
-                .or_default()
-                .push(Entry {
-                    at,
-                    outcome,
-                    version: 0,
-                });
+            let mut at = effective_time(&record, at, outcome.failure());
+            // While the client did not monitor the server, what it said is unknown: the
+            // first thing recorded after takes effect a check interval after the monitoring
+            // stopped (a polling client may take that long to stop monitoring it too).
+            if let Some(closed) = unmonitored.remove(address) {
+                at = at.min(closed.saturating_add(heartbeat_us));
+            }
+            outcomes.entry(address.to_owned()).or_default().push(Entry {
+                at,
+                outcome,
+                version: 0,
+            });
         }
         let outcomes = outcomes
             .into_iter()
@@ -150,7 +165,7 @@ impl Recording {
     /// before it (the first one before the first); `None` for an address never checked.
     #[cfg(test)]
     pub(crate) fn outcome_at(&self, address: &str, at: u64) -> Option<&Outcome> {
-        entry_at(self.entries(address), at).map(|entry| &entry.outcome)
+        super::outcome::entry_at(self.entries(address), at).map(|entry| &entry.outcome)
     }
 
     /// The header's `started_wall_us`: the wall-clock time of the recording's time zero.
