@@ -36,7 +36,7 @@ pub const TIMING: &str = "heartbeatFrequencyMS=500&connectTimeoutMS=1000";
 /// How far a replaying client's change may be from the recorded one: a check interval (a
 /// polling client sees a change at its next check), a connect timeout (a frozen member),
 /// and the scheduling of a loaded 2-core machine.
-pub const TOLERANCE: Duration = Duration::from_millis(2000);
+pub const TOLERANCE: Duration = Duration::from_millis(2500);
 
 /// How long after the incident's end a replaying client is still watched: changes it
 /// sees late (a polling client, a driver's event queue) still count; the replay keeps the
