@@ -232,5 +232,10 @@ async fn a_mongos_fleet_recorded_polling_is_replayed_faithfully_to_streaming_cli
         2,
         "two mongos lost: {recorded:#?}"
     );
+    assert!(
+        !incident.text.contains("\"awaited\":true"),
+        "polled replies only"
+    );
     replay_to_every_client(&incident, &recorded, false).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
