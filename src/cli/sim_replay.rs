@@ -1,13 +1,14 @@
-//! `mongo-topology sim --replay FILE [--speed X]`: serve a recording made by `watch --record`
-//! (docs/recording.md) on loopback, one node per recorded address, answering hello as the
-//! recorded servers did at the same time (polling clients).
+//! `mongo-topology sim --replay FILE [--speed X] [--from T] [--to T]`: serve a recording made
+//! by `watch --record` (docs/recording.md) on loopback, one node per recorded address,
+//! answering hello as the recorded servers did at the same time (polling and streaming
+//! clients) and failing as they failed.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mongo_topology_sim::replay::Replay;
+use mongo_topology_sim::replay::{Replay, ReplayOptions, ReplayTime};
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -27,6 +28,15 @@ pub(crate) struct ReplayArgs {
     /// Replay this many times faster than recorded (with --replay).
     #[arg(long, value_name = "X", default_value_t = 1.0, requires = "replay")]
     speed: f64,
+    /// Start at this time of the recording, with the state it shows then: seconds from its
+    /// start (`12.5`) or a wall-clock time as the recording writes them
+    /// (`2026-12-07T05:49:57.559Z`) (with --replay).
+    #[arg(long, value_name = "T", requires = "replay")]
+    from: Option<ReplayTime>,
+    /// Serve the recording up to this time only (same forms as --from); each node then keeps
+    /// answering as at that time (with --replay).
+    #[arg(long, value_name = "T", requires = "replay")]
+    to: Option<ReplayTime>,
 }
 
 impl ReplayArgs {
@@ -55,7 +65,12 @@ pub(crate) fn run(args: &ReplayArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(&text, args.speed));
+    let options = ReplayOptions {
+        speed: args.speed,
+        from: args.from.clone(),
+        to: args.to.clone(),
+    };
+    let code = runtime.block_on(serve(&text, &options));
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
     runtime.shutdown_background();
     code
@@ -77,7 +92,7 @@ fn read_recording(path: &PathBuf) -> Result<String, String> {
     Ok(text)
 }
 
-async fn serve(text: &str, speed: f64) -> ExitCode {
+async fn serve(text: &str, options: &ReplayOptions) -> ExitCode {
     let (Ok(mut interrupt), Ok(mut terminate)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -85,7 +100,7 @@ async fn serve(text: &str, speed: f64) -> ExitCode {
         eprintln!("error: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let replay = match Replay::start(text, speed).await {
+    let replay = match Replay::start_with(text, options).await {
         Ok(replay) => replay,
         Err(error) => {
             eprintln!(

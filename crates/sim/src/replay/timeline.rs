@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use bson::{Bson, Document};
 use serde_json::Value;
 
+use super::outcome::{effective_time, versioned, Entry, Failure, Outcome};
+
 /// Why a recording cannot be replayed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -21,21 +23,15 @@ pub enum ReplayError {
 const FORMAT: &str = "mongo-topology-recording";
 const VERSION: u64 = 1;
 
-/// What a server's check gave at some time.
-#[derive(Clone, Debug)]
-pub(crate) enum Outcome {
-    /// This hello reply (rewritten).
-    Reply(Document),
-    /// The check failed.
-    Failed,
-}
+/// heartbeatFrequencyMS when the header does not say.
+const DEFAULT_HEARTBEAT_MS: u64 = 10_000;
 
 /// A parsed recording.
 #[derive(Debug)]
 pub(crate) struct Recording {
     header: Value,
-    /// Per recorded address: (µs since the start, outcome), in time order.
-    outcomes: BTreeMap<String, Vec<(u64, Outcome)>>,
+    /// Per recorded address: its outcomes, in the order they take effect.
+    outcomes: BTreeMap<String, Vec<Entry>>,
     /// Addresses named in host lists but never checked.
     named: BTreeSet<String>,
 }
@@ -52,8 +48,13 @@ impl Recording {
                 "the header is not that of a {FORMAT} version {VERSION}"
             )));
         }
-        let mut outcomes: BTreeMap<String, Vec<(u64, Outcome)>> = BTreeMap::new();
+        let mut outcomes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         let mut named = BTreeSet::new();
+        let mut unmonitored: BTreeMap<String, u64> = BTreeMap::new();
+        let heartbeat_us = header["settings"]["heartbeatFrequencyMS"]
+            .as_u64()
+            .unwrap_or(DEFAULT_HEARTBEAT_MS)
+            .saturating_mul(1000);
         for (number, line) in lines.enumerate() {
             let record: Value = serde_json::from_str(line)
                 .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
@@ -62,6 +63,10 @@ impl Recording {
                 continue;
             };
             let outcome = match record["type"].as_str() {
+                Some("sdam") if record["event"] == "server_closed" => {
+                    unmonitored.insert(address.to_owned(), at);
+                    continue;
+                }
                 Some("hello") => {
                     let reply = Bson::try_from(record["reply"].clone())
                         .map_err(|e| ReplayError::Format(format!("record {}: {e}", number + 1)))?;
@@ -74,14 +79,28 @@ impl Recording {
                     named.extend(host_names(&reply));
                     Outcome::Reply(reply)
                 }
-                Some("check_failed") => Outcome::Failed,
+                Some("check_failed") => {
+                    Outcome::Failed(Failure::of_cause(record["cause"].as_str()))
+                }
                 _ => continue,
             };
-            outcomes
-                .entry(address.to_owned())
-                .or_default()
-                .push((at, outcome));
+            let mut at = effective_time(&record, at, outcome.failure());
+            // While the client did not monitor the server, what it said is unknown: the
+            // first thing recorded after takes effect a check interval after the monitoring
+            // stopped (a polling client may take that long to stop monitoring it too).
+            if let Some(closed) = unmonitored.remove(address) {
+                at = at.min(closed.saturating_add(heartbeat_us));
+            }
+            outcomes.entry(address.to_owned()).or_default().push(Entry {
+                at,
+                outcome,
+                version: 0,
+            });
         }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|(address, entries)| (address, versioned(entries)))
+            .collect();
         Ok(Recording {
             header,
             outcomes,
@@ -123,12 +142,12 @@ impl Recording {
         options
     }
 
-    /// The recording with every reply's host names mapped and `topologyVersion` removed
-    /// (clients poll).
+    /// The recording with every reply's host names mapped (and the recorded
+    /// `topologyVersion` removed: the replay sends its own).
     pub(crate) fn rewritten(mut self, mapping: &BTreeMap<String, String>) -> Recording {
         for outcomes in self.outcomes.values_mut() {
-            for (_, outcome) in outcomes.iter_mut() {
-                if let Outcome::Reply(reply) = outcome {
+            for entry in outcomes.iter_mut() {
+                if let Outcome::Reply(reply) = &mut entry.outcome {
                     rewrite(reply, mapping);
                 }
             }
@@ -136,14 +155,43 @@ impl Recording {
         self
     }
 
+    /// `address`'s outcomes in the order they take effect (empty for an address never
+    /// checked).
+    pub(crate) fn entries(&self, address: &str) -> &[Entry] {
+        self.outcomes.get(address).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// What `address`'s check gives `at` µs into the recording: the last outcome at or
     /// before it (the first one before the first); `None` for an address never checked.
+    #[cfg(test)]
     pub(crate) fn outcome_at(&self, address: &str, at: u64) -> Option<&Outcome> {
-        let outcomes = self.outcomes.get(address)?;
-        let after = outcomes.partition_point(|(time, _)| *time <= at);
-        outcomes
-            .get(after.saturating_sub(1))
-            .map(|(_, outcome)| outcome)
+        super::outcome::entry_at(self.entries(address), at).map(|entry| &entry.outcome)
+    }
+
+    /// The header's `started_wall_us`: the wall-clock time of the recording's time zero.
+    pub(crate) fn started_wall_us(&self) -> Option<u64> {
+        self.header["started_wall_us"].as_u64()
+    }
+
+    /// The recording cut to the window from `from` to `to` (µs since its start; `None`: the
+    /// start, the end), time zero moved to `from`: each address starts with the outcome in
+    /// effect at `from`, and keeps the one in effect at `to` after it.
+    pub(crate) fn window(mut self, from: u64, to: Option<u64>) -> Recording {
+        for entries in self.outcomes.values_mut() {
+            let first_kept = entries
+                .partition_point(|entry| entry.at <= from)
+                .saturating_sub(1);
+            let kept: Vec<Entry> = entries
+                .drain(first_kept..)
+                .filter(|entry| to.is_none_or(|to| entry.at <= to))
+                .map(|entry| Entry {
+                    at: entry.at.saturating_sub(from),
+                    ..entry
+                })
+                .collect();
+            *entries = kept;
+        }
+        self
     }
 }
 
@@ -200,12 +248,12 @@ mod tests {
     const RECORDING: &str = r#"{"format":"mongo-topology-recording","version":1,"settings":{"seeds":["a:1"],"replicaSet":"rs0","directConnection":null}}
 {"t_us":10,"type":"hello","address":"a:1","reply":{"isWritablePrimary":true,"hosts":["a:1","B:2"],"primary":"a:1","me":"a:1","topologyVersion":{"processId":{"$oid":"65a000000000000000000001"},"counter":0},"ok":1.0}}
 {"t_us":20,"type":"sdam","event":"topology_opening"}
-{"t_us":30,"type":"check_failed","address":"a:1","cause":"network"}
+{"t_us":30,"type":"check_failed","address":"a:1","cause":"network","duration_us":0}
 {"t_us":40,"type":"hello","address":"a:1","reply":{"secondary":true,"hosts":["a:1","B:2"],"ok":1.0}}
 "#;
 
     #[test]
-    fn replies_name_the_mapped_ports_and_carry_no_topology_version() {
+    fn replies_name_the_mapped_ports_and_carry_no_recorded_topology_version() {
         let recording = Recording::parse(RECORDING).unwrap();
         assert_eq!(
             recording.addresses(),
@@ -237,7 +285,7 @@ mod tests {
         let kind = |at| match recording.outcome_at("a:1", at) {
             Some(Outcome::Reply(reply)) if reply.contains_key("secondary") => "secondary",
             Some(Outcome::Reply(_)) => "primary",
-            Some(Outcome::Failed) => "failed",
+            Some(Outcome::Failed(_)) => "failed",
             None => "none",
         };
         assert_eq!(
@@ -261,6 +309,18 @@ mod tests {
             ]
         );
         assert!(recording.outcome_at("b:2", 50).is_none(), "never checked");
+    }
+
+    #[test]
+    fn a_window_starts_with_the_state_in_effect_at_its_start_and_keeps_its_last_state() {
+        let recording = Recording::parse(RECORDING).unwrap().window(35, Some(38));
+        let entries = recording.entries("a:1");
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        assert_eq!(entries[0].at, 0);
+        assert!(matches!(entries[0].outcome, Outcome::Failed(_)));
+        let recording = Recording::parse(RECORDING).unwrap().window(15, None);
+        let times: Vec<u64> = recording.entries("a:1").iter().map(|e| e.at).collect();
+        assert_eq!(times, [0, 15, 25], "10 → 0, 30 → 15, 40 → 25");
     }
 
     #[test]
