@@ -231,10 +231,13 @@ fn exported_families() -> Vec<(String, String)> {
     });
     // Secondaries with a last write: a staleness estimate each.
     let mut topology = replica_set(None, &[]);
-    for server in topology.servers.values_mut() {
-        let mut written = (**server).clone();
-        written.last_write_date = Some(bson::DateTime::from_millis(1_000_000));
-        *server = Arc::new(written);
+    let addresses: Vec<_> = topology.servers.keys().cloned().collect();
+    for address in addresses {
+        if let Some(server) = topology.servers.get_mut(&address) {
+            let mut written = (**server).clone();
+            written.last_write_date = Some(bson::DateTime::from_millis(1_000_000));
+            *server = Arc::new(written);
+        }
     }
     series.update(&topology, Instant::now());
     families
