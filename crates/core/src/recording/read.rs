@@ -106,6 +106,8 @@ pub enum RecordedEvent {
         /// The server.
         address: String,
     },
+    /// The client closed (its last event).
+    TopologyClosed,
     /// Any other record (RTT samples, SRV answers, ...).
     Other,
 }
@@ -205,8 +207,7 @@ fn event_of(record: &Value) -> RecordedEvent {
                 address: address(record),
                 awaited: record["awaited"].as_bool().unwrap_or(false),
                 duration_us: record["duration_us"].as_u64().unwrap_or(0),
-                writable_primary: truthy(&reply["isWritablePrimary"])
-                    || truthy(&reply["ismaster"]),
+                writable_primary: truthy(&reply["isWritablePrimary"]) || truthy(&reply["ismaster"]),
                 secondary: truthy(&reply["secondary"]),
             }
         }
@@ -242,6 +243,7 @@ fn sdam_event_of(record: &Value) -> RecordedEvent {
         Some("server_closed") => RecordedEvent::ServerClosed {
             address: address(record),
         },
+        Some("topology_closed") => RecordedEvent::TopologyClosed,
         _ => RecordedEvent::Other,
     }
 }

@@ -21,7 +21,7 @@ pub(super) fn incidents(recording: &Recording) -> Vec<Incident> {
             ..
         } = &lines[index].event
         {
-            if new_primary.as_deref() != Some(old.as_str()) {
+            if new_primary.as_deref() != Some(old.as_str()) && !closing(lines, index) {
                 let (incident, end) = Finder::new(recording, index, old).incident();
                 incidents.push(incident);
                 index = end.max(index) + 1;
@@ -31,6 +31,21 @@ pub(super) fn incidents(recording: &Recording) -> Vec<Incident> {
         index += 1;
     }
     incidents
+}
+
+/// Whether the change at `index` is the client closing: only SDAM changes follow it up to
+/// the `topology_closed` record (no server was checked in between).
+fn closing(lines: &[RecordedLine], index: usize) -> bool {
+    for line in &lines[index + 1..] {
+        match line.event {
+            RecordedEvent::TopologyClosed => return true,
+            RecordedEvent::ServerChanged { .. }
+            | RecordedEvent::ServerClosed { .. }
+            | RecordedEvent::TopologyChanged { .. } => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// What is known of one incident while its stages are looked for.
@@ -113,9 +128,10 @@ impl<'a> Finder<'a> {
         });
         let window = last_good.map_or(0, |index| index + 1);
         let through_loss = window..self.lost + 1;
-        let failed = self.first(through_loss.clone(), |event| {
-            matches!(event, RecordedEvent::CheckFailed { address, .. } if address == old)
-        });
+        let failed = self.first(
+            through_loss.clone(),
+            |event| matches!(event, RecordedEvent::CheckFailed { address, .. } if address == old),
+        );
         let stepped_down = self.first(through_loss, |event| {
             matches!(event,
                 RecordedEvent::Hello { address, writable_primary: false, .. } if address == old)
@@ -141,7 +157,13 @@ impl<'a> Finder<'a> {
             _ => (
                 Some(self.lost),
                 self.first(self.lost + 1..self.lines.len(), |event| {
-                    matches!(event, RecordedEvent::TopologyChanged { new_primary: Some(_), .. })
+                    matches!(
+                        event,
+                        RecordedEvent::TopologyChanged {
+                            new_primary: Some(_),
+                            ..
+                        }
+                    )
                 }),
             ),
         };
@@ -270,7 +292,10 @@ impl<'a> Finder<'a> {
         let (bounds, how) = if *awaited {
             (vec![Bound::Immediate], "its streamed connection broke")
         } else if self.early_check(index, last_good) {
-            (vec![Bound::MinHeartbeatFrequency], "a check requested early")
+            (
+                vec![Bound::MinHeartbeatFrequency],
+                "a check requested early",
+            )
         } else {
             (vec![Bound::HeartbeatFrequency], "the next regular check")
         };
@@ -299,7 +324,10 @@ impl<'a> Finder<'a> {
             };
             return found.said(why.to_owned(), Vec::new(), "");
         };
-        let awaited = matches!(&self.lines[index].event, RecordedEvent::Hello { awaited: true, .. });
+        let awaited = matches!(
+            &self.lines[index].event,
+            RecordedEvent::Hello { awaited: true, .. }
+        );
         if awaited {
             found.said(
                 format!("{} streamed its step-down at once", self.old),
@@ -395,7 +423,10 @@ impl<'a> Finder<'a> {
             return found.said(self.no_new_primary(), vec![Bound::Election], ELECTION);
         };
         let new = new_primary.unwrap_or_default();
-        let awaited = matches!(&self.lines[index].event, RecordedEvent::Hello { awaited: true, .. });
+        let awaited = matches!(
+            &self.lines[index].event,
+            RecordedEvent::Hello { awaited: true, .. }
+        );
         let previous_check = (0..index).rev().find(|&i| match &self.lines[i].event {
             RecordedEvent::Hello { address, .. } | RecordedEvent::CheckFailed { address, .. } => {
                 address == new

@@ -77,14 +77,20 @@ fn at(incident: &Incident, kind: StageKind) -> Option<u64> {
 }
 
 fn bounds(incident: &Incident, kind: StageKind) -> Vec<Bound> {
-    incident.stage(kind).map(|s| s.bounds.clone()).unwrap_or_default()
+    incident
+        .stage(kind)
+        .map(|s| s.bounds.clone())
+        .unwrap_or_default()
 }
 
 fn assert_in_order(incident: &Incident) {
     let times: Vec<u64> = incident.stages.iter().filter_map(|s| s.at_us).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     let total: u64 = incident.stages.iter().filter_map(|s| s.duration_us).sum();
-    assert_eq!(Some(total), times.last().zip(times.first()).map(|(l, f)| l - f));
+    assert_eq!(
+        Some(total),
+        times.last().zip(times.first()).map(|(l, f)| l - f)
+    );
 }
 
 #[test]
@@ -110,13 +116,19 @@ fn a_stepdown_is_reported_by_the_old_primary_and_has_no_failed_check() {
     let failed = incident.stage(StageKind::FirstFailedCheck).unwrap();
     assert!(failed.detail.contains("step-down"), "{}", failed.detail);
     assert_eq!(at(incident, StageKind::StepDownReport), Some(7_000_000));
-    assert_eq!(bounds(incident, StageKind::StepDownReport), [Bound::Immediate]);
+    assert_eq!(
+        bounds(incident, StageKind::StepDownReport),
+        [Bound::Immediate]
+    );
     assert_eq!(at(incident, StageKind::NoPrimary), Some(7_000_000));
     let reports = incident.stage(StageKind::NewPrimaryReportsItself).unwrap();
     assert_eq!(reports.at_us, Some(9_500_000));
     assert_eq!(reports.duration_us, Some(2_500_000));
     assert_eq!(reports.bounds, [Bound::Election]);
-    assert_eq!(at(incident, StageKind::SelectableForWrites), Some(9_500_000));
+    assert_eq!(
+        at(incident, StageKind::SelectableForWrites),
+        Some(9_500_000)
+    );
     assert_eq!(incident.without_primary_us, 2_500_000);
     assert_in_order(incident);
 }
@@ -143,13 +155,20 @@ fn a_killed_primary_is_found_by_a_failed_check_at_the_next_heartbeat() {
     assert_eq!(first.bounds, [Bound::HeartbeatFrequency]);
     assert!(first.shorten.contains("heartbeatFrequencyMS"));
     assert_eq!(at(incident, StageKind::StepDownReport), None);
-    assert!(incident.stage(StageKind::StepDownReport).unwrap().detail.contains("failed"));
+    assert!(incident
+        .stage(StageKind::StepDownReport)
+        .unwrap()
+        .detail
+        .contains("failed"));
     assert_eq!(at(incident, StageKind::OldPrimaryDemoted), Some(20_050_000));
     assert_eq!(
         bounds(incident, StageKind::NewPrimaryReportsItself),
         [Bound::Election, Bound::MinHeartbeatFrequency]
     );
-    assert_eq!(at(incident, StageKind::ClientShowsNewPrimary), Some(20_600_000));
+    assert_eq!(
+        at(incident, StageKind::ClientShowsNewPrimary),
+        Some(20_600_000)
+    );
     assert_eq!(
         bounds(incident, StageKind::SelectableForWrites),
         [Bound::ServerSelectionTimeout]
@@ -178,18 +197,28 @@ fn a_frozen_primary_times_out_after_connect_timeout() {
     let timeline = analyse(&recording(&lines));
     let incident = &timeline.incidents[0];
     let first = incident.stage(StageKind::FirstFailedCheck).unwrap();
-    assert_eq!(first.bounds, [Bound::ConnectTimeout, Bound::HeartbeatFrequency]);
+    assert_eq!(
+        first.bounds,
+        [Bound::ConnectTimeout, Bound::HeartbeatFrequency]
+    );
     assert!(first.detail.contains("timed out"), "{}", first.detail);
     assert!(first.shorten.contains("connectTimeoutMS"));
     assert!(first.shorten.contains("socketTimeoutMS"));
-    assert_eq!(Bound::ConnectTimeout.value_ms(&timeline.settings), Some(2_000));
+    assert_eq!(
+        Bound::ConnectTimeout.value_ms(&timeline.settings),
+        Some(2_000)
+    );
     assert_eq!(
         bounds(incident, StageKind::NewPrimaryReportsItself),
         [Bound::Election, Bound::HeartbeatFrequency]
     );
     assert_eq!(incident.without_primary_us, 17_950_000);
     let selectable = incident.stage(StageKind::SelectableForWrites).unwrap();
-    assert!(selectable.detail.contains("waited"), "{}", selectable.detail);
+    assert!(
+        selectable.detail.contains("waited"),
+        "{}",
+        selectable.detail
+    );
     assert_in_order(incident);
 }
 
@@ -221,8 +250,24 @@ fn no_new_primary_within_the_recording_is_said() {
         );
     }
     let selectable = incident.stage(StageKind::SelectableForWrites).unwrap();
-    assert!(selectable.detail.contains("40.0 s"), "{}", selectable.detail);
+    assert!(
+        selectable.detail.contains("40.0 s"),
+        "{}",
+        selectable.detail
+    );
     assert_in_order(incident);
+}
+
+#[test]
+fn closing_the_client_is_not_an_incident() {
+    let mut lines = discovery();
+    lines.extend([
+        server_changed(200, "a:1", "RSPrimary", "Unknown"),
+        topology(200, Some("a:1"), None),
+        r#"{"type":"sdam","t_us":200001,"event":"server_closed","address":"a:1"}"#.to_owned(),
+        r#"{"type":"sdam","t_us":200002,"event":"topology_closed"}"#.to_owned(),
+    ]);
+    assert!(analyse(&recording(&lines)).incidents.is_empty());
 }
 
 #[test]
