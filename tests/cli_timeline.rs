@@ -265,3 +265,68 @@ async fn a_file_that_is_not_a_recording_is_refused() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a mongo-topology-recording"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn watch_record_ends_with_the_timeline_of_its_failover() {
+    let dir = scratch("watch");
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let path = dir.join("watch.ndjson");
+    let uri = format!(
+        "mongodb://{}/?replicaSet=rs0&heartbeatFrequencyMS={HEARTBEAT_MS}",
+        sim.addresses()[0]
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+        .args([
+            "watch",
+            "--duration",
+            "6",
+            "--record",
+            path.to_str().unwrap(),
+            &uri,
+        ])
+        .env_remove("MONGODB_URI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The recording shows the primary once the writer has flushed (every 200 ms at most).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .contains("\"ReplicaSetWithPrimary\"")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watch found the primary"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sim.stepdown().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sim.elect(&MemberRef::Index(1)).unwrap();
+    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
+        .await
+        .expect("watch ends after --duration")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let at = stdout
+        .find("Incident 1: primary")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let timeline = &stdout[at..];
+    assert!(timeline.contains("step-down report"), "{timeline}");
+    assert!(
+        timeline.contains("first server selectable for writes"),
+        "{timeline}"
+    );
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -141,7 +141,7 @@ pub(crate) fn html(timeline: &Timeline) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>mongo-topology timeline</title>\
          <style>body{{font-family:sans-serif;margin:0;background:#fff}}\
-         svg{{display:block}}pre{{font-size:12px;margin:8px 12px;white-space:pre-wrap}}</style></head>\n<body>\n{}\n<pre>{}</pre>\n</body></html>\n",
+         svg{{display:block;max-width:100%;height:auto}}pre{{font-size:12px;margin:8px 12px;white-space:pre-wrap}}</style></head>\n<body>\n{}\n<pre>{}</pre>\n</body></html>\n",
         svg_element(timeline),
         xml_escape(&timeline_text(timeline))
     )
