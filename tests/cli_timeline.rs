@@ -199,7 +199,11 @@ async fn timeline_of_a_stepdown_and_a_killed_primary() {
         report_bounds == ["heartbeatFrequencyMS"] || report_bounds == ["minHeartbeatFrequencyMS"],
         "{report:#}"
     );
-    assert_eq!(report["bounds"][0]["value_ms"].as_u64().is_some(), true);
+    assert_eq!(
+        report["bounds"][0]["value_ms"].as_u64(),
+        Some(HEARTBEAT_MS),
+        "both are 500"
+    );
     assert_eq!(stage(stepdown, "no_primary")["happened"], true);
     assert_eq!(
         bound_settings(stage(stepdown, "new_primary_reports_itself"))[0],

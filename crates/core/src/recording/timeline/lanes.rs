@@ -1,7 +1,7 @@
 //! One lane per server: its types over time (the client's SDAM events) and its failed checks.
 
 use crate::recording::read::{RecordedEvent, Recording};
-use crate::recording::timeline::{FailedCheckMark, Lane, TypeSpan};
+use crate::recording::timeline::model::{FailedCheckMark, Lane, TypeSpan};
 
 /// A lane being built: the type it has had since when.
 struct Building {

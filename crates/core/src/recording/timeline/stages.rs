@@ -8,7 +8,8 @@
 //! server's type, and the topology with that primary (writes selectable again).
 
 use crate::recording::read::{RecordedEvent, RecordedLine, RecordedSettings, Recording};
-use crate::recording::timeline::{human_duration, Bound, Incident, Stage, StageKind};
+use crate::recording::timeline::found::{Found, ELECTION, STREAM_OR_POLL_FASTER};
+use crate::recording::timeline::model::{human_duration, Bound, Incident, Stage, StageKind};
 
 pub(super) fn incidents(recording: &Recording) -> Vec<Incident> {
     let lines = &recording.lines;
@@ -57,43 +58,6 @@ struct Finder<'a> {
     lost: usize,
     old: &'a str,
 }
-
-/// A stage found (or not), before durations are filled in.
-struct Found {
-    kind: StageKind,
-    at: Option<usize>,
-    address: Option<String>,
-    detail: String,
-    bounds: Vec<Bound>,
-    shorten: String,
-}
-
-impl Found {
-    fn new(kind: StageKind, at: Option<usize>, address: Option<&str>) -> Found {
-        Found {
-            kind,
-            at,
-            address: address.map(str::to_owned),
-            detail: String::new(),
-            bounds: Vec::new(),
-            shorten: String::new(),
-        }
-    }
-
-    fn said(mut self, detail: String, bounds: Vec<Bound>, shorten: &str) -> Found {
-        self.detail = detail;
-        self.bounds = bounds;
-        self.shorten = shorten.to_owned();
-        self
-    }
-}
-
-const STREAM_OR_POLL_FASTER: &str = "use streaming monitoring (serverMonitoringMode=stream, \
-     servers 4.4+) to hear of it at once; when polling, lower heartbeatFrequencyMS";
-
-const ELECTION: &str = "on the servers: the replica set's settings.electionTimeoutMillis \
-     (10 s by default) and catchUpTimeoutMillis; on the client: streaming monitoring hears \
-     the new primary at once, polling at the next check";
 
 impl<'a> Finder<'a> {
     fn new(recording: &'a Recording, lost: usize, old: &'a str) -> Finder<'a> {
