@@ -1,7 +1,9 @@
 //! `mongo-topology timeline` on a real recording: a simulated replica set whose client
 //! (the library recorder, `Cluster::with_recording`) sees a stepdown and then a killed
 //! primary; the command finds both incidents, their stages in order with consistent
-//! durations, and names the settings that bound them, as JSON, as text and as an SVG.
+//! durations, and names the settings that bound them, as JSON, as text and as an SVG; and
+//! the same timeline printed live at the end of `watch --record` (plain and `--json`) and of
+//! `demo`.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -270,36 +272,34 @@ async fn a_file_that_is_not_a_recording_is_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test]
-async fn watch_record_ends_with_the_timeline_of_its_failover() {
-    let dir = scratch("watch");
-    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
-        .await
-        .unwrap();
-    let path = dir.join("watch.ndjson");
-    let uri = format!(
-        "mongodb://{}/?replicaSet=rs0&heartbeatFrequencyMS={HEARTBEAT_MS}",
-        sim.addresses()[0]
-    );
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
-        .args([
-            "watch",
-            "--duration",
-            "6",
-            "--record",
-            path.to_str().unwrap(),
-            &uri,
-        ])
+/// Starts `watch --duration 6 --record FILE` (plain or `--json`) against `uri`.
+fn start_watch(path: &Path, uri: &str, json: bool) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-topology"));
+    command.args([
+        "watch",
+        "--duration",
+        "6",
+        "--record",
+        path.to_str().unwrap(),
+    ]);
+    if json {
+        command.arg("--json");
+    }
+    command
+        .arg(uri)
         .env_remove("MONGODB_URI")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+async fn wait_for_primary_in(path: &Path) {
     // The recording shows the primary once the writer has flushed (every 200 ms at most).
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !std::fs::read_to_string(&path)
+    while !std::fs::read_to_string(path)
         .unwrap_or_default()
         .contains("\"ReplicaSetWithPrimary\"")
     {
@@ -309,19 +309,42 @@ async fn watch_record_ends_with_the_timeline_of_its_failover() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    sim.stepdown().unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    sim.elect(&MemberRef::Index(1)).unwrap();
+}
+
+async fn stdout_of(child: tokio::process::Child) -> String {
     let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
         .await
         .expect("watch ends after --duration")
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+#[tokio::test]
+async fn watch_record_ends_with_the_timeline_of_its_failover() {
+    let dir = scratch("watch");
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let (plain_path, json_path) = (dir.join("plain.ndjson"), dir.join("json.ndjson"));
+    let uri = format!(
+        "mongodb://{}/?replicaSet=rs0&heartbeatFrequencyMS={HEARTBEAT_MS}",
+        sim.addresses()[0]
+    );
+    let plain = start_watch(&plain_path, &uri, false);
+    let json = start_watch(&json_path, &uri, true);
+    wait_for_primary_in(&plain_path).await;
+    wait_for_primary_in(&json_path).await;
+    sim.stepdown().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sim.elect(&MemberRef::Index(1)).unwrap();
+
+    let stdout = stdout_of(plain).await;
     let at = stdout
         .find("Incident 1: primary")
         .unwrap_or_else(|| panic!("{stdout}"));
@@ -331,6 +354,38 @@ async fn watch_record_ends_with_the_timeline_of_its_failover() {
         timeline.contains("first server selectable for writes"),
         "{timeline}"
     );
+
+    // --json: the timeline is one more JSON line, the last.
+    let stdout = stdout_of(json).await;
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "timeline", "{stdout}");
+    let incident = &last["timeline"]["incidents"][0];
+    assert_eq!(incident["old_primary"], sim.addresses()[0]);
+    assert_eq!(stage(incident, "step_down_report")["happened"], true);
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn demo_ends_with_the_timeline_of_its_failover() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+        .args(["demo", "--pause-ms", "0"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("demo ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let at = stdout
+        .find("The failovers as the client recorded them")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let timeline = &stdout[at..];
+    assert!(timeline.contains("Incident 1: primary"), "{timeline}");
+    assert!(
+        timeline.contains("first failed check: did not happen"),
+        "a stepdown: {timeline}"
+    );
+    assert!(timeline.contains("bounded by: the election"), "{timeline}");
 }

@@ -145,9 +145,14 @@ async fn start_and_run(sim: Deployment, args: &DemoArgs) -> Result<(), StepError
             true,
         ),
     };
-    let (cluster, events) =
-        Cluster::with_events_and_recording(settings, &RecordingSettings::new(&recording))
-            .map_err(|e| e.to_string())?;
+    let started_cluster =
+        Cluster::with_events_and_recording(settings.clone(), &RecordingSettings::new(&recording));
+    let (cluster, events) = match started_cluster {
+        Ok(started) => started,
+        // A temporary file that cannot be written only costs the timeline at the end.
+        Err(_) if temporary => Cluster::with_events(settings).map_err(|e| e.to_string())?,
+        Err(e) => return Err(e.to_string()),
+    };
     let mut demo = Demo {
         sim,
         cluster,
