@@ -151,11 +151,19 @@ impl Recording {
             ));
         }
         let mut records = Vec::new();
-        for (index, line) in lines {
-            let record: Value = serde_json::from_str(line).map_err(|e| ReadError::Record {
-                line: index + 1,
-                message: e.to_string(),
-            })?;
+        let mut lines = lines.peekable();
+        while let Some((index, line)) = lines.next() {
+            let record: Value = match serde_json::from_str(line) {
+                Ok(record) => record,
+                // A file copied while its recorder was writing ends in a partial line.
+                Err(_) if lines.peek().is_none() && !text.ends_with('\n') => break,
+                Err(e) => {
+                    return Err(ReadError::Record {
+                        line: index + 1,
+                        message: e.to_string(),
+                    })
+                }
+            };
             let t_us = record["t_us"].as_u64().ok_or_else(|| ReadError::Record {
                 line: index + 1,
                 message: "no t_us".into(),
@@ -251,4 +259,38 @@ fn sdam_event_of(record: &Value) -> RecordedEvent {
 /// A hello flag: `true`, or a non-zero number (old servers sent `ismaster: 1`).
 fn truthy(value: &Value) -> bool {
     value.as_bool().unwrap_or(false) || value.as_f64().is_some_and(|number| number != 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"format":"mongo-topology-recording","version":1,"settings":{"heartbeatFrequencyMS":500,"socketTimeoutMS":null}}"#;
+
+    #[test]
+    fn a_partial_last_line_is_left_out_and_a_bad_line_elsewhere_refused() {
+        let whole = format!("{HEADER}\n{{\"type\":\"rtt\",\"t_us\":5}}\n");
+        let recording = Recording::parse(&format!("{whole}{{\"type\":\"hel")).unwrap();
+        assert_eq!(recording.end_us(), 5);
+        assert_eq!(recording.settings.heartbeat_frequency_ms, Some(500));
+        assert_eq!(recording.settings.socket_timeout_ms, None);
+        let broken = format!("{HEADER}\n{{\"type\":\"hel\n{{\"type\":\"rtt\",\"t_us\":5}}\n");
+        assert!(matches!(
+            Recording::parse(&broken),
+            Err(ReadError::Record { line: 2, .. })
+        ));
+        assert!(matches!(
+            Recording::parse(&format!("{whole}{{\"type\":\"hel\n")),
+            Err(ReadError::Record { line: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn other_files_are_refused() {
+        assert!(matches!(Recording::parse(""), Err(ReadError::Header(_))));
+        assert!(matches!(
+            Recording::parse("{\"format\":\"mongo-topology-recording\",\"version\":2}\n"),
+            Err(ReadError::Header(_))
+        ));
+    }
 }
