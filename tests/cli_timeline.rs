@@ -48,8 +48,8 @@ fn primary_is(topology: &TopologyDescription, address: &ServerAddress) -> bool {
     topology.primary().is_some_and(|p| &p.address == address)
 }
 
-/// Records a stepdown (0 → 1) and a killed primary (1 → 2); returns the file and the
-/// members' addresses.
+/// Records a stepdown (0 → 1), a killed primary (1 → 2) and a frozen primary (2 → 0);
+/// returns the file and the members' addresses.
 async fn record_two_failovers(dir: &Path) -> (PathBuf, Vec<ServerAddress>) {
     let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
         .await
@@ -90,6 +90,17 @@ async fn record_two_failovers(dir: &Path) -> (PathBuf, Vec<ServerAddress>) {
     tokio::time::sleep(ELECTION).await;
     sim.elect(&MemberRef::Index(2)).unwrap();
     wait_until(&cluster, "2 primary", |t| primary_is(t, &members[2])).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    // A frozen primary: connections accepted, never answered; the check times out.
+    sim.set_frozen(&MemberRef::Index(2), true).unwrap();
+    wait_until(&cluster, "no primary after the freeze", |t| {
+        t.topology_type == TopologyType::ReplicaSetNoPrimary
+    })
+    .await;
+    tokio::time::sleep(ELECTION).await;
+    sim.elect(&MemberRef::Index(0)).unwrap();
+    wait_until(&cluster, "0 primary again", |t| primary_is(t, &members[0])).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.close().await;
     sim.shutdown().await;
@@ -185,7 +196,7 @@ async fn timeline_of_a_stepdown_and_a_killed_primary() {
     let json: Value = serde_json::from_slice(&timeline(&[file, "--json"]).await.stdout).unwrap();
     assert_eq!(json["settings"]["heartbeatFrequencyMS"], HEARTBEAT_MS);
     let incidents = json["incidents"].as_array().unwrap();
-    assert_eq!(incidents.len(), 2, "{json:#}");
+    assert_eq!(incidents.len(), 3, "{json:#}");
 
     // The stepdown: reported by the old primary at a poll, no failed check.
     let stepdown = &incidents[0];
@@ -228,10 +239,34 @@ async fn timeline_of_a_stepdown_and_a_killed_primary() {
     assert_eq!(stage(killed, "step_down_report")["happened"], false);
     assert_eq!(stage(killed, "old_primary_demoted")["happened"], true);
 
+    // The frozen primary: its check timed out after connectTimeoutMS.
+    let frozen = &incidents[2];
+    assert_eq!(frozen["old_primary"], members[2].to_string());
+    assert_eq!(frozen["new_primary"], members[0].to_string());
+    assert_consistent(frozen);
+    let timed_out = stage(frozen, "first_failed_check");
+    assert_eq!(
+        bound_settings(timed_out)[0],
+        "connectTimeoutMS",
+        "{frozen:#}"
+    );
+    assert_eq!(timed_out["bounds"][0]["value_ms"], 2000);
+    assert!(timed_out["detail"].as_str().unwrap().contains("timed out"));
+    assert!(
+        timed_out["duration_us"].as_u64().unwrap() >= 2_000_000,
+        "the check waited connectTimeoutMS: {timed_out:#}"
+    );
+    assert!(timed_out["shorten"]
+        .as_str()
+        .unwrap()
+        .contains("socketTimeoutMS"));
+
     // The same as text: both incidents, every stage, the settings named with their values.
     let text = String::from_utf8(timeline(&[file]).await.stdout).unwrap();
     assert!(text.contains("Incident 1: primary"), "{text}");
     assert!(text.contains("Incident 2: primary"), "{text}");
+    assert!(text.contains("Incident 3: primary"), "{text}");
+    assert!(text.contains("connectTimeoutMS=2000"), "{text}");
     assert!(text.contains("step-down report: did not happen"), "{text}");
     assert!(
         text.contains("first failed check: did not happen"),
