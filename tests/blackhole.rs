@@ -1,0 +1,319 @@
+//! A blackholed primary (issue 18, item 5): packets to its port dropped by the kernel, so
+//! new connections hang in SYN and established ones go silent — unlike the simulator's
+//! `freeze`, which accepts connections and only leaves them unanswered.
+//!
+//! The test re-runs itself inside a fresh network namespace (`unshare --net`), where it
+//! may install a dropping traffic-control rule on the namespace's own loopback without
+//! touching anything else on the machine: an htb root qdisc on `lo`, a class whose leaf is
+//! `pfifo limit 0` (drops every packet it is given), and a u32 filter sending packets whose
+//! source or destination port is the primary's into that class. (`action drop` and the `prio` qdisc
+//! need kernel modules this machine's kernel does not have; the zero-length fifo does the
+//! same.) Inside it, a 3-member simulated set is watched by our library recorder twice at
+//! once: with the default settings and with the settings `doctor` suggests for failover
+//! detection; the primary is blackholed, member 1 is elected once the client noticed, and
+//! `timeline` is run on each recording.
+//!
+//! Needs root, `unshare` and `tc`; otherwise the test is skipped with the reason printed,
+//! unless `MONGO_TOPOLOGY_REQUIRE_NETNS=1` (scripts/test sets it), which makes it fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mongo_topology::sdam::{TopologyDescription, TopologyType};
+use mongo_topology::{Cluster, ClusterSettings, RecordingSettings, ServerAddress};
+use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
+use serde_json::Value;
+
+/// Set in the re-run inside the namespace.
+const INSIDE: &str = "MONGO_TOPOLOGY_BLACKHOLE_INSIDE_NETNS";
+/// The default settings: heartbeatFrequencyMS 10 s and connectTimeoutMS 10 s.
+const DEFAULTS: &str = "";
+/// What `doctor` suggests for a silent server (timing.failover-detection and
+/// timing.discovery-incomplete): connectTimeoutMS of a few seconds, so a silent server is
+/// given up sooner; socketTimeoutMS set; heartbeatFrequencyMS well under its 10 s limit.
+const SUGGESTED: &str = "&heartbeatFrequencyMS=2000&connectTimeoutMS=2000&socketTimeoutMS=5000";
+/// How long the set stays without a primary after the client noticed: the election.
+const ELECTION: Duration = Duration::from_millis(1000);
+/// Far above any wait in this test; only reached when it fails.
+const PATIENCE: Duration = Duration::from_secs(40);
+
+/// Why this machine cannot run the test, if it cannot.
+fn missing_prerequisite() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root {
+        return Some("not running as root (network namespaces and tc need it)".to_owned());
+    }
+    for (tool, arg) in [("unshare", "--help"), ("tc", "-V"), ("ip", "-V")] {
+        if Command::new(tool).arg(arg).output().is_err() {
+            return Some(format!("`{tool}` is not installed"));
+        }
+    }
+    None
+}
+
+#[test]
+fn blackholed_primary_in_the_timeline() {
+    if std::env::var_os(INSIDE).is_some() {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(inside_the_namespace());
+        return;
+    }
+    if let Some(reason) = missing_prerequisite() {
+        assert!(
+            std::env::var("MONGO_TOPOLOGY_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "MONGO_TOPOLOGY_REQUIRE_NETNS=1 but {reason}"
+        );
+        println!("skipped: {reason}");
+        return;
+    }
+    let output = Command::new("unshare")
+        .arg("--net")
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "blackholed_primary_in_the_timeline",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INSIDE, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the run inside the namespace failed"
+    );
+    assert!(
+        stdout.contains("blackhole figures:"),
+        "the scenario ran inside the namespace"
+    );
+}
+
+fn run(command: &str, args: &[&str]) {
+    let output = Command::new(command).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Loopback up, and the class that drops everything it is given (see the module docs).
+fn prepare_namespace() {
+    run("ip", &["link", "set", "lo", "up"]);
+    run(
+        "tc",
+        &["qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb"],
+    );
+    run(
+        "tc",
+        &[
+            "class", "add", "dev", "lo", "parent", "1:", "classid", "1:2", "htb", "rate", "1gbit",
+        ],
+    );
+    run(
+        "tc",
+        &[
+            "qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "2:", "pfifo", "limit", "0",
+        ],
+    );
+}
+
+/// From now on packets to and from `port` vanish: SYNs, data and acknowledgements alike
+/// (dropping only those to the port would still let a streaming server's pushed replies
+/// through).
+fn blackhole(port: u16) {
+    let port = port.to_string();
+    for direction in ["dport", "sport"] {
+        run(
+            "tc",
+            &[
+                "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", direction, &port, "0xffff", "flowid", "1:2",
+            ],
+        );
+    }
+}
+
+fn primary_is(topology: &TopologyDescription, address: &ServerAddress) -> bool {
+    topology.primary().is_some_and(|p| &p.address == address)
+}
+
+async fn wait_until(
+    cluster: &Cluster,
+    what: &str,
+    condition: impl FnMut(&TopologyDescription) -> bool,
+) {
+    if let Err(error) = cluster.wait_for(condition, PATIENCE).await {
+        panic!(
+            "waiting for {what}: {error}; topology: {:#?}",
+            cluster.topology()
+        );
+    }
+}
+
+/// What one client saw: the recording, and the time from the blackhole until it had no
+/// primary (measured by the test's clock).
+struct Case {
+    recording: PathBuf,
+    noticed_after: Duration,
+    members: Vec<ServerAddress>,
+}
+
+/// Watches a fresh set with `options`, blackholes its primary, elects member 1 after the
+/// client noticed.
+async fn blackhole_a_primary(dir: &Path, name: &str, options: &str) -> Case {
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let members: Vec<ServerAddress> = sim
+        .addresses()
+        .iter()
+        .map(|a| ServerAddress::parse(a).unwrap())
+        .collect();
+    let uri = format!("mongodb://{}/?replicaSet=rs0{options}", members[0]);
+    let recording = dir.join(format!("{name}.ndjson"));
+    let cluster = Cluster::with_recording(
+        ClusterSettings::parse(&uri).unwrap(),
+        &RecordingSettings::new(&recording),
+    )
+    .unwrap();
+    wait_until(&cluster, "3 members, 0 primary", |t| {
+        t.servers.len() == 3 && primary_is(t, &members[0])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    blackhole(sim.ports()[0]);
+    let blackholed_at = Instant::now();
+    wait_until(&cluster, "no primary after the blackhole", |t| {
+        t.topology_type == TopologyType::ReplicaSetNoPrimary
+    })
+    .await;
+    let noticed_after = blackholed_at.elapsed();
+    tokio::time::sleep(ELECTION).await;
+    sim.elect(&MemberRef::Index(1)).unwrap();
+    wait_until(&cluster, "1 primary", |t| primary_is(t, &members[1])).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.close().await;
+    sim.shutdown().await;
+    let deadline = Instant::now() + PATIENCE;
+    while !std::fs::read_to_string(&recording)
+        .unwrap_or_default()
+        .contains("\"topology_closed\"")
+    {
+        assert!(Instant::now() < deadline, "the recording ends");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Case {
+        recording,
+        noticed_after,
+        members,
+    }
+}
+
+fn timeline_json(recording: &Path) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_mongo-topology"))
+        .args(["timeline", recording.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "timeline: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn stage<'a>(incident: &'a Value, id: &str) -> &'a Value {
+    incident["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == id)
+        .unwrap_or_else(|| panic!("stage {id} in {incident:#}"))
+}
+
+fn ms(us: &Value) -> u64 {
+    us.as_u64().unwrap_or(0) / 1000
+}
+
+/// The timeline of one case: a single incident, found by a failed check (no step-down
+/// report: the old primary never said anything again), bounded by connectTimeoutMS.
+/// Returns (last good check → first failed check) in ms.
+fn assert_blackhole_timeline(name: &str, case: &Case) -> u64 {
+    let json = timeline_json(&case.recording);
+    let incidents = json["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{name}: {json:#}");
+    let incident = &incidents[0];
+    assert_eq!(incident["old_primary"], case.members[0].to_string());
+    assert_eq!(incident["new_primary"], case.members[1].to_string());
+    let failed = stage(incident, "first_failed_check");
+    assert_eq!(failed["happened"], true, "{name}: {incident:#}");
+    assert_eq!(stage(incident, "step_down_report")["happened"], false);
+    assert_eq!(stage(incident, "old_primary_demoted")["happened"], true);
+    assert_eq!(stage(incident, "no_primary")["happened"], true);
+    let bounds: Vec<&str> = failed["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["setting"].as_str())
+        .collect();
+    assert!(
+        bounds.contains(&"connectTimeoutMS"),
+        "{name}: a silent server is given up after connectTimeoutMS: {failed:#}"
+    );
+    let mut figures = format!("blackhole figures: {name}:");
+    for stage in incident["stages"].as_array().unwrap() {
+        if stage["happened"] == true {
+            figures.push_str(&format!(
+                " {}=+{}ms",
+                stage["stage"].as_str().unwrap_or("?"),
+                ms(&stage["duration_us"])
+            ));
+        }
+    }
+    println!(
+        "{figures}; no primary {} ms after the blackhole (test clock); without primary {} ms",
+        case.noticed_after.as_millis(),
+        ms(&incident["without_primary_us"])
+    );
+    ms(&failed["duration_us"])
+}
+
+async fn inside_the_namespace() {
+    prepare_namespace();
+    let dir = std::env::temp_dir().join(format!("blackhole-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (defaults, suggested) = tokio::join!(
+        blackhole_a_primary(&dir, "defaults", DEFAULTS),
+        blackhole_a_primary(&dir, "suggested", SUGGESTED),
+    );
+    let default_detection = assert_blackhole_timeline("defaults", &defaults);
+    let suggested_detection = assert_blackhole_timeline("suggested", &suggested);
+    // Defaults: the check waits connectTimeoutMS (10 s) on a silent connection.
+    assert!(
+        defaults.noticed_after >= Duration::from_secs(10),
+        "defaults notice after connectTimeoutMS at the earliest: {:?}",
+        defaults.noticed_after
+    );
+    assert!(default_detection >= 10_000, "{default_detection} ms");
+    // Suggested: heartbeat 2 s + connect timeout 2 s bound it (slack for a loaded machine).
+    assert!(
+        suggested.noticed_after < Duration::from_secs(8),
+        "suggested settings notice within heartbeat + connectTimeoutMS: {:?}",
+        suggested.noticed_after
+    );
+    assert!(suggested.noticed_after < defaults.noticed_after);
+    assert!(suggested_detection < default_detection);
+    let _ = std::fs::remove_dir_all(&dir);
+}
