@@ -16,14 +16,17 @@
 //! Needs root, `unshare` and `tc`; otherwise the test is skipped with the reason printed,
 //! unless `MONGO_TOPOLOGY_REQUIRE_NETNS=1` (scripts/test sets it), which makes it fail.
 
+mod pymongo_support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mongo_topology::sdam::{TopologyDescription, TopologyType};
 use mongo_topology::{Cluster, ClusterSettings, RecordingSettings, ServerAddress};
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Set in the re-run inside the namespace.
 const INSIDE: &str = "MONGO_TOPOLOGY_BLACKHOLE_INSIDE_NETNS";
@@ -58,10 +61,20 @@ fn missing_prerequisite() -> Option<String> {
 
 #[test]
 fn blackholed_primary_in_the_timeline() {
+    in_a_network_namespace("blackholed_primary_in_the_timeline", ours);
+}
+
+#[test]
+fn pymongo_and_a_blackholed_primary() {
+    in_a_network_namespace("pymongo_and_a_blackholed_primary", pymongo);
+}
+
+/// Runs `scenario` in this test binary re-run inside a fresh network namespace (or, in
+/// that re-run, runs it); skips when the machine cannot.
+fn in_a_network_namespace<F: std::future::Future<Output = ()>>(test: &str, scenario: fn() -> F) {
     if std::env::var_os(INSIDE).is_some() {
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(inside_the_namespace());
+        prepare_namespace();
+        tokio::runtime::Runtime::new().unwrap().block_on(scenario());
         return;
     }
     if let Some(reason) = missing_prerequisite() {
@@ -76,12 +89,7 @@ fn blackholed_primary_in_the_timeline() {
         .arg("--net")
         .arg("--")
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "blackholed_primary_in_the_timeline",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(INSIDE, "1")
         .output()
         .unwrap();
@@ -93,7 +101,7 @@ fn blackholed_primary_in_the_timeline() {
         "the run inside the namespace failed"
     );
     assert!(
-        stdout.contains("blackhole figures:"),
+        stdout.contains("blackhole figures:") || stdout.contains("skipped:"),
         "the scenario ran inside the namespace"
     );
 }
@@ -290,8 +298,8 @@ fn assert_blackhole_timeline(name: &str, case: &Case) -> u64 {
     ms(&failed["duration_us"])
 }
 
-async fn inside_the_namespace() {
-    prepare_namespace();
+/// Our client, with the default settings and the suggested ones at once.
+async fn ours() {
     let dir = std::env::temp_dir().join(format!("blackhole-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (defaults, suggested) = tokio::join!(
@@ -316,4 +324,94 @@ async fn inside_the_namespace() {
     assert!(suggested.noticed_after < defaults.noticed_after);
     assert!(suggested_detection < default_detection);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs tests/pymongo/blackhole.py with `options` against a fresh set: blackholes the
+/// primary and elects member 1 when asked; returns the script's figures.
+async fn pymongo_case(name: &str, options: &str) -> Value {
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 3, 0, 0))
+        .await
+        .unwrap();
+    let uri = format!("mongodb://{}/?replicaSet=rs0{options}", sim.addresses()[0]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pymongo/blackhole.py");
+    let mut child = tokio::process::Command::new(pymongo_support::python())
+        .arg(script)
+        .arg(&uri)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start python");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut figures = None;
+    let mut passed = false;
+    let drive = async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line == "PASS" {
+                passed = true;
+                continue;
+            }
+            if let Some(json) = line.strip_prefix("FIGURES ") {
+                figures = Some(serde_json::from_str::<Value>(json).unwrap());
+                continue;
+            }
+            match line.as_str() {
+                "blackhole" => blackhole(sim.ports()[0]),
+                "elect" => sim.elect(&MemberRef::Index(1)).unwrap(),
+                other => panic!("{name}: unknown request {other:?}"),
+            }
+            stdin.write_all(b"done\n").await.unwrap();
+            stdin.flush().await.unwrap();
+        }
+        child.wait().await.unwrap()
+    };
+    let status = tokio::time::timeout(Duration::from_secs(55), drive).await;
+    let log = log.await.unwrap();
+    eprintln!("--- PyMongo, {name} ---\n{log}");
+    let status = status.unwrap_or_else(|_| panic!("{name}: PyMongo took longer than 55 s"));
+    assert!(status.success() && passed, "{name}: {status}\n{log}");
+    sim.shutdown().await;
+    figures.expect("the script printed its figures")
+}
+
+/// PyMongo, with the default settings and the suggested ones at once.
+async fn pymongo() {
+    if !pymongo_support::pymongo_available() {
+        println!("skipped: PyMongo is not importable");
+        return;
+    }
+    let (defaults, suggested) = tokio::join!(
+        pymongo_case("defaults", DEFAULTS),
+        pymongo_case("suggested", SUGGESTED),
+    );
+    for (name, figures) in [("defaults", &defaults), ("suggested", &suggested)] {
+        println!(
+            "blackhole figures: PyMongo {name}: lost the primary after {} ms, first write on \
+             the new primary {} ms after the blackhole (elected at {} ms)",
+            figures["noticed_ms"], figures["first_write_ms"], figures["elected_ms"]
+        );
+    }
+    let noticed = |f: &Value| f["noticed_ms"].as_u64().unwrap();
+    assert!(
+        noticed(&defaults) >= 10_000,
+        "defaults: a silent check waits connectTimeoutMS: {defaults:#}"
+    );
+    assert!(
+        noticed(&suggested) < 8_000,
+        "suggested: within heartbeat + connectTimeoutMS: {suggested:#}"
+    );
+    assert!(noticed(&suggested) < noticed(&defaults));
+    for figures in [&defaults, &suggested] {
+        assert!(figures["first_write_ms"].as_u64() >= figures["elected_ms"].as_u64());
+        assert_ne!(figures["new_primary"], Value::Null);
+    }
 }
