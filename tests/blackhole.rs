@@ -2,20 +2,15 @@
 //! new connections hang in SYN and established ones go silent — unlike the simulator's
 //! `freeze`, which accepts connections and only leaves them unanswered.
 //!
-//! The test re-runs itself inside a fresh network namespace (`unshare --net`), where it
-//! may install a dropping traffic-control rule on the namespace's own loopback without
-//! touching anything else on the machine: an htb root qdisc on `lo`, a class whose leaf is
-//! `pfifo limit 0` (drops every packet it is given), and a u32 filter sending packets whose
-//! source or destination port is the primary's into that class. (`action drop` and the `prio` qdisc
-//! need kernel modules this machine's kernel does not have; the zero-length fifo does the
-//! same.) Inside it, a 3-member simulated set is watched by our library recorder twice at
-//! once: with the default settings and with the settings `doctor` suggests for failover
-//! detection; the primary is blackholed, member 1 is elected once the client noticed, and
-//! `timeline` is run on each recording.
-//!
-//! Needs root, `unshare` and `tc`; otherwise the test is skipped with the reason printed,
-//! unless `MONGO_TOPOLOGY_REQUIRE_NETNS=1` (scripts/test sets it), which makes it fail.
+//! The test re-runs itself inside a fresh network namespace where a traffic-control rule
+//! drops every packet to and from the primary's port (tests/netns_support says how).
+//! Inside it, a 3-member simulated set is watched twice at once, with the default settings
+//! and with the settings `doctor` suggests for failover detection, by our library recorder
+//! (then `timeline` is run on each recording) and by PyMongo (tests/pymongo/blackhole.py);
+//! the primary is blackholed and member 1 is elected a second after the client noticed.
+//! interop/rust-driver/tests/blackhole.rs does the same with the official Rust driver.
 
+mod netns_support;
 mod pymongo_support;
 
 use std::path::{Path, PathBuf};
@@ -25,11 +20,10 @@ use std::time::{Duration, Instant};
 use mongo_topology::sdam::{TopologyDescription, TopologyType};
 use mongo_topology::{Cluster, ClusterSettings, RecordingSettings, ServerAddress};
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
+use netns_support::{blackhole, in_a_network_namespace};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-/// Set in the re-run inside the namespace.
-const INSIDE: &str = "MONGO_TOPOLOGY_BLACKHOLE_INSIDE_NETNS";
 /// The default settings: heartbeatFrequencyMS 10 s and connectTimeoutMS 10 s.
 const DEFAULTS: &str = "";
 /// What `doctor` suggests for a silent server (timing.failover-detection and
@@ -41,24 +35,6 @@ const ELECTION: Duration = Duration::from_millis(1000);
 /// Far above any wait in this test; only reached when it fails.
 const PATIENCE: Duration = Duration::from_secs(40);
 
-/// Why this machine cannot run the test, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
-    if !root {
-        return Some("not running as root (network namespaces and tc need it)".to_owned());
-    }
-    for (tool, arg) in [("unshare", "--help"), ("tc", "-V"), ("ip", "-V")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!("`{tool}` is not installed"));
-        }
-    }
-    None
-}
-
 #[test]
 fn blackholed_primary_in_the_timeline() {
     in_a_network_namespace("blackholed_primary_in_the_timeline", ours);
@@ -67,89 +43,6 @@ fn blackholed_primary_in_the_timeline() {
 #[test]
 fn pymongo_and_a_blackholed_primary() {
     in_a_network_namespace("pymongo_and_a_blackholed_primary", pymongo);
-}
-
-/// Runs `scenario` in this test binary re-run inside a fresh network namespace (or, in
-/// that re-run, runs it); skips when the machine cannot.
-fn in_a_network_namespace<F: std::future::Future<Output = ()>>(test: &str, scenario: fn() -> F) {
-    if std::env::var_os(INSIDE).is_some() {
-        prepare_namespace();
-        tokio::runtime::Runtime::new().unwrap().block_on(scenario());
-        return;
-    }
-    if let Some(reason) = missing_prerequisite() {
-        assert!(
-            std::env::var("MONGO_TOPOLOGY_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "MONGO_TOPOLOGY_REQUIRE_NETNS=1 but {reason}"
-        );
-        println!("skipped: {reason}");
-        return;
-    }
-    let output = Command::new("unshare")
-        .arg("--net")
-        .arg("--")
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the run inside the namespace failed"
-    );
-    assert!(
-        stdout.contains("blackhole figures:") || stdout.contains("skipped:"),
-        "the scenario ran inside the namespace"
-    );
-}
-
-fn run(command: &str, args: &[&str]) {
-    let output = Command::new(command).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{command} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Loopback up, and the class that drops everything it is given (see the module docs).
-fn prepare_namespace() {
-    run("ip", &["link", "set", "lo", "up"]);
-    run(
-        "tc",
-        &["qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb"],
-    );
-    run(
-        "tc",
-        &[
-            "class", "add", "dev", "lo", "parent", "1:", "classid", "1:2", "htb", "rate", "1gbit",
-        ],
-    );
-    run(
-        "tc",
-        &[
-            "qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "2:", "pfifo", "limit", "0",
-        ],
-    );
-}
-
-/// From now on packets to and from `port` vanish: SYNs, data and acknowledgements alike
-/// (dropping only those to the port would still let a streaming server's pushed replies
-/// through).
-fn blackhole(port: u16) {
-    let port = port.to_string();
-    for direction in ["dport", "sport"] {
-        run(
-            "tc",
-            &[
-                "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-                "match", "ip", direction, &port, "0xffff", "flowid", "1:2",
-            ],
-        );
-    }
 }
 
 fn primary_is(topology: &TopologyDescription, address: &ServerAddress) -> bool {
