@@ -16,6 +16,22 @@ from pymongo import MongoClient, monitoring
 from common import request, step, wait_for
 
 
+class Heartbeats(monitoring.ServerHeartbeatListener):
+    """Logs (to stderr) each heartbeat that failed, with how long it waited."""
+
+    def started(self, event):
+        pass
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        step(
+            "%.1f heartbeat of %s:%s failed after %.1f s (awaited=%s): %s"
+            % (time.monotonic(), *event.connection_id, event.duration, event.awaited, event.reply)
+        )
+
+
 class Events(monitoring.ServerListener, monitoring.TopologyListener):
     def __init__(self):
         self.lock = threading.Lock()
@@ -55,13 +71,13 @@ class Events(monitoring.ServerListener, monitoring.TopologyListener):
 def main():
     uri = sys.argv[1]
     events = Events()
-    client = MongoClient(uri, event_listeners=[events])
+    client = MongoClient(uri, event_listeners=[events, Heartbeats()])
     wait_for("a primary", lambda: client.primary is not None, 20)
     old_primary = "%s:%s" % client.primary
     time.sleep(0.5)
     request("blackhole")
     blackholed = time.monotonic()
-    step("blackholed %s" % old_primary)
+    step("%.1f blackholed %s" % (blackholed, old_primary))
     wait_for(
         "PyMongo to lose the primary",
         lambda: events.first_after(
