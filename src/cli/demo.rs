@@ -4,6 +4,7 @@
 //! summary table of the measured timings. Exit 0 when every step was seen, 1 when one was
 //! not seen in time (or the simulator could not start), 130 on Ctrl-C.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,12 @@ use clap::Args;
 use mongo_topology::sdam::{SdamEvent, ServerType, TopologyDescription};
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::{
-    Cluster, ClusterSettings, EventKind, EventRecvError, EventSubscriber, ServerAddress,
+    Cluster, ClusterSettings, EventKind, EventRecvError, EventSubscriber, RecordingSettings,
+    ServerAddress,
 };
 use mongo_topology_sim::{Deployment, DeploymentSpec, MemberRef};
+
+use crate::cli::timeline::{live_timeline, timeline_text};
 use tokio::time::Instant;
 
 /// Shown after the options in `demo --help`.
@@ -47,6 +51,10 @@ pub struct DemoArgs {
     /// How long to wait for the client to see each change before giving up.
     #[arg(long, default_value_t = 10_000)]
     step_timeout_ms: u64,
+    /// Keep the client's recording (docs/recording.md) in FILE; by default it is written to
+    /// a temporary file, read for the failover timeline shown at the end, and deleted.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 /// Runs the demo; see the module documentation for the exit codes.
@@ -130,7 +138,21 @@ async fn start_and_run(sim: Deployment, args: &DemoArgs) -> Result<(), StepError
     println!("Client seeded with one secondary only: {uri}\n");
     let settings = ClusterSettings::parse(&uri).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let (cluster, events) = Cluster::with_events(settings).map_err(|e| e.to_string())?;
+    let (recording, temporary) = match &args.record {
+        Some(path) => (path.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("mongo-topology-demo-{}.ndjson", std::process::id())),
+            true,
+        ),
+    };
+    let started_cluster =
+        Cluster::with_events_and_recording(settings.clone(), &RecordingSettings::new(&recording));
+    let (cluster, events) = match started_cluster {
+        Ok(started) => started,
+        // A temporary file that cannot be written only costs the timeline at the end.
+        Err(_) if temporary => Cluster::with_events(settings).map_err(|e| e.to_string())?,
+        Err(e) => return Err(e.to_string()),
+    };
     let mut demo = Demo {
         sim,
         cluster,
@@ -145,6 +167,13 @@ async fn start_and_run(sim: Deployment, args: &DemoArgs) -> Result<(), StepError
     demo.cluster.close().await;
     if outcome.is_ok() {
         demo.print_summary();
+        if let Some(timeline) = live_timeline(&recording).await {
+            println!("\nThe failovers as the client recorded them (mongo-topology timeline):\n");
+            print!("{}", timeline_text(&timeline));
+        }
+    }
+    if temporary {
+        let _ = std::fs::remove_file(&recording);
     }
     demo.sim.shutdown().await;
     outcome

@@ -16,6 +16,7 @@ mod sim;
 mod sim_replay;
 mod sim_tls;
 mod sim_world;
+mod timeline;
 mod tls_state;
 mod untrusted;
 mod watch;
@@ -55,6 +56,9 @@ enum Command {
     /// Monitor many deployments (a TOML file of them) and serve their Prometheus metrics,
     /// each labelled with its deployment; SIGHUP re-reads the file.
     Exporter(exporter::ExporterArgs),
+    /// The failovers of a recording (watch --record): each stage, how long it took, the
+    /// setting that bounds it and what would shorten it; as text, JSON, SVG or HTML.
+    Timeline(timeline::TimelineArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Exporter(args) => exporter::run(args),
+        Command::Timeline(args) => timeline::run(args),
     }
 }
 

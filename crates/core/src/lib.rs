@@ -17,6 +17,7 @@ pub mod address;
 pub mod auth;
 pub mod cmap;
 pub mod options;
+pub mod recording;
 pub mod reply;
 pub mod sdam;
 pub mod selection;

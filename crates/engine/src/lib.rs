@@ -43,7 +43,7 @@
 /// returns [`bson::Document`]s): re-exported so users need no dependency of their own.
 pub use bson;
 pub use mongo_topology_core::reply::CommandFailure;
-pub use mongo_topology_core::{address, auth, options, sdam, selection, time, wire};
+pub use mongo_topology_core::{address, auth, options, recording, sdam, selection, time, wire};
 pub use mongo_topology_core::{AddressError, MonotonicTime, ServerAddress, DEFAULT_PORT};
 
 mod bounded_file;

@@ -33,6 +33,8 @@ lost the previous primary to this one; null at first discovery or when `to` is n
 
 --record FILE: hello replies, failed checks, RTT samples, SRV answers and SDAM events, timed,
 as NDJSON (docs/recording.md; never a password), rotated at --record-max-bytes (FILE.1 ...).
+When the recording holds a failover, its timeline (mongo-topology timeline FILE) is printed
+at the end (with --json: one last line, event `timeline`).
 
 Metrics (--metrics-addr, GET /metrics): mongo_topology_server_up, _server_type,
 _server_rtt_seconds, _server_heartbeat_failures_total {address, set};

@@ -16,6 +16,8 @@ mod tui;
 #[cfg(test)]
 mod tui_tests;
 
+pub(crate) use text::rfc3339;
+
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -278,6 +280,16 @@ async fn watch(
         let _ = watch.report_missed();
     }
     drop(view);
+    // Recorded, with an incident: its timeline (the terminal view is gone by now).
+    if end != End::OutputClosed {
+        for line in args.recording.final_timeline(args.json).await {
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            if output.queue().send_patiently(bytes, FLUSH_GRACE) == Sent::Closed {
+                break;
+            }
+        }
+    }
     // A reader that stalled gets what is queued for at most FLUSH_GRACE, then the exit.
     output.finish(FLUSH_GRACE);
     Ok(end)

@@ -9,6 +9,7 @@ use mongo_topology::{
     DEFAULT_RECORDING_MAX_BYTES,
 };
 
+use crate::cli::timeline::{live_timeline, timeline_json, timeline_text};
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// The recording options of `watch`.
@@ -47,5 +48,28 @@ impl RecordArgs {
             None => Cluster::with_events(settings),
         };
         started.map_err(|error| display_untrusted(&error.to_string(), LINE_CHARS).into_owned())
+    }
+}
+
+impl RecordArgs {
+    /// The failover timeline of the recording, shown at the end of the watch: the text's
+    /// lines, or one JSON line (`{"event":"timeline","timeline":{...}}`) for `--json`;
+    /// nothing when not recording or when the recording holds no incident.
+    pub(crate) async fn final_timeline(&self, json: bool) -> Vec<String> {
+        let Some(path) = &self.record else {
+            return Vec::new();
+        };
+        let Some(timeline) = live_timeline(path).await else {
+            return Vec::new();
+        };
+        if json {
+            let line =
+                serde_json::json!({"event": "timeline", "timeline": timeline_json(&timeline)});
+            vec![line.to_string()]
+        } else {
+            std::iter::once(String::new())
+                .chain(timeline_text(&timeline).lines().map(str::to_owned))
+                .collect()
+        }
     }
 }
