@@ -12,6 +12,7 @@ mod removed;
 mod render;
 mod select;
 mod sim;
+mod sim_fleet;
 mod sim_replay;
 mod sim_tls;
 mod sim_world;
