@@ -297,6 +297,7 @@ FLEETS = {
     "fleet-stream": ("stream", 9_000, 4),
 }
 QUICK_FLEET = 500  # mongos per fleet row with --quick
+FLEET_CLIENTS = ("ours", "rust driver", "node")  # PyMongo: two threads per server
 
 
 def fleet(paths, options, scenario):
@@ -312,7 +313,7 @@ def fleet(paths, options, scenario):
     cpu = Row(f"{label}: CPU over {idle} s idle (% of a core)", "%")
     rows = [known, rss, threads, cpu]
     for row in rows:
-        row.missing["pymongo"] = f"not run: a thread per server ({count:,})"
+        row.missing["pymongo"] = f"not run: two threads per server ({2 * count:,})"
     directory = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench-fleet-{os.getpid()}")
     os.makedirs(directory, exist_ok=True)
     written = os.path.join(directory, "uri")
@@ -324,7 +325,12 @@ def fleet(paths, options, scenario):
     with open(uri_file, "w") as out:
         out.write(f"{sim.uri}?serverMonitoringMode={mode}\n")
     try:
-        for client in ("ours", "rust driver", "node"):
+        for client in FLEET_CLIENTS:
+            if client not in options.fleet_clients:
+                for row in rows:
+                    row.missing[client] = "not run (--fleet-clients)"
+                continue
+
             def sample():
                 p = probe(paths, client, "scale", "@" + uri_file, count)
                 try:
@@ -400,6 +406,9 @@ def main():
                         help="add the fleet rows (10,000 mongos polling, 9,000 streaming)")
     parser.add_argument("--fleet-idle", type=int, default=60,
                         help="idle window of the fleet rows, seconds (default 60)")
+    parser.add_argument("--fleet-clients", default="ours,rust driver,node",
+                        help="comma-separated clients of the fleet rows (default: "
+                             "ours,rust driver,node), e.g. `ours` to rerun our figures alone")
     parser.add_argument("--fleet-timeout", type=int, default=300,
                         help="how long a client may take to know a fleet, seconds (default 300)")
     for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe", "node",
@@ -407,6 +416,10 @@ def main():
         parser.add_argument(f"--{path}", required=True)
     options = parser.parse_args()
     options.runs = options.runs or (1 if options.quick else 5)
+    options.fleet_clients = options.fleet_clients.split(",")
+    unknown = [c for c in options.fleet_clients if c not in FLEET_CLIENTS]
+    if unknown:
+        parser.error(f"--fleet-clients: unknown {unknown}; choose among {list(FLEET_CLIENTS)}")
     paths = argparse.Namespace(
         mongo=options.mongo,
         ours_probe=options.ours_probe,
