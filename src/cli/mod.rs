@@ -13,6 +13,7 @@ mod render;
 mod select;
 mod sim;
 mod sim_fleet;
+mod sim_io;
 mod sim_replay;
 mod sim_tls;
 mod sim_world;

@@ -2,12 +2,12 @@
 //! take control commands on standard input (one per line, each answered `ok` or `error: …`)
 //! until standard input closes or SIGINT/SIGTERM arrives; exit 0.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use super::sim_fleet::{self, ChildTemplate, FleetArgs};
+use super::sim_io::{read_line, say, Signals};
 use super::sim_replay::{self, ReplayArgs};
 use super::sim_tls;
 use super::sim_world::WorldArgs;
@@ -16,7 +16,7 @@ use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
     TopologySpec,
 };
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 /// Shown after the options in `sim --help`.
 const CONTROL_HELP: &str = "\
@@ -387,23 +387,6 @@ async fn serve(
     code
 }
 
-/// Reads the next line of `input` (without its newline) into `line`, as bytes: a line that
-/// is not UTF-8 is the caller's to answer, not the end of input. `Ok(false)` at the end of
-/// input with nothing left to answer. Bytes of an interrupted read stay in `line`.
-pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
-    input: &mut R,
-    line: &mut Vec<u8>,
-) -> std::io::Result<bool> {
-    let n = input.read_until(b'\n', line).await?;
-    if n == 0 && line.is_empty() {
-        return Ok(false);
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(true)
-}
-
 /// The one-line answer to a control line: `ok`, `ok <details>` or `error: <reason>`.
 async fn answer(deployment: &Deployment, line: &str) -> String {
     let command = match line.parse::<ControlCommand>() {
@@ -422,33 +405,4 @@ fn unix_micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_micros())
-}
-
-pub(super) fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-/// SIGINT and SIGTERM.
-pub(super) struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub(super) fn new() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    pub(super) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
 }

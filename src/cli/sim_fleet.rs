@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
+use super::sim_io::{read_line, say, Signals};
 use clap::Args;
 use mongo_topology_sim::dns::{SrvServer, SrvZone};
 use mongo_topology_sim::MemberRef;
@@ -93,9 +94,9 @@ impl Published {
 
     /// Prints the connection string, then the DNS line if any.
     pub fn say(&self, connection_string: &str) {
-        super::sim::say(connection_string);
+        say(connection_string);
         if let Some(line) = self.dns_line() {
-            super::sim::say(line);
+            say(line);
         }
     }
 
@@ -198,7 +199,7 @@ pub fn run(template: &ChildTemplate, fleet: &FleetArgs) -> ExitCode {
 }
 
 async fn serve(template: &ChildTemplate, fleet: &FleetArgs) -> ExitCode {
-    let Ok(mut signals) = super::sim::Signals::new() else {
+    let Ok(mut signals) = Signals::new() else {
         eprintln!("error: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
@@ -231,15 +232,15 @@ async fn serve(template: &ChildTemplate, fleet: &FleetArgs) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
-            read = super::sim::read_line(&mut stdin, &mut line) => match read {
+            read = read_line(&mut stdin, &mut line) => match read {
                 Ok(true) => {
                     match std::str::from_utf8(&line) {
                         Ok(text) if text.trim().is_empty() => {}
                         Ok(text) => {
                             let reply = route(&mut children, &seeds, text.trim()).await;
-                            super::sim::say(&reply);
+                            say(&reply);
                         }
-                        Err(e) => super::sim::say(&format!("error: the line is not UTF-8: {e}")),
+                        Err(e) => say(&format!("error: the line is not UTF-8: {e}")),
                     }
                     line.clear();
                 }
