@@ -168,10 +168,12 @@ class Row:
         return f"{statistics.median(ours) / best:.2f}×" if best > 0 else "n/a"
 
     def filled(self):
-        """Every client has samples (or no API for this row), and no sample failed."""
+        """Every client has samples (or n/a for this row, or a peer did not finish in time), and
+        no sample failed."""
         failed = any(reason.startswith("FAILED") for reason in self.missing.values())
         return not failed and all(
-            self.samples[c] or self.missing.get(c, "").startswith("n/a") for c in CLIENTS
+            self.samples[c] or self.missing.get(c, "").startswith(("n/a", "did not finish"))
+            for c in CLIENTS
         )
 
 
@@ -313,7 +315,7 @@ def fleet(paths, options, scenario):
     cpu = Row(f"{label}: CPU over {idle} s idle (% of a core)", "%")
     rows = [known, rss, threads, cpu]
     for row in rows:
-        row.missing["pymongo"] = f"not run: two threads per server ({2 * count:,})"
+        row.missing["pymongo"] = f"n/a — two threads per server ({2 * count:,})"
     directory = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench-fleet-{os.getpid()}")
     os.makedirs(directory, exist_ok=True)
     written = os.path.join(directory, "uri")
@@ -328,7 +330,7 @@ def fleet(paths, options, scenario):
         for client in FLEET_CLIENTS:
             if client not in options.fleet_clients:
                 for row in rows:
-                    row.missing[client] = "not run (--fleet-clients)"
+                    row.missing[client] = "n/a — not run (--fleet-clients)"
                 continue
 
             def sample():
@@ -339,8 +341,12 @@ def fleet(paths, options, scenario):
                     except Failed as error:
                         if "no answer within" not in str(error):
                             raise
+                        # A peer that does not finish is a result; ours, a failure.
+                        verdict = f"did not finish in {timeout} s"
+                        if client == "ours":
+                            verdict = f"FAILED: {verdict}"
                         for row in rows:
-                            row.missing[client] = f"did not finish in {timeout} s"
+                            row.missing[client] = verdict
                         print(f"  {client}: did not finish in {timeout} s", file=sys.stderr)
                         return
                     known.samples[client].append(json.loads(line)["known_ms"])
