@@ -30,6 +30,15 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 type Failure = Box<dyn std::error::Error>;
 
+/// The connection string: the argument itself, or with `@PATH` the contents of the file
+/// PATH (a string naming 10,000 mongos exceeds the 128 KiB limit of one argument).
+fn uri_argument(text: &str) -> Result<String, Failure> {
+    match text.strip_prefix('@') {
+        Some(path) => Ok(std::fs::read_to_string(path)?.trim().to_owned()),
+        None => Ok(text.to_owned()),
+    }
+}
+
 fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |index: usize| -> Result<&str, Failure> {
@@ -38,7 +47,8 @@ fn main() -> Result<(), Failure> {
         })
     };
     let scenario = arg(0)?;
-    let uri = arg(1)?;
+    let uri = uri_argument(arg(1)?)?;
+    let uri = uri.as_str();
     let runtime = if scenario == "selection" {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -31,14 +31,17 @@ class Process:
 
     def __init__(self, argv, name):
         self.name = name
-        self.popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL if name == "sim" else None,
-            text=True,
-            bufsize=1,
-        )
+        try:
+            self.popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL if name == "sim" else None,
+                text=True,
+                bufsize=1,
+            )
+        except OSError as error:  # e.g. a probe that was not built
+            raise Failed(f"{name}: cannot start {argv[0]}: {error}") from None
         STARTED.append(self.popen)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -97,7 +100,7 @@ def kill_started():
 class Sim:
     def __init__(self, paths, args):
         self.process = Process([paths.mongo, "sim", "--port", "0", "--reply-times", *args], "sim")
-        self.uri = self.process.read(120)
+        self.uri = self.process.read(300)
         if not self.uri.startswith("mongodb://"):
             raise Failed(f"the simulator said {self.uri!r}")
         self.hosts = self.uri[len("mongodb://"):].split("/")[0].split(",")
@@ -165,10 +168,12 @@ class Row:
         return f"{statistics.median(ours) / best:.2f}×" if best > 0 else "n/a"
 
     def filled(self):
-        """Every client has samples (or no API for this row), and no sample failed."""
+        """Every client has samples (or n/a for this row, or a peer did not finish in time), and
+        no sample failed."""
         failed = any(reason.startswith("FAILED") for reason in self.missing.values())
         return not failed and all(
-            self.samples[c] or self.missing.get(c, "").startswith("n/a") for c in CLIENTS
+            self.samples[c] or self.missing.get(c, "").startswith(("n/a", "did not finish"))
+            for c in CLIENTS
         )
 
 
@@ -285,6 +290,87 @@ def scale(paths, options):
     return [known, rss, threads, cpu]
 
 
+# The fleet rows (--fleet): (scenario, monitoring mode, mongos, simulator processes). One
+# client holds one monitoring connection per mongos polling and two streaming, under the
+# machine's open-file limit of 20,000: 10,000 polling, 9,000 streaming. The simulator's side
+# (a listener and the client's connections per mongos) is spread over 4 processes.
+FLEETS = {
+    "fleet-poll": ("poll", 10_000, 4),
+    "fleet-stream": ("stream", 9_000, 4),
+}
+QUICK_FLEET = 500  # mongos per fleet row with --quick
+FLEET_CLIENTS = ("ours", "rust driver", "node")  # PyMongo: two threads per server
+
+
+def fleet(paths, options, scenario):
+    mode, count, processes = FLEETS[scenario]
+    if options.quick:
+        count = QUICK_FLEET
+    idle = 5 if options.quick else options.fleet_idle
+    timeout = options.fleet_timeout
+    label = f"fleet, {count:,} mongos, default heartbeat, {mode}"
+    known = Row(f"{label}: all known", "ms")
+    rss = Row(f"{label}: VmRSS after {idle} s idle", "MiB")
+    threads = Row(f"{label}: threads", "")
+    cpu = Row(f"{label}: CPU over {idle} s idle (% of a core)", "%")
+    rows = [known, rss, threads, cpu]
+    for row in rows:
+        row.missing["pymongo"] = f"n/a — two threads per server ({2 * count:,})"
+    directory = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench-fleet-{os.getpid()}")
+    os.makedirs(directory, exist_ok=True)
+    written = os.path.join(directory, "uri")
+    # The string names every mongos: past the 128 KiB limit of one argument, so it reaches
+    # the probes in a file (`@PATH`).
+    sim = Sim(paths, ["--mongos", str(count), "--processes", str(processes),
+                      "--uri-file-out", written])
+    uri_file = os.path.join(directory, f"uri-{mode}")
+    with open(uri_file, "w") as out:
+        out.write(f"{sim.uri}?serverMonitoringMode={mode}\n")
+    try:
+        for client in FLEET_CLIENTS:
+            if client not in options.fleet_clients:
+                for row in rows:
+                    row.missing[client] = "n/a — not run (--fleet-clients)"
+                continue
+
+            def sample():
+                p = probe(paths, client, "scale", "@" + uri_file, count)
+                try:
+                    try:
+                        line = p.read(timeout)
+                    except Failed as error:
+                        if "no answer within" not in str(error):
+                            raise
+                        # A peer that does not finish is a result; ours, a failure.
+                        verdict = f"did not finish in {timeout} s"
+                        if client == "ours":
+                            verdict = f"FAILED: {verdict}"
+                        for row in rows:
+                            row.missing[client] = verdict
+                        print(f"  {client}: did not finish in {timeout} s", file=sys.stderr)
+                        return
+                    known.samples[client].append(json.loads(line)["known_ms"])
+                    before, started = cpu_seconds(p.pid), time.monotonic()
+                    time.sleep(idle)
+                    busy = cpu_seconds(p.pid) - before
+                    cpu.samples[client].append(100 * busy / (time.monotonic() - started))
+                    rss.samples[client].append(proc_status(p.pid, "VmRSS") / 1024)
+                    threads.samples[client].append(proc_status(p.pid, "Threads"))
+                finally:
+                    p.stop()
+            run_sample(rows, client, sample)
+            print(f"  {client}: {known.cell(client)}, {rss.cell(client)}, {cpu.cell(client)}",
+                  file=sys.stderr)
+    finally:
+        sim.stop()
+        for name in (written, uri_file):
+            if os.path.exists(name):
+                os.remove(name)
+        os.rmdir(directory)
+    print(f"done: {label}", file=sys.stderr)
+    return rows
+
+
 def selection(paths, options):
     row = Row("selection, 7 members, primary: selections/s on one core", "/s", lower_is_better=False)
     for client in CLIENTS[1:]:
@@ -321,12 +407,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--only", help="comma-separated scenarios (default: all)")
+    parser.add_argument("--only", help="comma-separated scenarios (default: all but the fleets)")
+    parser.add_argument("--fleet", action="store_true",
+                        help="add the fleet rows (10,000 mongos polling, 9,000 streaming)")
+    parser.add_argument("--fleet-idle", type=int, default=60,
+                        help="idle window of the fleet rows, seconds (default 60)")
+    parser.add_argument("--fleet-clients", default="ours,rust driver,node",
+                        help="comma-separated clients of the fleet rows (default: "
+                             "ours,rust driver,node), e.g. `ours` to rerun our figures alone")
+    parser.add_argument("--fleet-timeout", type=int, default=300,
+                        help="how long a client may take to know a fleet, seconds (default 300)")
     for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe", "node",
                  "node-probe", "node-dir"):
         parser.add_argument(f"--{path}", required=True)
     options = parser.parse_args()
     options.runs = options.runs or (1 if options.quick else 5)
+    options.fleet_clients = options.fleet_clients.split(",")
+    unknown = [c for c in options.fleet_clients if c not in FLEET_CLIENTS]
+    if unknown:
+        parser.error(f"--fleet-clients: unknown {unknown}; choose among {list(FLEET_CLIENTS)}")
     paths = argparse.Namespace(
         mongo=options.mongo,
         ours_probe=options.ours_probe,
@@ -347,7 +446,12 @@ def main():
         "scale": lambda: scale(paths, options),
         "selection": lambda: selection(paths, options),
     }
-    only = options.only.split(",") if options.only else list(scenarios)
+    default = list(scenarios)
+    for name in FLEETS:
+        scenarios[name] = lambda name=name: fleet(paths, options, name)
+        if options.fleet:
+            default.append(name)
+    only = options.only.split(",") if options.only else default
     unknown = [name for name in only if name not in scenarios]
     if unknown:
         parser.error(f"--only: unknown scenario(s) {unknown}; choose among {list(scenarios)}")

@@ -13,6 +13,8 @@ mod render;
 mod same_server;
 mod select;
 mod sim;
+mod sim_fleet;
+mod sim_io;
 mod sim_replay;
 mod sim_tls;
 mod sim_world;

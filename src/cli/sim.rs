@@ -2,11 +2,12 @@
 //! take control commands on standard input (one per line, each answered `ok` or `error: …`)
 //! until standard input closes or SIGINT/SIGTERM arrives; exit 0.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::sim_fleet::{self, ChildTemplate, FleetArgs};
+use super::sim_io::{read_line, say, Signals};
 use super::sim_replay::{self, ReplayArgs};
 use super::sim_tls;
 use super::sim_world::WorldArgs;
@@ -15,7 +16,7 @@ use mongo_topology_sim::{
     ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
     TopologySpec,
 };
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 /// Shown after the options in `sim --help`.
 const CONTROL_HELP: &str = "\
@@ -135,9 +136,31 @@ pub struct SimArgs {
     world: Box<WorldArgs>,
     #[command(flatten)]
     replay: ReplayArgs,
+    /// Fleets: several processes, the string in a file, SRV records on loopback DNS.
+    #[command(flatten)]
+    fleet: FleetArgs,
 }
 
 impl SimArgs {
+    /// What each child process of `--processes` is started with.
+    fn child_template(&self) -> ChildTemplate {
+        let mut flags = vec![
+            "--server-version".to_owned(),
+            self.server_version.to_string(),
+            "--idle-write-ms".to_owned(),
+            self.idle_write_ms.to_string(),
+        ];
+        if self.reply_times {
+            flags.push("--reply-times".to_owned());
+        }
+        ChildTemplate {
+            mongos: self.mongos.unwrap_or(0),
+            base_port: self.port,
+            host: self.host.clone(),
+            flags,
+        }
+    }
+
     fn spec(&self) -> Result<DeploymentSpec, String> {
         let topology = if let Some(count) = self.mongos {
             TopologySpec::Sharded { count }
@@ -190,6 +213,9 @@ pub fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.fleet.processes > 1 {
+        return sim_fleet::run(&args.child_template(), &args.fleet);
+    }
     raise_open_file_limit();
     if let Err(message) = check_open_file_limit(&spec) {
         eprintln!("error: {message}");
@@ -224,7 +250,7 @@ pub fn run(args: SimArgs) -> ExitCode {
         spec.tls = Some(prepared.tls);
         ca_file = Some(prepared.ca_file);
     }
-    let code = runtime.block_on(serve(spec, ca_file, args.reply_times));
+    let code = runtime.block_on(serve(spec, ca_file, args.reply_times, &args.fleet));
     // Standard input is read on a blocking thread that cannot be interrupted: do not wait.
     runtime.shutdown_background();
     code
@@ -284,7 +310,12 @@ fn check_open_file_limit(spec: &DeploymentSpec) -> Result<(), String> {
     ))
 }
 
-async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool) -> ExitCode {
+async fn serve(
+    spec: DeploymentSpec,
+    ca_file: Option<PathBuf>,
+    reply_times: bool,
+    fleet: &FleetArgs,
+) -> ExitCode {
     // Handlers first: whoever reads the connection string may signal us at once, and a
     // signal before the handlers exist would kill the process with a non-zero status.
     let Ok(mut signals) = Signals::new() else {
@@ -292,6 +323,7 @@ async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool
         return ExitCode::FAILURE;
     };
     let started = Instant::now();
+    let host = spec.host.clone();
     let deployment = match Deployment::start(spec).await {
         Ok(d) => d,
         Err(e) => {
@@ -308,7 +340,16 @@ async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool
     if let Some(ca) = &ca_file {
         printed = format!("{printed}&tlsCAFile={}", ca.display());
     }
-    say(&printed);
+    let published = sim_fleet::publish(fleet, &host, deployment.ports(), &printed).await;
+    let published = match published {
+        Ok(published) => published,
+        Err(e) => {
+            eprintln!("error: {e}");
+            deployment.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    };
+    published.say(&printed);
     tracing::info!("{nodes} node(s) started in {:?}", started.elapsed());
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
@@ -341,25 +382,9 @@ async fn serve(spec: DeploymentSpec, ca_file: Option<PathBuf>, reply_times: bool
             _ = signals.recv() => break,
         }
     }
+    published.stop().await;
     deployment.shutdown().await;
     code
-}
-
-/// Reads the next line of `input` (without its newline) into `line`, as bytes: a line that
-/// is not UTF-8 is the caller's to answer, not the end of input. `Ok(false)` at the end of
-/// input with nothing left to answer. Bytes of an interrupted read stay in `line`.
-async fn read_line<R: AsyncBufRead + Unpin>(
-    input: &mut R,
-    line: &mut Vec<u8>,
-) -> std::io::Result<bool> {
-    let n = input.read_until(b'\n', line).await?;
-    if n == 0 && line.is_empty() {
-        return Ok(false);
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
-    Ok(true)
 }
 
 /// The one-line answer to a control line: `ok`, `ok <details>` or `error: <reason>`.
@@ -380,33 +405,4 @@ fn unix_micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_micros())
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-/// SIGINT and SIGTERM.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
 }

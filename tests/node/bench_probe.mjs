@@ -5,7 +5,8 @@
 // PyMongo's listeners), so the time an event arrives is when the view changed. The driver
 // has no public server selection API, so there is no `selection` scenario here.
 //
-// Usage: node bench_probe.mjs SCENARIO URI [COUNT]   (MONGO_TOPOLOGY_NODE_DIR: see common.mjs)
+// Usage: node bench_probe.mjs SCENARIO URI|@URI-FILE [COUNT]   (MONGO_TOPOLOGY_NODE_DIR: see common.mjs)
+import fs from "node:fs";
 import readline from "node:readline";
 
 import { mongodb } from "./common.mjs";
@@ -125,7 +126,12 @@ async function scale(uri, count) {
   await client.close();
 }
 
-const [scenario, uri, count] = process.argv.slice(2);
+const [scenario, uriArgument, count] = process.argv.slice(2);
+// `@PATH`: the connection string is in the file PATH (10,000 mongos exceed the 128 KiB limit
+// of one argument).
+const uri = uriArgument.startsWith("@")
+  ? fs.readFileSync(uriArgument.slice(1), "utf8").trim()
+  : uriArgument;
 if (scenario === "discovery") {
   await discovery(uri, Number(count));
 } else if (scenario === "failover") {

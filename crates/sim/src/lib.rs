@@ -29,6 +29,7 @@ mod connection;
 pub mod control;
 pub mod crud;
 mod deployment;
+pub mod dns;
 mod election;
 pub mod fail_point;
 pub mod faults;
