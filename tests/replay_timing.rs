@@ -98,7 +98,7 @@ fn recording() -> String {
     });
     let mut lines = vec![header.to_string()];
     for phase in 0..=LAST_PHASE {
-        for member in 0..MEMBERS.len() {
+        for (member, address) in MEMBERS.iter().enumerate() {
             // The first check is a poll answered 1 ms after it started (in effect from 0);
             // later replies are streamed, in effect when they arrived.
             let (t_us, awaited, duration_us) = match phase {
@@ -107,7 +107,7 @@ fn recording() -> String {
             };
             let record = json!({
                 "type": "hello", "t_us": t_us, "wall_us": started_wall_us + t_us,
-                "address": MEMBERS[member], "awaited": awaited, "duration_us": duration_us,
+                "address": address, "awaited": awaited, "duration_us": duration_us,
                 "reply": reply(member, phase),
             });
             lines.push(record.to_string());
