@@ -60,6 +60,8 @@ pub struct Replay {
     options: Vec<String>,
     /// The recorded seeds.
     seeds: Vec<String>,
+    /// When the window's start (recording time `from`, 0 without `--from`) was served.
+    time_zero: Instant,
     nodes: Vec<JoinHandle<()>>,
 }
 
@@ -129,6 +131,7 @@ impl Replay {
             mapping,
             options: recording.connection_options(),
             seeds: recording.seeds(),
+            time_zero: clock.started,
             nodes,
         })
     }
@@ -155,6 +158,13 @@ impl Replay {
             .filter_map(|seed| self.mapped(seed))
             .collect();
         format!("mongodb://{}/?{}", seeds.join(","), self.options.join("&"))
+    }
+
+    /// The replay's time zero: the instant the window's start was served. A recorded
+    /// outcome at `t` seconds after the window's start is served from `t / speed` seconds
+    /// after it (what a test of the replay's timing measures against).
+    pub fn time_zero(&self) -> Instant {
+        self.time_zero
     }
 
     /// Stops every node.
