@@ -402,7 +402,13 @@ impl Watch<'_> {
                     if let Some(metrics) = self.metrics {
                         metrics.update(&topology);
                     }
-                    self.state.sample(topology, started.elapsed());
+                    // Only the terminal view draws the RTT trend: sampling it walks every
+                    // server, which `--json` and plain lines would pay for nothing.
+                    if matches!(self.view, View::Tui(_)) {
+                        self.state.sample(topology, started.elapsed());
+                    } else {
+                        self.state.topology = topology;
+                    }
                     self.view.tick(self.state)
                 }
                 _ = sleep_until(deadline) => return End::Duration,

@@ -378,11 +378,13 @@ impl Monitor {
             &reply,
             connection,
         );
+        // One reply shared by the event and the report: a heartbeat copies no document.
+        let reply = Arc::new(reply);
         if self.shared.events.has_subscribers() {
             self.emit(EventKind::HeartbeatSucceeded {
                 address: self.address.clone(),
                 duration,
-                reply: Arc::new(reply.clone()),
+                reply: reply.clone(),
                 awaited,
             });
         }

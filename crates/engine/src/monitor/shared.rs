@@ -60,8 +60,8 @@ impl MonitorReport {
 pub(crate) enum CheckOutcome {
     /// The server answered hello.
     Hello {
-        /// The reply.
-        reply: Document,
+        /// The reply, shared with the HeartbeatSucceeded event (no copy per heartbeat).
+        reply: Arc<Document>,
         /// The round trip of a non-awaited check (`None` for streamed replies).
         round_trip: Option<Duration>,
     },
