@@ -128,10 +128,6 @@ fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
 /// system call per record would cost more than the recording itself.
 const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// How long the writer sleeps after draining the queue, so that it wakes at most about
-/// twenty times a second however many records arrive.
-const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// Starts the writer thread: it runs until every [`super::Recorder`] is dropped and the
 /// queue is drained, flushing when the queue is empty and [`FLUSH_INTERVAL`] has passed
 /// since the last flush, and at the end.
@@ -170,11 +166,6 @@ pub(crate) fn spawn(
                     let _ = file.out.flush();
                     last_flush = std::time::Instant::now();
                 }
-                // Let records gather before the next wake-up: woken for each record as it
-                // comes (hundreds a second at a thousand servers), the thread and the
-                // monitors that wake it spent more than the writing itself. The queue holds
-                // far more than arrive in one pause.
-                std::thread::sleep(BATCH_PAUSE);
             }
             let dropped = missed.swap(0, Ordering::Relaxed);
             if dropped > 0 {
