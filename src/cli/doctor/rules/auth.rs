@@ -2,7 +2,7 @@
 //! and a user the server does not know in the authentication database.
 
 use crate::cli::doctor::finding::{Finding, Severity};
-use crate::cli::doctor::observations::{FailureClass, Observations};
+use crate::cli::doctor::observations::{FailureClass, Observations, ProofFailure};
 
 /// Authentication failed.
 pub const FAILED: &str = "auth.failed";
@@ -28,23 +28,26 @@ fn who(observations: &Observations) -> Option<(String, String, String)> {
     Some((user, source, mechanism))
 }
 
+/// The first verdict that failed for authentication, with the servers it names.
+fn authentication_failure(observations: &Observations) -> Option<(&ProofFailure, Vec<String>)> {
+    let proof = observations.proof.as_ref()?;
+    let failure = [&proof.read, &proof.write].into_iter().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|f| f.class == FailureClass::Authentication)
+    })?;
+    let servers = failure.address.iter().map(ToString::to_string).collect();
+    Some((failure, servers))
+}
+
 /// `auth.failed`: the proof's authentication failed.
 pub fn failed(observations: &Observations) -> Vec<Finding> {
     let Some((user, source, mechanism)) = who(observations) else {
         return Vec::new();
     };
-    let Some(proof) = &observations.proof else {
+    let Some((failure, servers)) = authentication_failure(observations) else {
         return Vec::new();
     };
-    let failure = [&proof.read, &proof.write].into_iter().find_map(|r| {
-        r.as_ref()
-            .err()
-            .filter(|f| f.class == FailureClass::Authentication)
-    });
-    let Some(failure) = failure else {
-        return Vec::new();
-    };
-    let servers: Vec<String> = failure.address.iter().map(ToString::to_string).collect();
     vec![Finding::new(
         FAILED,
         Severity::Error,
@@ -65,18 +68,9 @@ pub fn required(observations: &Observations) -> Vec<Finding> {
     if observations.uri.credential().is_some() {
         return Vec::new();
     }
-    let Some(proof) = &observations.proof else {
+    let Some((failure, servers)) = authentication_failure(observations) else {
         return Vec::new();
     };
-    let failure = [&proof.read, &proof.write].into_iter().find_map(|r| {
-        r.as_ref()
-            .err()
-            .filter(|f| f.class == FailureClass::Authentication)
-    });
-    let Some(failure) = failure else {
-        return Vec::new();
-    };
-    let servers: Vec<String> = failure.address.iter().map(ToString::to_string).collect();
     vec![Finding::new(
         REQUIRED,
         Severity::Error,
