@@ -167,7 +167,7 @@ async fn start_and_run(sim: Deployment, args: &DemoArgs) -> Result<(), StepError
     demo.cluster.close().await;
     if outcome.is_ok() {
         demo.print_summary();
-        if let Some(timeline) = live_timeline(&recording).await {
+        if let Some(timeline) = live_timeline(&recording) {
             println!("\nThe failovers as the client recorded them (mongo-topology timeline):\n");
             print!("{}", timeline_text(&timeline));
         }

@@ -11,7 +11,6 @@ mod text;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use mongo_topology::recording::{analyse, Recording, Timeline};
@@ -97,23 +96,10 @@ pub(crate) fn read_timeline(path: &Path) -> Result<Timeline, String> {
     Ok(analyse(&recording))
 }
 
-/// How long the end of `watch --record` and `demo` waits for the recording's last records
-/// (the recorder's writer thread flushes after the cluster closed).
-const RECORDING_END_GRACE: Duration = Duration::from_secs(2);
-
-/// The timeline shown live at the end of `watch --record` and `demo`: once the recording
-/// holds its `topology_closed` record (or after a short grace), its timeline when it holds
-/// an incident (`None` otherwise or when it cannot be read).
-pub(crate) async fn live_timeline(path: &Path) -> Option<Timeline> {
-    let deadline = tokio::time::Instant::now() + RECORDING_END_GRACE;
-    while tokio::time::Instant::now() < deadline {
-        let ended =
-            std::fs::read_to_string(path).is_ok_and(|text| text.contains("\"topology_closed\""));
-        if ended {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The timeline shown live at the end of `watch --record` and `demo`, read once the
+/// cluster has closed (`Cluster::close` returns after the recording is flushed): its
+/// timeline when it holds an incident (`None` otherwise or when it cannot be read).
+pub(crate) fn live_timeline(path: &Path) -> Option<Timeline> {
     read_timeline(path)
         .ok()
         .filter(|timeline| !timeline.incidents.is_empty())

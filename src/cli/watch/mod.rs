@@ -282,7 +282,7 @@ async fn watch(
     drop(view);
     // Recorded, with an incident: its timeline (the terminal view is gone by now).
     if end != End::OutputClosed {
-        for line in args.recording.final_timeline(args.json).await {
+        for line in args.recording.final_timeline(args.json) {
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');
             if output.queue().send_patiently(bytes, FLUSH_GRACE) == Sent::Closed {

@@ -55,11 +55,11 @@ impl RecordArgs {
     /// The failover timeline of the recording, shown at the end of the watch: the text's
     /// lines, or one JSON line (`{"event":"timeline","timeline":{...}}`) for `--json`;
     /// nothing when not recording or when the recording holds no incident.
-    pub(crate) async fn final_timeline(&self, json: bool) -> Vec<String> {
+    pub(crate) fn final_timeline(&self, json: bool) -> Vec<String> {
         let Some(path) = &self.record else {
             return Vec::new();
         };
-        let Some(timeline) = live_timeline(path).await else {
+        let Some(timeline) = live_timeline(path) else {
             return Vec::new();
         };
         if json {

@@ -348,7 +348,7 @@ impl ClusterTask {
     }
 
     /// "Client closing": every monitor stopped and awaited (their sockets closed), the
-    /// closing events emitted, a last snapshot marked closed.
+    /// closing events emitted (and recorded, flushed), a last snapshot marked closed.
     async fn close(mut self) {
         self.srv_poller = None;
         let changes = self.topology.close();
@@ -357,6 +357,8 @@ impl ClusterTask {
         }
         let description = changes.description.clone();
         self.carry_out(changes, true);
+        // The recording holds the closing events on disk before `Cluster::close` returns.
+        self.events.flush_recording().await;
         self.publish(description, true, true);
         tracing::debug!(topology_id = %self.events.topology_id(), "cluster closed");
     }

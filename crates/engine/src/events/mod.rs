@@ -234,6 +234,13 @@ impl EventEmitter {
         self.inner.recorder.is_some() || self.inner.buffer.reader_count() > 0
     }
 
+    /// Returns once the recorder, if any, has written and flushed every record given so far.
+    pub(crate) async fn flush_recording(&self) {
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.flush().await;
+        }
+    }
+
     /// Gives the recorder, if any, a record that is no event (an RTT sample, SRV hosts).
     pub(crate) fn record(&self, record: Record) {
         if let Some(recorder) = &self.inner.recorder {

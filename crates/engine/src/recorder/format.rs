@@ -1,6 +1,7 @@
 //! The lines of a recording (NDJSON, `docs/recording.md`): the header, one line per record,
 //! and what is stripped before anything is written.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bson::{Bson, Document};
@@ -19,13 +20,20 @@ pub(crate) const FORMAT_NAME: &str = "mongo-topology-recording";
 /// and the mechanisms a user may authenticate with.
 const SECRET_REPLY_FIELDS: [&str; 2] = ["speculativeAuthenticate", "saslSupportedMechs"];
 
-/// `reply` without the fields that could carry secrets.
-pub(crate) fn without_secrets(reply: &Document) -> Document {
-    let mut stripped = reply.clone();
+/// `reply` without the fields that could carry secrets (shared as it is when it has none,
+/// as monitoring replies never do; copied without them otherwise).
+pub(crate) fn without_secrets(reply: &Arc<Document>) -> Arc<Document> {
+    if !SECRET_REPLY_FIELDS
+        .iter()
+        .any(|field| reply.contains_key(field))
+    {
+        return reply.clone();
+    }
+    let mut stripped = Document::clone(reply);
     for field in SECRET_REPLY_FIELDS {
         stripped.remove(field);
     }
-    stripped
+    Arc::new(stripped)
 }
 
 /// The connection string as written: with its password and secret options redacted, or a
@@ -165,7 +173,7 @@ pub(crate) fn record_line(clock: &Clock, stamped: Stamped) -> String {
                 "address": address.to_string(),
                 "awaited": awaited,
                 "duration_us": micros(duration),
-                "reply": Bson::Document(reply).into_relaxed_extjson(),
+                "reply": Bson::Document(Arc::unwrap_or_clone(reply)).into_relaxed_extjson(),
             }),
         ),
         Record::CheckFailed {

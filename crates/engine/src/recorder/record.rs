@@ -2,6 +2,7 @@
 //! writer (shared by `mod.rs`, `format.rs` and `writer.rs`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bson::Document;
@@ -71,7 +72,7 @@ pub(crate) enum Record {
     Hello {
         address: ServerAddress,
         duration: Duration,
-        reply: Document,
+        reply: Arc<Document>,
         awaited: bool,
     },
     /// A monitor's check failed.

@@ -1,18 +1,17 @@
 //! The recorder's own rules: secrets stripped, rotation, dropped records counted.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bson::doc;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::format::{self, Clock, Header};
+use super::queue::RecordQueue;
 use super::record::{Record, RecordingSettings};
 use super::writer::{self, RotatingFile};
-use super::Recorder;
+use super::{Feeder, Recorder};
 use crate::address::ServerAddress;
 use crate::settings::cluster_settings::ClusterSettings;
 
@@ -38,20 +37,25 @@ fn hello(address: &ServerAddress) -> Record {
     Record::Hello {
         address: address.clone(),
         duration: Duration::from_millis(1),
-        reply: doc! { "isWritablePrimary": true, "maxWireVersion": 21 },
+        reply: Arc::new(doc! { "isWritablePrimary": true, "maxWireVersion": 21 }),
         awaited: false,
     }
 }
 
 #[test]
 fn secrets_are_stripped_from_replies_and_the_connection_string() {
-    let reply = doc! {
+    let reply = Arc::new(doc! {
         "isWritablePrimary": true,
         "speculativeAuthenticate": { "conversationId": 1, "payload": "c2VjcmV0" },
         "saslSupportedMechs": ["SCRAM-SHA-256"],
-    };
+    });
     let stripped = format::without_secrets(&reply);
-    assert_eq!(stripped, doc! { "isWritablePrimary": true });
+    assert_eq!(*stripped, doc! { "isWritablePrimary": true });
+    let plain = Arc::new(doc! { "isWritablePrimary": true });
+    assert!(
+        Arc::ptr_eq(&format::without_secrets(&plain), &plain),
+        "a reply without secrets is shared, not copied"
+    );
 
     let uri = "mongodb://alice:hunter2pw@h1:27017/?replicaSet=rs0";
     let settings = ClusterSettings::parse(uri).unwrap();
@@ -76,17 +80,12 @@ fn files_rotate_at_their_bound_and_only_the_newest_are_kept() {
     recording.keep_files = 3;
     let header = Header::new(&recording, &settings, SystemTime::now());
     let file = RotatingFile::create(&recording, header).unwrap();
-    let (queue, receiver) = mpsc::channel(1024);
-    let missed = Arc::new(AtomicU64::new(0));
+    let queue = Arc::new(RecordQueue::new(1024));
     let epoch = Instant::now();
-    let thread = writer::spawn(
-        file,
-        receiver,
-        missed.clone(),
-        Clock::new(epoch, SystemTime::now()),
-    )
-    .unwrap();
-    let recorder = Recorder { queue, missed };
+    let thread = writer::spawn(file, queue.clone(), Clock::new(epoch, SystemTime::now())).unwrap();
+    let recorder = Recorder {
+        feeder: Arc::new(Feeder { queue }),
+    };
     let address = ServerAddress::parse("h1:27017").unwrap();
     for _ in 0..100 {
         recorder.record(Instant::now(), hello(&address));
@@ -118,24 +117,18 @@ fn records_that_find_the_queue_full_are_counted_and_the_count_written() {
     let recording = RecordingSettings::new(&path);
     let header = Header::new(&recording, &settings, SystemTime::now());
     let file = RotatingFile::create(&recording, header).unwrap();
-    let (queue, receiver) = mpsc::channel(2);
-    let missed = Arc::new(AtomicU64::new(0));
+    let queue = Arc::new(RecordQueue::new(2));
     let recorder = Recorder {
-        queue,
-        missed: missed.clone(),
+        feeder: Arc::new(Feeder {
+            queue: queue.clone(),
+        }),
     };
     let address = ServerAddress::parse("h1:27017").unwrap();
     // No writer yet: the queue holds 2, the other 5 are dropped without waiting.
     for _ in 0..7 {
         recorder.record(Instant::now(), hello(&address));
     }
-    let thread = writer::spawn(
-        file,
-        receiver,
-        missed,
-        Clock::new(Instant::now(), SystemTime::now()),
-    )
-    .unwrap();
+    let thread = writer::spawn(file, queue, Clock::new(Instant::now(), SystemTime::now())).unwrap();
     drop(recorder);
     thread.join().unwrap();
     let lines = lines(&path);
@@ -143,6 +136,61 @@ fn records_that_find_the_queue_full_are_counted_and_the_count_written() {
         .iter()
         .map(|line| line["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["records_missed", "hello", "hello"]);
-    assert_eq!(lines[1]["count"], 5);
+    assert_eq!(kinds, ["hello", "hello", "records_missed"]);
+    assert_eq!(lines[3]["count"], 5);
+}
+
+/// A flush returns only once everything queued before it is on disk, although the writer
+/// takes records only every 200 ms when nobody asks (the cluster flushes when it closes).
+#[tokio::test]
+async fn a_flush_returns_once_the_records_before_it_are_on_disk() {
+    let path = scratch("flush");
+    let settings = ClusterSettings::parse("mongodb://h1:27017").unwrap();
+    let recording = RecordingSettings::new(&path);
+    let header = Header::new(&recording, &settings, SystemTime::now());
+    let file = RotatingFile::create(&recording, header).unwrap();
+    let queue = Arc::new(RecordQueue::new(1024));
+    let _thread = writer::spawn(
+        file,
+        queue.clone(),
+        Clock::new(Instant::now(), SystemTime::now()),
+    )
+    .unwrap();
+    let recorder = Recorder {
+        feeder: Arc::new(Feeder { queue }),
+    };
+    let address = ServerAddress::parse("h1:27017").unwrap();
+    for round in 1..=20 {
+        recorder.record(Instant::now(), hello(&address));
+        recorder.flush().await;
+        assert_eq!(lines(&path).len(), 1 + round, "round {round}");
+    }
+}
+
+/// Half a queue of records wakes the writer at once (a discovery burst is not left to
+/// overflow while the writer sleeps its 200 ms).
+#[test]
+fn half_a_queue_wakes_the_writer() {
+    let queue = RecordQueue::new(64);
+    let address = ServerAddress::parse("h1:27017").unwrap();
+    std::thread::scope(|scope| {
+        let taker = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let batch = queue.take();
+            (batch.items.len(), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..32 {
+            queue.push(super::record::Stamped {
+                at: Instant::now(),
+                record: hello(&address),
+            });
+        }
+        let (taken, waited) = taker.join().unwrap();
+        assert_eq!(taken, 32);
+        assert!(
+            waited < Duration::from_millis(150),
+            "woken early: {waited:?}"
+        );
+    });
 }

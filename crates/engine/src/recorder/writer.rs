@@ -1,17 +1,15 @@
 //! The recorder's writer: a thread of its own (file writes never run on the cluster's
-//! runtime) that drains the queue into the file and rotates it at its size bound.
+//! runtime) that empties the queue into the file in batches and rotates the file at its
+//! size bound.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio::time::Instant;
-
 use crate::recorder::format::{self, Clock, Header};
-use crate::recorder::record::{RecordingError, RecordingSettings, Stamped};
+use crate::recorder::queue::{Queued, RecordQueue};
+use crate::recorder::record::{RecordingError, RecordingSettings};
 
 /// The current file of a recording and the older parts beside it.
 pub(crate) struct RotatingFile {
@@ -124,56 +122,45 @@ fn open(path: &Path) -> std::io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(64 * 1024, file))
 }
 
-/// How long written records may wait in the buffer while more keep coming: one write
-/// system call per record would cost more than the recording itself.
-const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Starts the writer thread: it runs until every [`super::Recorder`] is dropped and the
-/// queue is drained, flushing when the queue is empty and [`FLUSH_INTERVAL`] has passed
-/// since the last flush, and at the end.
+/// Starts the writer thread: it takes what is queued in batches (see `queue.rs` for when
+/// it wakes), writes it, flushes the file after each batch that wrote something, answers
+/// the flush requests of the batch, and stops after the batch taken once the last feeder
+/// is gone.
 pub(crate) fn spawn(
     mut file: RotatingFile,
-    mut queue: mpsc::Receiver<Stamped>,
-    missed: Arc<AtomicU64>,
+    queue: Arc<RecordQueue>,
     clock: Clock,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("mongo-topology-recorder".to_owned())
         .spawn(move || {
             let mut failed = false;
-            let mut write = |file: &mut RotatingFile, line: String| {
-                if failed {
+            loop {
+                let batch = queue.take();
+                if !failed && !batch.items.is_empty() {
+                    if let Err(error) = write_batch(&mut file, &clock, batch.items) {
+                        failed = true;
+                        tracing::warn!(path = %file.path.display(), %error,
+                            "the recording stops: its file cannot be written");
+                    }
+                }
+                for done in batch.flushed {
+                    let _ = done.send(());
+                }
+                if batch.last {
                     return;
                 }
-                if let Err(error) = file.write_line(&line) {
-                    failed = true;
-                    tracing::warn!(path = %file.path.display(), %error,
-                        "the recording stops: its file cannot be written");
-                }
-            };
-            let mut last_flush = std::time::Instant::now();
-            while let Some(first) = queue.blocking_recv() {
-                let mut next = Some(first);
-                while let Some(stamped) = next {
-                    let dropped = missed.swap(0, Ordering::Relaxed);
-                    if dropped > 0 {
-                        write(&mut file, format::missed_line(&clock, stamped.at, dropped));
-                    }
-                    write(&mut file, format::record_line(&clock, stamped));
-                    next = queue.try_recv().ok();
-                }
-                if last_flush.elapsed() >= FLUSH_INTERVAL {
-                    let _ = file.out.flush();
-                    last_flush = std::time::Instant::now();
-                }
             }
-            let dropped = missed.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                write(
-                    &mut file,
-                    format::missed_line(&clock, Instant::now(), dropped),
-                );
-            }
-            let _ = file.out.flush();
         })
+}
+
+fn write_batch(file: &mut RotatingFile, clock: &Clock, items: Vec<Queued>) -> std::io::Result<()> {
+    for item in items {
+        let line = match item {
+            Queued::Record(stamped) => format::record_line(clock, stamped),
+            Queued::Missed { at, count } => format::missed_line(clock, at, count),
+        };
+        file.write_line(&line)?;
+    }
+    file.out.flush()
 }
