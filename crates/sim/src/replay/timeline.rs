@@ -50,7 +50,8 @@ impl Recording {
         }
         let mut outcomes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         let mut named = BTreeSet::new();
-        let mut unmonitored: BTreeMap<String, u64> = BTreeMap::new();
+        // Address → (when the client stopped monitoring it, whether it has been added back).
+        let mut unmonitored: BTreeMap<String, (u64, bool)> = BTreeMap::new();
         let heartbeat_us = header["settings"]["heartbeatFrequencyMS"]
             .as_u64()
             .unwrap_or(DEFAULT_HEARTBEAT_MS)
@@ -64,7 +65,13 @@ impl Recording {
             };
             let outcome = match record["type"].as_str() {
                 Some("sdam") if record["event"] == "server_closed" => {
-                    unmonitored.insert(address.to_owned(), at);
+                    unmonitored.insert(address.to_owned(), (at, false));
+                    continue;
+                }
+                Some("sdam") if record["event"] == "server_opening" => {
+                    if let Some((_, added_back)) = unmonitored.get_mut(address) {
+                        *added_back = true;
+                    }
                     continue;
                 }
                 Some("hello") => {
@@ -85,10 +92,15 @@ impl Recording {
                 _ => continue,
             };
             let mut at = effective_time(&record, at, outcome.failure());
-            // While the client did not monitor the server, what it said is unknown: the
-            // first thing recorded after takes effect a check interval after the monitoring
-            // stopped (a polling client may take that long to stop monitoring it too).
-            if let Some(closed) = unmonitored.remove(address) {
+            // While the client did not monitor the server (from its removal until it was
+            // added back), what it said is unknown: the first check of the server added
+            // back takes effect a check interval after the monitoring stopped (a polling
+            // client may take that long to stop monitoring it too; a client that learns of
+            // it sooner than the recorded one must not meet what it said before). A check
+            // recorded between the removal and the adding back was under way at the removal:
+            // it belongs to the monitoring that stopped and takes effect when recorded.
+            if let Some(&(closed, true)) = unmonitored.get(address) {
+                unmonitored.remove(address);
                 at = at.min(closed.saturating_add(heartbeat_us));
             }
             outcomes.entry(address.to_owned()).or_default().push(Entry {
@@ -321,6 +333,42 @@ mod tests {
         let recording = Recording::parse(RECORDING).unwrap().window(15, None);
         let times: Vec<u64> = recording.entries("a:1").iter().map(|e| e.at).collect();
         assert_eq!(times, [0, 15, 25], "10 → 0, 30 → 15, 40 → 25");
+    }
+
+    /// A member removed by a reconfig and added back (the shape of a recorded incident): the
+    /// check under way at its removal fails after the `server_closed` record; the first check
+    /// after it is added back takes effect a check interval (here 500 ms) after the removal,
+    /// not when it was recorded, so a client that learns of the member sooner than the
+    /// recorded one meets its new state, not a refused connection.
+    #[test]
+    fn a_server_added_back_answers_as_its_next_check_from_a_check_interval_after_its_removal() {
+        let recording = r#"{"format":"mongo-topology-recording","version":1,"settings":{"seeds":["a:1"],"replicaSet":"rs0","heartbeatFrequencyMS":500}}
+{"t_us":9000000,"type":"check_failed","address":"a:1","cause":"connect","duration_us":300}
+{"t_us":10549000,"type":"sdam","event":"server_closed","address":"a:1"}
+{"t_us":10549500,"type":"check_failed","address":"a:1","cause":"connect","duration_us":500}
+{"t_us":12052000,"type":"sdam","event":"server_opening","address":"a:1"}
+{"t_us":12054000,"type":"hello","address":"a:1","reply":{"secondary":true,"setName":"rs0","ok":1.0},"duration_us":1900}
+"#;
+        let recording = Recording::parse(recording).unwrap();
+        let refused = |at| {
+            matches!(
+                recording.outcome_at("a:1", at),
+                Some(Outcome::Failed(Failure::Refused))
+            )
+        };
+        assert!(refused(10_549_500), "the check under way at the removal");
+        assert!(
+            refused(11_048_999),
+            "a check interval after the removal: not yet"
+        );
+        assert!(matches!(
+            recording.outcome_at("a:1", 11_049_000),
+            Some(Outcome::Reply(_))
+        ));
+        assert!(matches!(
+            recording.outcome_at("a:1", 12_050_000),
+            Some(Outcome::Reply(_))
+        ));
     }
 
     #[test]
