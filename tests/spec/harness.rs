@@ -47,6 +47,8 @@ pub type FileRunner = fn(path: &Path, json: &serde_json::Value) -> Vec<Case>;
 pub struct Suite {
     pub dir: String,
     pub runner: FileRunner,
+    /// How many of its files may run at once (1: one after the other).
+    pub files_at_once: usize,
 }
 
 impl Suite {
@@ -54,7 +56,16 @@ impl Suite {
         Suite {
             dir: dir.into(),
             runner,
+            files_at_once: 1,
         }
+    }
+
+    /// Runs up to `count` files at once: for suites whose files spend their time waiting
+    /// (heartbeats, timeouts on simulated deployments) and share nothing (each file starts
+    /// its own deployment and clients; captured logs are told apart by topology id).
+    pub fn files_at_once(mut self, count: usize) -> Self {
+        self.files_at_once = count.max(1);
+        self
     }
 }
 
@@ -112,22 +123,12 @@ pub fn run_all(suites: Vec<Suite>) -> i32 {
             continue;
         }
         let (mut p, mut f, mut s) = (0usize, 0usize, 0usize);
-        for file in &files {
+        for (file, cases) in files.iter().zip(run_files(suite, &files)) {
             let shown = file
                 .strip_prefix(&root)
                 .unwrap_or(file)
                 .display()
                 .to_string();
-            let cases = match std::fs::read_to_string(file)
-                .map_err(|e| e.to_string())
-                .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-            {
-                Ok(json) => (suite.runner)(file, &json),
-                Err(error) => vec![Case::new(
-                    "(file)",
-                    Outcome::Failed(format!("cannot load: {error}")),
-                )],
-            };
             for case in cases {
                 match case.outcome {
                     Outcome::Passed => p += 1,
@@ -169,6 +170,43 @@ pub fn run_all(suites: Vec<Suite>) -> i32 {
     } else {
         0
     }
+}
+
+/// Every file's cases, in the order of `files`, running up to `suite.files_at_once` files
+/// at a time.
+fn run_files(suite: &Suite, files: &[PathBuf]) -> Vec<Vec<Case>> {
+    let run_one = |file: &PathBuf| match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(json) => (suite.runner)(file, &json),
+        Err(error) => vec![Case::new(
+            "(file)",
+            Outcome::Failed(format!("cannot load: {error}")),
+        )],
+    };
+    if suite.files_at_once <= 1 {
+        return files.iter().map(run_one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Vec<Case>>> =
+        files.iter().map(|_| std::sync::Mutex::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..suite.files_at_once.min(files.len()) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(index) else {
+                    return;
+                };
+                let cases = run_one(file);
+                *results[index].lock().unwrap_or_else(|p| p.into_inner()) = cases;
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|cases| cases.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect()
 }
 
 /// The cases of a file whose cases form a `"tests"` array, each named by its

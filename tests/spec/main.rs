@@ -22,6 +22,9 @@ mod uri;
 
 use harness::Suite;
 
+/// How many unified-format files run at once.
+const UNIFIED_FILES_AT_ONCE: usize = 4;
+
 /// Every suite directory this runner knows, relative to the specs directory.
 fn suites() -> Vec<Suite> {
     let mut suites = Vec::new();
@@ -38,11 +41,17 @@ fn suites() -> Vec<Suite> {
             sdam::run_file,
         ));
     }
-    suites.push(Suite::new(
-        "server-discovery-and-monitoring/tests/unified",
-        unified::run_file,
-    ));
-    suites.push(Suite::new("load-balancers/tests", unified::run_file));
+    // The unified files mostly wait on simulated deployments: four run at once.
+    suites.push(
+        Suite::new(
+            "server-discovery-and-monitoring/tests/unified",
+            unified::run_file,
+        )
+        .files_at_once(UNIFIED_FILES_AT_ONCE),
+    );
+    suites.push(
+        Suite::new("load-balancers/tests", unified::run_file).files_at_once(UNIFIED_FILES_AT_ONCE),
+    );
     suites.push(Suite::new(
         "connection-string/tests",
         uri::run_connection_string_file,
