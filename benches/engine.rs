@@ -23,6 +23,8 @@ mod failover;
 mod failover_insert;
 #[path = "engine/first_ping.rs"]
 mod first_ping;
+#[path = "engine/metrics_overhead.rs"]
+mod metrics_overhead;
 #[path = "engine/report.rs"]
 mod report;
 #[path = "engine/scale.rs"]
@@ -37,7 +39,7 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios, in the order of the table.
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "discovery",
     "failover-streaming",
     "failover-polling",
@@ -46,6 +48,7 @@ const SCENARIOS: [&str; 8] = [
     "failover-insert",
     "first-ping",
     "command-throughput",
+    "metrics-overhead",
 ];
 
 /// The scenarios of the command path (issue 8), also named together as `commands`.
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
             "failover-insert" => failover_insert::run(&options),
             "first-ping" => first_ping::run(&options),
             "command-throughput" => command_throughput::run(&options),
+            "metrics-overhead" => metrics_overhead::run(&options),
             _ => selection::run(&options),
         };
         results.push((name, rows));

@@ -14,6 +14,8 @@ pub enum Unit {
     MiB,
     /// Percent of one core.
     PercentOfCore,
+    /// A relative difference, in percent (may be negative).
+    Percent,
     /// Operations per second.
     PerSecond,
     /// A plain count (threads, servers).
@@ -27,6 +29,7 @@ impl Unit {
             Unit::Micros => format!("{value:.1} µs"),
             Unit::MiB => format!("{value:.1} MiB"),
             Unit::PercentOfCore => format!("{value:.3} %"),
+            Unit::Percent => format!("{value:+.2} %"),
             Unit::PerSecond => format!("{value:.0} /s"),
             Unit::Count => format!("{value:.0}"),
         }

@@ -55,6 +55,7 @@ mod error;
 mod events;
 mod log_json;
 mod logging;
+pub mod metrics;
 mod monitor;
 mod pool;
 mod recorder;

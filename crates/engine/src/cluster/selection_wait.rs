@@ -86,6 +86,18 @@ impl Cluster {
         criteria: &SelectionCriteria,
         deprioritized: &[ServerAddress],
     ) -> Result<SelectedServer, ClusterError> {
+        let selected = self.select_or_wait(criteria, deprioritized).await;
+        if let Err(error) = &selected {
+            crate::metrics::selection_failed(error);
+        }
+        selected
+    }
+
+    async fn select_or_wait(
+        &self,
+        criteria: &SelectionCriteria,
+        deprioritized: &[ServerAddress],
+    ) -> Result<SelectedServer, ClusterError> {
         let settings = self.settings().selection();
         // The common case: a suitable server in the current snapshot, read without a lock.
         let snapshot = self.topology_snapshot();

@@ -33,6 +33,7 @@ use crate::events::EventKind;
 use crate::logging::{
     log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded, HeartbeatConnection,
 };
+use crate::metrics::HeartbeatMetrics;
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
@@ -60,6 +61,7 @@ impl MonitorHandle {
         let (request, request_rx) = watch::channel(());
         let (retry, retry_rx) = watch::channel(());
         let (cancel, cancel_rx) = watch::channel(());
+        let metrics = HeartbeatMetrics::new(&address);
         let monitor = Monitor {
             address,
             id,
@@ -71,6 +73,7 @@ impl MonitorHandle {
             request: request_rx,
             retry: retry_rx,
             warned_early_replies: false,
+            metrics,
         };
         let (go, go_rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -155,6 +158,8 @@ struct Monitor {
     retry: watch::Receiver<()>,
     /// Whether the warning about a server streaming too fast was logged (once per monitor).
     warned_early_replies: bool,
+    /// The heartbeat histograms for the `metrics` facade (nothing without the feature).
+    metrics: HeartbeatMetrics,
 }
 
 impl Monitor {
@@ -368,6 +373,7 @@ impl Monitor {
         duration: Duration,
         awaited: bool,
     ) {
+        self.metrics.record(duration, true);
         let topology_id = self.shared.events.topology_id();
         let connection = self.heartbeat_connection();
         log_heartbeat_succeeded(
@@ -392,6 +398,7 @@ impl Monitor {
     }
 
     async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
+        self.metrics.record(duration, false);
         let connection = self.heartbeat_connection();
         self.drop_connection();
         let failure = error.to_server_error_of(&self.address);

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::connection::channel::Connection;
 use crate::connection::error::ConnectionError;
+use crate::metrics::PoolMetrics;
 use crate::{MonotonicTime, ServerAddress};
 
 /// The longest a failed establishment waits for the cluster to apply its error before the
@@ -39,6 +40,8 @@ pub(super) struct Inner {
     interrupts: HashMap<ConnectionId, watch::Sender<bool>>,
     /// When the last interrupting clear interrupted connections in use.
     interrupted_at: Option<Instant>,
+    /// The pool's measurements for the `metrics` facade (nothing without the feature).
+    metrics: PoolMetrics,
 }
 
 impl Inner {
@@ -77,6 +80,8 @@ impl Shared {
         events: Option<mpsc::UnboundedSender<CmapEvent>>,
         failures: Option<mpsc::UnboundedSender<BackgroundFailure>>,
     ) -> Arc<Shared> {
+        let options = machine.options();
+        let metrics = PoolMetrics::new(&address, options.max_pool_size, options.min_pool_size);
         Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             address,
@@ -92,6 +97,7 @@ impl Shared {
                 waiters: HashMap::new(),
                 interrupts: HashMap::new(),
                 interrupted_at: None,
+                metrics,
             }),
         })
     }
@@ -157,6 +163,7 @@ impl Shared {
         while let Some(action) = inner.machine.poll_action() {
             match action {
                 PoolAction::Emit(event) => {
+                    inner.metrics.on_event(&event.kind);
                     if let Some(events) = &self.events {
                         let _ = events.send(event);
                     }
@@ -227,6 +234,13 @@ impl Shared {
                 }
             }
         }
+        let machine = &inner.machine;
+        let idle = machine.available_connection_count();
+        let used = machine
+            .total_connection_count()
+            .saturating_sub(idle)
+            .saturating_sub(machine.pending_connection_count());
+        inner.metrics.counts(idle, used, inner.waiters.len());
         // An establishment failure no check-out was waiting for, not reported yet.
         if let (Some((generation, error)), Some(failures), false) =
             (cause, &self.failures, reported)
