@@ -113,7 +113,7 @@ pub struct CommandRecord {
     pub name: String,
     /// The "host:port" the command was sent to.
     pub address: String,
-    /// "started", "succeeded", or "failed: <error>".
+    /// `"started"`, `"succeeded"`, or `"failed: <error>"`.
     pub outcome: String,
 }
 
