@@ -127,6 +127,28 @@ pub mod process {
         Some(total)
     }
 
+    /// CPU time of this process's threads named `name`, in nanoseconds (the scheduler's
+    /// own account, `/proc/self/task/*/schedstat`: no 10 ms ticks).
+    pub fn thread_cpu_nanos(name: &str) -> Option<u64> {
+        let mut total = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let path = task.path();
+            let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+                continue; // The thread has exited since the listing.
+            };
+            if comm.trim_end() != name {
+                continue;
+            }
+            if let Some(nanos) = std::fs::read_to_string(path.join("schedstat"))
+                .ok()
+                .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                total += nanos;
+            }
+        }
+        Some(total)
+    }
+
     /// utime + stime from the text of a /proc `stat` file.
     fn stat_cpu_ticks(stat: &str) -> Option<u64> {
         // The command name (field 2) may hold spaces; fields resume after its ')'.

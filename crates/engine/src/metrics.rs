@@ -16,7 +16,7 @@ use std::time::Duration;
 use mongo_topology_core::cmap::CmapEventKind;
 
 use crate::error::ClusterError;
-use crate::ServerAddress;
+use crate::{MonotonicTime, ServerAddress};
 
 /// `db.client.connection.count` (gauge): connections by `db.client.connection.state`,
 /// `idle` (available in the pool) or `used` (checked out).
@@ -65,9 +65,6 @@ pub fn selection_failure_reason(error: &ClusterError) -> &'static str {
 
 #[cfg(feature = "metrics")]
 mod enabled {
-    use std::collections::HashMap;
-    use std::time::Instant;
-
     use metrics::{Counter, Gauge, Histogram};
     use mongo_topology_core::cmap::{CheckOutFailedReason, ConnectionId};
 
@@ -82,7 +79,11 @@ mod enabled {
         create_time: Histogram,
         use_time: Histogram,
         timeouts: Counter,
-        checked_out_at: HashMap<ConnectionId, Instant>,
+        /// The connections checked out and when (at most maxPoolSize: a list is quicker to
+        /// search than a hash map is to hash).
+        checked_out_at: Vec<(ConnectionId, MonotonicTime)>,
+        /// The counts last set, so that a gauge is set only when its count changes.
+        last_counts: Option<(usize, usize, usize)>,
     }
 
     impl PoolMetrics {
@@ -98,12 +99,13 @@ mod enabled {
                 create_time: metrics::histogram!(CONNECTION_CREATE_TIME, POOL_NAME => pool.clone()),
                 use_time: metrics::histogram!(CONNECTION_USE_TIME, POOL_NAME => pool.clone()),
                 timeouts: metrics::counter!(CONNECTION_TIMEOUTS, POOL_NAME => pool),
-                checked_out_at: HashMap::new(),
+                checked_out_at: Vec::new(),
+                last_counts: None,
             }
         }
 
-        /// What one CMAP event of the pool changes.
-        pub(crate) fn on_event(&mut self, event: &CmapEventKind) {
+        /// What one CMAP event of the pool, emitted `now` (the pool's clock), changes.
+        pub(crate) fn on_event(&mut self, event: &CmapEventKind, now: MonotonicTime) {
             match event {
                 CmapEventKind::ConnectionReady { duration, .. } => {
                     self.create_time.record(duration.as_secs_f64());
@@ -113,7 +115,7 @@ mod enabled {
                     duration,
                 } => {
                     self.wait_time.record(duration.as_secs_f64());
-                    self.checked_out_at.insert(*connection_id, Instant::now());
+                    self.checked_out_at.push((*connection_id, now));
                 }
                 CmapEventKind::ConnectionCheckOutFailed { reason, duration } => {
                     self.wait_time.record(duration.as_secs_f64());
@@ -122,23 +124,40 @@ mod enabled {
                     }
                 }
                 CmapEventKind::ConnectionCheckedIn { connection_id } => {
-                    if let Some(at) = self.checked_out_at.remove(connection_id) {
-                        self.use_time.record(at.elapsed().as_secs_f64());
+                    if let Some(at) = self.take_checked_out(*connection_id) {
+                        self.use_time
+                            .record(now.saturating_duration_since(at).as_secs_f64());
                     }
                 }
                 CmapEventKind::ConnectionClosed { connection_id, .. } => {
-                    self.checked_out_at.remove(connection_id);
+                    self.take_checked_out(*connection_id);
                 }
                 _ => {}
             }
         }
 
+        fn take_checked_out(&mut self, connection: ConnectionId) -> Option<MonotonicTime> {
+            let index = self
+                .checked_out_at
+                .iter()
+                .position(|(id, _)| *id == connection)?;
+            Some(self.checked_out_at.swap_remove(index).1)
+        }
+
         /// The pool's counts after an input: connections available, checked out, and
         /// check-outs waiting.
-        pub(crate) fn counts(&self, idle: usize, used: usize, pending_requests: usize) {
-            self.idle.set(idle as f64);
-            self.used.set(used as f64);
-            self.pending_requests.set(pending_requests as f64);
+        pub(crate) fn counts(&mut self, idle: usize, used: usize, pending_requests: usize) {
+            let counts = (idle, used, pending_requests);
+            let last = self.last_counts.replace(counts);
+            if last.map(|last| last.0) != Some(idle) {
+                self.idle.set(idle as f64);
+            }
+            if last.map(|last| last.1) != Some(used) {
+                self.used.set(used as f64);
+            }
+            if last.map(|last| last.2) != Some(pending_requests) {
+                self.pending_requests.set(pending_requests as f64);
+            }
         }
     }
 
@@ -189,10 +208,10 @@ mod enabled {
         }
 
         #[inline(always)]
-        pub(crate) fn on_event(&mut self, _: &CmapEventKind) {}
+        pub(crate) fn on_event(&mut self, _: &CmapEventKind, _: MonotonicTime) {}
 
         #[inline(always)]
-        pub(crate) fn counts(&self, _: usize, _: usize, _: usize) {}
+        pub(crate) fn counts(&mut self, _: usize, _: usize, _: usize) {}
     }
 
     /// Without the `metrics` feature: nothing.

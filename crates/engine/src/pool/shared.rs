@@ -138,7 +138,7 @@ impl Shared {
         let before = inner.machine.next_deadline();
         let now = self.now();
         let value = apply(&mut inner, now);
-        let deliveries = self.carry_out(&mut inner, cause, reported);
+        let deliveries = self.carry_out(&mut inner, now, cause, reported);
         let after = inner.machine.next_deadline();
         drop(inner);
         if after.is_some_and(|after| before.is_none_or(|before| after < before)) {
@@ -156,6 +156,7 @@ impl Shared {
     fn carry_out(
         &self,
         inner: &mut Inner,
+        now: MonotonicTime,
         mut cause: Option<(u32, ConnectionError)>,
         reported: bool,
     ) -> Vec<Delivery> {
@@ -163,7 +164,7 @@ impl Shared {
         while let Some(action) = inner.machine.poll_action() {
             match action {
                 PoolAction::Emit(event) => {
-                    inner.metrics.on_event(&event.kind);
+                    inner.metrics.on_event(&event.kind, now);
                     if let Some(events) = &self.events {
                         let _ = events.send(event);
                     }
