@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bson::{Bson, Document};
+use bson::Document;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use crate::options::ConnectionString;
 use crate::recorder::record::{Record, RecordingSettings, Stamped, RECORDING_FORMAT_VERSION};
+use crate::recorder::relaxed;
 use crate::sdam::{SdamEvent, ServerDescription, ServerErrorKind, TopologyDescription};
 use crate::settings::cluster_settings::ClusterSettings;
 
@@ -158,7 +159,29 @@ fn stamp(clock: &Clock, at: Instant, kind: &str) -> Map<String, Value> {
     line
 }
 
-/// The line of one record.
+/// `{"t_us":…,"wall_us":…,"type":"kind"` (the line goes on with its fields).
+fn start_line(clock: &Clock, at: Instant, kind: &str, capacity: usize) -> Vec<u8> {
+    let (offset, wall) = clock.times(at);
+    let mut line = Vec::with_capacity(capacity);
+    line.extend_from_slice(format!("{{\"t_us\":{offset},\"wall_us\":{wall},\"type\":").as_bytes());
+    relaxed::write_string(&mut line, kind);
+    line
+}
+
+/// `,"name":` then `value`, a JSON number or literal.
+fn push_field(line: &mut Vec<u8>, name: &str, value: impl std::fmt::Display) {
+    line.extend_from_slice(format!(",\"{name}\":{value}").as_bytes());
+}
+
+fn finish_line(mut line: Vec<u8>) -> String {
+    line.push(b'}');
+    // Only JSON strings and numbers were written: always UTF-8.
+    String::from_utf8(line)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
+/// The line of one record. The two records of every heartbeat (a hello reply, an RTT
+/// sample) are written field by field; the rarer ones through a `serde_json::Value`.
 pub(crate) fn record_line(clock: &Clock, stamped: Stamped) -> String {
     let Stamped { at, record } = stamped;
     let (kind, fields) = match record {
@@ -167,15 +190,16 @@ pub(crate) fn record_line(clock: &Clock, stamped: Stamped) -> String {
             duration,
             reply,
             awaited,
-        } => (
-            "hello",
-            json!({
-                "address": address.to_string(),
-                "awaited": awaited,
-                "duration_us": micros(duration),
-                "reply": Bson::Document(Arc::unwrap_or_clone(reply)).into_relaxed_extjson(),
-            }),
-        ),
+        } => {
+            let mut line = start_line(clock, at, "hello", 768);
+            line.extend_from_slice(b",\"address\":");
+            relaxed::write_string(&mut line, &address.to_string());
+            push_field(&mut line, "awaited", awaited);
+            push_field(&mut line, "duration_us", micros(duration));
+            line.extend_from_slice(b",\"reply\":");
+            relaxed::write_document(&mut line, &reply);
+            return finish_line(line);
+        }
         Record::CheckFailed {
             address,
             duration,
@@ -192,10 +216,13 @@ pub(crate) fn record_line(clock: &Clock, stamped: Stamped) -> String {
                 "message": failure.message,
             }),
         ),
-        Record::RoundTrip { address, sample } => (
-            "rtt",
-            json!({ "address": address.to_string(), "sample_us": micros(sample) }),
-        ),
+        Record::RoundTrip { address, sample } => {
+            let mut line = start_line(clock, at, "rtt", 128);
+            line.extend_from_slice(b",\"address\":");
+            relaxed::write_string(&mut line, &address.to_string());
+            push_field(&mut line, "sample_us", micros(sample));
+            return finish_line(line);
+        }
         Record::SrvHosts { hosts } => (
             "srv_hosts",
             json!({ "hosts": hosts.iter().map(ToString::to_string).collect::<Vec<_>>() }),

@@ -13,6 +13,7 @@
 mod format;
 mod queue;
 mod record;
+mod relaxed;
 #[cfg(test)]
 mod tests;
 mod writer;
