@@ -107,29 +107,24 @@ pub mod process {
     /// User plus system CPU time of this process's threads named `name` (a runtime's
     /// [`super::runtime`] name, at most 15 bytes), in clock ticks.
     pub fn thread_cpu_ticks(name: &str) -> Option<u64> {
-        let mut total = 0;
-        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let path = task.path();
-            let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
-                continue; // The thread has exited since the listing.
-            };
-            if comm.trim_end() != name {
-                continue;
-            }
-            if let Some(ticks) = std::fs::read_to_string(path.join("stat"))
-                .ok()
-                .as_deref()
-                .and_then(stat_cpu_ticks)
-            {
-                total += ticks;
-            }
-        }
-        Some(total)
+        sum_over_threads(name, "stat", stat_cpu_ticks)
     }
 
     /// CPU time of this process's threads named `name`, in nanoseconds (the scheduler's
     /// own account, `/proc/self/task/*/schedstat`: no 10 ms ticks).
     pub fn thread_cpu_nanos(name: &str) -> Option<u64> {
+        sum_over_threads(name, "schedstat", |text| {
+            text.split_whitespace().next()?.parse().ok()
+        })
+    }
+
+    /// The sum, over this process's threads named `name`, of what `parse` reads in their
+    /// /proc file `file`.
+    fn sum_over_threads(
+        name: &str,
+        file: &str,
+        parse: impl Fn(&str) -> Option<u64>,
+    ) -> Option<u64> {
         let mut total = 0;
         for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
             let path = task.path();
@@ -139,11 +134,12 @@ pub mod process {
             if comm.trim_end() != name {
                 continue;
             }
-            if let Some(nanos) = std::fs::read_to_string(path.join("schedstat"))
+            if let Some(value) = std::fs::read_to_string(path.join(file))
                 .ok()
-                .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+                .as_deref()
+                .and_then(&parse)
             {
-                total += nanos;
+                total += value;
             }
         }
         Some(total)
