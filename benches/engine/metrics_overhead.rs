@@ -8,12 +8,14 @@
 //! for each variant, the order alternating; the measure is the client runtime's CPU per
 //! command, the variants' difference in percent.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bson::doc;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use mongo_topology::selection::SelectionCriteria;
 use mongo_topology::Cluster;
@@ -30,12 +32,39 @@ const CALLERS: usize = 16;
 /// Running before the measured window: the pool grows to the callers' number.
 const WARM_UP: Duration = Duration::from_millis(200);
 
-/// The process's recorder: the Prometheus recorder while `recording`, else the facade's
-/// no-op handles. Handles are registered when a pool or monitor starts, so the variant is
-/// chosen before each cluster starts.
+/// The variants, as `Switch::mode` holds them.
+const NO_RECORDER: u8 = 0;
+const PROMETHEUS: u8 = 1;
+const ATOMIC: u8 = 2;
+const VARIANTS: [(u8, &str); 3] = [
+    (NO_RECORDER, "no recorder"),
+    (PROMETHEUS, "Prometheus recorder"),
+    (ATOMIC, "atomic recorder"),
+];
+
+/// The process's recorder: the Prometheus recorder, the atomic one, or the facade's no-op
+/// handles, as `mode` says. Handles are registered when a pool or monitor starts, so the
+/// variant is chosen before each cluster starts.
 struct Switch {
-    recording: AtomicBool,
+    mode: AtomicU8,
     prometheus: PrometheusRecorder,
+}
+
+/// A histogram as OpenTelemetry's SDK keeps one: a count per fixed bucket (powers of two
+/// of microseconds, up to ~1 s) and a sum, each an atomic add.
+#[derive(Default)]
+struct Buckets {
+    counts: [AtomicU64; 21],
+    sum_micros: AtomicU64,
+}
+
+impl HistogramFn for Buckets {
+    fn record(&self, value: f64) {
+        let micros = (value * 1e6).max(0.0) as u64;
+        let bucket = (u64::BITS - micros.leading_zeros()).min(20) as usize;
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
 }
 
 impl Recorder for Switch {
@@ -49,24 +78,24 @@ impl Recorder for Switch {
         self.prometheus.describe_histogram(key, unit, text);
     }
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        if self.recording.load(Ordering::Relaxed) {
-            self.prometheus.register_counter(key, metadata)
-        } else {
-            Counter::noop()
+        match self.mode.load(Ordering::Relaxed) {
+            PROMETHEUS => self.prometheus.register_counter(key, metadata),
+            ATOMIC => Counter::from_arc(Arc::new(AtomicU64::new(0))),
+            _ => Counter::noop(),
         }
     }
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        if self.recording.load(Ordering::Relaxed) {
-            self.prometheus.register_gauge(key, metadata)
-        } else {
-            Gauge::noop()
+        match self.mode.load(Ordering::Relaxed) {
+            PROMETHEUS => self.prometheus.register_gauge(key, metadata),
+            ATOMIC => Gauge::from_arc(Arc::new(AtomicU64::new(0))),
+            _ => Gauge::noop(),
         }
     }
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        if self.recording.load(Ordering::Relaxed) {
-            self.prometheus.register_histogram(key, metadata)
-        } else {
-            Histogram::noop()
+        match self.mode.load(Ordering::Relaxed) {
+            PROMETHEUS => self.prometheus.register_histogram(key, metadata),
+            ATOMIC => Histogram::from_arc(Arc::new(Buckets::default())),
+            _ => Histogram::noop(),
         }
     }
 }
@@ -84,7 +113,7 @@ fn switch() -> Option<Arc<Switch>> {
             let prometheus = PrometheusBuilder::new().build_recorder();
             let scraped = prometheus.handle();
             let switch = Arc::new(Switch {
-                recording: AtomicBool::new(false),
+                mode: AtomicU8::new(NO_RECORDER),
                 prometheus,
             });
             metrics::set_global_recorder(switch.clone()).ok()?;
@@ -118,64 +147,63 @@ pub fn run(options: &Options) -> Vec<Row> {
     let client_runtime = runtime(CLIENT_THREADS, 1);
     let sim = start_sim(&sim_runtime, DeploymentSpec::standalone());
     let uri = sim.connection_string();
-    let mut rate = [
+    let mut rate = VARIANTS.map(|(_, name)| {
         Row::new(
             scenario,
-            "16 callers, no recorder: ping commands per second",
+            &format!("16 callers, {name}: ping commands per second"),
             report::Unit::PerSecond,
-        ),
+        )
+    });
+    let mut cpu = VARIANTS.map(|(_, name)| {
         Row::new(
             scenario,
-            "16 callers, Prometheus recorder: ping commands per second",
-            report::Unit::PerSecond,
-        ),
-    ];
-    let mut cpu = [
-        Row::new(
-            scenario,
-            "no recorder: client CPU per command",
+            &format!("{name}: client CPU per command"),
             report::Unit::Micros,
-        ),
-        Row::new(
+        )
+    });
+    let note = format!(
+        "{rounds} rounds, each a fresh cluster per variant in rotating order; CPU is the \
+         client runtime's one thread's scheduler time (schedstat, ns) over a {window:?} \
+         window; the Prometheus text is rendered every 500 ms on a thread of its own; the \
+         atomic recorder keeps counters and gauges in atomics and histograms as fixed \
+         buckets, as OpenTelemetry's SDK does"
+    );
+    let mut overhead = [PROMETHEUS, ATOMIC].map(|mode| {
+        let row = Row::new(
             scenario,
-            "Prometheus recorder: client CPU per command",
-            report::Unit::Micros,
-        ),
-    ];
-    let mut overhead = Row::new(
-        scenario,
-        "client CPU per command, recorded / not recorded − 1",
-        report::Unit::Percent,
-    )
-    .target(1.0)
-    .note(format!(
-        "{rounds} rounds, each a fresh cluster per variant in alternating order; CPU is \
-         the client runtime's one thread's scheduler time (schedstat, ns) over a {window:?} \
-         window; the Prometheus text is rendered every 500 ms on a thread of its own"
-    ));
-    for round in 0..rounds {
-        let order = if round % 2 == 0 {
-            [false, true]
+            &format!(
+                "client CPU per command, {} / no recorder − 1",
+                VARIANTS[usize::from(mode)].1
+            ),
+            report::Unit::Percent,
+        )
+        .target(1.0);
+        if mode == PROMETHEUS {
+            row.note(note.clone())
         } else {
-            [true, false]
-        };
-        let mut per_command = [0.0; 2];
-        for recording in order {
-            switch.recording.store(recording, Ordering::Relaxed);
+            row
+        }
+    });
+    for round in 0..rounds {
+        let mut per_command = [0.0; 3];
+        for step in 0..VARIANTS.len() {
+            let (mode, _) = VARIANTS[(round + step) % VARIANTS.len()];
+            switch.mode.store(mode, Ordering::Relaxed);
             let (commands, elapsed, nanos) = measure(&client_runtime, &uri, window);
-            let index = usize::from(recording);
+            let index = usize::from(mode);
             let micros = nanos as f64 / 1e3 / commands.max(1) as f64;
             rate[index].push(commands as f64 / elapsed.as_secs_f64());
             cpu[index].push(micros);
             per_command[index] = micros;
         }
-        overhead.push((per_command[1] / per_command[0].max(f64::MIN_POSITIVE) - 1.0) * 100.0);
+        let baseline = per_command[usize::from(NO_RECORDER)].max(f64::MIN_POSITIVE);
+        for (row, mode) in overhead.iter_mut().zip([PROMETHEUS, ATOMIC]) {
+            row.push((per_command[usize::from(mode)] / baseline - 1.0) * 100.0);
+        }
     }
-    switch.recording.store(false, Ordering::Relaxed);
+    switch.mode.store(NO_RECORDER, Ordering::Relaxed);
     stop_sim(&sim_runtime, sim);
-    let [rate_off, rate_on] = rate;
-    let [cpu_off, cpu_on] = cpu;
-    vec![rate_off, rate_on, cpu_off, cpu_on, overhead]
+    rate.into_iter().chain(cpu).chain(overhead).collect()
 }
 
 /// A fresh cluster with [`CALLERS`] callers running `ping` for `window`: commands done,
