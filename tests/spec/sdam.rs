@@ -67,9 +67,21 @@ impl Client {
             let error = ServerError::new(ServerErrorKind::Network, "simulated network error");
             self.topology.apply_check_failure(&source, error, now)
         } else {
-            let reply = to_document(reply)?;
-            self.topology
-                .apply_hello(&source, &reply, CheckTiming::at(now))
+            // The engine's monitors hand the core the reply as received; every response of
+            // the suites is applied so, and must read the same as the decoded document.
+            let decoded = to_document(reply)?;
+            let raw = bson::RawDocumentBuf::try_from(&decoded)
+                .map_err(|error| format!("response does not encode: {error}"))?;
+            let timing = CheckTiming::at(now);
+            let from_raw = ServerDescription::from_hello(source.clone(), &*raw, timing);
+            let from_decoded = ServerDescription::from_hello(source.clone(), &decoded, timing);
+            if from_raw != from_decoded {
+                return Err(format!(
+                    "the reply reads differently as bytes and decoded: {from_raw:?} vs \
+                     {from_decoded:?}"
+                ));
+            }
+            self.topology.apply_hello(&source, &*raw, timing)
         };
         self.events.extend(changes.events().cloned());
         Ok(())

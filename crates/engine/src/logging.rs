@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::Document;
+use bson::{Document, RawDocument};
 
 use crate::address::ServerAddress;
 use crate::log_json::relaxed_extjson;
@@ -83,13 +83,16 @@ pub(crate) fn log_heartbeat_succeeded(
     address: &ServerAddress,
     awaited: bool,
     duration: Duration,
-    reply: &Document,
+    reply: &RawDocument,
     connection: HeartbeatConnection,
 ) {
     if !tracing::enabled!(target: TARGET, tracing::Level::DEBUG) {
         return;
     }
-    let reply = relaxed_extjson(reply);
+    let reply = match Document::try_from(reply) {
+        Ok(reply) => relaxed_extjson(&reply),
+        Err(error) => format!("(a reply that does not decode: {error})"),
+    };
     let duration_ms = duration.as_secs_f64() * 1000.0;
     let driver = connection.driver.unwrap_or_default();
     match connection.server {

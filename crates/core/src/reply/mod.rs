@@ -22,12 +22,16 @@
 //! The text comes from the network and is untrusted: every reader is bounded and none
 //! panics, whatever the document.
 
+use bson::spec::ElementType;
 use bson::{Bson, Document};
 
 use crate::sdam::server::TopologyVersion;
 
 #[cfg(test)]
 mod tests;
+mod view;
+
+pub use view::{ArrayRef, DocumentRef, Entries, ValueRef};
 
 /// The longest `errmsg` kept, in bytes (cut at a character boundary beyond it).
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -59,23 +63,39 @@ impl ReplyFieldError {
 
     /// `field` has the wrong BSON type.
     pub fn wrong_type(field: &str, expected: &str, found: &Bson) -> Self {
-        ReplyFieldError::new(
-            field,
-            format!("expected {expected}, found {:?}", found.element_type()),
-        )
+        ReplyFieldError::of_type(field, expected, found.element_type())
     }
+
+    /// `field` has the BSON type `found`, not the one `expected`.
+    pub fn of_type(field: &str, expected: &str, found: ElementType) -> Self {
+        ReplyFieldError::new(field, format!("expected {expected}, found {found:?}"))
+    }
+}
+
+/// The value of `key` in a decoded `holder`.
+fn field<'a>(holder: &'a Document, key: &str) -> Option<ValueRef<'a>> {
+    holder.get(key).map(ValueRef::from)
 }
 
 /// Whether the reply's `ok` says success: a number equal to 1 or `true`. A missing `ok` is
 /// a failure; an `ok` of another type makes the reply malformed.
 pub fn ok(reply: &Document) -> Result<bool, ReplyFieldError> {
-    match reply.get("ok") {
+    ok_value(field(reply, "ok"))
+}
+
+/// [`ok`] of the reply's `ok` field, `None` when absent.
+pub fn ok_value(ok: Option<ValueRef<'_>>) -> Result<bool, ReplyFieldError> {
+    match ok {
         None => Ok(false),
-        Some(Bson::Double(ok)) => Ok(*ok == 1.0),
-        Some(Bson::Int32(ok)) => Ok(*ok == 1),
-        Some(Bson::Int64(ok)) => Ok(*ok == 1),
-        Some(Bson::Boolean(ok)) => Ok(*ok),
-        Some(other) => Err(ReplyFieldError::wrong_type("ok", "a number", other)),
+        Some(ValueRef::Double(ok)) => Ok(ok == 1.0),
+        Some(ValueRef::Int32(ok)) => Ok(ok == 1),
+        Some(ValueRef::Int64(ok)) => Ok(ok == 1),
+        Some(ValueRef::Boolean(ok)) => Ok(ok),
+        Some(other) => Err(ReplyFieldError::of_type(
+            "ok",
+            "a number",
+            other.element_type(),
+        )),
     }
 }
 
@@ -86,16 +106,21 @@ pub fn succeeded(reply: &Document) -> bool {
 
 /// The error code of `holder` (a reply or a `writeConcernError`), if it has a usable one.
 pub fn code(holder: &Document) -> Option<i32> {
-    match holder.get("code") {
-        Some(Bson::Int32(code)) => Some(*code),
-        Some(Bson::Int64(code)) => i32::try_from(*code).ok(),
-        Some(Bson::Double(code))
+    code_value(field(holder, "code"))
+}
+
+/// [`code`] of a `code` field, `None` when absent.
+pub fn code_value(code: Option<ValueRef<'_>>) -> Option<i32> {
+    match code {
+        Some(ValueRef::Int32(code)) => Some(code),
+        Some(ValueRef::Int64(code)) => i32::try_from(code).ok(),
+        Some(ValueRef::Double(code))
             if code.fract() == 0.0
-                && *code >= f64::from(i32::MIN)
-                && *code <= f64::from(i32::MAX) =>
+                && code >= f64::from(i32::MIN)
+                && code <= f64::from(i32::MAX) =>
         {
             // In range and integral: the conversion is exact.
-            Some(*code as i32)
+            Some(code as i32)
         }
         _ => None,
     }
@@ -103,14 +128,22 @@ pub fn code(holder: &Document) -> Option<i32> {
 
 /// The `codeName` of `holder`, cut to [`MAX_CODE_NAME_BYTES`].
 pub fn code_name(holder: &Document) -> Option<String> {
-    bounded_string(holder, "codeName", MAX_CODE_NAME_BYTES)
+    bounded_string(field(holder, "codeName"), MAX_CODE_NAME_BYTES)
 }
 
 /// The error message of `holder`: its `errmsg`, else a legacy query failure's `$err`, cut
 /// to [`MAX_MESSAGE_BYTES`].
 pub fn error_message(holder: &Document) -> Option<String> {
-    bounded_string(holder, "errmsg", MAX_MESSAGE_BYTES)
-        .or_else(|| bounded_string(holder, "$err", MAX_MESSAGE_BYTES))
+    error_message_value(field(holder, "errmsg"), field(holder, "$err"))
+}
+
+/// [`error_message`] of the `errmsg` and `$err` fields (`None` when absent).
+pub fn error_message_value(
+    errmsg: Option<ValueRef<'_>>,
+    legacy_err: Option<ValueRef<'_>>,
+) -> Option<String> {
+    bounded_string(errmsg, MAX_MESSAGE_BYTES)
+        .or_else(|| bounded_string(legacy_err, MAX_MESSAGE_BYTES))
 }
 
 /// The reply's `errorLabels`: its string entries of at most [`MAX_LABEL_BYTES`], at most
@@ -131,33 +164,40 @@ pub fn error_labels(reply: &Document) -> Vec<String> {
 /// The `topologyVersion` of `holder` (a hello reply or a command error reply): `None` when
 /// absent or null, an error naming the bad field when malformed.
 pub fn topology_version(holder: &Document) -> Result<Option<TopologyVersion>, ReplyFieldError> {
-    let version = match holder.get("topologyVersion") {
-        None | Some(Bson::Null) => return Ok(None),
-        Some(Bson::Document(version)) => version,
+    topology_version_value(field(holder, "topologyVersion"))
+}
+
+/// [`topology_version`] of a `topologyVersion` field, `None` when absent.
+pub fn topology_version_value(
+    version: Option<ValueRef<'_>>,
+) -> Result<Option<TopologyVersion>, ReplyFieldError> {
+    let version = match version {
+        None | Some(ValueRef::Null) => return Ok(None),
+        Some(ValueRef::Document(version)) => version,
         Some(other) => {
-            return Err(ReplyFieldError::wrong_type(
+            return Err(ReplyFieldError::of_type(
                 "topologyVersion",
                 "a document",
-                other,
+                other.element_type(),
             ))
         }
     };
-    let process_id = match version.get("processId") {
-        Some(Bson::ObjectId(id)) => *id,
+    let process_id = match version.get("processId")? {
+        Some(ValueRef::ObjectId(id)) => id,
         Some(other) => {
-            return Err(ReplyFieldError::wrong_type(
+            return Err(ReplyFieldError::of_type(
                 "topologyVersion.processId",
                 "an ObjectId",
-                other,
+                other.element_type(),
             ))
         }
         None => return Err(ReplyFieldError::new("topologyVersion.processId", "missing")),
     };
-    let counter = match integer(version.get("counter")) {
+    let counter = match integer(version.get("counter")?) {
         Ok(Some(counter)) => counter,
         Ok(None) => return Err(ReplyFieldError::new("topologyVersion.counter", "missing")),
         Err(found) => {
-            return Err(ReplyFieldError::wrong_type(
+            return Err(ReplyFieldError::of_type(
                 "topologyVersion.counter",
                 "an integer",
                 found,
@@ -171,28 +211,28 @@ pub fn topology_version(holder: &Document) -> Result<Option<TopologyVersion>, Re
 }
 
 /// An integer given as int32, int64 or an integral double within 2^53; `Ok(None)` when
-/// absent or null, the offending value otherwise.
-pub(crate) fn integer(value: Option<&Bson>) -> Result<Option<i64>, &Bson> {
+/// absent or null, the offending value's type otherwise.
+pub(crate) fn integer(value: Option<ValueRef<'_>>) -> Result<Option<i64>, ElementType> {
     match value {
-        None | Some(Bson::Null) => Ok(None),
-        Some(Bson::Int32(value)) => Ok(Some(i64::from(*value))),
-        Some(Bson::Int64(value)) => Ok(Some(*value)),
-        Some(Bson::Double(value))
+        None | Some(ValueRef::Null) => Ok(None),
+        Some(ValueRef::Int32(value)) => Ok(Some(i64::from(value))),
+        Some(ValueRef::Int64(value)) => Ok(Some(value)),
+        Some(ValueRef::Double(value))
             if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 =>
         {
-            Ok(Some(*value as i64))
+            Ok(Some(value as i64))
         }
-        Some(other) => Err(other),
+        Some(other) => Err(other.element_type()),
     }
 }
 
-/// A string field cut to `max_bytes` (at a character boundary); `None` when absent or not
-/// a string.
-fn bounded_string(holder: &Document, field: &str, max_bytes: usize) -> Option<String> {
-    match holder.get(field) {
-        Some(Bson::String(text)) => Some(cut(text, max_bytes).to_owned()),
-        _ => None,
-    }
+/// A string cut to `max_bytes` (at a character boundary); `None` when absent or not a
+/// string.
+fn bounded_string(value: Option<ValueRef<'_>>, max_bytes: usize) -> Option<String> {
+    value
+        .as_ref()
+        .and_then(ValueRef::as_str)
+        .map(|text| cut(text, max_bytes).to_owned())
 }
 
 /// The longest prefix of `text` of at most `max_bytes` that ends at a character boundary.

@@ -64,6 +64,17 @@ impl<'a> Cursor<'a> {
 
     /// Reads one BSON document, bounded by its own length prefix.
     pub(crate) fn document(&mut self, what: &'static str) -> Result<bson::Document, WireError> {
+        let raw = self.raw_document(what)?;
+        bson::Document::from_reader(raw).map_err(|e| WireError::InvalidBson {
+            what,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads the bytes of one BSON document, bounded by its own length prefix, checked as
+    /// [`depth::check_depth`] checks (every element well formed, nesting bounded) but not
+    /// decoded.
+    pub(crate) fn raw_document(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
         let len_bytes = self.bytes.get(..4).ok_or(WireError::Truncated {
             what,
             needed: 4,
@@ -79,10 +90,7 @@ impl<'a> Cursor<'a> {
             })?;
         let raw = self.take(len, what)?;
         depth::check_depth(raw, what)?;
-        bson::Document::from_reader(raw).map_err(|e| WireError::InvalidBson {
-            what,
-            reason: e.to_string(),
-        })
+        Ok(raw)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::checksum;
 use super::error::{WireError, MAX_MESSAGE_SIZE_BYTES};
 use super::header::{MsgHeader, OpCode, HEADER_LEN};
-use super::op_msg::{self, MsgFlags, OpMsg};
+use super::op_msg::{self, MsgFlags, OpMsg, RawOpMsg};
 use super::op_query::{self, OpQuery, OpReply};
 
 /// The body of a message, by opCode.
@@ -63,6 +63,40 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         response_to: header.response_to,
         payload,
     })
+}
+
+/// An OP_MSG as received, its body checked but not decoded: see [`decode_op_msg_raw`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawMessage {
+    /// The sender's identifier for this message.
+    pub request_id: i32,
+    /// The requestID this message answers.
+    pub response_to: i32,
+    /// The flags and the body.
+    pub msg: RawOpMsg,
+}
+
+/// [`decode_message`] for a reader that wants an OP_MSG's body as received (to read a few of
+/// its fields without decoding the rest): `Ok(None)` when `bytes` is a well-framed message
+/// of another opCode (decode it with [`decode_message`]). Checks what [`decode_message`]
+/// checks.
+pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> {
+    let header = MsgHeader::decode(bytes)?;
+    if usize::try_from(header.message_length).ok() != Some(bytes.len()) {
+        return Err(WireError::LengthMismatch {
+            announced: i64::from(header.message_length),
+            actual: bytes.len(),
+        });
+    }
+    if OpCode::from_i32(header.op_code) != Some(OpCode::Msg) {
+        return Ok(None);
+    }
+    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
+    Ok(Some(RawMessage {
+        request_id: header.request_id,
+        response_to: header.response_to,
+        msg: op_msg::decode_raw(bytes, body)?,
+    }))
 }
 
 /// Encodes one complete message, header included (and the OP_MSG checksum when its flag

@@ -22,6 +22,9 @@ pub mod op_query;
 pub use decoder::MessageDecoder;
 pub use error::{WireError, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE};
 pub use header::{MsgHeader, OpCode, HEADER_LEN};
-pub use message::{decode_message, encode_message, encode_message_into, Message, Payload};
-pub use op_msg::{DocumentSequence, MsgFlags, OpMsg};
+pub use message::{
+    decode_message, decode_op_msg_raw, encode_message, encode_message_into, Message, Payload,
+    RawMessage,
+};
+pub use op_msg::{DocumentSequence, MsgFlags, OpMsg, RawOpMsg};
 pub use op_query::{OpQuery, OpReply};

@@ -1,7 +1,7 @@
 //! OP_MSG (opCode 2013): flag bits, a kind-0 body and kind-1 document sequences, with the
 //! optional CRC-32C checksum.
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 
 use super::bytes::{put_cstring, put_document, Cursor};
 use super::checksum;
@@ -69,9 +69,63 @@ impl OpMsg {
     }
 }
 
+/// An OP_MSG whose body is kept as received: its bytes were checked (every element well
+/// formed, nesting bounded) but not decoded. Document sequences, which replies do not carry,
+/// are checked and dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawOpMsg {
+    /// Flag bits.
+    pub flags: MsgFlags,
+    /// The kind-0 body section.
+    pub body: RawDocumentBuf,
+}
+
+/// The sections of one OP_MSG, each document read by the caller's reader.
+struct Sections<D> {
+    flags: MsgFlags,
+    body: D,
+    sequences: Vec<(String, Vec<D>)>,
+}
+
 /// Decodes the OP_MSG whose complete bytes (header included) are `whole`; `body` is `whole`
 /// without the header.
 pub(crate) fn decode(whole: &[u8], body: &[u8]) -> Result<OpMsg, WireError> {
+    let sections = decode_sections(whole, body, |cur, what| cur.document(what))?;
+    Ok(OpMsg {
+        flags: sections.flags,
+        body: sections.body,
+        sequences: sections
+            .sequences
+            .into_iter()
+            .map(|(identifier, documents)| DocumentSequence {
+                identifier,
+                documents,
+            })
+            .collect(),
+    })
+}
+
+/// [`decode`], keeping the body as received.
+pub(crate) fn decode_raw(whole: &[u8], body: &[u8]) -> Result<RawOpMsg, WireError> {
+    let sections = decode_sections(whole, body, |cur, what| cur.raw_document(what))?;
+    let body =
+        RawDocumentBuf::from_bytes(sections.body.to_vec()).map_err(|e| WireError::InvalidBson {
+            what: "OP_MSG body section",
+            reason: e.to_string(),
+        })?;
+    Ok(RawOpMsg {
+        flags: sections.flags,
+        body,
+    })
+}
+
+/// The flags and sections of an OP_MSG, its checksum verified, every document read with
+/// `read_document`.
+fn decode_sections<'a, D>(
+    whole: &[u8],
+    body: &'a [u8],
+    read_document: impl Fn(&mut Cursor<'a>, &'static str) -> Result<D, WireError>,
+) -> Result<Sections<D>, WireError> {
     let mut cur = Cursor::new(body);
     let flags = MsgFlags(cur.i32("OP_MSG flagBits")? as u32);
     let unknown = flags.0 & 0xFFFF & !MsgFlags::KNOWN_REQUIRED;
@@ -98,23 +152,26 @@ pub(crate) fn decode(whole: &[u8], body: &[u8]) -> Result<OpMsg, WireError> {
     let mut sequences = Vec::new();
     while !cur.is_empty() {
         match cur.u8("OP_MSG section kind")? {
-            0 => bodies.push(cur.document("OP_MSG body section")?),
-            1 => sequences.push(decode_sequence(&mut cur)?),
+            0 => bodies.push(read_document(&mut cur, "OP_MSG body section")?),
+            1 => sequences.push(decode_sequence(&mut cur, &read_document)?),
             other => return Err(WireError::UnknownSectionKind(other)),
         }
     }
-    if bodies.len() != 1 {
-        return Err(WireError::BodyCount(bodies.len()));
+    let count = bodies.len();
+    match (bodies.pop(), count) {
+        (Some(body), 1) => Ok(Sections {
+            flags,
+            body,
+            sequences,
+        }),
+        _ => Err(WireError::BodyCount(count)),
     }
-    let body = bodies.pop().unwrap_or_default();
-    Ok(OpMsg {
-        flags,
-        body,
-        sequences,
-    })
 }
 
-fn decode_sequence(cur: &mut Cursor<'_>) -> Result<DocumentSequence, WireError> {
+fn decode_sequence<'a, D>(
+    cur: &mut Cursor<'a>,
+    read_document: &impl Fn(&mut Cursor<'a>, &'static str) -> Result<D, WireError>,
+) -> Result<(String, Vec<D>), WireError> {
     let size = cur.i32("OP_MSG document sequence size")?;
     // The size counts itself (4 bytes) and everything after it in the section.
     let size = usize::try_from(size)
@@ -131,12 +188,9 @@ fn decode_sequence(cur: &mut Cursor<'_>) -> Result<DocumentSequence, WireError> 
         .to_owned();
     let mut documents = Vec::new();
     while !seq.is_empty() {
-        documents.push(seq.document("OP_MSG document sequence")?);
+        documents.push(read_document(&mut seq, "OP_MSG document sequence")?);
     }
-    Ok(DocumentSequence {
-        identifier,
-        documents,
-    })
+    Ok((identifier, documents))
 }
 
 /// Appends the OP_MSG body (flags and sections; not the checksum) to `out`.

@@ -8,16 +8,19 @@
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 
 use crate::connection::dns::resolve;
 use crate::connection::error::ConnectionError;
-use crate::connection::reply::{command_error, Reply};
+use crate::connection::reply::{command_error, raw_command_error, Reply};
 use crate::connection::stream::{split, split_tcp, ReadStream, WriteStream};
 use crate::connection::tcp::connect_any;
 use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
-use crate::wire::{Message, MsgFlags, OpMsg, Payload, MAX_MESSAGE_SIZE_BYTES};
+use crate::wire::{
+    decode_message, decode_op_msg_raw, Message, MsgFlags, OpMsg, Payload, RawMessage, WireError,
+    MAX_MESSAGE_SIZE_BYTES,
+};
 use crate::ServerAddress;
 
 /// The timeouts of a connection, from the connection string's `connectTimeoutMS` and
@@ -312,6 +315,26 @@ impl Connection {
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Reply, ConnectionError> {
+        let reply = self.receive_raw_within(timeout).await?;
+        let body = Document::try_from(reply.body.as_ref()).map_err(|e| {
+            frame_error(FrameError::Wire(WireError::InvalidBson {
+                what: "OP_MSG body section",
+                reason: e.to_string(),
+            }))
+        });
+        Ok(Reply {
+            body: self.note_failure(body)?,
+            more_to_come: reply.more_to_come,
+        })
+    }
+
+    /// [`Connection::receive_within`], the reply's body as received: its bytes checked
+    /// (well formed, nesting bounded) but not decoded, for a reader of a few fields (the
+    /// monitors read hello replies so).
+    pub async fn receive_raw_within(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
         self.check_usable()?;
         let read = within(non_zero(timeout), "read", self.read_frame()).await;
         let message = self.note_failure(read)?;
@@ -348,6 +371,22 @@ impl Connection {
         }
     }
 
+    /// [`Connection::command`], the reply as received (see
+    /// [`Connection::receive_raw_within`]); its `ok` is checked the same way.
+    pub async fn command_raw(
+        &mut self,
+        db: &str,
+        command: Document,
+    ) -> Result<RawDocumentBuf, ConnectionError> {
+        self.send(db, command, MsgFlags::empty()).await?;
+        let timeout = self.options.socket_timeout;
+        let reply = self.receive_raw_within(timeout).await?;
+        match raw_command_error(&reply.body) {
+            Some(error) => Err(error),
+            None => Ok(reply.body),
+        }
+    }
+
     /// Writes one message.
     async fn write_frame(&mut self, message: &Message) -> Result<(), ConnectionError> {
         self.writer
@@ -356,10 +395,11 @@ impl Connection {
             .map_err(frame_error)
     }
 
-    /// Reads one message; cancellation safe, as [`MessageReader::read_message`] is.
-    async fn read_frame(&mut self) -> Result<Message, ConnectionError> {
-        let outcome = match self.reader.read_message().await {
-            Ok(Some(message)) => Ok(message),
+    /// Reads one OP_MSG, its body as received; cancellation safe, as
+    /// [`MessageReader::read_frame`] is. A message of another opCode is a protocol error.
+    async fn read_frame(&mut self) -> Result<RawMessage, ConnectionError> {
+        let outcome = match self.reader.read_frame().await {
+            Ok(Some(bytes)) => decode_reply_frame(bytes),
             Ok(None) => Err(ConnectionError::Network {
                 cause: "the server closed the connection".to_owned(),
             }),
@@ -380,15 +420,12 @@ impl Connection {
         }
     }
 
-    /// Checks that `message` is the OP_MSG reply we are waiting for, and notes whether
-    /// another one follows.
-    fn check_reply(&mut self, message: Message) -> Result<Reply, ConnectionError> {
-        let Payload::Msg(msg) = message.payload else {
-            return Err(protocol(format!(
-                "expected an OP_MSG reply, got {:?}",
-                message.payload.op_code()
-            )));
-        };
+    /// Checks that `message` is the reply we are waiting for, and notes whether another one
+    /// follows.
+    fn check_reply(
+        &mut self,
+        message: RawMessage,
+    ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
         match self.awaiting {
             Some(expected) if expected == message.response_to => {}
             Some(expected) => {
@@ -404,10 +441,10 @@ impl Connection {
                 )))
             }
         }
-        let more_to_come = msg.flags.contains(MsgFlags::MORE_TO_COME);
+        let more_to_come = message.msg.flags.contains(MsgFlags::MORE_TO_COME);
         self.awaiting = more_to_come.then_some(message.request_id);
         Ok(Reply {
-            body: msg.body,
+            body: message.msg.body,
             more_to_come,
         })
     }
@@ -453,6 +490,22 @@ async fn within<T>(
             .await
             .unwrap_or(Err(ConnectionError::Timeout { during })),
         None => operation.await,
+    }
+}
+
+/// One whole message read from the stream: an OP_MSG, its body as received, else a
+/// protocol error naming what came instead.
+fn decode_reply_frame(bytes: &[u8]) -> Result<RawMessage, ConnectionError> {
+    let wire = |e| frame_error(FrameError::Wire(e));
+    match decode_op_msg_raw(bytes).map_err(wire)? {
+        Some(message) => Ok(message),
+        None => {
+            let other = decode_message(bytes).map_err(wire)?;
+            Err(protocol(format!(
+                "expected an OP_MSG reply, got {:?}",
+                other.payload.op_code()
+            )))
+        }
     }
 }
 

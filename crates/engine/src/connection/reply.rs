@@ -1,16 +1,17 @@
 //! What a connection reads: a reply, and the command error an `ok: 0` reply stands for.
 
-use bson::Document;
+use bson::{Document, RawDocument};
 
-use mongo_topology_core::reply::{self as reply_fields, CommandFailure};
+use mongo_topology_core::reply::{self as reply_fields, CommandFailure, DocumentRef};
 
 use crate::connection::error::ConnectionError;
 
-/// A reply read from a connection.
+/// A reply read from a connection: its body decoded ([`Document`]), or as received
+/// ([`bson::RawDocumentBuf`], from [`crate::connection::Connection::receive_raw_within`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct Reply<B = Document> {
     /// The reply document.
-    pub body: Document,
+    pub body: B,
     /// The OP_MSG moreToCome flag: the server will send another reply without a new request
     /// (exhaust streaming).
     pub more_to_come: bool,
@@ -34,6 +35,23 @@ pub(crate) fn command_error(reply: &Document) -> Option<ConnectionError> {
         }
         Err(malformed) => Some(ConnectionError::Protocol {
             cause: format!("malformed reply: {malformed}"),
+        }),
+    }
+}
+
+/// [`command_error`] of a reply as received: its `ok` is read where it is, and only a
+/// reply that failed is decoded (to build the error).
+pub(crate) fn raw_command_error(reply: &RawDocument) -> Option<ConnectionError> {
+    let ok = DocumentRef::Raw(reply)
+        .get("ok")
+        .and_then(reply_fields::ok_value);
+    if let Ok(true) = ok {
+        return None;
+    }
+    match Document::try_from(reply) {
+        Ok(decoded) => command_error(&decoded),
+        Err(error) => Some(ConnectionError::Protocol {
+            cause: format!("malformed reply: {error}"),
         }),
     }
 }

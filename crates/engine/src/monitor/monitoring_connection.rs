@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 use tokio::time::Instant;
 
 use crate::address::ServerAddress;
@@ -69,13 +69,14 @@ impl MonitorConnector {
     }
 
     /// One check over `slot`: a hello on its connection, or, when it has none, a new
-    /// connection whose handshake is the check. The reply and its round trip. On an error the
-    /// slot keeps what it had: the caller decides whether to drop the connection.
+    /// connection whose handshake is the check. The reply (as received) and its round trip.
+    /// On an error the slot keeps what it had: the caller decides whether to drop the
+    /// connection.
     pub(crate) async fn check(
         &self,
         slot: &mut Option<MonitoringConnection>,
         address: &ServerAddress,
-    ) -> Result<(Document, Duration), ConnectionError> {
+    ) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
         self.check_as(slot, address, reserve_connection_id()).await
     }
 
@@ -85,11 +86,18 @@ impl MonitorConnector {
         slot: &mut Option<MonitoringConnection>,
         address: &ServerAddress,
         new_id: u64,
-    ) -> Result<(Document, Duration), ConnectionError> {
+    ) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
         match slot {
             Some(connection) => connection.hello().await,
             None => {
                 let (connection, reply, round_trip) = self.open_as(new_id, address).await?;
+                // The handshake's reply was decoded (the handshake reads it whole); once
+                // per connection it is encoded back, so that every check hands on one form.
+                let reply = RawDocumentBuf::try_from(&reply).map_err(|error| {
+                    ConnectionError::Protocol {
+                        cause: format!("malformed handshake reply: {error}"),
+                    }
+                })?;
                 *slot = Some(connection);
                 Ok((reply, round_trip))
             }
@@ -116,11 +124,11 @@ impl MonitoringConnection {
         }
     }
 
-    /// A non-awaited hello: the reply and its round trip.
-    pub(crate) async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
+    /// A non-awaited hello: the reply (as received) and its round trip.
+    pub(crate) async fn hello(&mut self) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
         let command = hello_command(!self.hello_ok, None, self.load_balanced, None);
         let started = Instant::now();
-        let reply = self.connection.command("admin", command).await?;
+        let reply = self.connection.command_raw("admin", command).await?;
         Ok((reply, started.elapsed()))
     }
 
@@ -143,11 +151,11 @@ impl MonitoringConnection {
             .map(|_request_id| ())
     }
 
-    /// The next reply the server sends, within `timeout` when given.
+    /// The next reply the server sends (as received), within `timeout` when given.
     pub(crate) async fn receive_within(
         &mut self,
         timeout: Option<Duration>,
-    ) -> Result<Reply, ConnectionError> {
-        self.connection.receive_within(timeout).await
+    ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
+        self.connection.receive_raw_within(timeout).await
     }
 }

@@ -1,8 +1,9 @@
 //! The RTT monitor of a streaming server ("Server Monitoring", "Measuring RTT"): while the
 //! server monitor waits on an awaitable hello, this loop (run inside the monitor's task)
 //! measures round trips on its own monitoring connection, one hello every
-//! heartbeatFrequencyMS, and reports each sample. Its failures never change the server's
-//! description: it reconnects at its next turn.
+//! heartbeatFrequencyMS, and reports each sample. As in the spec's "RTT thread", it connects
+//! at once (the handshake's round trip is its first sample), then waits between pings. Its
+//! failures never change the server's description: it reconnects at its next turn.
 
 use tokio::time::sleep;
 
@@ -20,7 +21,6 @@ pub(crate) async fn run_rtt_monitor(
 ) {
     let mut connection: Option<MonitoringConnection> = None;
     loop {
-        sleep(shared.settings.heartbeat_frequency).await;
         let sample = shared
             .connector
             .check(&mut connection, &address)
@@ -46,5 +46,6 @@ pub(crate) async fn run_rtt_monitor(
                 connection = None;
             }
         }
+        sleep(shared.settings.heartbeat_frequency).await;
     }
 }

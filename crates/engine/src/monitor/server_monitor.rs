@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bson::Document;
+use bson::{Document, RawDocument, RawDocumentBuf};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -39,7 +39,7 @@ use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 use crate::sdam::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
 use crate::MonotonicTime;
-use mongo_topology_core::reply as reply_fields;
+use mongo_topology_core::reply::{self as reply_fields, DocumentRef, ValueRef};
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
 #[derive(Debug)]
@@ -210,9 +210,13 @@ impl Monitor {
         let started = Instant::now();
         match self.hello().await {
             Ok((reply, round_trip)) => {
-                self.topology_version = streamable_topology_version(&reply);
-                let streams = self.shared.settings.server_monitoring_mode.streams()
-                    && self.topology_version.is_some();
+                let may_stream = self.shared.settings.server_monitoring_mode.streams();
+                self.topology_version = if may_stream {
+                    streamable_topology_version(&reply)
+                } else {
+                    None
+                };
+                let streams = self.topology_version.is_some();
                 self.succeeded(reply, Some(round_trip), started.elapsed(), false)
                     .await;
                 if streams {
@@ -228,7 +232,7 @@ impl Monitor {
         }
     }
 
-    async fn hello(&mut self) -> Result<(Document, Duration), ConnectionError> {
+    async fn hello(&mut self) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
         let connector = &self.shared.connector;
         let new_id = self
             .next_connection_id
@@ -300,7 +304,7 @@ impl Monitor {
                     let topology_version = streamable_topology_version(&reply.body);
                     let changed = topology_version != self.topology_version;
                     self.topology_version = topology_version;
-                    let ok = reply_fields::succeeded(&reply.body);
+                    let ok = succeeded(&reply.body);
                     self.succeeded(reply.body, None, started.elapsed(), true)
                         .await;
                     if !ok {
@@ -368,7 +372,7 @@ impl Monitor {
 
     async fn succeeded(
         &mut self,
-        reply: Document,
+        reply: RawDocumentBuf,
         round_trip: Option<Duration>,
         duration: Duration,
         awaited: bool,
@@ -384,15 +388,24 @@ impl Monitor {
             &reply,
             connection,
         );
-        // One reply shared by the event and the report: a heartbeat copies no document.
-        let reply = Arc::new(reply);
+        // The reply is decoded only for the event's subscribers; the core reads the fields
+        // it needs from the bytes.
         if self.shared.events.has_subscribers() {
-            self.emit(EventKind::HeartbeatSucceeded {
-                address: self.address.clone(),
-                duration,
-                reply: reply.clone(),
-                awaited,
-            });
+            match Document::try_from(reply.as_ref()) {
+                Ok(decoded) => self.emit(EventKind::HeartbeatSucceeded {
+                    address: self.address.clone(),
+                    duration,
+                    reply: Arc::new(decoded),
+                    awaited,
+                }),
+                // The wire decoder checked every element: not expected, but not dropped
+                // silently either.
+                Err(error) => tracing::warn!(
+                    server = %self.address,
+                    %error,
+                    "a hello reply that does not decode: no HeartbeatSucceeded event for it"
+                ),
+            }
         }
         self.report(CheckOutcome::Hello { reply, round_trip }).await;
     }
@@ -459,10 +472,22 @@ impl Monitor {
     }
 }
 
+/// Whether the reply's `ok` says success (a malformed `ok` counts as failure).
+fn succeeded(reply: &RawDocument) -> bool {
+    DocumentRef::Raw(reply)
+        .get("ok")
+        .and_then(reply_fields::ok_value)
+        .unwrap_or(false)
+}
+
 /// The reply's `topologyVersion`, as sent (to send it back in the next awaitable hello),
 /// when it is well formed: a reply with a malformed one is not streamed from (the core
 /// rejects that reply anyway).
-fn streamable_topology_version(reply: &Document) -> Option<Document> {
-    reply_fields::topology_version(reply).ok().flatten()?;
-    reply.get_document("topologyVersion").ok().cloned()
+fn streamable_topology_version(reply: &RawDocument) -> Option<Document> {
+    let version = DocumentRef::Raw(reply).get("topologyVersion").ok()??;
+    reply_fields::topology_version_value(Some(version)).ok()??;
+    match version {
+        ValueRef::Document(version) => version.to_document().ok(),
+        _ => None,
+    }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bson::Document;
+use bson::RawDocumentBuf;
 use tokio::sync::{mpsc, watch};
 
 use crate::address::ServerAddress;
@@ -60,8 +60,8 @@ impl MonitorReport {
 pub(crate) enum CheckOutcome {
     /// The server answered hello.
     Hello {
-        /// The reply, shared with the HeartbeatSucceeded event (no copy per heartbeat).
-        reply: Arc<Document>,
+        /// The reply as received: the core reads the fields SDAM needs where they are.
+        reply: RawDocumentBuf,
         /// The round trip of a non-awaited check (`None` for streamed replies).
         round_trip: Option<Duration>,
     },

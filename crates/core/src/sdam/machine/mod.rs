@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::Document;
 
 use crate::address::ServerAddress;
+use crate::reply::DocumentRef;
 use crate::sdam::departures::RemovalReason;
 use crate::sdam::errors::{ApplicationError, ErrorDecision};
 use crate::sdam::events::{Action, Changes, SdamEvent};
@@ -194,11 +194,12 @@ impl Topology {
     /// Applies a successful round trip of hello (or legacy hello) to the server at `address`,
     /// from a monitor or an application handshake. A reply without `ok: 1`, or a malformed
     /// one, is a failed check (see [`Topology::apply_check_failure`]). The heartbeat fast
-    /// path is described under [`Topology::apply_server_description`].
-    pub fn apply_hello(
+    /// path is described under [`Topology::apply_server_description`]. The reply may be
+    /// decoded or as received (see [`crate::reply::DocumentRef`]).
+    pub fn apply_hello<'r>(
         &mut self,
         address: &ServerAddress,
-        reply: &Document,
+        reply: impl Into<DocumentRef<'r>>,
         timing: CheckTiming,
     ) -> Changes {
         let server = ServerDescription::from_hello(address.clone(), reply, timing);
