@@ -71,7 +71,7 @@ pub use connection::{
     MAX_HELLO_REPLY_SIZE,
 };
 pub use error::ClusterError;
-pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber};
+pub use events::{ClusterEvent, EventKind, EventRecvError, EventSubscriber, HelloReply};
 pub use mongo_topology_core::cmap::{
     CheckOutError, CheckOutFailedReason, CmapEvent, CmapEventKind, ConnectionClosedReason,
     ConnectionId, GivenPoolOptions, PoolOptions, PoolOptionsError, DEFAULT_MAX_CONNECTING,

@@ -225,7 +225,7 @@ fn exported_families() -> Vec<(String, String)> {
         kind: mongo_topology::EventKind::HeartbeatSucceeded {
             address: address(2),
             duration: Duration::from_millis(1),
-            reply: Arc::new(bson::Document::new()),
+            reply: mongo_topology::HelloReply::from_document(bson::Document::new()).unwrap(),
             awaited: false,
         },
     });
@@ -401,7 +401,7 @@ fn a_refresh_sets_rtts_and_ages_but_adds_no_series() {
         kind: mongo_topology::EventKind::HeartbeatSucceeded {
             address: address(2),
             duration: Duration::from_millis(1),
-            reply: Arc::new(bson::Document::new()),
+            reply: mongo_topology::HelloReply::from_document(bson::Document::new()).unwrap(),
             awaited: true,
         },
     });

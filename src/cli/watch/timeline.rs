@@ -176,7 +176,7 @@ impl Timeline {
         let at = event.at;
         match &event.kind {
             EventKind::HeartbeatSucceeded { address, reply, .. } => {
-                self.note_reply(address, reply, at);
+                self.note_reply(address, reply.document(), at);
                 Vec::new()
             }
             EventKind::HeartbeatFailed {

@@ -37,7 +37,7 @@ fn hello(at: Instant, server: &str, primary: bool, election: u8) -> ClusterEvent
         EventKind::HeartbeatSucceeded {
             address: address(server),
             duration: Duration::from_millis(1),
-            reply: Arc::new(reply),
+            reply: mongo_topology::HelloReply::from_document(reply).unwrap(),
             awaited: false,
         },
     )

@@ -27,10 +27,12 @@ use bson::{Bson, Document};
 
 use crate::sdam::server::TopologyVersion;
 
+mod error;
 #[cfg(test)]
 mod tests;
 mod view;
 
+pub use error::ReplyFieldError;
 pub use view::{ArrayRef, DocumentRef, Entries, ValueRef};
 
 /// The longest `errmsg` kept, in bytes (cut at a character boundary beyond it).
@@ -41,36 +43,6 @@ pub const MAX_CODE_NAME_BYTES: usize = 128;
 pub const MAX_ERROR_LABELS: usize = 32;
 /// The longest error label kept, in bytes.
 pub const MAX_LABEL_BYTES: usize = 128;
-
-/// Why a reply field could not be read: which field is wrong and how.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("field `{field}`: {problem}")]
-pub struct ReplyFieldError {
-    /// The field, with its path (e.g. `topologyVersion.counter`).
-    pub field: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-impl ReplyFieldError {
-    /// An error about `field`.
-    pub fn new(field: &str, problem: impl Into<String>) -> Self {
-        ReplyFieldError {
-            field: field.to_string(),
-            problem: problem.into(),
-        }
-    }
-
-    /// `field` has the wrong BSON type.
-    pub fn wrong_type(field: &str, expected: &str, found: &Bson) -> Self {
-        ReplyFieldError::of_type(field, expected, found.element_type())
-    }
-
-    /// `field` has the BSON type `found`, not the one `expected`.
-    pub fn of_type(field: &str, expected: &str, found: ElementType) -> Self {
-        ReplyFieldError::new(field, format!("expected {expected}, found {found:?}"))
-    }
-}
 
 /// The value of `key` in a decoded `holder`.
 fn field<'a>(holder: &'a Document, key: &str) -> Option<ValueRef<'a>> {

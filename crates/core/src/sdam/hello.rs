@@ -18,6 +18,10 @@ use crate::reply::{self, DocumentRef, ReplyFieldError, ValueRef};
 use crate::sdam::server::{ServerDescription, ServerError, ServerErrorKind, ServerType};
 use crate::time::MonotonicTime;
 
+#[cfg(test)]
+#[path = "hello_tests.rs"]
+mod tests;
+
 /// The most entries accepted in one of `hosts`, `passives` or `arbiters` (a replica set has
 /// at most 50 members; anything far beyond that is garbage, not a configuration).
 pub const MAX_MEMBERS_PER_LIST: usize = 1000;

@@ -16,11 +16,12 @@ use super::header::HEADER_LEN;
 use super::message::{decode_message, Message};
 
 /// How many bytes [`MessageDecoder::spare_mut`] offers at least, so that several small
-/// messages can arrive in one read. 2 KiB holds a hello reply whole; every connection keeps
-/// this much allocated while idle (two monitoring connections per server: at 8 KiB, a
-/// third of the exporter's memory at 3,000 servers), and a larger message grows the
-/// buffer to its size once its header is in.
-const MIN_READ: usize = 2 * 1024;
+/// messages can arrive in one read. 512 bytes hold a mongos's hello reply whole; every
+/// connection keeps this much allocated while idle (one or two monitoring connections per
+/// server: at 8 KiB, a third of the exporter's memory at 3,000 servers; at 2 KiB, 20 MB of
+/// a client of 10,000 mongos), and a larger message (a replica set member's reply) grows
+/// the buffer once its header is in, after which the buffer keeps its size.
+const MIN_READ: usize = 512;
 
 /// How many bytes [`MessageDecoder::spare_mut`] offers at most, so that a peer announcing a
 /// large (but allowed) message gets memory as it sends bytes, not for the announcement.
@@ -81,7 +82,7 @@ impl MessageDecoder {
 
     /// Spare space to read received bytes into; report how many were written with
     /// [`MessageDecoder::commit`]. Its size follows what the message being received still
-    /// needs (at least 8 KiB, at most 1 MiB). Calling this without committing changes no
+    /// needs (at least 512 bytes, at most 1 MiB). Calling this without committing changes no
     /// buffered byte.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         let wanted = self.missing_bytes().clamp(MIN_READ, MAX_READ);

@@ -17,6 +17,7 @@ use crate::deadline::deadline_after;
 use crate::error::ClusterError;
 use crate::events::{EventEmitter, EventSubscriber, WeakEmitter};
 use crate::monitor::monitoring_connection::MonitorConnector;
+use crate::monitor::schedule::CheckClock;
 use crate::monitor::shared::MonitorShared;
 use crate::pool::HandshakeFactory;
 use crate::recorder::{Recorder, RecordingSettings};
@@ -166,6 +167,7 @@ impl Cluster {
             reports: reports_tx,
             events: events.clone(),
             check_all: check_all_rx,
+            clock: CheckClock::new(tokio::time::Instant::now(), settings.heartbeat_frequency),
         };
         let weak_events = events.downgrade();
         let subscriber = subscribe.then(|| weak_events.subscribe());

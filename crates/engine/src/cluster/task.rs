@@ -146,7 +146,7 @@ impl ClusterTask {
                     min_round_trip_time: Some(slot.rtt.minimum()),
                     now,
                 };
-                let changes = self.topology.apply_hello(&address, &*reply, timing);
+                let changes = self.topology.apply_hello(&address, reply.raw(), timing);
                 self.warn_if_unusable_reply(&address);
                 self.servers.after_check(&address, &changes.description);
                 changes

@@ -11,12 +11,14 @@
 //! they have caught up.
 
 mod buffer;
+mod hello_reply;
+
+pub use hello_reply::HelloReply;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::Document;
 use tokio::time::Instant;
 
 use self::buffer::{EventBuffer, ReadError, Reader};
@@ -89,8 +91,8 @@ pub enum EventKind {
         address: ServerAddress,
         /// How long the check took (for an awaited check: how long the reply was awaited).
         duration: Duration,
-        /// The server's hello reply.
-        reply: Arc<Document>,
+        /// The server's hello reply (decoded when first read: [`HelloReply::document`]).
+        reply: HelloReply,
         /// Whether this was an awaited (streaming) check.
         awaited: bool,
     },
@@ -259,7 +261,7 @@ fn record(recorder: &Recorder, at: Instant, kind: &EventKind) {
             duration,
             reply,
             awaited,
-        } => recorder.hello(at, address, *duration, reply, *awaited),
+        } => recorder.hello(at, address, *duration, reply.document(), *awaited),
         EventKind::HeartbeatFailed {
             address,
             duration,

@@ -5,5 +5,6 @@
 
 pub(crate) mod monitoring_connection;
 pub(crate) mod rtt_monitor;
+pub(crate) mod schedule;
 pub(crate) mod server_monitor;
 pub(crate) mod shared;

@@ -5,7 +5,7 @@
 //! at once (the handshake's round trip is its first sample), then waits between pings. Its
 //! failures never change the server's description: it reconnects at its next turn.
 
-use tokio::time::sleep;
+use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
 use crate::monitor::monitoring_connection::MonitoringConnection;
@@ -46,6 +46,8 @@ pub(crate) async fn run_rtt_monitor(
                 connection = None;
             }
         }
-        sleep(shared.settings.heartbeat_frequency).await;
+        // heartbeatFrequencyMS from now, on the cluster's tick (see `schedule.rs`).
+        let heartbeat = shared.settings.heartbeat_frequency;
+        sleep_until(shared.clock.due_after(Instant::now(), heartbeat)).await;
     }
 }

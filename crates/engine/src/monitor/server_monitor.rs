@@ -17,7 +17,6 @@
 //! Stopping a monitor is dropping its [`MonitorHandle`]: the task is aborted, which closes
 //! both its sockets.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bson::{Document, RawDocument, RawDocumentBuf};
@@ -29,7 +28,7 @@ use crate::address::ServerAddress;
 use crate::connection::channel::reserve_connection_id;
 use crate::connection::error::ConnectionError;
 use crate::deadline::deadline_after;
-use crate::events::EventKind;
+use crate::events::{EventKind, HelloReply};
 use crate::logging::{
     log_heartbeat_failed, log_heartbeat_started, log_heartbeat_succeeded, HeartbeatConnection,
 };
@@ -345,7 +344,10 @@ impl Monitor {
     /// Sleeps until the next polling check is due, or until a check is requested.
     async fn wait_for_next_check(&mut self, previous_started: Instant) {
         let settings = &self.shared.settings;
-        let due = deadline_after(previous_started, settings.heartbeat_frequency);
+        let due = self
+            .shared
+            .clock
+            .due_after(previous_started, settings.heartbeat_frequency);
         let earliest = deadline_after(previous_started, settings.min_heartbeat_frequency);
         let check_all = &mut self.shared.check_all;
         tokio::select! {
@@ -388,24 +390,16 @@ impl Monitor {
             &reply,
             connection,
         );
-        // The reply is decoded only for the event's subscribers; the core reads the fields
-        // it needs from the bytes.
+        // One reply shared by the event and the report, decoded only if a subscriber
+        // reads it; the core reads the fields it needs from the bytes.
+        let reply = HelloReply::from_raw(reply);
         if self.shared.events.has_subscribers() {
-            match Document::try_from(reply.as_ref()) {
-                Ok(decoded) => self.emit(EventKind::HeartbeatSucceeded {
-                    address: self.address.clone(),
-                    duration,
-                    reply: Arc::new(decoded),
-                    awaited,
-                }),
-                // The wire decoder checked every element: not expected, but not dropped
-                // silently either.
-                Err(error) => tracing::warn!(
-                    server = %self.address,
-                    %error,
-                    "a hello reply that does not decode: no HeartbeatSucceeded event for it"
-                ),
-            }
+            self.emit(EventKind::HeartbeatSucceeded {
+                address: self.address.clone(),
+                duration,
+                reply: reply.clone(),
+                awaited,
+            });
         }
         self.report(CheckOutcome::Hello { reply, round_trip }).await;
     }

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bson::RawDocumentBuf;
 use tokio::sync::{mpsc, watch};
 
 use crate::address::ServerAddress;
-use crate::events::EventEmitter;
+use crate::events::{EventEmitter, HelloReply};
 use crate::monitor::monitoring_connection::MonitorConnector;
+use crate::monitor::schedule::CheckClock;
 use crate::sdam::ServerError;
 use crate::settings::cluster_settings::ClusterSettings;
 
@@ -60,8 +60,9 @@ impl MonitorReport {
 pub(crate) enum CheckOutcome {
     /// The server answered hello.
     Hello {
-        /// The reply as received: the core reads the fields SDAM needs where they are.
-        reply: RawDocumentBuf,
+        /// The reply as received (the core reads the fields SDAM needs where they are),
+        /// shared with the HeartbeatSucceeded event.
+        reply: HelloReply,
         /// The round trip of a non-awaited check (`None` for streamed replies).
         round_trip: Option<Duration>,
     },
@@ -80,4 +81,6 @@ pub(crate) struct MonitorShared {
     pub(crate) events: EventEmitter,
     /// Bumped by `Cluster::request_check`: every polling monitor checks soon.
     pub(crate) check_all: watch::Receiver<u64>,
+    /// When timed checks and RTT pings are due (aligned across the cluster's monitors).
+    pub(crate) clock: CheckClock,
 }
