@@ -94,18 +94,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Appends a BSON document to `out`.
+/// Appends a BSON document to `out` (directly, without an intermediate buffer).
 pub(crate) fn put_document(
     doc: &bson::Document,
     what: &'static str,
     out: &mut Vec<u8>,
 ) -> Result<(), WireError> {
-    let bytes = doc.to_vec().map_err(|e| WireError::InvalidBson {
+    doc.to_writer(out).map_err(|e| WireError::InvalidBson {
         what,
         reason: e.to_string(),
-    })?;
-    out.extend_from_slice(&bytes);
-    Ok(())
+    })
 }
 
 /// Appends a NUL-terminated string to `out`; interior NULs are an error.

@@ -130,6 +130,14 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
         Ok(())
     }
 
+    /// Writes a message encoded beforehand (see [`super::set_request_id`]) and flushes. Not
+    /// cancellation safe, as [`MessageWriter::write_message`] is not.
+    pub async fn write_encoded(&mut self, message: &[u8]) -> Result<(), FrameError> {
+        self.writer.write_all(message).await?;
+        self.writer.flush().await?;
+        Ok(())
+    }
+
     /// The underlying stream.
     pub fn get_ref(&self) -> &W {
         &self.writer

@@ -99,6 +99,39 @@ pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> 
     }))
 }
 
+/// Rewrites the requestID of the encoded message `message` (to send it again as a new
+/// request); `false`, changing nothing, when `message` is shorter than a header. A message
+/// with a checksum must not be rewritten (its checksum covers the header).
+pub fn set_request_id(message: &mut [u8], request_id: i32) -> bool {
+    if !message_has_no_checksum(message) {
+        return false;
+    }
+    match message.get_mut(4..8) {
+        Some(field) => {
+            field.copy_from_slice(&request_id.to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether an encoded message carries no OP_MSG checksum (other opCodes never do).
+fn message_has_no_checksum(message: &[u8]) -> bool {
+    let Ok(header) = MsgHeader::decode(message) else {
+        return false;
+    };
+    if OpCode::from_i32(header.op_code) != Some(OpCode::Msg) {
+        return true;
+    }
+    match message.get(HEADER_LEN..HEADER_LEN + 4) {
+        Some(flags) => {
+            let flags = u32::from_le_bytes([flags[0], flags[1], flags[2], flags[3]]);
+            !MsgFlags(flags).contains(MsgFlags::CHECKSUM_PRESENT)
+        }
+        None => false,
+    }
+}
+
 /// Encodes one complete message, header included (and the OP_MSG checksum when its flag
 /// is set).
 pub fn encode_message(message: &Message) -> Result<Vec<u8>, WireError> {

@@ -3,7 +3,7 @@
 //! its warm-up task. The cluster task decides nothing here: it carries out the core's
 //! actions and warm-up decisions on these slots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use crate::cluster::publication::ServerRuntime;
 use crate::cluster::warm_up::{spawn_warm_up, AbortOnDrop};
 use crate::monitor::server_monitor::MonitorHandle;
 use crate::monitor::shared::MonitorShared;
-use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool};
+use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool, PoolState};
 use crate::sdam::{TopologyDescription, WarmUpAfterCheck, WarmUpPolicy};
 use crate::selection::{ReadPreferenceMode, RttTracker};
 
@@ -58,7 +58,10 @@ pub(crate) struct PoolContext {
 
 /// Every server's slot, with what it takes to create one.
 pub(crate) struct ServerSlots {
-    slots: BTreeMap<ServerAddress, ServerSlot>,
+    /// Hashed, not ordered: every report looks its server up, and at 10,000 servers an
+    /// ordered map's dozen host-name comparisons each touched memory no other recent report
+    /// had (nothing here depends on the order).
+    slots: HashMap<ServerAddress, ServerSlot>,
     /// Servers whose monitors were created and are not released yet.
     held_monitors: Vec<ServerAddress>,
     next_monitor_id: u64,
@@ -72,7 +75,7 @@ impl ServerSlots {
         let settings = &monitor_shared.settings;
         let reads_secondaries = settings.read_preference.mode() != ReadPreferenceMode::Primary;
         ServerSlots {
-            slots: BTreeMap::new(),
+            slots: HashMap::new(),
             held_monitors: Vec::new(),
             next_monitor_id: 0,
             warm_up: WarmUpPolicy::new(settings.warm_up, reads_secondaries),
@@ -220,7 +223,7 @@ impl ServerSlots {
     }
 
     /// Every slot, taken out (when the cluster closes).
-    pub(crate) fn take_all(&mut self) -> BTreeMap<ServerAddress, ServerSlot> {
+    pub(crate) fn take_all(&mut self) -> HashMap<ServerAddress, ServerSlot> {
         std::mem::take(&mut self.slots)
     }
 
@@ -283,8 +286,13 @@ impl ServerSlots {
     /// last background failure is forgotten.
     pub(crate) fn mark_pool_ready(&self, address: &ServerAddress) {
         if let Some(slot) = self.slots.get(address) {
-            slot.runtime.pool.ready();
-            slot.runtime.offer_warm(None);
+            // Every successful check of a data-bearing server lands here. A pool already
+            // ready has nothing to do (a warm-up connection that arrives while the pool is
+            // ready is adopted as it arrives), so only a paused pool runs the CMAP machine.
+            if slot.runtime.pool.state() != PoolState::Ready {
+                slot.runtime.pool.ready();
+                slot.runtime.offer_warm(None);
+            }
             slot.runtime.forget_failure();
         }
     }

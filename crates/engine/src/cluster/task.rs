@@ -135,10 +135,15 @@ impl ClusterTask {
         };
         let changes = match report {
             MonitorReport::Checked {
-                outcome: CheckOutcome::Hello { reply, round_trip },
+                outcome:
+                    CheckOutcome::Hello {
+                        reply,
+                        round_trip,
+                        rtt_samples,
+                    },
                 ..
             } => {
-                if let Some(sample) = round_trip {
+                for sample in rtt_samples.into_iter().chain(round_trip) {
                     slot.rtt.add_sample(sample);
                 }
                 let timing = CheckTiming {
@@ -157,15 +162,6 @@ impl ClusterTask {
             } => {
                 slot.rtt.reset();
                 self.topology.apply_check_failure(&address, error, now)
-            }
-            MonitorReport::RoundTrip { sample, .. } => {
-                slot.rtt.add_sample(sample);
-                let Some(average) = slot.rtt.average() else {
-                    return;
-                };
-                let minimum = slot.rtt.minimum();
-                self.topology
-                    .apply_rtt_sample(&address, average, minimum, now)
             }
         };
         self.carry_out(changes, false);

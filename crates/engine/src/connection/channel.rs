@@ -18,8 +18,8 @@ use crate::connection::tcp::connect_any;
 use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{
-    decode_message, decode_op_msg_raw, Message, MsgFlags, OpMsg, Payload, RawMessage, WireError,
-    MAX_MESSAGE_SIZE_BYTES,
+    decode_message, decode_op_msg_raw, encode_message, set_request_id, Message, MsgFlags, OpMsg,
+    Payload, RawMessage, WireError, MAX_MESSAGE_SIZE_BYTES,
 };
 use crate::ServerAddress;
 
@@ -291,6 +291,40 @@ impl Connection {
             self.write_frame(&message),
         )
         .await;
+        self.sent(request_id, flags, written)
+    }
+
+    /// [`Connection::send`] of a command encoded beforehand by [`encode_command`] (a monitor
+    /// sends the same hello every check): its requestID is rewritten to a new one.
+    pub(crate) async fn send_encoded(
+        &mut self,
+        encoded: &mut [u8],
+    ) -> Result<i32, ConnectionError> {
+        self.check_usable()?;
+        let request_id = next_request_id();
+        if !set_request_id(encoded, request_id) {
+            return Err(protocol(
+                "a command encoded beforehand is not a message".to_owned(),
+            ));
+        }
+        let written = within(non_zero(self.options.socket_timeout), "write", async {
+            self.writer
+                .write_encoded(encoded)
+                .await
+                .map_err(frame_error)
+        })
+        .await;
+        self.sent(request_id, MsgFlags::empty(), written)
+    }
+
+    /// After a request was written (or not): a write that timed out leaves the connection
+    /// unusable; a reply is then awaited unless `flags` has moreToCome.
+    fn sent(
+        &mut self,
+        request_id: i32,
+        flags: MsgFlags,
+        written: Result<(), ConnectionError>,
+    ) -> Result<i32, ConnectionError> {
         if let Err(ConnectionError::Timeout { .. }) = &written {
             // Part of the message may be on the wire: nothing can follow it.
             self.broken = Some("a write timed out".to_owned());
@@ -371,14 +405,14 @@ impl Connection {
         }
     }
 
-    /// [`Connection::command`], the reply as received (see
+    /// [`Connection::command`] of a command encoded beforehand (see
+    /// [`Connection::send_encoded`]), the reply as received (see
     /// [`Connection::receive_raw_within`]); its `ok` is checked the same way.
-    pub async fn command_raw(
+    pub(crate) async fn command_raw_encoded(
         &mut self,
-        db: &str,
-        command: Document,
+        encoded: &mut [u8],
     ) -> Result<RawDocumentBuf, ConnectionError> {
-        self.send(db, command, MsgFlags::empty()).await?;
+        self.send_encoded(encoded).await?;
         let timeout = self.options.socket_timeout;
         let reply = self.receive_raw_within(timeout).await?;
         match raw_command_error(&reply.body) {
@@ -491,6 +525,18 @@ async fn within<T>(
             .unwrap_or(Err(ConnectionError::Timeout { during })),
         None => operation.await,
     }
+}
+
+/// `command` on database `db` (with `$db` added), encoded once as a whole OP_MSG to be sent
+/// with [`Connection::send_encoded`] any number of times.
+pub(crate) fn encode_command(db: &str, mut command: Document) -> Result<Vec<u8>, ConnectionError> {
+    command.insert("$db", db);
+    let message = Message {
+        request_id: 0,
+        response_to: 0,
+        payload: Payload::Msg(OpMsg::new(command)),
+    };
+    encode_message(&message).map_err(|error| protocol(format!("cannot encode a command: {error}")))
 }
 
 /// One whole message read from the stream: an OP_MSG, its body as received, else a

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::address::ServerAddress;
 use crate::connection::channel::{
-    reserve_connection_id, ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE,
+    encode_command, reserve_connection_id, ConnectOptions, Connection, MAX_HELLO_REPLY_SIZE,
 };
 use crate::connection::error::ConnectionError;
 use crate::connection::handshake::{handshake, hello_command, HandshakeOptions};
@@ -60,10 +60,13 @@ impl MonitorConnector {
             Connection::connect_as(id, address, &self.connect, self.tls.as_ref()).await?;
         let outcome = handshake(&mut connection, &self.handshake).await?;
         connection.set_max_message_size(MAX_HELLO_REPLY_SIZE);
+        let load_balanced = self.handshake.load_balanced;
+        let hello = hello_command(!outcome.hello_ok, None, load_balanced, None);
         let monitoring = MonitoringConnection {
             connection,
             hello_ok: outcome.hello_ok,
-            load_balanced: self.handshake.load_balanced,
+            load_balanced,
+            hello: encode_command("admin", hello)?,
         };
         Ok((monitoring, outcome.reply, outcome.round_trip_time))
     }
@@ -112,6 +115,8 @@ pub(crate) struct MonitoringConnection {
     /// Whether the server answered `helloOk: true` (then `hello` replaces legacy hello).
     hello_ok: bool,
     load_balanced: bool,
+    /// The check's hello (or legacy hello), encoded once for every check of the connection.
+    hello: Vec<u8>,
 }
 
 impl MonitoringConnection {
@@ -126,9 +131,8 @@ impl MonitoringConnection {
 
     /// A non-awaited hello: the reply (as received) and its round trip.
     pub(crate) async fn hello(&mut self) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
-        let command = hello_command(!self.hello_ok, None, self.load_balanced, None);
         let started = Instant::now();
-        let reply = self.connection.command_raw("admin", command).await?;
+        let reply = self.connection.command_raw_encoded(&mut self.hello).await?;
         Ok((reply, started.elapsed()))
     }
 

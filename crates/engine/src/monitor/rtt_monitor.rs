@@ -9,15 +9,18 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
 use crate::monitor::monitoring_connection::MonitoringConnection;
-use crate::monitor::shared::{MonitorReport, MonitorShared};
+use crate::monitor::shared::{MonitorShared, RttSamples};
 use crate::recorder::Record;
 
-/// Measures round trips to `address` until the task running it is aborted or the cluster
-/// task stops listening.
+/// Measures round trips to `address` until the task running it is aborted, adding each
+/// sample to `samples`: the server monitor hands them to the cluster task with its next
+/// streamed reply, whose description carries the new average (as in the spec's pseudocode,
+/// where a description takes `rttMonitor.average()` when it is built). A sample therefore
+/// wakes no other task.
 pub(crate) async fn run_rtt_monitor(
     address: ServerAddress,
-    monitor_id: u64,
     shared: MonitorShared,
+    samples: RttSamples,
 ) {
     let mut connection: Option<MonitoringConnection> = None;
     loop {
@@ -32,14 +35,7 @@ pub(crate) async fn run_rtt_monitor(
                     address: address.clone(),
                     sample,
                 });
-                let report = MonitorReport::RoundTrip {
-                    address: address.clone(),
-                    monitor_id,
-                    sample,
-                };
-                if shared.reports.send(report).await.is_err() {
-                    return;
-                }
+                samples.push(sample);
             }
             Err(error) => {
                 tracing::debug!(%address, %error, "RTT check failed; reconnecting at the next one");

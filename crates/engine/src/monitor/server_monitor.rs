@@ -35,8 +35,8 @@ use crate::logging::{
 use crate::metrics::HeartbeatMetrics;
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
-use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
-use crate::sdam::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
+use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared, RttSamples};
+use crate::sdam::{StreamPace, StreamVerdict, TopologyVersion, EARLY_REPLY_BUDGET};
 use crate::MonotonicTime;
 use mongo_topology_core::reply::{self as reply_fields, DocumentRef, ValueRef};
 
@@ -73,6 +73,7 @@ impl MonitorHandle {
             retry: retry_rx,
             warned_early_replies: false,
             metrics,
+            rtt_samples: RttSamples::default(),
         };
         let (go, go_rx) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -152,13 +153,15 @@ struct Monitor {
     /// The id the next monitoring connection opened will get.
     next_connection_id: Option<u64>,
     /// The topologyVersion of the last reply, which makes streaming possible.
-    topology_version: Option<Document>,
+    topology_version: Option<StreamVersion>,
     request: watch::Receiver<()>,
     retry: watch::Receiver<()>,
     /// Whether the warning about a server streaming too fast was logged (once per monitor).
     warned_early_replies: bool,
     /// The heartbeat histograms for the `metrics` facade (nothing without the feature).
     metrics: HeartbeatMetrics,
+    /// The RTT monitor's samples, handed on with the next report (streaming).
+    rtt_samples: RttSamples,
 }
 
 impl Monitor {
@@ -169,6 +172,7 @@ impl Monitor {
             self.mark_requests_seen();
             cancel.borrow_and_update();
             let next = tokio::select! {
+                biased;
                 next = self.check() => next,
                 changed = cancel.changed() => match changed {
                     Ok(()) => Next::Cancelled,
@@ -210,11 +214,11 @@ impl Monitor {
         match self.hello().await {
             Ok((reply, round_trip)) => {
                 let may_stream = self.shared.settings.server_monitoring_mode.streams();
-                self.topology_version = if may_stream {
-                    streamable_topology_version(&reply)
-                } else {
-                    None
-                };
+                self.topology_version = None;
+                if may_stream {
+                    let field = DocumentRef::Raw(&reply).get("topologyVersion");
+                    update_topology_version(&mut self.topology_version, field.ok().flatten());
+                }
                 let streams = self.topology_version.is_some();
                 self.succeeded(reply, Some(round_trip), started.elapsed(), false)
                     .await;
@@ -245,8 +249,13 @@ impl Monitor {
     /// The streaming protocol, with the RTT monitor running beside it in the same task (so
     /// that stopping the monitor stops both at once). Returns when the stream ends.
     async fn stream(&mut self, cancel: &mut watch::Receiver<()>) {
-        let rtt_monitor = run_rtt_monitor(self.address.clone(), self.id, self.shared.clone());
+        let rtt_monitor = run_rtt_monitor(
+            self.address.clone(),
+            self.shared.clone(),
+            self.rtt_samples.clone(),
+        );
         tokio::select! {
+            biased;
             () = self.stream_replies() => {}
             () = rtt_monitor => {}
             changed = cancel.changed() => {
@@ -276,15 +285,18 @@ impl Monitor {
             self.shared.settings.min_heartbeat_frequency,
         );
         loop {
-            let Some(topology_version) = self.topology_version.clone() else {
+            // A reply without a (well-formed) topologyVersion ends the stream.
+            if self.topology_version.is_none() {
                 return;
-            };
+            }
             if must_send {
-                let Some(connection) = self.connection.as_mut() else {
+                let (Some(connection), Some(version)) =
+                    (self.connection.as_mut(), self.topology_version.as_ref())
+                else {
                     return;
                 };
                 let sent = connection
-                    .send_awaitable_hello(&topology_version, heartbeat)
+                    .send_awaitable_hello(&version.as_sent, heartbeat)
                     .await;
                 if let Err(error) = sent {
                     self.failed(error, Duration::ZERO, true).await;
@@ -300,10 +312,8 @@ impl Monitor {
             match received {
                 Ok(reply) => {
                     must_send = !reply.more_to_come;
-                    let topology_version = streamable_topology_version(&reply.body);
-                    let changed = topology_version != self.topology_version;
-                    self.topology_version = topology_version;
-                    let ok = succeeded(&reply.body);
+                    let (ok, version) = stream_fields(&reply.body);
+                    let changed = update_topology_version(&mut self.topology_version, version);
                     self.succeeded(reply.body, None, started.elapsed(), true)
                         .await;
                     if !ok {
@@ -351,6 +361,7 @@ impl Monitor {
         let earliest = deadline_after(previous_started, settings.min_heartbeat_frequency);
         let check_all = &mut self.shared.check_all;
         tokio::select! {
+            biased;
             _ = sleep_until(due) => {}
             Ok(()) = self.retry.changed() => {}
             Ok(()) = self.request.changed() => sleep_until(earliest).await,
@@ -401,7 +412,13 @@ impl Monitor {
                 awaited,
             });
         }
-        self.report(CheckOutcome::Hello { reply, round_trip }).await;
+        let rtt_samples = self.rtt_samples.take();
+        self.report(CheckOutcome::Hello {
+            reply,
+            round_trip,
+            rtt_samples,
+        })
+        .await;
     }
 
     async fn failed(&mut self, error: ConnectionError, duration: Duration, awaited: bool) {
@@ -424,6 +441,9 @@ impl Monitor {
             failure: failure.clone(),
             awaited,
         });
+        // The average restarts after a failure (the cluster task resets it): samples taken
+        // before it are dropped with it.
+        self.rtt_samples.take();
         self.report(CheckOutcome::Failed(failure)).await;
     }
 
@@ -466,22 +486,54 @@ impl Monitor {
     }
 }
 
-/// Whether the reply's `ok` says success (a malformed `ok` counts as failure).
-fn succeeded(reply: &RawDocument) -> bool {
-    DocumentRef::Raw(reply)
-        .get("ok")
-        .and_then(reply_fields::ok_value)
-        .unwrap_or(false)
+/// What the stream needs of a streamed reply, read in one pass: whether its `ok` says
+/// success (a malformed `ok` counts as failure), and its `topologyVersion` field. A repeated
+/// key counts by its last value, as everywhere else.
+fn stream_fields(reply: &RawDocument) -> (bool, Option<ValueRef<'_>>) {
+    let (mut ok, mut version) = (None, None);
+    for entry in DocumentRef::Raw(reply).entries() {
+        match entry {
+            Ok(("ok", value)) => ok = Some(value),
+            Ok(("topologyVersion", value)) => version = Some(value),
+            Ok(_) => {}
+            Err(_) => return (false, None),
+        }
+    }
+    (reply_fields::ok_value(ok).unwrap_or(false), version)
 }
 
-/// The reply's `topologyVersion`, as sent (to send it back in the next awaitable hello),
-/// when it is well formed: a reply with a malformed one is not streamed from (the core
-/// rejects that reply anyway).
-fn streamable_topology_version(reply: &RawDocument) -> Option<Document> {
-    let version = DocumentRef::Raw(reply).get("topologyVersion").ok()??;
-    reply_fields::topology_version_value(Some(version)).ok()??;
-    match version {
-        ValueRef::Document(version) => version.to_document().ok(),
-        _ => None,
+/// A well-formed `topologyVersion` of a reply: its value, and the document as sent (to
+/// send back in the next awaitable hello).
+struct StreamVersion {
+    value: TopologyVersion,
+    as_sent: Document,
+}
+
+/// Sets `current` to a reply's `topologyVersion` (`field`) when it is well formed (`None` when it
+/// is absent or malformed: a reply with a malformed one is not streamed from, and the core
+/// rejects that reply anyway); whether it changed. The document is copied only when the
+/// version changed, so a streamed reply that changes nothing allocates nothing here.
+fn update_topology_version(
+    current: &mut Option<StreamVersion>,
+    field: Option<ValueRef<'_>>,
+) -> bool {
+    let value = reply_fields::topology_version_value(field).ok().flatten();
+    match (current.as_ref(), value) {
+        (Some(known), Some(value)) if known.value == value => false,
+        (None, None) => false,
+        (_, None) => {
+            *current = None;
+            true
+        }
+        (_, Some(value)) => {
+            *current = match field {
+                Some(ValueRef::Document(version)) => version
+                    .to_document()
+                    .ok()
+                    .map(|as_sent| StreamVersion { value, as_sent }),
+                _ => None,
+            };
+            true
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! task ([`MonitorReport`]): the server monitor and the RTT monitor both build on this file,
 //! so neither imports the other's.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -26,15 +26,6 @@ pub(crate) enum MonitorReport {
         /// The outcome.
         outcome: CheckOutcome,
     },
-    /// The RTT monitor measured one round trip.
-    RoundTrip {
-        /// The server.
-        address: ServerAddress,
-        /// Which monitor.
-        monitor_id: u64,
-        /// The sample.
-        sample: Duration,
-    },
 }
 
 impl MonitorReport {
@@ -45,13 +36,33 @@ impl MonitorReport {
                 address,
                 monitor_id,
                 ..
-            }
-            | MonitorReport::RoundTrip {
-                address,
-                monitor_id,
-                ..
             } => (address, *monitor_id),
         }
+    }
+}
+
+/// The round trips an RTT monitor measured since its server monitor's last report
+/// (streaming): handed to the cluster task with the next streamed reply.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RttSamples(Arc<Mutex<Vec<Duration>>>);
+
+impl RttSamples {
+    /// Adds one sample.
+    pub(crate) fn push(&self, sample: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(sample);
+    }
+
+    /// The samples added since the last call, oldest first.
+    pub(crate) fn take(&self) -> Vec<Duration> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 }
 
@@ -65,6 +76,8 @@ pub(crate) enum CheckOutcome {
         reply: HelloReply,
         /// The round trip of a non-awaited check (`None` for streamed replies).
         round_trip: Option<Duration>,
+        /// The RTT monitor's samples since the previous report (streaming; oldest first).
+        rtt_samples: Vec<Duration>,
     },
     /// The check failed.
     Failed(ServerError),
