@@ -3,8 +3,9 @@
 use bson::doc;
 use mongo_topology_core::wire::framing::{FrameError, MessageReader};
 use mongo_topology_core::wire::{
-    checksum::crc32c, decode_message, encode_message, DocumentSequence, Message, MsgFlags,
-    MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError, HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
+    checksum::crc32c, decode_message, decode_op_msg_raw, encode_message, set_request_id,
+    DocumentSequence, Message, MsgFlags, MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError,
+    HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
 };
 use proptest::prelude::*;
 
@@ -181,7 +182,80 @@ async fn framing_checks_the_length_before_allocating() {
     assert!(whole.read_frame().await.unwrap().is_none());
 }
 
+/// The raw OP_MSG decoder accepts exactly what the full decoder accepts as an OP_MSG, with
+/// the same body, and leaves other opCodes (valid or not) to it.
+fn raw_agrees_with_full(bytes: &[u8]) -> Result<(), String> {
+    match (decode_message(bytes), decode_op_msg_raw(bytes)) {
+        (Ok(message), Ok(Some(raw))) => match message.payload {
+            Payload::Msg(msg) => {
+                let body = bson::Document::try_from(raw.msg.body.as_ref())
+                    .map_err(|e| format!("raw body does not decode: {e}"))?;
+                if body != msg.body || raw.msg.flags != msg.flags {
+                    return Err(format!("bodies differ: {body} vs {}", msg.body));
+                }
+                if raw.request_id != message.request_id || raw.response_to != message.response_to {
+                    return Err("header fields differ".into());
+                }
+                Ok(())
+            }
+            other => Err(format!("raw accepted a {:?}", other.op_code())),
+        },
+        (Ok(message), Ok(None)) if !matches!(message.payload, Payload::Msg(_)) => Ok(()),
+        // Not an OP_MSG (an unknown opCode included): left to the full decoder.
+        (Err(_), Ok(None)) | (Err(_), Err(_)) => Ok(()),
+        (full, raw) => Err(format!(
+            "full {:?} but raw {:?}",
+            full.map(|_| ()),
+            raw.map(|r| r.is_some())
+        )),
+    }
+}
+
+#[test]
+fn the_raw_decoder_agrees_with_the_full_one_on_every_kind_of_message() {
+    let reply = Message {
+        request_id: 1,
+        response_to: 2,
+        payload: Payload::Reply(OpReply {
+            response_flags: 0,
+            cursor_id: 0,
+            starting_from: 0,
+            documents: vec![doc! { "ok": 1 }],
+        }),
+    };
+    for message in [
+        msg(MsgFlags::empty()),
+        msg(MsgFlags::CHECKSUM_PRESENT),
+        reply,
+    ] {
+        raw_agrees_with_full(&encode_message(&message).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn a_request_id_is_rewritten_in_place_unless_a_checksum_covers_it() {
+    let mut plain = encode_message(&msg(MsgFlags::empty())).unwrap();
+    assert!(set_request_id(&mut plain, 99));
+    let decoded = decode_message(&plain).unwrap();
+    assert_eq!(decoded.request_id, 99);
+    assert_eq!(decoded.payload, msg(MsgFlags::empty()).payload);
+    let mut summed = encode_message(&msg(MsgFlags::CHECKSUM_PRESENT)).unwrap();
+    let before = summed.clone();
+    assert!(!set_request_id(&mut summed, 99));
+    assert_eq!(summed, before);
+    assert!(!set_request_id(&mut [0u8; 10], 99));
+}
+
 proptest! {
+    #[test]
+    fn the_raw_decoder_agrees_on_mutated_messages(pos in 0usize..200, value in any::<u8>(), checksum in any::<bool>()) {
+        let flags = if checksum { MsgFlags::CHECKSUM_PRESENT } else { MsgFlags::empty() };
+        let mut bytes = encode_message(&msg(flags)).unwrap();
+        let n = bytes.len();
+        bytes[pos % n] = value;
+        prop_assert_eq!(raw_agrees_with_full(&bytes), Ok(()));
+    }
+
     #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_message(&bytes);

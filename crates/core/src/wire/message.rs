@@ -77,9 +77,9 @@ pub struct RawMessage {
 }
 
 /// [`decode_message`] for a reader that wants an OP_MSG's body as received (to read a few of
-/// its fields without decoding the rest): `Ok(None)` when `bytes` is a well-framed message
-/// of another opCode (decode it with [`decode_message`]). Checks what [`decode_message`]
-/// checks.
+/// its fields without decoding the rest): `Ok(None)` when `bytes` is not an OP_MSG (decode
+/// it with [`decode_message`], which says what it is or why it is invalid). Checks what
+/// [`decode_message`] checks.
 pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> {
     let header = MsgHeader::decode(bytes)?;
     if usize::try_from(header.message_length).ok() != Some(bytes.len()) {

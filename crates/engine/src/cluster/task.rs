@@ -218,7 +218,8 @@ impl ClusterTask {
         self.carry_out(changes, false);
     }
 
-    /// Performs the core's decisions in order: monitors first, then the new snapshot, then
+    /// Performs the core's decisions in order: monitors and ready pools first, then the new
+    /// snapshot, then the pools to clear (after the description that explains them), then
     /// the events (so that a subscriber reading the topology on an event sees it). Every
     /// action is matched: a new one does not compile until it is carried out here.
     fn carry_out(&mut self, changes: Changes, force_publish: bool) {
@@ -245,16 +246,8 @@ impl ClusterTask {
                     self.servers
                         .with_monitor(address, MonitorHandle::cancel_check);
                 }
-                Action::ClearPool {
-                    address,
-                    service_id,
-                    interrupt_in_use_connections,
-                    new_generation,
-                } => {
-                    self.servers
-                        .clear_pool(address, *service_id, *interrupt_in_use_connections);
-                    tracing::debug!(%address, ?service_id, new_generation, "pool cleared");
-                }
+                // After the snapshot: see below.
+                Action::ClearPool { .. } => {}
                 Action::MarkPoolReady(address) => {
                     let description = self.topology.description();
                     if description.topology_type == TopologyType::LoadBalanced
@@ -286,6 +279,24 @@ impl ClusterTask {
         let published = self.snapshots.current().description.clone();
         if membership_changed || !Arc::ptr_eq(&published, &changes.description) {
             self.publish(changes.description.clone(), membership_changed, false);
+        }
+        // A pool is cleared only once the description that made its server Unknown is
+        // published ("Clear the connection pool only after the server description is set
+        // to Unknown", Server Monitoring): a check-out that fails on the cleared pool and
+        // retries then selects from the new description, not from one that still shows the
+        // server usable (whose paused pool would fail the retry too).
+        for action in &changes.actions {
+            if let Action::ClearPool {
+                address,
+                service_id,
+                interrupt_in_use_connections,
+                new_generation,
+            } = action
+            {
+                self.servers
+                    .clear_pool(address, *service_id, *interrupt_in_use_connections);
+                tracing::debug!(%address, ?service_id, new_generation, "pool cleared");
+            }
         }
         let topology_id = self.events.topology_id();
         for event in changes.events() {
