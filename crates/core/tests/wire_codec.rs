@@ -182,6 +182,20 @@ async fn framing_checks_the_length_before_allocating() {
     assert!(whole.read_frame().await.unwrap().is_none());
 }
 
+/// The test message (with a checksum or not) with its byte at `pos` (modulo its length) set
+/// to `value`.
+fn mutated(pos: usize, value: u8, checksum: bool) -> Vec<u8> {
+    let flags = if checksum {
+        MsgFlags::CHECKSUM_PRESENT
+    } else {
+        MsgFlags::empty()
+    };
+    let mut bytes = encode_message(&msg(flags)).unwrap();
+    let n = bytes.len();
+    bytes[pos % n] = value;
+    bytes
+}
+
 /// The raw OP_MSG decoder accepts exactly what the full decoder accepts as an OP_MSG, with
 /// the same body, and leaves other opCodes (valid or not) to it.
 fn raw_agrees_with_full(bytes: &[u8]) -> Result<(), String> {
@@ -249,11 +263,7 @@ fn a_request_id_is_rewritten_in_place_unless_a_checksum_covers_it() {
 proptest! {
     #[test]
     fn the_raw_decoder_agrees_on_mutated_messages(pos in 0usize..200, value in any::<u8>(), checksum in any::<bool>()) {
-        let flags = if checksum { MsgFlags::CHECKSUM_PRESENT } else { MsgFlags::empty() };
-        let mut bytes = encode_message(&msg(flags)).unwrap();
-        let n = bytes.len();
-        bytes[pos % n] = value;
-        prop_assert_eq!(raw_agrees_with_full(&bytes), Ok(()));
+        prop_assert_eq!(raw_agrees_with_full(&mutated(pos, value, checksum)), Ok(()));
     }
 
     #[test]
@@ -263,11 +273,7 @@ proptest! {
 
     #[test]
     fn decoding_mutated_messages_never_panics(pos in 0usize..200, value in any::<u8>(), checksum in any::<bool>()) {
-        let flags = if checksum { MsgFlags::CHECKSUM_PRESENT } else { MsgFlags::empty() };
-        let mut bytes = encode_message(&msg(flags)).unwrap();
-        let n = bytes.len();
-        bytes[pos % n] = value;
-        let _ = decode_message(&bytes);
+        let _ = decode_message(&mutated(pos, value, checksum));
     }
 
     #[test]

@@ -12,16 +12,21 @@ use bson::{Document, RawDocumentBuf};
 
 use crate::connection::dns::resolve;
 use crate::connection::error::ConnectionError;
-use crate::connection::reply::{command_error, raw_command_error, Reply};
+use crate::connection::reply::{command_error, Reply};
 use crate::connection::stream::{split, split_tcp, ReadStream, WriteStream};
 use crate::connection::tcp::connect_any;
 use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{
-    decode_message, decode_op_msg_raw, encode_message, set_request_id, Message, MsgFlags, OpMsg,
-    Payload, RawMessage, WireError, MAX_MESSAGE_SIZE_BYTES,
+    Message, MsgFlags, OpMsg, Payload, RawMessage, WireError, MAX_MESSAGE_SIZE_BYTES,
 };
 use crate::ServerAddress;
+
+mod encoded;
+mod frames;
+
+pub(crate) use encoded::encode_command;
+use frames::{decode_reply_frame, frame_error, protocol};
 
 /// The timeouts of a connection, from the connection string's `connectTimeoutMS` and
 /// `socketTimeoutMS`. `None` (or a zero duration) means no timeout.
@@ -294,29 +299,6 @@ impl Connection {
         self.sent(request_id, flags, written)
     }
 
-    /// [`Connection::send`] of a command encoded beforehand by [`encode_command`] (a monitor
-    /// sends the same hello every check): its requestID is rewritten to a new one.
-    pub(crate) async fn send_encoded(
-        &mut self,
-        encoded: &mut [u8],
-    ) -> Result<i32, ConnectionError> {
-        self.check_usable()?;
-        let request_id = next_request_id();
-        if !set_request_id(encoded, request_id) {
-            return Err(protocol(
-                "a command encoded beforehand is not a message".to_owned(),
-            ));
-        }
-        let written = within(non_zero(self.options.socket_timeout), "write", async {
-            self.writer
-                .write_encoded(encoded)
-                .await
-                .map_err(frame_error)
-        })
-        .await;
-        self.sent(request_id, MsgFlags::empty(), written)
-    }
-
     /// After a request was written (or not): a write that timed out leaves the connection
     /// unusable; a reply is then awaited unless `flags` has moreToCome.
     fn sent(
@@ -400,22 +382,6 @@ impl Connection {
         self.send(db, command, MsgFlags::empty()).await?;
         let reply = self.receive_within(timeout).await?;
         match command_error(&reply.body) {
-            Some(error) => Err(error),
-            None => Ok(reply.body),
-        }
-    }
-
-    /// [`Connection::command`] of a command encoded beforehand (see
-    /// [`Connection::send_encoded`]), the reply as received (see
-    /// [`Connection::receive_raw_within`]); its `ok` is checked the same way.
-    pub(crate) async fn command_raw_encoded(
-        &mut self,
-        encoded: &mut [u8],
-    ) -> Result<RawDocumentBuf, ConnectionError> {
-        self.send_encoded(encoded).await?;
-        let timeout = self.options.socket_timeout;
-        let reply = self.receive_raw_within(timeout).await?;
-        match raw_command_error(&reply.body) {
             Some(error) => Err(error),
             None => Ok(reply.body),
         }
@@ -527,71 +493,6 @@ async fn within<T>(
     }
 }
 
-/// `command` on database `db` (with `$db` added), encoded once as a whole OP_MSG to be sent
-/// with [`Connection::send_encoded`] any number of times.
-pub(crate) fn encode_command(db: &str, mut command: Document) -> Result<Vec<u8>, ConnectionError> {
-    command.insert("$db", db);
-    let message = Message {
-        request_id: 0,
-        response_to: 0,
-        payload: Payload::Msg(OpMsg::new(command)),
-    };
-    encode_message(&message).map_err(|error| protocol(format!("cannot encode a command: {error}")))
-}
-
-/// One whole message read from the stream: an OP_MSG, its body as received, else a
-/// protocol error naming what came instead.
-fn decode_reply_frame(bytes: &[u8]) -> Result<RawMessage, ConnectionError> {
-    let wire = |e| frame_error(FrameError::Wire(e));
-    match decode_op_msg_raw(bytes).map_err(wire)? {
-        Some(message) => Ok(message),
-        None => {
-            let other = decode_message(bytes).map_err(wire)?;
-            Err(protocol(format!(
-                "expected an OP_MSG reply, got {:?}",
-                other.payload.op_code()
-            )))
-        }
-    }
-}
-
-fn protocol(cause: String) -> ConnectionError {
-    ConnectionError::Protocol { cause }
-}
-
-fn frame_error(error: FrameError) -> ConnectionError {
-    match error {
-        FrameError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            ConnectionError::Network {
-                cause: "the server closed the connection in the middle of a message".to_owned(),
-            }
-        }
-        FrameError::Io(e) => ConnectionError::Network {
-            cause: e.to_string(),
-        },
-        FrameError::Wire(e) => protocol(format!("malformed message: {e}")),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_timeouts_mean_none() {
-        assert_eq!(non_zero(Some(Duration::ZERO)), None);
-        assert_eq!(
-            non_zero(Some(Duration::from_millis(1))),
-            Some(Duration::from_millis(1))
-        );
-        assert_eq!(non_zero(None), None);
-    }
-
-    #[test]
-    fn request_ids_are_never_zero_and_differ() {
-        let a = next_request_id();
-        let b = next_request_id();
-        assert_ne!(a, 0);
-        assert_ne!(a, b);
-    }
-}
+#[path = "channel/tests.rs"]
+mod tests;

@@ -8,3 +8,4 @@ pub(crate) mod rtt_monitor;
 pub(crate) mod schedule;
 pub(crate) mod server_monitor;
 pub(crate) mod shared;
+pub(crate) mod stream_version;

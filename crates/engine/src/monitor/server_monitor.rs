@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use bson::{Document, RawDocument, RawDocumentBuf};
+use bson::RawDocumentBuf;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -36,9 +36,10 @@ use crate::metrics::HeartbeatMetrics;
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared, RttSamples};
-use crate::sdam::{StreamPace, StreamVerdict, TopologyVersion, EARLY_REPLY_BUDGET};
+use crate::monitor::stream_version::{stream_fields, update_topology_version, StreamVersion};
+use crate::sdam::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
 use crate::MonotonicTime;
-use mongo_topology_core::reply::{self as reply_fields, DocumentRef, ValueRef};
+use mongo_topology_core::reply::DocumentRef;
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
 #[derive(Debug)]
@@ -483,57 +484,5 @@ impl Monitor {
 
     fn emit(&self, kind: EventKind) {
         self.shared.events.emit(kind);
-    }
-}
-
-/// What the stream needs of a streamed reply, read in one pass: whether its `ok` says
-/// success (a malformed `ok` counts as failure), and its `topologyVersion` field. A repeated
-/// key counts by its last value, as everywhere else.
-fn stream_fields(reply: &RawDocument) -> (bool, Option<ValueRef<'_>>) {
-    let (mut ok, mut version) = (None, None);
-    for entry in DocumentRef::Raw(reply).entries() {
-        match entry {
-            Ok(("ok", value)) => ok = Some(value),
-            Ok(("topologyVersion", value)) => version = Some(value),
-            Ok(_) => {}
-            Err(_) => return (false, None),
-        }
-    }
-    (reply_fields::ok_value(ok).unwrap_or(false), version)
-}
-
-/// A well-formed `topologyVersion` of a reply: its value, and the document as sent (to
-/// send back in the next awaitable hello).
-struct StreamVersion {
-    value: TopologyVersion,
-    as_sent: Document,
-}
-
-/// Sets `current` to a reply's `topologyVersion` (`field`) when it is well formed (`None` when it
-/// is absent or malformed: a reply with a malformed one is not streamed from, and the core
-/// rejects that reply anyway); whether it changed. The document is copied only when the
-/// version changed, so a streamed reply that changes nothing allocates nothing here.
-fn update_topology_version(
-    current: &mut Option<StreamVersion>,
-    field: Option<ValueRef<'_>>,
-) -> bool {
-    let value = reply_fields::topology_version_value(field).ok().flatten();
-    match (current.as_ref(), value) {
-        (Some(known), Some(value)) if known.value == value => false,
-        (None, None) => false,
-        (_, None) => {
-            *current = None;
-            true
-        }
-        (_, Some(value)) => {
-            *current = match field {
-                Some(ValueRef::Document(version)) => version
-                    .to_document()
-                    .ok()
-                    .map(|as_sent| StreamVersion { value, as_sent }),
-                _ => None,
-            };
-            true
-        }
     }
 }
