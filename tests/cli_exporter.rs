@@ -231,7 +231,8 @@ async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
 /// (default 100), all discovered, then resident memory, CPU over 30 s while a real
 /// Prometheus (when installed) scrapes it every 5 s, and the time to serve `/metrics`
 /// (ours, and Prometheus's own `scrape_duration_seconds`). A measurement for
-/// docs/fleet.md, not a check:
+/// docs/fleet.md, not a check (`MONGO_TOPOLOGY_FLEET_OPTIONS` is appended to every
+/// connection string, e.g. `&serverMonitoringMode=poll`):
 /// `MONGO_TOPOLOGY_FLEET=1000 cargo test --release --test cli_exporter -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement (docs/fleet.md), minutes at 1,000 deployments"]
@@ -249,7 +250,12 @@ async fn footprint_of_a_fleet() {
     let dir = temp_dir("cli-exporter-footprint");
     let config = dir.join("fleet.toml");
     let names: Vec<String> = (0..count).map(|index| format!("d{index}")).collect();
-    let uris: Vec<String> = sims.iter().map(Deployment::connection_string).collect();
+    // More URI options for every deployment, e.g. `&serverMonitoringMode=poll`.
+    let options = std::env::var("MONGO_TOPOLOGY_FLEET_OPTIONS").unwrap_or_default();
+    let uris: Vec<String> = sims
+        .iter()
+        .map(|sim| format!("{}{options}", sim.connection_string()))
+        .collect();
     let entries: Vec<(&str, &str)> = names
         .iter()
         .zip(&uris)

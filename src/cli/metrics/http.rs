@@ -64,8 +64,8 @@ async fn answer(mut stream: TcpStream, metrics: Arc<dyn Scrape>) {
         }
         _ => return,
     };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         if status.starts_with("200") && body.starts_with('#') {
             CONTENT_TYPE
         } else {
@@ -73,7 +73,12 @@ async fn answer(mut stream: TcpStream, metrics: Arc<dyn Scrape>) {
         },
         body.len()
     );
-    let _ = stream.write_all(response.as_bytes()).await;
+    // The head, then the body as encoded: a fleet's body is megabytes, not copied again
+    // (without Nagle's delay, a short body is not held back until the head is acknowledged).
+    let _ = stream.set_nodelay(true);
+    if stream.write_all(head.as_bytes()).await.is_ok() {
+        let _ = stream.write_all(body.as_bytes()).await;
+    }
     let _ = stream.shutdown().await;
 }
 
