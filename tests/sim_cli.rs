@@ -136,6 +136,26 @@ async fn bad_arguments_fail_with_a_message() {
 }
 
 #[tokio::test]
+async fn a_taken_port_fails_with_a_hint_to_use_any_free_port() {
+    // A port held by another socket: binding it must fail, with a way out.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let child = sim(&["--standalone", "--port", &port.to_string()]);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("--port 0 uses any free ports"), "{err}");
+    drop(taken);
+}
+
+#[tokio::test]
 async fn standalone_on_a_fixed_port() {
     // Find a free port, then ask for it explicitly.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

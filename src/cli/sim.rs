@@ -13,8 +13,8 @@ use super::sim_tls;
 use super::sim_world::WorldArgs;
 use clap::Args;
 use mongo_topology_sim::{
-    ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimTimers, SimUser,
-    TopologySpec,
+    ControlCommand, Deployment, DeploymentSpec, MemberSpec, ServerVersion, SimError, SimTimers,
+    SimUser, TopologySpec,
 };
 use tokio::io::BufReader;
 
@@ -324,10 +324,17 @@ async fn serve(
     };
     let started = Instant::now();
     let host = spec.host.clone();
+    let fixed_ports = spec.base_port != 0;
     let deployment = match Deployment::start(spec).await {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
+            if fixed_ports && port_in_use(&e) {
+                eprintln!(
+                    "hint: consecutive ports from --port may be taken (ports above 32767 are \
+                     the kernel's for outgoing connections); --port 0 uses any free ports"
+                );
+            }
             return ExitCode::FAILURE;
         }
     };
@@ -405,4 +412,9 @@ fn unix_micros() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_micros())
+}
+
+/// Whether `error` is a port already taken.
+fn port_in_use(error: &SimError) -> bool {
+    matches!(error, SimError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse)
 }
