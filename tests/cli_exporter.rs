@@ -75,10 +75,12 @@ async fn two_deployments_in_one_process_and_sighup_changes_the_set() {
     .unwrap();
     // A password in the connection string: monitoring does not authenticate, and the
     // metrics and logs must not show it.
+    // Orders is polled, twice a second: its checks are timed (a streaming server's are not).
     let orders_uri =
         orders
             .connection_string()
-            .replacen("mongodb://", &format!("mongodb://user:{SECRET}@"), 1);
+            .replacen("mongodb://", &format!("mongodb://user:{SECRET}@"), 1)
+            + "&serverMonitoringMode=poll&heartbeatFrequencyMS=500";
     let exporter = Exporter::start(&config, &[("ORDERS_URI", &orders_uri)]).await;
     let body = exporter
         .scrape_until("both deployments with a primary", |body| {
@@ -98,7 +100,7 @@ async fn two_deployments_in_one_process_and_sighup_changes_the_set() {
         ),
         "{body}"
     );
-    // Heartbeats were observed and timed.
+    // Heartbeats were observed, and the polled deployment's timed.
     let body = exporter
         .scrape_until("a heartbeat duration and check age", |body| {
             body.contains(

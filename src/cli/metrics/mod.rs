@@ -6,7 +6,8 @@
 //! Per server (labels `address`, `set`): `mongo_topology_server_up`,
 //! `_server_type` (info style: 1 with a `type` label), `_server_rtt_seconds` (only while
 //! the server is known: an unknown server has no RTT, not 0), `_server_heartbeat_failures_total`,
-//! `_server_heartbeat_duration_seconds` (histogram of polling checks),
+//! `_server_heartbeat_duration_seconds` (histogram of a polled server's checks, or of a
+//! streaming one's once a check of it fails),
 //! `_server_last_successful_check_age_seconds`,
 //! `_server_certificate_expiry_timestamp_seconds` (exporter, TLS only),
 //! `_server_staleness_seconds` (secondaries with an estimate: the Max Staleness spec's).

@@ -1,7 +1,7 @@
 //! The series of one deployment in the shared [`Families`]: set from the topology
 //! description and the cluster's events, and removed together when the deployment goes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,6 +39,11 @@ struct State {
     /// The servers with series of their own outside the description's (heartbeat
     /// histograms, certificate expiry), to remove them.
     durations: Vec<ServerAddress>,
+    /// The servers whose checks are timed (polled, or with a failed check).
+    timed: HashSet<ServerAddress>,
+    /// The first check of a server not yet timed: timed with the next non-awaited check,
+    /// dropped when the server streams.
+    held_first_checks: HashMap<ServerAddress, Duration>,
     /// The secondaries with a staleness series, and their gauges.
     stale: HashMap<ServerAddress, SecondsGauge>,
     /// The RTT gauge of each server that has one, and the check-age gauges: what a scrape
@@ -361,37 +366,56 @@ impl DeploymentSeries {
         self.families.changes.get_or_create(&self.labels(&[])).inc();
     }
 
-    /// Observes the duration of one check of `address`: polling checks only (an awaited,
+    /// Times one successful check of `address`, if the server is polled. An awaited,
     /// streaming check lasts as long as the server waits for news, which measures nothing
-    /// about its health; the RTT gauge covers streaming servers).
+    /// about its health (the RTT gauge covers streaming servers). A server's first check is
+    /// not awaited whether it then streams or not: it is held back, and timed with the
+    /// next non-awaited check, or dropped when an awaited one shows that the server
+    /// streams. So a streaming server has no histogram (twelve series that would hold one
+    /// handshake forever) unless a check of it fails.
     pub fn heartbeat(&self, address: &ServerAddress, duration: Duration, awaited: bool) {
-        if awaited {
-            return;
-        }
         let Some(mut state) = self.state() else {
             return;
         };
-        let labels = self.server_labels(address, &state.set);
-        self.families
-            .heartbeat_duration
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
-        if !state.durations.contains(address) {
-            state.durations.push(address.clone());
+        if awaited {
+            state.held_first_checks.remove(address);
+            return;
         }
+        if !state.timed.contains(address) && !state.held_first_checks.contains_key(address) {
+            state.held_first_checks.insert(address.clone(), duration);
+            return;
+        }
+        self.time_check(&mut state, address, duration);
     }
 
-    /// Counts one failed check of `address` and observes its duration.
+    /// Counts one failed check of `address` and, unless it was awaited, times it (with a
+    /// first check held back): a server whose checks fail has a histogram, streaming or not.
     pub fn heartbeat_failed(&self, address: &ServerAddress, duration: Duration, awaited: bool) {
-        self.heartbeat(address, duration, awaited);
-        let set = self
-            .state()
-            .map(|state| state.set.clone())
-            .unwrap_or_default();
+        let Some(mut state) = self.state() else {
+            return;
+        };
+        if !awaited {
+            self.time_check(&mut state, address, duration);
+        }
+        let labels = self.server_labels(address, &state.set);
         self.families
             .heartbeat_failures
-            .get_or_create(&self.server_labels(address, &set))
+            .get_or_create(&labels)
             .inc();
+    }
+
+    /// Observes `duration` in the histogram of `address`, after the check held back.
+    fn time_check(&self, state: &mut State, address: &ServerAddress, duration: Duration) {
+        let labels = self.server_labels(address, &state.set);
+        let histogram = self.families.heartbeat_duration.get_or_create(&labels);
+        if let Some(first) = state.held_first_checks.remove(address) {
+            histogram.observe(first.as_secs_f64());
+        }
+        histogram.observe(duration.as_secs_f64());
+        drop(histogram);
+        if state.timed.insert(address.clone()) && !state.durations.contains(address) {
+            state.durations.push(address.clone());
+        }
     }
 
     /// When the TLS certificate `address` presented expires.
@@ -459,6 +483,8 @@ impl DeploymentSeries {
         state.rtt_gauges.remove(address);
         state.age_gauges.remove(address);
         state.durations.retain(|known| known != address);
+        state.timed.remove(address);
+        state.held_first_checks.remove(address);
         state.last_success.remove(address);
     }
 

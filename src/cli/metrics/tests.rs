@@ -160,6 +160,71 @@ fn a_removed_deployment_leaves_no_series_and_the_others_stay() {
     assert!(text.contains("deployment=\"kept\""), "{text}");
 }
 
+/// The `_count` of `address`'s heartbeat histogram in deployment "orders", if it has one.
+fn timed_checks(families: &Families, address: &ServerAddress) -> Option<u64> {
+    let prefix = format!(
+        "mongo_topology_server_heartbeat_duration_seconds_count{{deployment=\"orders\",address=\"{address}\""
+    );
+    let text = families.encode();
+    let line = text.lines().find(|line| line.starts_with(&prefix))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+#[test]
+fn a_polled_server_has_its_checks_timed_from_the_first() {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders");
+    series.update(&replica_set(Some(1), &[]), Instant::now());
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    // One check does not tell a polled server from one about to stream.
+    assert_eq!(timed_checks(&families, &address(1)), None);
+    series.heartbeat(&address(1), Duration::from_millis(4), false);
+    assert_eq!(timed_checks(&families, &address(1)), Some(2));
+    series.heartbeat(&address(1), Duration::from_millis(5), false);
+    assert_eq!(timed_checks(&families, &address(1)), Some(3));
+}
+
+#[test]
+fn a_streaming_server_has_no_histogram_until_a_check_fails() {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders");
+    series.update(&replica_set(Some(1), &[]), Instant::now());
+    // The first check, then streamed replies (awaited), then a reconnection that streams.
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    for _ in 0..3 {
+        series.heartbeat(&address(1), Duration::from_secs(10), true);
+    }
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    series.heartbeat(&address(1), Duration::from_secs(10), true);
+    assert_eq!(timed_checks(&families, &address(1)), None);
+    // An awaited check that fails is counted, not timed.
+    series.heartbeat_failed(&address(1), Duration::from_secs(20), true);
+    assert_eq!(timed_checks(&families, &address(1)), None);
+    // A check that fails (reconnecting) is timed, with the first check held back before it.
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    series.heartbeat_failed(&address(1), Duration::from_millis(7), false);
+    assert_eq!(timed_checks(&families, &address(1)), Some(2));
+    // From then on its non-awaited checks are timed at once; awaited ones never.
+    series.heartbeat(&address(1), Duration::from_millis(3), false);
+    series.heartbeat(&address(1), Duration::from_secs(10), true);
+    assert_eq!(timed_checks(&families, &address(1)), Some(3));
+}
+
+#[test]
+fn a_server_that_fails_its_first_check_is_timed_at_once() {
+    let families = Arc::new(Families::new());
+    let series = deployment(&families, "orders");
+    series.update(&replica_set(Some(1), &[]), Instant::now());
+    series.heartbeat_failed(&address(2), Duration::from_millis(9), false);
+    assert_eq!(timed_checks(&families, &address(2)), Some(1));
+    let text = families.encode();
+    let failures = format!(
+        "mongo_topology_server_heartbeat_failures_total{{deployment=\"orders\",address=\"{}\"",
+        address(2)
+    );
+    assert!(text.contains(&failures), "{text}");
+}
+
 #[test]
 fn the_text_is_valid_openmetrics_for_promtool() {
     let Some(promtool) = crate::cli::metrics::tests::promtool() else {
@@ -171,9 +236,15 @@ fn the_text_is_valid_openmetrics_for_promtool() {
     let watch_like = DeploymentSeries::new(families.clone(), Vec::new());
     series.update(&replica_set(Some(1), &[3]), Instant::now());
     watch_like.update(&replica_set(None, &[]), Instant::now());
+    // Two polled checks: a histogram in the text.
     series.heartbeat(&address(1), Duration::from_millis(3), false);
+    series.heartbeat(&address(1), Duration::from_millis(4), false);
     series.heartbeat_failed(&address(2), Duration::from_secs(2), true);
     let text = families.encode();
+    assert!(
+        text.contains("mongo_topology_server_heartbeat_duration_seconds_bucket{"),
+        "{text}"
+    );
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
