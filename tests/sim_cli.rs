@@ -123,15 +123,20 @@ async fn signals_exit_zero() {
     }
 }
 
-#[tokio::test]
-async fn bad_arguments_fail_with_a_message() {
-    let child = sim(&["--server-version", "2.6", "--port", "0"]);
+/// Runs the simulator with `args`, which must make it fail: its standard error.
+async fn fails(args: &[&str]) -> String {
+    let child = sim(args);
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .unwrap()
         .unwrap();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn bad_arguments_fail_with_a_message() {
+    let err = fails(&["--server-version", "2.6", "--port", "0"]).await;
     assert!(err.contains("unsupported server version"), "{err}");
 }
 
@@ -140,13 +145,7 @@ async fn a_taken_port_fails_with_a_hint_to_use_any_free_port() {
     // A port held by another socket: binding it must fail, with a way out.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let child = sim(&["--standalone", "--port", &port.to_string()]);
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = fails(&["--standalone", "--port", &port.to_string()]).await;
     assert!(
         err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{err}"

@@ -170,11 +170,17 @@ fn timed_checks(families: &Families, address: &ServerAddress) -> Option<u64> {
     line.rsplit(' ').next()?.parse().ok()
 }
 
-#[test]
-fn a_polled_server_has_its_checks_timed_from_the_first() {
+/// Deployment "orders": a replica set with a primary, in families of its own.
+fn orders_with_a_primary() -> (Arc<Families>, DeploymentSeries) {
     let families = Arc::new(Families::new());
     let series = deployment(&families, "orders");
     series.update(&replica_set(Some(1), &[]), Instant::now());
+    (families, series)
+}
+
+#[test]
+fn a_polled_server_has_its_checks_timed_from_the_first() {
+    let (families, series) = orders_with_a_primary();
     series.heartbeat(&address(1), Duration::from_millis(3), false);
     // One check does not tell a polled server from one about to stream.
     assert_eq!(timed_checks(&families, &address(1)), None);
@@ -186,9 +192,7 @@ fn a_polled_server_has_its_checks_timed_from_the_first() {
 
 #[test]
 fn a_streaming_server_has_no_histogram_until_a_check_fails() {
-    let families = Arc::new(Families::new());
-    let series = deployment(&families, "orders");
-    series.update(&replica_set(Some(1), &[]), Instant::now());
+    let (families, series) = orders_with_a_primary();
     // The first check, then streamed replies (awaited), then a reconnection that streams.
     series.heartbeat(&address(1), Duration::from_millis(3), false);
     for _ in 0..3 {
@@ -212,9 +216,7 @@ fn a_streaming_server_has_no_histogram_until_a_check_fails() {
 
 #[test]
 fn a_server_that_fails_its_first_check_is_timed_at_once() {
-    let families = Arc::new(Families::new());
-    let series = deployment(&families, "orders");
-    series.update(&replica_set(Some(1), &[]), Instant::now());
+    let (families, series) = orders_with_a_primary();
     series.heartbeat_failed(&address(2), Duration::from_millis(9), false);
     assert_eq!(timed_checks(&families, &address(2)), Some(1));
     let text = families.encode();
