@@ -10,13 +10,10 @@ use mongo_topology::ServerAddress;
 use super::{DeploymentSeries, State};
 
 impl DeploymentSeries {
-    /// Times one successful check of `address`, if the server is polled. An awaited,
-    /// streaming check lasts as long as the server waits for news, which measures nothing
-    /// about its health (the RTT gauge covers streaming servers). A server's first check is
-    /// not awaited whether it then streams or not: it is held back, and timed with the
-    /// next non-awaited check, or dropped when an awaited one shows that the server
-    /// streams. So a streaming server has no histogram (twelve series that would hold one
-    /// handshake forever) unless a check of it fails.
+    /// Times one successful check of `address`, if the server is polled. A server's first
+    /// check is not awaited whether it then streams or not: it is held back, and timed with
+    /// the next non-awaited check, or dropped when an awaited one shows that the server
+    /// streams (twelve series holding one handshake forever would tell nothing).
     pub fn heartbeat(&self, address: &ServerAddress, duration: Duration, awaited: bool) {
         let Some(mut state) = self.state() else {
             return;
