@@ -3,9 +3,9 @@
 use bson::doc;
 use mongo_topology_core::wire::framing::{FrameError, MessageReader};
 use mongo_topology_core::wire::{
-    checksum::crc32c, decode_message, decode_op_msg_raw, encode_message, set_request_id,
-    DocumentSequence, Message, MsgFlags, MsgHeader, OpMsg, OpQuery, OpReply, Payload, WireError,
-    HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
+    checksum::crc32c, decode_message, decode_op_msg_envelope, decode_op_msg_raw, encode_message,
+    set_request_id, DocumentSequence, Message, MsgFlags, MsgHeader, OpMsg, OpQuery, OpReply,
+    Payload, WireError, HEADER_LEN, MAX_MESSAGE_SIZE_BYTES,
 };
 use proptest::prelude::*;
 
@@ -246,6 +246,109 @@ fn the_raw_decoder_agrees_with_the_full_one_on_every_kind_of_message() {
     }
 }
 
+/// The envelope decoder (contents ignored) is never stricter than the raw one, agrees with
+/// it on the header and flags, and rejects what breaks the framing whatever the contents.
+fn envelope_agrees_with_raw(bytes: &[u8]) -> Result<(), String> {
+    match (decode_op_msg_raw(bytes), decode_op_msg_envelope(bytes)) {
+        (Ok(Some(raw)), Ok(Some(envelope))) => {
+            let same = (raw.request_id, raw.response_to, raw.msg.flags)
+                == (envelope.request_id, envelope.response_to, envelope.flags);
+            same.then_some(())
+                .ok_or_else(|| "header or flags differ".to_owned())
+        }
+        (Ok(None), Ok(None)) | (Err(_), Err(_)) => Ok(()),
+        // Only what is inside a document may be wrong when the envelope accepts.
+        (Err(WireError::InvalidBson { .. }), Ok(Some(_))) => Ok(()),
+        (raw, envelope) => Err(format!(
+            "raw {:?} but envelope {:?}",
+            raw.map(|r| r.is_some()),
+            envelope.map(|e| e.is_some())
+        )),
+    }
+}
+
+fn bson_bytes(document: &bson::Document) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    document.to_writer(&mut bytes).unwrap();
+    bytes
+}
+
+/// An OP_MSG reply (no checksum) whose body is `body`, bytes as given.
+fn reply_with_body(body: &[u8]) -> Vec<u8> {
+    let length = i32::try_from(HEADER_LEN + 4 + 1 + body.len()).unwrap();
+    let mut bytes = Vec::new();
+    for field in [length, 5, 4, 2013, 0] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.push(0);
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+#[test]
+fn the_envelope_decoder_skips_contents_but_not_framing() {
+    // {errmsg: <invalid UTF-8>}, and 300 nested documents: unreadable, but well framed.
+    let mut invalid_string = bson_bytes(&doc! { "errmsg": "zz" });
+    let at = invalid_string
+        .windows(3)
+        .position(|w| w == b"zz\0")
+        .unwrap();
+    invalid_string[at] = 0xFF;
+    let mut deep = bson_bytes(&doc! {});
+    for _ in 0..300 {
+        let inner = deep;
+        deep = Vec::new();
+        let length = i32::try_from(4 + 1 + 2 + inner.len() + 1).unwrap();
+        deep.extend_from_slice(&length.to_le_bytes());
+        deep.extend_from_slice(&[0x03, b'a', 0]);
+        deep.extend_from_slice(&inner);
+        deep.push(0);
+    }
+    for body in [&invalid_string, &deep] {
+        let message = reply_with_body(body);
+        assert!(decode_op_msg_raw(&message).is_err());
+        let envelope = decode_op_msg_envelope(&message).unwrap().unwrap();
+        assert_eq!((envelope.request_id, envelope.response_to), (5, 4));
+    }
+    // A body without its final NUL, or longer than its section, breaks the framing.
+    let mut unterminated = bson_bytes(&doc! { "ok": 1 });
+    if let Some(last) = unterminated.last_mut() {
+        *last = 1;
+    }
+    assert!(decode_op_msg_envelope(&reply_with_body(&unterminated)).is_err());
+    let mut overlong = bson_bytes(&doc! { "ok": 1 });
+    overlong[0] += 1;
+    assert!(decode_op_msg_envelope(&reply_with_body(&overlong)).is_err());
+    // Two bodies, or none.
+    let ok = bson_bytes(&doc! { "ok": 1 });
+    let two = [ok.as_slice(), &[0], ok.as_slice()].concat();
+    assert_eq!(
+        decode_op_msg_envelope(&reply_with_body(&two)),
+        Err(WireError::BodyCount(2))
+    );
+}
+
+#[test]
+fn the_envelope_decoder_agrees_with_the_raw_one_on_every_kind_of_message() {
+    let reply = Message {
+        request_id: 1,
+        response_to: 2,
+        payload: Payload::Reply(OpReply {
+            response_flags: 0,
+            cursor_id: 0,
+            starting_from: 0,
+            documents: vec![doc! { "ok": 1 }],
+        }),
+    };
+    for message in [
+        msg(MsgFlags::empty()),
+        msg(MsgFlags::CHECKSUM_PRESENT.with(MsgFlags::MORE_TO_COME)),
+        reply,
+    ] {
+        envelope_agrees_with_raw(&encode_message(&message).unwrap()).unwrap();
+    }
+}
+
 #[test]
 fn a_request_id_is_rewritten_in_place_unless_a_checksum_covers_it() {
     let mut plain = encode_message(&msg(MsgFlags::empty())).unwrap();
@@ -267,8 +370,14 @@ proptest! {
     }
 
     #[test]
+    fn the_envelope_decoder_agrees_on_mutated_messages(pos in 0usize..200, value in any::<u8>(), checksum in any::<bool>()) {
+        prop_assert_eq!(envelope_agrees_with_raw(&mutated(pos, value, checksum)), Ok(()));
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_message(&bytes);
+        let _ = decode_op_msg_envelope(&bytes);
     }
 
     #[test]

@@ -75,6 +75,14 @@ impl<'a> Cursor<'a> {
     /// [`depth::check_depth`] checks (every element well formed, nesting bounded) but not
     /// decoded.
     pub(crate) fn raw_document(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
+        let raw = self.document_extent(what)?;
+        depth::check_depth(raw, what)?;
+        Ok(raw)
+    }
+
+    /// Skips one BSON document by its length prefix (at least 5 bytes, within the message,
+    /// ending in NUL) without reading what is inside: for a reply whose contents are ignored.
+    pub(crate) fn document_extent(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
         let len_bytes = self.bytes.get(..4).ok_or(WireError::Truncated {
             what,
             needed: 4,
@@ -89,7 +97,12 @@ impl<'a> Cursor<'a> {
                 reason: format!("document length {len} is invalid"),
             })?;
         let raw = self.take(len, what)?;
-        depth::check_depth(raw, what)?;
+        if raw.last() != Some(&0) {
+            return Err(WireError::InvalidBson {
+                what,
+                reason: "the document does not end in NUL".to_owned(),
+            });
+        }
         Ok(raw)
     }
 }

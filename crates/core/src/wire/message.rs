@@ -99,6 +99,41 @@ pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> 
     }))
 }
 
+/// The header fields and flags of an OP_MSG whose contents are ignored (see
+/// [`decode_op_msg_envelope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageEnvelope {
+    /// The sender's identifier for this message.
+    pub request_id: i32,
+    /// The requestID this message answers.
+    pub response_to: i32,
+    /// The OP_MSG flag bits.
+    pub flags: MsgFlags,
+}
+
+/// [`decode_op_msg_raw`] for a reader that ignores the reply's contents (the RTT monitor:
+/// "Clients MUST ignore the response to the hello or legacy hello command when measuring
+/// RTT"): the header, flags, checksum and section framing are checked as there, the
+/// documents are not read. `Ok(None)` when `bytes` is not an OP_MSG.
+pub fn decode_op_msg_envelope(bytes: &[u8]) -> Result<Option<MessageEnvelope>, WireError> {
+    let header = MsgHeader::decode(bytes)?;
+    if usize::try_from(header.message_length).ok() != Some(bytes.len()) {
+        return Err(WireError::LengthMismatch {
+            announced: i64::from(header.message_length),
+            actual: bytes.len(),
+        });
+    }
+    if OpCode::from_i32(header.op_code) != Some(OpCode::Msg) {
+        return Ok(None);
+    }
+    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
+    Ok(Some(MessageEnvelope {
+        request_id: header.request_id,
+        response_to: header.response_to,
+        flags: op_msg::decode_flags(bytes, body)?,
+    }))
+}
+
 /// Rewrites the requestID of the encoded message `message` (to send it again as a new
 /// request); `false`, changing nothing, when `message` is shorter than a header. A message
 /// with a checksum must not be rewritten (its checksum covers the header).

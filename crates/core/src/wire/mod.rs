@@ -23,8 +23,8 @@ pub use decoder::MessageDecoder;
 pub use error::{WireError, MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE_BYTES, MAX_WRITE_BATCH_SIZE};
 pub use header::{MsgHeader, OpCode, HEADER_LEN};
 pub use message::{
-    decode_message, decode_op_msg_raw, encode_message, encode_message_into, set_request_id,
-    Message, Payload, RawMessage,
+    decode_message, decode_op_msg_envelope, decode_op_msg_raw, encode_message, encode_message_into,
+    set_request_id, Message, MessageEnvelope, Payload, RawMessage,
 };
 pub use op_msg::{DocumentSequence, MsgFlags, OpMsg, RawOpMsg};
 pub use op_query::{OpQuery, OpReply};

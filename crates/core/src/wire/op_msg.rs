@@ -119,6 +119,13 @@ pub(crate) fn decode_raw(whole: &[u8], body: &[u8]) -> Result<RawOpMsg, WireErro
     })
 }
 
+/// [`decode`] of a reply whose contents are ignored (an RTT check's): the flags, the
+/// checksum and the framing of every section are checked, the documents only skipped by
+/// their length prefixes.
+pub(crate) fn decode_flags(whole: &[u8], body: &[u8]) -> Result<MsgFlags, WireError> {
+    decode_sections(whole, body, |cur, what| cur.document_extent(what)).map(|s| s.flags)
+}
+
 /// The flags and sections of an OP_MSG, its checksum verified, every document read with
 /// `read_document`.
 fn decode_sections<'a, D>(

@@ -17,16 +17,14 @@ use crate::connection::stream::{split, split_tcp, ReadStream, WriteStream};
 use crate::connection::tcp::connect_any;
 use crate::connection::tls::{TlsConnector, TlsInfo};
 use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
-use crate::wire::{
-    Message, MsgFlags, OpMsg, Payload, RawMessage, WireError, MAX_MESSAGE_SIZE_BYTES,
-};
+use crate::wire::{Message, MsgFlags, OpMsg, Payload, WireError, MAX_MESSAGE_SIZE_BYTES};
 use crate::ServerAddress;
 
 mod encoded;
 mod frames;
 
 pub(crate) use encoded::encode_command;
-use frames::{decode_reply_frame, frame_error, protocol};
+use frames::{decode_reply_frame, frame_error};
 
 /// The timeouts of a connection, from the connection string's `connectTimeoutMS` and
 /// `socketTimeoutMS`. `None` (or a zero duration) means no timeout.
@@ -352,7 +350,12 @@ impl Connection {
         timeout: Option<Duration>,
     ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
         self.check_usable()?;
-        let read = within(non_zero(timeout), "read", self.read_frame()).await;
+        let read = within(
+            non_zero(timeout),
+            "read",
+            self.read_frame(decode_reply_frame),
+        )
+        .await;
         let message = self.note_failure(read)?;
         let checked = self.check_reply(message);
         self.note_failure(checked)
@@ -395,11 +398,14 @@ impl Connection {
             .map_err(frame_error)
     }
 
-    /// Reads one OP_MSG, its body as received; cancellation safe, as
-    /// [`MessageReader::read_frame`] is. A message of another opCode is a protocol error.
-    async fn read_frame(&mut self) -> Result<RawMessage, ConnectionError> {
+    /// Reads one message and decodes it with `decode` (an OP_MSG, else a protocol error);
+    /// cancellation safe, as [`MessageReader::read_frame`] is.
+    async fn read_frame<M>(
+        &mut self,
+        decode: fn(&[u8]) -> Result<M, ConnectionError>,
+    ) -> Result<M, ConnectionError> {
         let outcome = match self.reader.read_frame().await {
-            Ok(Some(bytes)) => decode_reply_frame(bytes),
+            Ok(Some(bytes)) => decode(bytes),
             Ok(None) => Err(ConnectionError::Network {
                 cause: "the server closed the connection".to_owned(),
             }),
@@ -418,35 +424,6 @@ impl Connection {
             }
             Err(error) => Err(error),
         }
-    }
-
-    /// Checks that `message` is the reply we are waiting for, and notes whether another one
-    /// follows.
-    fn check_reply(
-        &mut self,
-        message: RawMessage,
-    ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
-        match self.awaiting {
-            Some(expected) if expected == message.response_to => {}
-            Some(expected) => {
-                return Err(protocol(format!(
-                    "reply answers request {}, expected {expected}",
-                    message.response_to
-                )))
-            }
-            None => {
-                return Err(protocol(format!(
-                    "unsolicited reply to request {}",
-                    message.response_to
-                )))
-            }
-        }
-        let more_to_come = message.msg.flags.contains(MsgFlags::MORE_TO_COME);
-        self.awaiting = more_to_come.then_some(message.request_id);
-        Ok(Reply {
-            body: message.msg.body,
-            more_to_come,
-        })
     }
 
     fn check_usable(&self) -> Result<(), ConnectionError> {

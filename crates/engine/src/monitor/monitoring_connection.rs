@@ -71,19 +71,29 @@ impl MonitorConnector {
         Ok((monitoring, outcome.reply, outcome.round_trip_time))
     }
 
-    /// One check over `slot`: a hello on its connection, or, when it has none, a new
-    /// connection whose handshake is the check. The reply (as received) and its round trip.
-    /// On an error the slot keeps what it had: the caller decides whether to drop the
-    /// connection.
-    pub(crate) async fn check(
+    /// One RTT sample over `slot` (the RTT monitor's): a hello on its connection whose reply
+    /// is ignored, as the spec requires, or, when it has none, a new connection whose
+    /// handshake is the sample. On an error the slot keeps what it had.
+    pub(crate) async fn measure_round_trip(
         &self,
         slot: &mut Option<MonitoringConnection>,
         address: &ServerAddress,
-    ) -> Result<(RawDocumentBuf, Duration), ConnectionError> {
-        self.check_as(slot, address, reserve_connection_id()).await
+    ) -> Result<Duration, ConnectionError> {
+        match slot {
+            Some(connection) => connection.round_trip().await,
+            None => {
+                let (connection, _reply, round_trip) =
+                    self.open_as(reserve_connection_id(), address).await?;
+                *slot = Some(connection);
+                Ok(round_trip)
+            }
+        }
     }
 
-    /// [`MonitorConnector::check`]; a new connection gets the id `new_id`.
+    /// One check over `slot`: a hello on its connection, or, when it has none, a new
+    /// connection (numbered `new_id`) whose handshake is the check. The reply (as received)
+    /// and its round trip. On an error the slot keeps what it had: the caller decides
+    /// whether to drop the connection.
     pub(crate) async fn check_as(
         &self,
         slot: &mut Option<MonitoringConnection>,
@@ -134,6 +144,13 @@ impl MonitoringConnection {
         let started = Instant::now();
         let reply = self.connection.command_raw_encoded(&mut self.hello).await?;
         Ok((reply, started.elapsed()))
+    }
+
+    /// A hello whose reply is awaited but not read (the RTT monitor's): its round trip.
+    pub(crate) async fn round_trip(&mut self) -> Result<Duration, ConnectionError> {
+        let started = Instant::now();
+        self.connection.round_trip_encoded(&mut self.hello).await?;
+        Ok(started.elapsed())
     }
 
     /// Sends the awaitable hello of the streaming protocol (`exhaustAllowed`): the server

@@ -26,9 +26,8 @@ pub(crate) async fn run_rtt_monitor(
     loop {
         let sample = shared
             .connector
-            .check(&mut connection, &address)
-            .await
-            .map(|(_reply, round_trip)| round_trip);
+            .measure_round_trip(&mut connection, &address)
+            .await;
         match sample {
             Ok(sample) => {
                 shared.events.record(Record::RoundTrip {

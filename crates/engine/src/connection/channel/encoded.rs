@@ -3,7 +3,7 @@
 
 use bson::{Document, RawDocumentBuf};
 
-use super::frames::{frame_error, protocol};
+use super::frames::{decode_envelope_frame, frame_error, protocol};
 use super::{next_request_id, non_zero, within, Connection};
 use crate::connection::error::ConnectionError;
 use crate::connection::reply::raw_command_error;
@@ -47,6 +47,26 @@ impl Connection {
             Some(error) => Err(error),
             None => Ok(reply.body),
         }
+    }
+}
+
+impl Connection {
+    /// Sends a command encoded beforehand and waits for its reply under the socket timeout,
+    /// ignoring what the reply says (the RTT monitor's hello: "Clients MUST ignore the
+    /// response to the hello or legacy hello command when measuring RTT"). The reply must
+    /// still be a well-framed OP_MSG answering the request, else a protocol error; its
+    /// documents are skipped unread, so a reply's contents cost nothing here.
+    pub(crate) async fn round_trip_encoded(
+        &mut self,
+        encoded: &mut [u8],
+    ) -> Result<(), ConnectionError> {
+        self.send_encoded(encoded).await?;
+        self.check_usable()?;
+        let timeout = non_zero(self.options.socket_timeout);
+        let read = within(timeout, "read", self.read_frame(decode_envelope_frame)).await;
+        let envelope = self.note_failure(read)?;
+        let expected = self.expect_reply(envelope.response_to, envelope.request_id, envelope.flags);
+        self.note_failure(expected).map(|_more_to_come| ())
     }
 }
 
