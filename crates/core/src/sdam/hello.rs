@@ -86,6 +86,22 @@ impl ServerDescription {
         }
     }
 
+    /// This description with the round trip times of the check that built it, known only
+    /// once the check is reported (a monitor reads its reply before the average is
+    /// updated): set as [`ServerDescription::from_hello`] sets them from its
+    /// [`CheckTiming`], i.e. never on an Unknown description (SDAM "roundTripTime").
+    pub fn with_round_trip_times(
+        mut self,
+        round_trip_time: Option<Duration>,
+        min_round_trip_time: Option<Duration>,
+    ) -> Self {
+        if self.server_type != ServerType::Unknown {
+            self.round_trip_time = round_trip_time;
+            self.min_round_trip_time = min_round_trip_time;
+        }
+        self
+    }
+
     /// The description of a load balancer (SDAM "TopologyType LoadBalanced"): the server is
     /// never checked, only its address is set.
     pub fn load_balancer(address: ServerAddress, now: MonotonicTime) -> Self {

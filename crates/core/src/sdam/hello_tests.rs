@@ -110,3 +110,30 @@ fn bytes_that_are_not_bson_read_as_an_error_not_a_panic() {
         error.message
     );
 }
+
+#[test]
+fn round_trip_times_added_later_are_set_as_from_hello_sets_them() {
+    let rtt = Some(std::time::Duration::from_millis(7));
+    let min = Some(std::time::Duration::from_millis(3));
+    let timing = CheckTiming {
+        round_trip_time: rtt,
+        min_round_trip_time: min,
+        now: MonotonicTime::ZERO,
+    };
+    let address = ServerAddress::parse("a:27017").unwrap();
+    for reply in [
+        doc! { "ok": 1, "msg": "isdbgrid", "maxWireVersion": 21 },
+        doc! { "ok": 0, "errmsg": "no" },
+        doc! { "ok": 1, "hosts": 3 },
+    ] {
+        let at_once = ServerDescription::from_hello(address.clone(), &reply, timing);
+        let later = describe(&reply).with_round_trip_times(rtt, min);
+        assert_eq!(later, at_once, "{reply}");
+    }
+    assert_eq!(
+        describe(&doc! { "ok": 0 })
+            .with_round_trip_times(rtt, min)
+            .round_trip_time,
+        None
+    );
+}

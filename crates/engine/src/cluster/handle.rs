@@ -167,7 +167,8 @@ impl Cluster {
             reports: reports_tx,
             events: events.clone(),
             check_all: check_all_rx,
-            clock: CheckClock::new(tokio::time::Instant::now(), settings.heartbeat_frequency),
+            clock: CheckClock::new(epoch, settings.heartbeat_frequency),
+            epoch,
         };
         let weak_events = events.downgrade();
         let subscriber = subscribe.then(|| weak_events.subscribe());

@@ -20,7 +20,7 @@ use crate::monitor::server_monitor::MonitorHandle;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory};
 use crate::recorder::Record;
-use crate::sdam::{Action, ApplicationError, Changes, CheckTiming, SdamEvent};
+use crate::sdam::{Action, ApplicationError, Changes, SdamEvent};
 use crate::sdam::{ServerErrorKind, Topology, TopologyDescription, TopologyType};
 use crate::time::MonotonicTime;
 
@@ -137,7 +137,7 @@ impl ClusterTask {
             MonitorReport::Checked {
                 outcome:
                     CheckOutcome::Hello {
-                        reply,
+                        description,
                         round_trip,
                         rtt_samples,
                     },
@@ -146,12 +146,9 @@ impl ClusterTask {
                 for sample in rtt_samples.into_iter().chain(round_trip) {
                     slot.rtt.add_sample(sample);
                 }
-                let timing = CheckTiming {
-                    round_trip_time: slot.rtt.average(),
-                    min_round_trip_time: Some(slot.rtt.minimum()),
-                    now,
-                };
-                let changes = self.topology.apply_hello(&address, reply.raw(), timing);
+                let description =
+                    description.with_round_trip_times(slot.rtt.average(), Some(slot.rtt.minimum()));
+                let changes = self.topology.apply_hello_description(description, now);
                 self.warn_if_unusable_reply(&address);
                 self.servers.after_check(&address, &changes.description);
                 changes

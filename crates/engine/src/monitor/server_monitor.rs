@@ -36,10 +36,9 @@ use crate::metrics::HeartbeatMetrics;
 use crate::monitor::monitoring_connection::MonitoringConnection;
 use crate::monitor::rtt_monitor::run_rtt_monitor;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared, RttSamples};
-use crate::monitor::stream_version::{stream_fields, update_topology_version, StreamVersion};
-use crate::sdam::{StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
+use crate::monitor::stream_version::{update_topology_version, StreamVersion};
+use crate::sdam::{CheckTiming, ServerDescription, StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
 use crate::MonotonicTime;
-use mongo_topology_core::reply::DocumentRef;
 
 /// The cluster task's side of one monitor. Dropping it stops the monitor.
 #[derive(Debug)]
@@ -214,14 +213,16 @@ impl Monitor {
         let started = Instant::now();
         match self.hello().await {
             Ok((reply, round_trip)) => {
+                let description = self.describe(&reply);
                 let may_stream = self.shared.settings.server_monitoring_mode.streams();
                 self.topology_version = None;
                 if may_stream {
-                    let field = DocumentRef::Raw(&reply).get("topologyVersion");
-                    update_topology_version(&mut self.topology_version, field.ok().flatten());
+                    let version = description.topology_version.as_ref();
+                    update_topology_version(&mut self.topology_version, version);
                 }
                 let streams = self.topology_version.is_some();
-                self.succeeded(reply, Some(round_trip), started.elapsed(), false)
+                let duration = started.elapsed();
+                self.succeeded(reply, description, Some(round_trip), duration, false)
                     .await;
                 if streams {
                     Next::Stream
@@ -313,12 +314,16 @@ impl Monitor {
             match received {
                 Ok(reply) => {
                     must_send = !reply.more_to_come;
-                    let (ok, version) = stream_fields(&reply.body);
+                    let description = self.describe(&reply.body);
+                    // A reply the core rejects (`ok` not 1, or malformed) ends the stream;
+                    // the next check starts afresh.
+                    let rejected = description.error.is_some();
+                    let version = description.topology_version.as_ref();
                     let changed = update_topology_version(&mut self.topology_version, version);
-                    self.succeeded(reply.body, None, started.elapsed(), true)
+                    let duration = started.elapsed();
+                    self.succeeded(reply.body, description, None, duration, true)
                         .await;
-                    if !ok {
-                        // An error reply ends the stream; the next check starts afresh.
+                    if rejected {
                         self.drop_connection();
                         return;
                     }
@@ -384,9 +389,23 @@ impl Monitor {
         });
     }
 
+    /// The server's description as the core reads `reply` (once per reply: the stream
+    /// steers by it and the cluster task applies it), stamped with the time it arrived.
+    /// Boxed: it is held across awaits, and each of thousands of monitors' futures would
+    /// otherwise carry its whole size.
+    fn describe(&self, reply: &RawDocumentBuf) -> Box<ServerDescription> {
+        let timing = CheckTiming::at(self.shared.now());
+        Box::new(ServerDescription::from_hello(
+            self.address.clone(),
+            reply.as_ref(),
+            timing,
+        ))
+    }
+
     async fn succeeded(
         &mut self,
         reply: RawDocumentBuf,
+        description: Box<ServerDescription>,
         round_trip: Option<Duration>,
         duration: Duration,
         awaited: bool,
@@ -402,20 +421,19 @@ impl Monitor {
             &reply,
             connection,
         );
-        // One reply shared by the event and the report, decoded only if a subscriber
-        // reads it; the core reads the fields it needs from the bytes.
-        let reply = HelloReply::from_raw(reply);
+        // The reply as received goes to the event only, decoded if a subscriber reads it;
+        // the report carries what the core read of it.
         if self.shared.events.has_subscribers() {
             self.emit(EventKind::HeartbeatSucceeded {
                 address: self.address.clone(),
                 duration,
-                reply: reply.clone(),
+                reply: HelloReply::from_raw(reply),
                 awaited,
             });
         }
         let rtt_samples = self.rtt_samples.take();
         self.report(CheckOutcome::Hello {
-            reply,
+            description,
             round_trip,
             rtt_samples,
         })

@@ -6,13 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::address::ServerAddress;
-use crate::events::{EventEmitter, HelloReply};
+use crate::events::EventEmitter;
 use crate::monitor::monitoring_connection::MonitorConnector;
 use crate::monitor::schedule::CheckClock;
-use crate::sdam::ServerError;
+use crate::sdam::{ServerDescription, ServerError};
 use crate::settings::cluster_settings::ClusterSettings;
+use crate::time::MonotonicTime;
 
 /// What a monitor tells the cluster task.
 #[derive(Debug)]
@@ -71,9 +73,10 @@ impl RttSamples {
 pub(crate) enum CheckOutcome {
     /// The server answered hello.
     Hello {
-        /// The reply as received (the core reads the fields SDAM needs where they are),
-        /// shared with the HeartbeatSucceeded event.
-        reply: HelloReply,
+        /// The server's description as the core read it from the reply
+        /// ([`crate::sdam::ServerDescription::from_hello`], in the monitor's task, once per
+        /// reply), without its round trip times: the cluster task adds them.
+        description: Box<ServerDescription>,
         /// The round trip of a non-awaited check (`None` for streamed replies).
         round_trip: Option<Duration>,
         /// The RTT monitor's samples since the previous report (streaming; oldest first).
@@ -96,4 +99,13 @@ pub(crate) struct MonitorShared {
     pub(crate) check_all: watch::Receiver<u64>,
     /// When timed checks and RTT pings are due (aligned across the cluster's monitors).
     pub(crate) clock: CheckClock,
+    /// The cluster's epoch: the instant of its [`MonotonicTime::ZERO`].
+    pub(crate) epoch: Instant,
+}
+
+impl MonitorShared {
+    /// Now, on the cluster's clock (the SDAM core's time, passed in).
+    pub(crate) fn now(&self) -> MonotonicTime {
+        MonotonicTime::from_offset(Instant::now().saturating_duration_since(self.epoch))
+    }
 }

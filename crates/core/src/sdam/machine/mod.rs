@@ -203,11 +203,24 @@ impl Topology {
         timing: CheckTiming,
     ) -> Changes {
         let server = ServerDescription::from_hello(address.clone(), reply, timing);
+        self.apply_hello_description(server, timing.now)
+    }
+
+    /// [`Topology::apply_hello`] of a reply already read into a description by
+    /// [`ServerDescription::from_hello`] (a monitor reads each reply once, where it arrives,
+    /// and steers its stream by the same description): an Unknown description with an
+    /// error is a failed check, any other is applied.
+    pub fn apply_hello_description(
+        &mut self,
+        server: ServerDescription,
+        now: MonotonicTime,
+    ) -> Changes {
         match (server.server_type, server.error.clone()) {
             (ServerType::Unknown, Some(error)) => {
-                self.apply_check_failure(address, error, timing.now)
+                let address = server.address;
+                self.apply_check_failure(&address, error, now)
             }
-            _ => self.apply_server_description(server, timing.now),
+            _ => self.apply_server_description(server, now),
         }
     }
 
