@@ -20,6 +20,7 @@ use crate::wire::framing::{FrameError, MessageReader, MessageWriter};
 use crate::wire::{Message, MsgFlags, OpMsg, Payload, WireError, MAX_MESSAGE_SIZE_BYTES};
 use crate::ServerAddress;
 
+mod awaited;
 mod encoded;
 mod frames;
 

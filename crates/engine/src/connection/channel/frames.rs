@@ -1,16 +1,12 @@
 //! From bytes read to a reply: a whole message must be an OP_MSG (its body kept as
-//! received, or only its framing checked when its contents are ignored) answering the
-//! request awaited, and what went wrong reading it becomes a [`ConnectionError`].
+//! received, or only its framing checked when its contents are ignored), and what went
+//! wrong reading it becomes a [`ConnectionError`].
 
-use bson::RawDocumentBuf;
-
-use super::Connection;
 use crate::connection::error::ConnectionError;
-use crate::connection::reply::Reply;
 use crate::wire::framing::FrameError;
 use crate::wire::{
-    decode_message, decode_op_msg_envelope, decode_op_msg_raw, MessageEnvelope, MsgFlags,
-    RawMessage, WireError,
+    decode_message, decode_op_msg_envelope, decode_op_msg_raw, MessageEnvelope, RawMessage,
+    WireError,
 };
 
 /// One whole message read from the stream: an OP_MSG, its body as received, else a
@@ -45,48 +41,6 @@ fn not_an_op_msg(bytes: &[u8]) -> ConnectionError {
 
 fn wire_error(error: WireError) -> ConnectionError {
     frame_error(FrameError::Wire(error))
-}
-
-impl Connection {
-    /// Checks that a message answering `response_to` is the reply we are waiting for, and
-    /// notes whether another one follows (its `flags` have moreToCome): then the next
-    /// reply answers this one, `request_id`.
-    pub(super) fn expect_reply(
-        &mut self,
-        response_to: i32,
-        request_id: i32,
-        flags: MsgFlags,
-    ) -> Result<bool, ConnectionError> {
-        match self.awaiting {
-            Some(expected) if expected == response_to => {}
-            Some(expected) => {
-                return Err(protocol(format!(
-                    "reply answers request {response_to}, expected {expected}"
-                )))
-            }
-            None => {
-                return Err(protocol(format!(
-                    "unsolicited reply to request {response_to}"
-                )))
-            }
-        }
-        let more_to_come = flags.contains(MsgFlags::MORE_TO_COME);
-        self.awaiting = more_to_come.then_some(request_id);
-        Ok(more_to_come)
-    }
-
-    /// [`Connection::expect_reply`] of a message with its body as received.
-    pub(super) fn check_reply(
-        &mut self,
-        message: RawMessage,
-    ) -> Result<Reply<RawDocumentBuf>, ConnectionError> {
-        let more_to_come =
-            self.expect_reply(message.response_to, message.request_id, message.msg.flags)?;
-        Ok(Reply {
-            body: message.msg.body,
-            more_to_come,
-        })
-    }
 }
 
 pub(super) fn protocol(cause: String) -> ConnectionError {
