@@ -225,8 +225,8 @@ fn raw_agrees_with_full(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-#[test]
-fn the_raw_decoder_agrees_with_the_full_one_on_every_kind_of_message() {
+/// An OP_MSG without flags, one with a checksum and moreToCome, and an OP_REPLY.
+fn every_kind_of_message() -> [Message; 3] {
     let reply = Message {
         request_id: 1,
         response_to: 2,
@@ -237,11 +237,16 @@ fn the_raw_decoder_agrees_with_the_full_one_on_every_kind_of_message() {
             documents: vec![doc! { "ok": 1 }],
         }),
     };
-    for message in [
+    [
         msg(MsgFlags::empty()),
-        msg(MsgFlags::CHECKSUM_PRESENT),
+        msg(MsgFlags::CHECKSUM_PRESENT.with(MsgFlags::MORE_TO_COME)),
         reply,
-    ] {
+    ]
+}
+
+#[test]
+fn the_raw_decoder_agrees_with_the_full_one_on_every_kind_of_message() {
+    for message in every_kind_of_message() {
         raw_agrees_with_full(&encode_message(&message).unwrap()).unwrap();
     }
 }
@@ -330,21 +335,7 @@ fn the_envelope_decoder_skips_contents_but_not_framing() {
 
 #[test]
 fn the_envelope_decoder_agrees_with_the_raw_one_on_every_kind_of_message() {
-    let reply = Message {
-        request_id: 1,
-        response_to: 2,
-        payload: Payload::Reply(OpReply {
-            response_flags: 0,
-            cursor_id: 0,
-            starting_from: 0,
-            documents: vec![doc! { "ok": 1 }],
-        }),
-    };
-    for message in [
-        msg(MsgFlags::empty()),
-        msg(MsgFlags::CHECKSUM_PRESENT.with(MsgFlags::MORE_TO_COME)),
-        reply,
-    ] {
+    for message in every_kind_of_message() {
         envelope_agrees_with_raw(&encode_message(&message).unwrap()).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use bson::{doc, Document};
 use engine_support::*;
 use mongo_topology::sdam::{SdamEvent, ServerType};
 use mongo_topology::selection::SelectionCriteria;
-use mongo_topology::wire::{decode_message, encode_message, Message, OpMsg, Payload};
+use mongo_topology::wire::{encode_message, Message, OpMsg, Payload};
 use mongo_topology::{
     ClusterEvent, ClusterSettings, EventKind, EventRecvError, EventSubscriber, ServerAddress,
 };
@@ -235,17 +235,6 @@ async fn heartbeat_started_is_emitted_before_the_monitoring_socket_is_created() 
         ]
     );
     cluster.close().await;
-}
-
-/// Reads one wire message from `socket`.
-async fn read_message(socket: &mut TcpStream) -> Option<Message> {
-    let mut length = [0u8; 4];
-    socket.read_exact(&mut length).await.ok()?;
-    let total = usize::try_from(i32::from_le_bytes(length)).ok()?;
-    let mut bytes = vec![0u8; total];
-    bytes[..4].copy_from_slice(&length);
-    socket.read_exact(&mut bytes[4..]).await.ok()?;
-    decode_message(&bytes).ok()
 }
 
 async fn reply(socket: &mut TcpStream, request: &Message, body: Document) {

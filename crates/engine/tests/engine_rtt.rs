@@ -12,10 +12,10 @@ use std::time::Duration;
 use bson::oid::ObjectId;
 use bson::{doc, Document};
 use engine_support::*;
-use mongo_topology::wire::{decode_message, encode_message, Message, OpMsg, Payload};
+use mongo_topology::wire::{encode_message, Message, OpMsg, Payload};
 use mongo_topology::ServerAddress;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
 
 /// How the server answers the plain hellos that follow a connection's handshake: the RTT
 /// monitor's (the server monitor's awaitable hellos are answered after a heartbeat).
@@ -26,16 +26,6 @@ enum RttReply {
     SlowFailureWithInvalidBson,
     /// At once, a well-formed reply answering another request.
     WrongResponseTo,
-}
-
-async fn read_message(socket: &mut TcpStream) -> Option<Message> {
-    let mut length = [0u8; 4];
-    socket.read_exact(&mut length).await.ok()?;
-    let total = usize::try_from(i32::from_le_bytes(length)).ok()?;
-    let mut bytes = vec![0u8; total];
-    bytes[..4].copy_from_slice(&length);
-    socket.read_exact(bytes.get_mut(4..)?).await.ok()?;
-    decode_message(&bytes).ok()
 }
 
 fn encoded_reply(response_to: i32, body: Document) -> Vec<u8> {

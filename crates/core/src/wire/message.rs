@@ -81,6 +81,19 @@ pub struct RawMessage {
 /// it with [`decode_message`], which says what it is or why it is invalid). Checks what
 /// [`decode_message`] checks.
 pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> {
+    let Some((header, body)) = op_msg_header(bytes)? else {
+        return Ok(None);
+    };
+    Ok(Some(RawMessage {
+        request_id: header.request_id,
+        response_to: header.response_to,
+        msg: op_msg::decode_raw(bytes, body)?,
+    }))
+}
+
+/// The header of the whole message `bytes` and the bytes after it, when the header is valid,
+/// announces exactly `bytes.len()` bytes and names OP_MSG; `Ok(None)` for another opCode.
+fn op_msg_header(bytes: &[u8]) -> Result<Option<(MsgHeader, &[u8])>, WireError> {
     let header = MsgHeader::decode(bytes)?;
     if usize::try_from(header.message_length).ok() != Some(bytes.len()) {
         return Err(WireError::LengthMismatch {
@@ -91,12 +104,7 @@ pub fn decode_op_msg_raw(bytes: &[u8]) -> Result<Option<RawMessage>, WireError> 
     if OpCode::from_i32(header.op_code) != Some(OpCode::Msg) {
         return Ok(None);
     }
-    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-    Ok(Some(RawMessage {
-        request_id: header.request_id,
-        response_to: header.response_to,
-        msg: op_msg::decode_raw(bytes, body)?,
-    }))
+    Ok(Some((header, bytes.get(HEADER_LEN..).unwrap_or_default())))
 }
 
 /// The header fields and flags of an OP_MSG whose contents are ignored (see
@@ -116,17 +124,9 @@ pub struct MessageEnvelope {
 /// RTT"): the header, flags, checksum and section framing are checked as there, the
 /// documents are not read. `Ok(None)` when `bytes` is not an OP_MSG.
 pub fn decode_op_msg_envelope(bytes: &[u8]) -> Result<Option<MessageEnvelope>, WireError> {
-    let header = MsgHeader::decode(bytes)?;
-    if usize::try_from(header.message_length).ok() != Some(bytes.len()) {
-        return Err(WireError::LengthMismatch {
-            announced: i64::from(header.message_length),
-            actual: bytes.len(),
-        });
-    }
-    if OpCode::from_i32(header.op_code) != Some(OpCode::Msg) {
+    let Some((header, body)) = op_msg_header(bytes)? else {
         return Ok(None);
-    }
-    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
+    };
     Ok(Some(MessageEnvelope {
         request_id: header.request_id,
         response_to: header.response_to,

@@ -68,3 +68,18 @@ pub async fn wait_until(
         ),
     }
 }
+
+/// Reads one wire message from `socket` (a hand-written server's side); `None` at the end
+/// of the stream or on bytes that do not decode.
+pub async fn read_message(
+    socket: &mut tokio::net::TcpStream,
+) -> Option<mongo_topology::wire::Message> {
+    use tokio::io::AsyncReadExt;
+    let mut length = [0u8; 4];
+    socket.read_exact(&mut length).await.ok()?;
+    let total = usize::try_from(i32::from_le_bytes(length)).ok()?;
+    let mut bytes = vec![0u8; total];
+    bytes.get_mut(..4)?.copy_from_slice(&length);
+    socket.read_exact(bytes.get_mut(4..)?).await.ok()?;
+    mongo_topology::wire::decode_message(&bytes).ok()
+}
