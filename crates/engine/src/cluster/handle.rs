@@ -153,10 +153,10 @@ impl Cluster {
         let (check_all, check_all_rx) = watch::channel(0u64);
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         // Built once, for the monitors' connections and the pools' alike.
-        let handshake = HandshakeOptions {
-            app_name: settings.app_name.clone(),
-            load_balanced: settings.topology.load_balanced,
-        };
+        let handshake = HandshakeOptions::new(
+            settings.app_name.as_deref(),
+            settings.topology.load_balanced,
+        );
         let monitor_shared = MonitorShared {
             settings: settings.clone(),
             connector: Arc::new(MonitorConnector::new(

@@ -91,10 +91,7 @@ async fn read_request(stream: &mut TcpStream) -> (i32, Document) {
 async fn handshake_with_a_replica_set_member() {
     let d = replica_set(3).await;
     let mut conn = connect(&d.addresses()[1], ConnectOptions::default()).await;
-    let options = HandshakeOptions {
-        app_name: Some("engine-test".into()),
-        load_balanced: false,
-    };
+    let options = HandshakeOptions::new(Some("engine-test"), false);
     let done = handshake(&mut conn, &options).await.unwrap();
     assert_eq!(done.reply.get_str("setName").unwrap(), "rs0");
     assert_eq!(done.reply.get_array("hosts").unwrap().len(), 3);
@@ -124,10 +121,7 @@ async fn the_handshake_sends_legacy_hello_with_client_metadata() {
     let mut conn = Connection::connect(&server, &ConnectOptions::default())
         .await
         .unwrap();
-    let options = HandshakeOptions {
-        app_name: Some("reporting".into()),
-        load_balanced: false,
-    };
+    let options = HandshakeOptions::new(Some("reporting"), false);
     let done = handshake(&mut conn, &options).await.unwrap();
     assert!(done.hello_ok);
     let sent = captured_rx.await.unwrap();

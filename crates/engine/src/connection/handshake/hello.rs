@@ -1,6 +1,7 @@
 //! The connection handshake (MongoDB Handshake spec) and the hello commands of monitoring
 //! (Server Monitoring spec).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bson::oid::ObjectId;
@@ -14,13 +15,35 @@ use crate::wire::MAX_MESSAGE_SIZE_BYTES;
 use crate::connection::handshake::metadata::client_metadata;
 
 /// What the initial handshake says about the client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct HandshakeOptions {
-    /// The connection string's `appName`, sent as `client.application.name`.
-    pub app_name: Option<String>,
+    /// The `client` document of every handshake: the connection string's `appName` (as
+    /// `client.application.name`), this process's OS and environment. Built once per
+    /// cluster, as drivers build it once per client: reading the environment and probing
+    /// `/.dockerenv` for each of thousands of connections was a system call and an
+    /// environment scan apiece.
+    pub metadata: Arc<Document>,
     /// The connection string's `loadBalanced`: the handshake uses `hello` and says
     /// `loadBalanced: true`.
     pub load_balanced: bool,
+}
+
+impl HandshakeOptions {
+    /// The options of a cluster with `app_name` and `load_balanced`, its client metadata
+    /// read from the process now.
+    pub(crate) fn new(app_name: Option<&str>, load_balanced: bool) -> Self {
+        HandshakeOptions {
+            metadata: Arc::new(client_metadata(app_name)),
+            load_balanced,
+        }
+    }
+}
+
+impl Default for HandshakeOptions {
+    /// No `appName`, not load balanced.
+    fn default() -> Self {
+        HandshakeOptions::new(None, false)
+    }
 }
 
 /// The outcome of a successful initial handshake.
@@ -95,10 +118,9 @@ pub(crate) async fn handshake_with_fields(
     options: &HandshakeOptions,
     fields: Document,
 ) -> Result<Handshake, ConnectionError> {
-    let metadata = client_metadata(options.app_name.as_deref());
     let mut command = hello_command(
         !options.load_balanced,
-        Some(&metadata),
+        Some(&options.metadata),
         options.load_balanced,
         None,
     );
