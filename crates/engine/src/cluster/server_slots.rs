@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::address::ServerAddress;
 use crate::cluster::publication::ServerRuntime;
 use crate::cluster::warm_up::{spawn_warm_up, AbortOnDrop};
-use crate::monitor::server_monitor::MonitorHandle;
+use crate::monitor::handle::MonitorHandle;
 use crate::monitor::shared::MonitorShared;
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory, Pool, PoolState};
 use crate::sdam::{TopologyDescription, WarmUpAfterCheck, WarmUpPolicy};

@@ -16,7 +16,7 @@ use crate::cluster::warm_up::AbortOnDrop;
 use crate::connection::error::establishment_error;
 use crate::events::{EventEmitter, EventKind};
 use crate::logging::{log_sdam_event, log_topology_summary};
-use crate::monitor::server_monitor::MonitorHandle;
+use crate::monitor::handle::MonitorHandle;
 use crate::monitor::shared::{CheckOutcome, MonitorReport, MonitorShared};
 use crate::pool::{BackgroundFailure, CmapEvent, ConnectionFactory};
 use crate::recorder::Record;

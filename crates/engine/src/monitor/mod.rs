@@ -3,6 +3,7 @@
 //! RTT monitor measures round trips beside it. Both open the same kind of connection
 //! (`monitoring_connection.rs`) and share what `shared.rs` holds.
 
+pub(crate) mod handle;
 pub(crate) mod monitoring_connection;
 pub(crate) mod rtt_monitor;
 pub(crate) mod schedule;

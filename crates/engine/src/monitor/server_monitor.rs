@@ -14,14 +14,13 @@
 //!   (the core's [`crate::sdam::stream_pace`] rule) loses its stream past a small budget: the
 //!   monitor warns once and checks afresh after the normal interval.
 //!
-//! Stopping a monitor is dropping its [`MonitorHandle`]: the task is aborted, which closes
-//! both its sockets.
+//! The cluster task holds each monitor's [`crate::monitor::handle::MonitorHandle`]; dropping
+//! it aborts the task, which closes both its sockets.
 
 use std::time::Duration;
 
 use bson::RawDocumentBuf;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::address::ServerAddress;
@@ -40,99 +39,6 @@ use crate::monitor::stream_version::{update_topology_version, StreamVersion};
 use crate::sdam::{CheckTiming, ServerDescription, StreamPace, StreamVerdict, EARLY_REPLY_BUDGET};
 use crate::MonotonicTime;
 
-/// The cluster task's side of one monitor. Dropping it stops the monitor.
-#[derive(Debug)]
-pub(crate) struct MonitorHandle {
-    id: u64,
-    request: watch::Sender<()>,
-    retry: watch::Sender<()>,
-    cancel: watch::Sender<()>,
-    /// Lets the monitor begin its first check; taken by [`MonitorHandle::release`].
-    go: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl MonitorHandle {
-    /// Creates the monitor of `address`, held until [`MonitorHandle::release`]: the cluster
-    /// task first logs and emits the events that announce the server (SDAM orders
-    /// ServerOpening and its log message before any heartbeat of that server).
-    pub(crate) fn start(address: ServerAddress, id: u64, shared: MonitorShared) -> Self {
-        let (request, request_rx) = watch::channel(());
-        let (retry, retry_rx) = watch::channel(());
-        let (cancel, cancel_rx) = watch::channel(());
-        let metrics = HeartbeatMetrics::new(&address);
-        let monitor = Monitor {
-            address,
-            id,
-            shared,
-            connection: None,
-            last_connection: HeartbeatConnection::default(),
-            next_connection_id: None,
-            topology_version: None,
-            request: request_rx,
-            retry: retry_rx,
-            warned_early_replies: false,
-            metrics,
-            rtt_samples: RttSamples::default(),
-        };
-        let (go, go_rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            // A handle dropped before its release stops the monitor before its first check.
-            if go_rx.await.is_ok() {
-                monitor.run(cancel_rx).await;
-            }
-        });
-        MonitorHandle {
-            id,
-            request,
-            retry,
-            cancel,
-            go: Some(go),
-            task,
-        }
-    }
-
-    /// Lets the monitor begin checking (once; later calls do nothing).
-    pub(crate) fn release(&mut self) {
-        if let Some(go) = self.go.take() {
-            let _ = go.send(());
-        }
-    }
-
-    /// This monitor's id.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// SDAM "Requesting an immediate check": check soon, respecting minHeartbeatFrequencyMS.
-    pub(crate) fn request_check(&self) {
-        self.request.send_replace(());
-    }
-
-    /// A known server failed with a network error: check again at once.
-    pub(crate) fn retry_now(&self) {
-        self.retry.send_replace(());
-    }
-
-    /// Abandon the check in progress and its connection (after the pool was cleared for a
-    /// network error on an application connection).
-    pub(crate) fn cancel_check(&self) {
-        self.cancel.send_replace(());
-    }
-
-    /// Stops the task and waits until it is gone (its sockets are closed by then).
-    pub(crate) async fn stop(mut self) {
-        self.task.abort();
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for MonitorHandle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// Whether the monitor keeps its connection after a check.
 enum Next {
     /// Stream from this server.
@@ -143,7 +49,7 @@ enum Next {
     Cancelled,
 }
 
-struct Monitor {
+pub(crate) struct Monitor {
     address: ServerAddress,
     id: u64,
     shared: MonitorShared,
@@ -165,8 +71,34 @@ struct Monitor {
 }
 
 impl Monitor {
+    /// The monitor of `address` (numbered `id`), woken early by `request` (a check
+    /// requested) and `retry` (check again at once).
+    pub(crate) fn new(
+        address: ServerAddress,
+        id: u64,
+        shared: MonitorShared,
+        request: watch::Receiver<()>,
+        retry: watch::Receiver<()>,
+    ) -> Self {
+        let metrics = HeartbeatMetrics::new(&address);
+        Monitor {
+            address,
+            id,
+            shared,
+            connection: None,
+            last_connection: HeartbeatConnection::default(),
+            next_connection_id: None,
+            topology_version: None,
+            request,
+            retry,
+            warned_early_replies: false,
+            metrics,
+            rtt_samples: RttSamples::default(),
+        }
+    }
+
     /// Checks until aborted; `cancel` abandons the check in progress.
-    async fn run(mut self, mut cancel: watch::Receiver<()>) {
+    pub(crate) async fn run(mut self, mut cancel: watch::Receiver<()>) {
         loop {
             let started = Instant::now();
             self.mark_requests_seen();
