@@ -230,7 +230,8 @@ async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
 }
 
 /// What one exporter process holds: `MONGO_TOPOLOGY_FLEET` three-member replica sets
-/// (default 100), all discovered, then resident memory, CPU over 30 s while a real
+/// (default 100), all discovered, then resident memory, CPU over 30 s
+/// (`MONGO_TOPOLOGY_FLEET_WINDOW` seconds) while a real
 /// Prometheus (when installed) scrapes it every 5 s, and the time to serve `/metrics`
 /// (ours, and Prometheus's own `scrape_duration_seconds`). A measurement for
 /// docs/fleet.md, not a check (`MONGO_TOPOLOGY_FLEET_OPTIONS` is appended to every
@@ -243,6 +244,13 @@ async fn footprint_of_a_fleet() {
         .ok()
         .and_then(|count| count.parse().ok())
         .unwrap_or(100);
+    // The idle window in seconds (default 30).
+    let window = std::time::Duration::from_secs(
+        std::env::var("MONGO_TOPOLOGY_FLEET_WINDOW")
+            .ok()
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or(30),
+    );
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let mut sims = Vec::with_capacity(count);
     for index in 0..count {
@@ -309,7 +317,7 @@ async fn footprint_of_a_fleet() {
     };
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (cpu_before, at) = (cpu(pid), std::time::Instant::now());
-    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    tokio::time::sleep(window).await;
     let idle = (cpu(pid) - cpu_before) / at.elapsed().as_secs_f64() * 100.0;
     let scraped = match &prometheus {
         Some(prometheus) => {
@@ -354,9 +362,10 @@ async fn footprint_of_a_fleet() {
     scrape_times.sort_by(f64::total_cmp);
     println!(
         "fleet of {count} three-member replica sets: all with a primary in {:.2} s; {rss}; \
-         CPU {idle:.2} % of a core over 30 s {scraped}; /metrics {bytes} bytes in {:.1} ms \
+         CPU {idle:.2} % of a core over {} s {scraped}; /metrics {bytes} bytes in {:.1} ms \
          (median of 5)",
         discovered.as_secs_f64(),
+        window.as_secs(),
         scrape_times[2]
     );
     drop(prometheus);

@@ -107,8 +107,10 @@ pub fn run(args: ExporterArgs) -> ExitCode {
         Ok(deployments) => deployments,
         Err(message) => return fail(&message),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: monitoring thousands of servers is waiting on sockets and timers, and a
+    // second worker only adds the wake-ups between the two (1,000 streaming replica sets:
+    // 0.73× the CPU on one thread; polled, level). Scrapes are encoded on a blocking thread.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

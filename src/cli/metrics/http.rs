@@ -58,7 +58,15 @@ async fn answer(mut stream: TcpStream, metrics: Arc<dyn Scrape>) {
     })
     .await;
     let (status, body) = match read {
-        Ok(true) => route(&head, metrics.as_ref()),
+        Ok(true) => {
+            // Off the runtime's threads: a fleet's text takes tens of milliseconds to encode,
+            // and a monitor waiting behind it would time its server's reply that much late.
+            let answered = tokio::task::spawn_blocking(move || route(&head, metrics.as_ref()));
+            match answered.await {
+                Ok(answer) => answer,
+                Err(_) => return,
+            }
+        }
         Ok(false) if head.len() > MAX_REQUEST_HEAD => {
             ("431 Request Header Fields Too Large", String::new())
         }
@@ -96,5 +104,70 @@ fn route(head: &[u8], metrics: &dyn Scrape) -> (&'static str, String) {
         ),
         ("GET", _) => ("404 Not Found", "not found; see /metrics\n".to_string()),
         _ => ("405 Method Not Allowed", "only GET\n".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scrape that holds its thread for [`Slow::TAKES`].
+    struct Slow;
+
+    impl Slow {
+        const TAKES: Duration = Duration::from_millis(400);
+    }
+
+    impl Scrape for Slow {
+        fn scrape(&self) -> String {
+            std::thread::sleep(Slow::TAKES);
+            "# EOF\n".to_string()
+        }
+
+        fn command(&self) -> &'static str {
+            "test"
+        }
+    }
+
+    /// The exporter runs every monitor on one thread: a scrape encoding a fleet's text must
+    /// not stop them (their replies would be read, and timed, that much late).
+    #[test]
+    fn a_slow_scrape_leaves_the_runtime_thread_free() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(serve(listener, Arc::new(Slow)));
+            let started = tokio::time::Instant::now();
+            let client = tokio::spawn(async move {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                stream
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).await.unwrap();
+                response
+            });
+            // A task ticking every 10 ms on the same thread, as a monitor's timers do.
+            let mut longest_gap = Duration::ZERO;
+            let mut last = tokio::time::Instant::now();
+            while !client.is_finished() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                longest_gap = longest_gap.max(last.elapsed());
+                last = tokio::time::Instant::now();
+            }
+            let response = client.await.unwrap();
+            assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+            assert!(response.ends_with("# EOF\n"), "{response}");
+            assert!(started.elapsed() >= Slow::TAKES, "the scrape ran");
+            assert!(
+                longest_gap < Duration::from_millis(200),
+                "the runtime's thread was held for {longest_gap:?} by a scrape"
+            );
+        });
     }
 }
