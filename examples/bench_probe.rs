@@ -13,7 +13,9 @@
 //!   until the view showed HOST:PORT primary and until the first insert acknowledged after
 //!   AT_US).
 //! - `scale URI COUNT`: the time until all COUNT servers are known as a JSON line, then
-//!   idles (the harness reads /proc/PID) until stdin closes.
+//!   idles (the harness reads /proc/PID) until stdin closes. It runs on tokio's default
+//!   runtime (a worker per core), or on one thread with `BENCH_PROBE_RUNTIME=current-thread`
+//!   (the driver's probe takes the same variable).
 //! - `selection URI MEMBERS SECONDS`: selections per second for a write on one thread.
 
 #![forbid(unsafe_code)]
@@ -49,7 +51,8 @@ fn main() -> Result<(), Failure> {
     let scenario = arg(0)?;
     let uri = uri_argument(arg(1)?)?;
     let uri = uri.as_str();
-    let runtime = if scenario == "selection" {
+    let one_thread = scenario == "selection" || (scenario == "scale" && scale_on_one_thread()?);
+    let runtime = if one_thread {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
@@ -57,11 +60,14 @@ fn main() -> Result<(), Failure> {
         tokio::runtime::Runtime::new()?
     };
     if scenario == "scale" {
-        // Standard input is read on this thread, not on one more for tokio's stdin, so
-        // that the thread count is the runtime's and the library's (as for the driver).
         let cluster = runtime.block_on(scale(uri, arg(2)?.parse()?))?;
-        for line in std::io::stdin().lock().lines() {
-            line?;
+        if one_thread {
+            // The runtime runs only inside `block_on`: it must go on while stdin is read.
+            runtime.block_on(runtime.spawn_blocking(wait_for_stdin_to_close))??;
+        } else {
+            // Standard input is read on this thread, not on one more for tokio's stdin, so
+            // that the thread count is the runtime's and the library's (as for the driver).
+            wait_for_stdin_to_close()?;
         }
         runtime.block_on(cluster.close());
         return Ok(());
@@ -220,6 +226,26 @@ async fn failover(uri: &str) -> Result<(), Failure> {
 }
 
 /// The time until all `count` servers are known, printed; the cluster, kept.
+/// Whether `BENCH_PROBE_RUNTIME` asks for a one-thread runtime (`current-thread`) rather
+/// than tokio's default (`multi-thread`, or unset).
+fn scale_on_one_thread() -> Result<bool, Failure> {
+    match std::env::var("BENCH_PROBE_RUNTIME").as_deref() {
+        Err(_) | Ok("multi-thread") => Ok(false),
+        Ok("current-thread") => Ok(true),
+        Ok(other) => Err(format!(
+            "BENCH_PROBE_RUNTIME={other:?}: expected multi-thread or current-thread"
+        )
+        .into()),
+    }
+}
+
+fn wait_for_stdin_to_close() -> std::io::Result<()> {
+    for line in std::io::stdin().lock().lines() {
+        line?;
+    }
+    Ok(())
+}
+
 async fn scale(uri: &str, count: usize) -> Result<Cluster, Failure> {
     let started = Instant::now();
     let cluster = Cluster::new(ClusterSettings::parse(uri)?)?;

@@ -309,6 +309,8 @@ def fleet(paths, options, scenario):
     idle = 5 if options.quick else options.fleet_idle
     timeout = options.fleet_timeout
     label = f"fleet, {count:,} mongos, default heartbeat, {mode}"
+    if options.fleet_runtime == "current-thread":
+        label += ", one-thread runtime (Rust clients)"
     known = Row(f"{label}: all known", "ms")
     rss = Row(f"{label}: VmRSS after {idle} s idle", "MiB")
     threads = Row(f"{label}: threads", "")
@@ -423,6 +425,10 @@ def main():
                              "ours,rust driver,node), e.g. `ours` to rerun our figures alone")
     parser.add_argument("--fleet-runs", type=int, default=1,
                         help="samples per client of each fleet row, the median reported (default 1)")
+    parser.add_argument("--fleet-runtime", choices=("multi-thread", "current-thread"),
+                        default="multi-thread",
+                        help="the tokio runtime of the Rust probes in the fleet rows (default: "
+                             "tokio's default, a worker per core)")
     parser.add_argument("--fleet-timeout", type=int, default=300,
                         help="how long a client may take to know a fleet, seconds (default 300)")
     for path in ("mongo", "ours-probe", "driver-probe", "python", "pymongo-probe", "node",
@@ -444,6 +450,7 @@ def main():
         node_probe=options.node_probe,
     )
     os.environ["MONGO_TOPOLOGY_NODE_DIR"] = options.node_dir  # where the probe loads the driver
+    os.environ["BENCH_PROBE_RUNTIME"] = options.fleet_runtime  # the Rust probes' `scale`
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit it
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -36,13 +36,20 @@ fn main() -> Result<(), Failure> {
             .map(String::as_str)
             .ok_or_else(|| format!("missing argument {index}").into())
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let one_thread = arg(0)? == "scale" && scale_on_one_thread()?;
+    let runtime = if one_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Runtime::new()?
+    };
     let uri = uri_argument(arg(1)?)?;
     let uri = uri.as_str();
     match arg(0)? {
         "discovery" => runtime.block_on(discovery(uri, arg(2)?.parse()?)),
         "failover" => failover(&runtime, uri),
-        "scale" => scale(&runtime, uri, arg(2)?.parse()?),
+        "scale" => scale(&runtime, one_thread, uri, arg(2)?.parse()?),
         other => Err(format!("unknown scenario {other:?} (no selection: no public API)").into()),
     }
 }
@@ -215,7 +222,32 @@ fn failover(runtime: &tokio::runtime::Runtime, uri: &str) -> Result<(), Failure>
     Ok(())
 }
 
-fn scale(runtime: &tokio::runtime::Runtime, uri: &str, count: usize) -> Result<(), Failure> {
+/// Whether `BENCH_PROBE_RUNTIME` asks for a one-thread runtime (`current-thread`) rather
+/// than tokio's default (`multi-thread`, or unset), as for mongo-topology's probe.
+fn scale_on_one_thread() -> Result<bool, Failure> {
+    match std::env::var("BENCH_PROBE_RUNTIME").as_deref() {
+        Err(_) | Ok("multi-thread") => Ok(false),
+        Ok("current-thread") => Ok(true),
+        Ok(other) => Err(format!(
+            "BENCH_PROBE_RUNTIME={other:?}: expected multi-thread or current-thread"
+        )
+        .into()),
+    }
+}
+
+fn wait_for_stdin_to_close() -> std::io::Result<()> {
+    for line in std::io::stdin().lock().lines() {
+        line?;
+    }
+    Ok(())
+}
+
+fn scale(
+    runtime: &tokio::runtime::Runtime,
+    one_thread: bool,
+    uri: &str,
+    count: usize,
+) -> Result<(), Failure> {
     // Server-level events into a set of known servers: checking all 1,000 servers on every
     // topology event would charge the driver for the probe's own work.
     let known = FirstSeen::default();
@@ -246,8 +278,11 @@ fn scale(runtime: &tokio::runtime::Runtime, uri: &str, count: usize) -> Result<(
         r#"{{"known_ms": {}}}"#,
         millis(known.duration_since(started))
     );
-    for line in std::io::stdin().lock().lines() {
-        line?;
+    if one_thread {
+        // The runtime runs only inside `block_on`: it must go on while stdin is read.
+        runtime.block_on(runtime.spawn_blocking(wait_for_stdin_to_close))??;
+    } else {
+        wait_for_stdin_to_close()?;
     }
     Ok(())
 }
