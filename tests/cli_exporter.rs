@@ -205,6 +205,63 @@ async fn a_change_of_the_configuration_file_is_applied_without_a_signal() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A configuration file whose read never ends (here a FIFO without a writer; in the field a
+/// hung network filesystem) stalls neither the scrapes nor the monitors, which share the
+/// exporter's one runtime thread: the read is given up after 5 s and reported, no other
+/// starts while it is stuck, SIGHUP says so, and SIGTERM still ends the exporter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_read_that_never_ends_stalls_nothing() {
+    let sim = Deployment::start(DeploymentSpec::replica_set("rs0", 1, 0, 0))
+        .await
+        .unwrap();
+    let dir = temp_dir("cli-exporter-stuck-read");
+    let config = dir.join("fleet.toml");
+    std::fs::write(&config, config_text(&[("only", &sim.connection_string())])).unwrap();
+    let exporter = Exporter::start(&config, &[]).await;
+    exporter
+        .scrape_until("a primary", |body| has_primary(body, "only"))
+        .await;
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::rename(&fifo, &config).unwrap();
+    // The next poll (every 3 s) opens the FIFO and blocks; scrapes go on meanwhile, each
+    // answered within a second, through the read's 5 s timeout and after it.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(9) {
+        let body = tokio::time::timeout(std::time::Duration::from_secs(1), exporter.scrape())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no scrape answered within 1 s, {:?} after the file became a FIFO",
+                    started.elapsed()
+                )
+            });
+        assert!(has_primary(&body, "only"), "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    exporter.signal("-HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let body = exporter.scrape().await;
+    assert!(has_primary(&body, "only"), "{body}");
+    let (code, stderr) = exporter.terminate().await;
+    assert_eq!(code, Some(143), "{stderr}");
+    assert_eq!(
+        stderr.matches("has taken over 5 s").count(),
+        1,
+        "one stuck read, reported once: {stderr}"
+    );
+    assert!(
+        stderr.contains("configuration not reloaded (the 1 running deployments go on): a read of the file has not finished"),
+        "{stderr}"
+    );
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn a_configuration_that_cannot_be_used_is_refused_at_the_start() {
     let dir = temp_dir("cli-exporter-bad");

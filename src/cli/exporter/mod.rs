@@ -6,11 +6,12 @@
 //! (and says why on standard error).
 
 mod config;
+mod config_file;
 mod deployment;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
+use self::config_file::ConfigFile;
 use self::deployment::{Live, Running};
 use super::metrics::http::{self, Scrape};
 use super::metrics::Families;
@@ -156,6 +158,7 @@ async fn export(
         running: HashMap::new(),
         lives: lives.clone(),
         seen: std::fs::read(&args.config).ok(),
+        file: ConfigFile::new(&args.config),
     };
     fleet.apply(deployments).await;
     let server = tokio::spawn(http::serve(
@@ -166,8 +169,8 @@ async fn export(
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let code = loop {
         tokio::select! {
-            _ = hangup.recv() => fleet.reload(&args.config).await,
-            _ = poll.tick() => fleet.reload_if_changed(&args.config).await,
+            _ = hangup.recv() => fleet.reload().await,
+            _ = poll.tick() => fleet.reload_if_changed().await,
             _ = interrupt.recv() => break ExitCode::from(130),
             _ = terminate.recv() => break ExitCode::from(143),
         }
@@ -186,6 +189,8 @@ struct Fleet {
     lives: Lives,
     /// The configuration file's contents when last read (`None`: it could not be read).
     seen: Option<Vec<u8>>,
+    /// The configuration file, read off the runtime's thread.
+    file: ConfigFile,
 }
 
 impl Fleet {
@@ -193,29 +198,43 @@ impl Fleet {
     /// reported once, not at every poll).
     /// A file being written (truncated, then filled) is read again after [`CONFIG_SETTLE`]
     /// and reloaded only once two reads agree: a half-written file must not stop every
-    /// deployment for a moment.
-    async fn reload_if_changed(&mut self, path: &Path) {
-        let contents = std::fs::read(path).ok();
+    /// deployment for a moment. A stuck read was reported when it stopped being awaited.
+    async fn reload_if_changed(&mut self) {
+        let Ok(contents) = self.file.contents().await else {
+            return;
+        };
         if contents == self.seen {
             return;
         }
         tokio::time::sleep(CONFIG_SETTLE).await;
-        if std::fs::read(path).ok() == contents {
-            self.reload(path).await;
+        if self
+            .file
+            .contents()
+            .await
+            .is_ok_and(|again| again == contents)
+        {
+            self.reload().await;
         }
     }
 
     /// Re-reads the configuration; an unusable one changes nothing.
-    async fn reload(&mut self, path: &Path) {
-        self.seen = std::fs::read(path).ok();
-        match config::load(path) {
+    async fn reload(&mut self) {
+        let running = self.running.len();
+        let Ok((seen, loaded)) = self.file.load().await else {
+            eprintln!(
+                "error: configuration not reloaded (the {running} running deployments go on): \
+                 a read of the file has not finished"
+            );
+            return;
+        };
+        self.seen = seen;
+        match loaded {
             Ok(deployments) => {
                 self.apply(deployments).await;
                 eprintln!("configuration reloaded: {} deployments", self.running.len());
             }
             Err(message) => eprintln!(
-                "error: configuration not reloaded (the {} running deployments go on): {}",
-                self.running.len(),
+                "error: configuration not reloaded (the {running} running deployments go on): {}",
                 display_untrusted(&message, LINE_CHARS)
             ),
         }
