@@ -225,7 +225,6 @@ async fn failover(uri: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The time until all `count` servers are known, printed; the cluster, kept.
 /// Whether `BENCH_PROBE_RUNTIME` asks for a one-thread runtime (`current-thread`) rather
 /// than tokio's default (`multi-thread`, or unset).
 fn scale_on_one_thread() -> Result<bool, Failure> {
@@ -246,6 +245,7 @@ fn wait_for_stdin_to_close() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The time until all `count` servers are known, printed; the cluster, kept.
 async fn scale(uri: &str, count: usize) -> Result<Cluster, Failure> {
     let started = Instant::now();
     let cluster = Cluster::new(ClusterSettings::parse(uri)?)?;

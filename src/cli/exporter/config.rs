@@ -67,10 +67,17 @@ const MAX_NAME: usize = 200;
 /// Reads and checks the configuration at `path`: the deployments in file order, or one
 /// line saying what is wrong (without any connection string).
 pub fn load(path: &Path) -> Result<Vec<DeploymentConfig>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    from_bytes(path, &bytes)
+}
+
+/// Checks the configuration read from `path` as `bytes` (see [`load`]).
+pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<DeploymentConfig>, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|error| format!("cannot read {}: not UTF-8 ({error})", path.display()))?;
     parse(
-        &text,
+        text,
         |name| std::env::var(name).ok(),
         |file| {
             std::fs::read_to_string(file)

@@ -13,7 +13,7 @@ use super::config::{self, DeploymentConfig};
 use crate::cli::untrusted::{display_untrusted, LINE_CHARS};
 
 /// How long a read of the configuration may take before the exporter stops waiting for it.
-pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The configuration file, and the read of it that outlived [`READ_TIMEOUT`], if any.
 pub(super) struct ConfigFile {
@@ -42,11 +42,20 @@ impl ConfigFile {
         self.off_thread(move || std::fs::read(path).ok()).await
     }
 
-    /// The file's bytes and the deployments they configure, read together.
+    /// The file's bytes and the deployments they configure, from one read.
     pub(super) async fn load(&mut self) -> Result<Loaded, Stuck> {
         let path = self.path.clone();
-        self.off_thread(move || (std::fs::read(&path).ok(), config::load(&path)))
-            .await
+        self.off_thread(move || match std::fs::read(&path) {
+            Ok(bytes) => {
+                let deployments = config::from_bytes(&path, &bytes);
+                (Some(bytes), deployments)
+            }
+            Err(error) => (
+                None,
+                Err(format!("cannot read {}: {error}", path.display())),
+            ),
+        })
+        .await
     }
 
     async fn off_thread<T: Send + 'static>(
